@@ -1,0 +1,69 @@
+"""helpcrunch-async: an async-first Python SDK for HelpCrunch's customer API (REST v1).
+
+Example:
+    >>> import helpcrunch_async as hc
+    >>> async def main() -> None:
+    ...     async with hc.AsyncHelpCrunch() as client:        # key from $HELPCRUNCH_API_KEY
+    ...         await client.update_customer(1568834, name="John Doe", email=None)
+
+``update_customer`` sends ``PATCH`` (only the fields given; ``None`` clears one,
+:data:`UNSET` leaves it alone). ``replace_customer`` sends ``PUT``, which clears
+every field left out. ``HelpCrunch`` is the same client for blocking code.
+"""
+
+from ._client import AsyncHelpCrunch
+from ._config import DEFAULT_BASE_URL
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    APIResponseValidationError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    ErrorDetail,
+    HelpCrunchError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    UnprocessableEntityError,
+    ValidationError,
+)
+from ._models import Customer, CustomerFields, CustomerUpdate, Device, Location, Tag
+from ._sync import HelpCrunch
+from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp, Unset
+from ._version import __version__
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "UNSET",
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APITimeoutError",
+    "AsyncHelpCrunch",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "CustomDataInput",
+    "CustomDataValue",
+    "Customer",
+    "CustomerFields",
+    "CustomerUpdate",
+    "Device",
+    "ErrorDetail",
+    "HelpCrunch",
+    "HelpCrunchError",
+    "Location",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "Tag",
+    "Timestamp",
+    "UnprocessableEntityError",
+    "Unset",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,179 @@
+"""``AsyncHelpCrunch``: the async client for HelpCrunch's customer endpoints."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Unpack
+
+import aiohttp
+
+from ._config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    check_base_url,
+    resolve_api_key,
+    to_client_timeout,
+)
+from ._convert import customer_from_json, encode_json, update_to_json
+from ._exceptions import ValidationError
+from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
+from ._requestor import Requestor
+from ._transport import AiohttpTransport
+from ._validation import check_customer_id
+
+__all__ = ["AsyncHelpCrunch"]
+
+
+class AsyncHelpCrunch:
+    """Async client for the HelpCrunch REST API v1 customer endpoints.
+
+    One client holds one ``aiohttp.ClientSession`` (one connection pool), created
+    lazily inside the running event loop on the first call. Use it as an async
+    context manager, or call :meth:`aclose` when done.
+
+    Args:
+        api_key: your HelpCrunch API key (Settings → Developers → Public API); read from
+            ``$HELPCRUNCH_API_KEY`` when not given. It is never logged or shown in errors.
+        base_url: the API root, ``https://api.helpcrunch.com/v1`` by default. Must be
+            ``https://`` except for loopback hosts (the fake server).
+        timeout: seconds for a whole request (default 30; connecting gets at most 10),
+            or an ``aiohttp.ClientTimeout``.
+        session: your own ``aiohttp.ClientSession`` to send through. It is used as is
+            and never closed by the client.
+
+    Example:
+        >>> import asyncio, helpcrunch_async as hc
+        >>> async def main() -> None:
+        ...     async with hc.AsyncHelpCrunch(api_key="...") as client:
+        ...         customer = await client.update_customer(1568834, name="John Doe")
+        ...         print(customer.name)
+        >>> asyncio.run(main())  # doctest: +SKIP
+        John Doe
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        key = resolve_api_key(api_key)
+        self._base_url = check_base_url(base_url)
+        self._transport = AiohttpTransport(session=session)
+        self._requestor = Requestor(
+            self._transport, base_url=self._base_url, api_key=key,
+            timeout=to_client_timeout(timeout),
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to (no trailing slash)."""
+        return str(self._base_url)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` was called; a closed client refuses new calls."""
+        return self._transport.closed
+
+    def __repr__(self) -> str:
+        state = " closed" if self.closed else ""
+        return f"<{type(self).__name__} base_url={self.base_url!r}{state}>"
+
+    async def __aenter__(self) -> AsyncHelpCrunch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (not a session you passed in). Safe to call twice."""
+        await self._transport.aclose()
+
+    # --- customers -----------------------------------------------------------------------
+
+    async def update_customer(
+        self,
+        customer_id: int | str,
+        update: CustomerUpdate | None = None,
+        /,
+        **fields: Unpack[CustomerFields],
+    ) -> Customer:
+        """Update some fields of a customer (``PATCH /customers/{id}``).
+
+        Only the fields you give are sent; every other field keeps its value. Give a
+        :class:`CustomerUpdate`, or the same fields as keywords, not both. ``None``
+        clears a field; :data:`UNSET` (the default) leaves it alone.
+
+        Args:
+            customer_id: HelpCrunch's numeric customer id (not your own ``user_id``).
+            update: the fields to change, as a record.
+            **fields: the fields to change, as keywords (``name=``, ``custom_data=``, ...).
+
+        Returns:
+            The customer as HelpCrunch returns it after the update.
+
+        Raises:
+            ValidationError: bad input (named field), or nothing to update; nothing sent.
+            NotFoundError: no customer with that id.
+            APIError: any other error answer; APIConnectionError: no answer.
+
+        Example:
+            >>> c = await client.update_customer(  # doctest: +SKIP
+            ...     1568834, email=None, custom_data={"plan": "pro"})
+        """
+        cid = check_customer_id(customer_id)
+        record = coerce_update(update, fields)
+        if record.is_empty():
+            raise ValidationError(
+                "nothing to update: give at least one field (None clears a field)",
+                field="update",
+            )
+        return await self._send_customer("PATCH", cid, record)
+
+    async def replace_customer(self, customer_id: int | str, update: CustomerUpdate, /) -> Customer:
+        """Replace a customer's data (``PUT /customers/{id}``).
+
+        **HelpCrunch sets every field you leave out to null** — name, email, tags,
+        custom data and all. Use :meth:`update_customer` to change only some fields.
+        An empty update is refused: it would wipe the customer.
+
+        Example:
+            >>> full = hc.CustomerUpdate(name="Ann", email="[email protected]")  # doctest: +SKIP
+            >>> c = await client.replace_customer(1568834, full)  # every other field cleared
+        """
+        cid = check_customer_id(customer_id)
+        if not isinstance(update, CustomerUpdate):
+            raise ValidationError(
+                "replace_customer takes a CustomerUpdate record (a deliberate full replace), "
+                f"got {type(update).__name__}",
+                field="update",
+            )
+        if update.is_empty():
+            raise ValidationError(
+                "refusing an empty replace: PUT would set every field of the customer to null",
+                field="update",
+            )
+        return await self._send_customer("PUT", cid, update)
+
+    async def get_customer(self, customer_id: int | str, /) -> Customer:
+        """Fetch one customer (``GET /customers/{id}``).
+
+        Example:
+            >>> c = await client.get_customer(1568834)  # doctest: +SKIP
+        """
+        cid = check_customer_id(customer_id)
+        return await self._requestor.request("GET", f"/customers/{cid}", customer_from_json)
+
+    async def _send_customer(self, method: str, cid: int, update: CustomerUpdate) -> Customer:
+        body = encode_json(update_to_json(update))
+        return await self._requestor.request(method, f"/customers/{cid}", customer_from_json,
+                                             body=body)
+
+

@@ -1,0 +1,102 @@
+"""Client settings, checked once at construction: key, base URL, timeout.
+
+Example:
+    >>> from helpcrunch_async._config import check_base_url
+    >>> str(check_base_url("https://api.helpcrunch.com/v1/"))
+    'https://api.helpcrunch.com/v1'
+    >>> check_base_url("http://api.helpcrunch.com/v1")
+    Traceback (most recent call last):
+    ...
+    helpcrunch_async._exceptions.ValidationError: base_url must use https:// (plain http:// \
+is allowed only for loopback hosts such as the fake server), got 'http://api.helpcrunch.com/v1'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+import aiohttp
+from yarl import URL
+
+from ._exceptions import HelpCrunchError, ValidationError
+
+__all__ = [
+    "API_KEY_ENV",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "check_base_url",
+    "resolve_api_key",
+    "to_client_timeout",
+]
+
+DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
+API_KEY_ENV = "HELPCRUNCH_API_KEY"
+DEFAULT_TIMEOUT = 30.0
+"""Seconds for a whole request (connect, send, read); connecting alone gets 10 s at most."""
+_CONNECT_TIMEOUT = 10.0
+
+
+def resolve_api_key(api_key: str | None) -> str:
+    """The key given, else ``$HELPCRUNCH_API_KEY``; refuse none, empty, or one with spaces.
+
+    The key is never echoed in a message.
+    """
+    key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
+    if key is None or key == "":
+        raise HelpCrunchError(
+            f"no API key: pass api_key=... or set {API_KEY_ENV} "
+            "(HelpCrunch: Settings → Developers → Public API)"
+        )
+    if not isinstance(key, str):
+        raise ValidationError(f"api_key must be a str, got {type(key).__name__}", field="api_key")
+    if any(ch.isspace() for ch in key):
+        raise ValidationError(
+            "api_key contains whitespace; paste the key whole, with no spaces or newlines",
+            field="api_key",
+        )
+    return key
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str | URL) -> URL:
+    """Parse ``base_url``; require https unless the host is loopback (so the key never
+    travels in clear); drop a trailing slash."""
+    url = URL(str(base_url))
+    if not url.is_absolute() or url.scheme not in ("https", "http"):
+        raise ValidationError(
+            f"base_url must be an absolute https:// URL, got {str(base_url)!r}", field="base_url"
+        )
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ValidationError(
+            "base_url must use https:// (plain http:// is allowed only for loopback hosts "
+            f"such as the fake server), got {str(base_url)!r}",
+            field="base_url",
+        )
+    if url.query_string or url.fragment:
+        raise ValidationError("base_url must not have a query or fragment", field="base_url")
+    return url.with_path(url.path.rstrip("/"))
+
+
+def to_client_timeout(timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:
+    """Seconds (for the whole request) or an ``aiohttp.ClientTimeout`` as given."""
+    if isinstance(timeout, aiohttp.ClientTimeout):
+        return timeout
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ValidationError(
+            f"timeout must be a positive number of seconds or an aiohttp.ClientTimeout, "
+            f"got {timeout!r}",
+            field="timeout",
+        )
+    seconds = float(timeout)
+    return aiohttp.ClientTimeout(total=seconds, connect=min(seconds, _CONNECT_TIMEOUT))

@@ -1,0 +1,315 @@
+"""The wire format: ``cattrs`` hooks between the records and HelpCrunch's JSON.
+
+Writing (``CustomerUpdate`` → JSON object):
+    * snake_case fields become camelCase keys; :data:`UNSET` fields are left out and
+      ``None`` goes out as ``null``;
+    * ``first_seen``/``last_seen`` and ``datetime`` custom-data values become a string of
+      whole epoch seconds (``"1603885746"``), as the docs require;
+    * ``custom_data`` becomes ``[{"property": k, "value": v}, ...]``;
+    * a :class:`Tag` without a colour is sent without ``"color"``.
+
+Reading (JSON object → ``Customer``):
+    * unknown keys are ignored (and kept in ``Customer.raw``); missing keys become ``None``;
+    * timestamps may be strings or integers; they become aware UTC ``datetime``s;
+    * ``customData`` may be an object or the list form;
+    * a body that does not fit raises
+      :class:`~helpcrunch_async.APIResponseValidationError` naming the JSON path.
+
+Example:
+    >>> import helpcrunch_async as hc
+    >>> from helpcrunch_async._convert import update_to_json
+    >>> update_to_json(hc.CustomerUpdate(user_id="u1", phone=None, first_seen=1603885746))
+    {'userId': 'u1', 'phone': None, 'firstSeen': '1603885746'}
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception
+
+from ._models import Customer, CustomerUpdate, Device, Location, Tag
+from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
+
+__all__ = ["customer_from_json", "encode_json", "update_to_json"]
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _timestamp_out(value: Timestamp | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return str(math.floor(value.timestamp()))
+    return str(value)
+
+
+def _tag_out(tag: Tag) -> dict[str, str]:
+    if tag.color is UNSET:
+        return {"name": tag.name}
+    return {"name": tag.name, "color": tag.color}
+
+
+def _tags_out(tags: tuple[Tag, ...] | None) -> list[dict[str, str]] | None:
+    return None if tags is None else [_tag_out(t) for t in tags]
+
+
+def _custom_data_out(
+    data: Mapping[str, CustomDataInput] | None,
+) -> list[dict[str, CustomDataValue]] | None:
+    if data is None:
+        return None
+    return [
+        {"property": k, "value": _timestamp_out(v) if isinstance(v, datetime) else v}
+        for k, v in data.items()
+    ]
+
+
+_writer = cattrs.Converter()
+_writer.register_unstructure_hook(
+    CustomerUpdate,
+    make_dict_unstructure_fn(
+        CustomerUpdate,
+        _writer,
+        _cattrs_omit_if_default=True,
+        user_id=override(rename="userId"),
+        first_seen=override(rename="firstSeen", unstruct_hook=_timestamp_out),
+        last_seen=override(rename="lastSeen", unstruct_hook=_timestamp_out),
+        last_page=override(rename="lastPage"),
+        tags=override(unstruct_hook=_tags_out),
+        custom_data=override(rename="customData", unstruct_hook=_custom_data_out),
+    ),
+)
+
+
+def update_to_json(update: CustomerUpdate) -> dict[str, Any]:
+    """The JSON object for ``update``: only the fields that are not :data:`UNSET`."""
+    result: dict[str, Any] = _writer.unstructure(update, CustomerUpdate)
+    return result
+
+
+def encode_json(payload: Any) -> bytes:
+    """Compact UTF-8 JSON, refusing NaN/Infinity (which are not JSON)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+class _Invalid(ValueError):
+    """A value of the response that does not fit; cattrs adds where it was."""
+
+
+def _str_in(value: Any, _: Any) -> str:
+    # Numbers are accepted as text (a phone number sent back as a number must not break
+    # every call); objects, lists and bools are not text.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise _Invalid(f"expected a string, got {type(value).__name__}")
+
+
+def _int_in(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise _Invalid(f"expected an integer, got {type(value).__name__}")
+
+
+def _bool_in(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1) and isinstance(value, int):
+        return bool(value)
+    raise _Invalid(f"expected a boolean, got {type(value).__name__}")
+
+
+def _datetime_in(value: Any, _: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if text.isascii() and text.isdigit():
+            return datetime.fromtimestamp(int(text), UTC)
+        try:  # not documented, but an ISO 8601 string is unambiguous enough to take
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            pass
+        else:
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise _Invalid(f"expected a UNIX timestamp, got {type(value).__name__} {value!r}")
+
+
+def _custom_value_in(value: Any) -> CustomDataValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise _Invalid(f"expected a scalar custom data value, got {type(value).__name__}")
+
+
+def _custom_data_in(value: Any, _: Any) -> dict[str, CustomDataValue]:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): _custom_value_in(v) for k, v in value.items()}
+    if isinstance(value, list):  # the list form one doc version shows
+        out: dict[str, CustomDataValue] = {}
+        for item in value:
+            if not isinstance(item, dict) or "property" not in item:
+                raise _Invalid("expected {property, value} items in the list form")
+            out[str(item["property"])] = _custom_value_in(item.get("value"))
+        return out
+    raise _Invalid(f"expected an object or a list, got {type(value).__name__}")
+
+
+def _tag_in(value: Any, _: Any) -> Tag:
+    if not isinstance(value, dict):
+        raise _Invalid(f"expected a tag object, got {type(value).__name__}")
+    name, color = value.get("name"), value.get("color")
+    if not isinstance(name, str) or not isinstance(color, str | None):
+        raise _Invalid("expected a tag {name: string, color: string}")
+    # A stored tag may in principle have an empty name; don't let our input rules refuse it.
+    tag = Tag.__new__(Tag)
+    object.__setattr__(tag, "name", name)
+    object.__setattr__(tag, "color", UNSET if color is None else color)
+    return tag
+
+
+def _tags_in(value: Any, _: Any) -> tuple[Tag, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _Invalid(f"expected a list of tags, got {type(value).__name__}")
+    tags = []
+    for i, item in enumerate(value):
+        try:
+            tags.append(_tag_in(item, Tag))
+        except _Invalid as exc:
+            raise _Invalid(f"tags[{i}]: {exc}") from None
+    return tuple(tags)
+
+
+def _optional_object(cls: type[Any]) -> Any:
+    def hook(value: Any, _: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise _Invalid(f"expected an object, got {type(value).__name__}")
+        return _reader.structure(value, cls)
+
+    return hook
+
+
+_reader = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+_reader.register_structure_hook(str, _str_in)
+_reader.register_structure_hook(int, _int_in)
+_reader.register_structure_hook(bool, _bool_in)
+_reader.register_structure_hook(datetime, _datetime_in)
+_reader.register_structure_hook(
+    Location,
+    make_dict_structure_fn(
+        Location, _reader, region_code=override(rename="regionCode"),
+        country_code=override(rename="countryCode"),
+    ),
+)
+_reader.register_structure_hook(
+    Device, make_dict_structure_fn(Device, _reader, user_agent=override(rename="userAgent"))
+)
+_structure_customer = make_dict_structure_fn(
+    Customer,
+    _reader,
+    user_id=override(rename="userId"),
+    first_seen=override(rename="firstSeen", struct_hook=_datetime_in),
+    last_seen=override(rename="lastSeen", struct_hook=_datetime_in),
+    location=override(struct_hook=_optional_object(Location)),
+    device=override(struct_hook=_optional_object(Device)),
+    last_page=override(rename="lastPage"),
+    created_from=override(rename="createdFrom"),
+    integration_id=override(rename="integrationId"),
+    tags=override(struct_hook=_tags_in),
+    custom_data=override(rename="customData", struct_hook=_custom_data_in),
+    raw=override(omit=True),
+)
+_KEYS = {  # wire key → field name, for error paths
+    "userId": "user_id", "firstSeen": "first_seen", "lastSeen": "last_seen",
+    "lastPage": "last_page", "createdFrom": "created_from", "integrationId": "integration_id",
+    "customData": "custom_data", "regionCode": "region_code", "countryCode": "country_code",
+    "userAgent": "user_agent",
+}
+_FIELD_TO_KEY = {v: k for k, v in _KEYS.items()}
+
+
+class ResponseShapeError(ValueError):
+    """A JSON value that is not the documented customer shape; ``json_path`` says where."""
+
+    def __init__(self, message: str, json_path: str) -> None:
+        super().__init__(message)
+        self.json_path = json_path
+
+
+def customer_from_json(data: Any) -> Customer:
+    """Build a :class:`Customer` from a parsed JSON object.
+
+    Raises:
+        ResponseShapeError: naming the JSON path of the first value that does not fit.
+    """
+    if not isinstance(data, dict):
+        raise ResponseShapeError(
+            f"expected a customer object, got {type(data).__name__}", "$"
+        )
+    try:
+        customer: Customer = _structure_customer(data, Customer)
+    except Exception as exc:  # cattrs raises ExceptionGroups with path notes
+        messages = cattrs.transform_error(exc, format_exception=_describe)
+        first = messages[0] if messages else str(exc)
+        path = first.rpartition(" @ ")[2] if " @ " in first else "$"
+        path = _wire_path(path)
+        raise ResponseShapeError(f"{first.rpartition(' @ ')[0] or first} at {path}", path) from None
+    object.__setattr__(customer, "raw", data)  # frozen: set once, right after building
+    return customer
+
+
+def _describe(exc: BaseException, type_: type | None) -> str:
+    if isinstance(exc, _Invalid):
+        return str(exc)
+    return format_exception(exc, type_)
+
+
+def _wire_path(path: str) -> str:
+    """Turn cattrs' attribute path (``$.user_id``) into the wire key path (``$.userId``)."""
+    parts = path.split(".")
+    return ".".join(
+        _FIELD_TO_KEY.get(p.split("[")[0], p.split("[")[0]) + p[len(p.split("[")[0]):]
+        for p in parts
+    )
+
+
+def customer_to_json(customer: Customer) -> dict[str, Any]:
+    """The customer as HelpCrunch's response JSON (for round trips and the demo's report)."""
+    out: dict[str, Any] = {}
+    for a in attrs.fields(Customer):
+        if a.name == "raw":
+            continue
+        value = getattr(customer, a.name)
+        key = _FIELD_TO_KEY.get(a.name, a.name)
+        if isinstance(value, datetime):
+            value = str(math.floor(value.timestamp()))
+        elif isinstance(value, Location | Device):
+            value = {_FIELD_TO_KEY.get(k, k): v for k, v in attrs.asdict(value).items()}
+        elif a.name == "tags":
+            value = [{"name": t.name, "color": None if t.color is UNSET else t.color}
+                     for t in value]
+        elif a.name == "custom_data":
+            value = dict(value)
+        out[key] = value
+    return out

@@ -1,0 +1,266 @@
+"""Every failure the SDK can raise, in one hierarchy.
+
+::
+
+    HelpCrunchError                      anything this SDK raises
+    ├── ValidationError (ValueError)     bad input, raised before any request is sent
+    ├── APIConnectionError               no usable HTTP response: DNS, refused, reset
+    │   └── APITimeoutError              the request timed out
+    └── APIError                         HelpCrunch answered with an error, or an unreadable body
+        ├── BadRequestError              400
+        ├── AuthenticationError          401
+        ├── PermissionDeniedError        403
+        ├── NotFoundError                404
+        ├── ConflictError                409
+        ├── UnprocessableEntityError     422
+        ├── RateLimitError               429 (``retry_after`` when the server sent one)
+        ├── ServerError                  5xx
+        └── APIResponseValidationError   2xx whose body is not the documented shape
+
+No exception's ``str``/``repr`` ever holds the API key: requests are described by
+method and path only, and response bodies are the server's.
+
+Example:
+    >>> import helpcrunch_async as hc
+    >>> err = hc.NotFoundError(
+    ...     status=404, method="PATCH", path="/v1/customers/1",
+    ...     errors=(hc.ErrorDetail(code="not_found", message="Customer not found"),),
+    ... )
+    >>> print(err)
+    404 Not Found for PATCH /v1/customers/1: not_found: Customer not found
+    >>> err.codes
+    ('not_found',)
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import attrs
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIResponseValidationError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "ErrorDetail",
+    "HelpCrunchError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "UnprocessableEntityError",
+    "ValidationError",
+]
+
+
+@attrs.frozen(kw_only=True)
+class ErrorDetail:
+    """One entry of an error body's ``errors[]``: ``{"code": ..., "message": ...}``.
+
+    Example:
+        >>> ErrorDetail(code="customer", message="This value should be of type numeric.")
+        ErrorDetail(code='customer', message='This value should be of type numeric.')
+    """
+
+    code: str
+    message: str
+
+
+class HelpCrunchError(Exception):
+    """The root of every exception this SDK raises."""
+
+
+class ValidationError(HelpCrunchError, ValueError):
+    """Input the SDK refused before sending anything; ``field`` names the culprit.
+
+    Example:
+        >>> try:
+        ...     hc.CustomerUpdate(blocked="yes")  # doctest: +SKIP
+        ... except hc.ValidationError as e:
+        ...     e.field
+        'blocked'
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class APIConnectionError(HelpCrunchError):
+    """No usable HTTP response arrived (DNS failure, refused or dropped connection).
+
+    ``method`` and ``path`` say which request failed; ``attempts`` how many were made.
+    ``maybe_sent`` is False only when the request certainly never reached the server
+    (the connection could not be opened); otherwise it may have been applied.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        attempts: int = 1,
+        maybe_sent: bool = True,
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.attempts = attempts
+        self.maybe_sent = maybe_sent
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        where = f" ({self.method} {self.path})" if self.method else ""
+        tries = f" after {self.attempts} attempts" if self.attempts > 1 else ""
+        return f"{base}{where}{tries}"
+
+
+class APITimeoutError(APIConnectionError):
+    """The request did not complete within its timeout."""
+
+
+class APIError(HelpCrunchError):
+    """HelpCrunch answered with an error status (or a body that could not be read).
+
+    Attributes:
+        status: the HTTP status code.
+        errors: every ``{code, message}`` of the body's ``errors[]``, in order.
+        method, path: the request (``path`` includes ``/v1``; never the query's secrets).
+        body: the raw response body as text (may be HTML, empty, or cut short).
+        request_id: the response's ``X-Request-Id`` header, if any (HelpCrunch does
+            not document one).
+        attempts: how many attempts were made before giving up.
+    """
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        method: str,
+        path: str,
+        errors: tuple[ErrorDetail, ...] = (),
+        body: str = "",
+        request_id: str | None = None,
+        attempts: int = 1,
+        message: str | None = None,
+    ) -> None:
+        self.status = status
+        self.method = method
+        self.path = path
+        self.errors = errors
+        self.body = body
+        self.request_id = request_id
+        self.attempts = attempts
+        self._message = message
+        super().__init__(str(self))
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The ``code`` of every entry of ``errors``, in order."""
+        return tuple(e.code for e in self.errors)
+
+    def __str__(self) -> str:
+        try:
+            phrase = HTTPStatus(self.status).phrase
+        except ValueError:
+            phrase = "Error"
+        text = f"{self.status} {phrase} for {self.method} {self.path}"
+        details = self._message or "; ".join(f"{e.code}: {e.message}" for e in self.errors)
+        if not details and self.body:
+            snippet = " ".join(self.body.split())[:200]
+            details = f"body: {snippet!r}"
+        if details:
+            text += f": {details}"
+        if self.attempts > 1:
+            text += f" (after {self.attempts} attempts)"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status}, method={self.method!r}, "
+            f"path={self.path!r}, errors={self.errors!r}, request_id={self.request_id!r})"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only __init__: pickle (multiprocessing) needs help to rebuild us.
+        return (_rebuild, (type(self), self.__dict__))
+
+
+def _rebuild(cls: type[APIError], state: dict[str, object]) -> APIError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, str(err))
+    return err
+
+
+class BadRequestError(APIError):
+    """400: the request was invalid (see ``errors`` for the field)."""
+
+
+class AuthenticationError(APIError):
+    """401: the API key is missing, wrong or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """403: the key may not do this."""
+
+
+class NotFoundError(APIError):
+    """404: no such customer (or endpoint)."""
+
+
+class ConflictError(APIError):
+    """409: the request conflicts with the resource's state."""
+
+
+class UnprocessableEntityError(APIError):
+    """422: the request was well-formed but could not be processed."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
+
+    def __init__(self, *, retry_after: float | None = None, **kwargs: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class ServerError(APIError):
+    """5xx: HelpCrunch (or a proxy in front of it) failed."""
+
+
+class APIResponseValidationError(APIError):
+    """A success status whose body is not what the API documents.
+
+    ``json_path`` points at the offending part (``$.tags[0].name``), or is ``$``
+    when the body is not JSON at all.
+    """
+
+    def __init__(self, *, json_path: str = "$", **kwargs: object) -> None:
+        self.json_path = json_path
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def _error_class_for(status: int) -> type[APIError]:
+    """The most specific :class:`APIError` subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status, APIError)

@@ -1,0 +1,210 @@
+"""``HelpCrunch``: the blocking client, a thin facade over :class:`AsyncHelpCrunch`.
+
+Each method runs the async method of the same name to completion; no logic is
+duplicated. One event loop runs in a daemon thread for the client's whole life, so
+one connection pool is reused across calls, and the client works the same from
+plain scripts, from several threads at once, and from places where an event loop is
+already running (a Jupyter cell, an async web handler: the call blocks that thread
+until the request is done; in async code, prefer :class:`AsyncHelpCrunch`).
+
+After ``os.fork()`` the child gets a fresh loop thread and connection pool on its
+first call (the parent's sockets are left alone, untouched).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, TypeVar, Unpack
+
+import aiohttp
+
+from ._client import AsyncHelpCrunch
+from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from ._exceptions import HelpCrunchError, ValidationError
+from ._models import Customer, CustomerFields, CustomerUpdate
+
+__all__ = ["HelpCrunch"]
+
+T = TypeVar("T")
+
+# Objects inherited from the parent by a forked child: kept referenced, never used,
+# never closed (closing would touch sockets and an epoll set shared with the parent).
+_ABANDONED_AFTER_FORK: list[object] = []
+
+
+class _LoopThread:
+    """One event loop running in a daemon thread; coroutines are submitted to it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def _start(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                ready = threading.Event()
+
+                def run() -> None:
+                    asyncio.set_event_loop(loop)
+                    loop.call_soon(ready.set)
+                    loop.run_forever()
+
+                thread = threading.Thread(target=run, name="helpcrunch-async-loop", daemon=True)
+                thread.start()
+                ready.wait()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    def forked(self) -> bool:
+        return self._pid != os.getpid()
+
+    def run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run ``factory()`` on the loop thread and wait for its result."""
+        loop = self._start()
+        if threading.current_thread() is self._thread:
+            raise HelpCrunchError(
+                "HelpCrunch was called from its own event-loop thread (a callback of the "
+                "client itself); use AsyncHelpCrunch in async code"
+            )
+
+        async def call() -> T:
+            return await factory()
+
+        future: Future[T] = asyncio.run_coroutine_threadsafe(call(), loop)
+        try:
+            return future.result()
+        except BaseException:  # KeyboardInterrupt/SystemExit while waiting: stop the request
+            future.cancel()
+            raise
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+def _shutdown(runner: _LoopThread, client: AsyncHelpCrunch) -> None:
+    """Close the async client on its loop, then stop the loop (also run by a finalizer)."""
+    if runner.forked():
+        return
+    try:
+        if not client.closed:
+            runner.run(client.aclose)
+    finally:
+        runner.stop()
+
+
+class HelpCrunch:
+    """Blocking client with the same methods and arguments as :class:`AsyncHelpCrunch`.
+
+    Holds one event loop (in a background thread) and one connection pool for its
+    whole life. Safe to share between threads. Use it as a context manager or call
+    :meth:`close`.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> with hc.HelpCrunch(api_key="...") as client:  # doctest: +SKIP
+        ...     c = client.update_customer(1568834, name="John Doe")
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        if session is not None:
+            raise ValidationError(
+                "HelpCrunch runs its own event loop and cannot use an aiohttp.ClientSession "
+                "made for another; pass session= to AsyncHelpCrunch instead",
+                field="session",
+            )
+        self._options: dict[str, Any] = {"api_key": api_key, "base_url": base_url,
+                                         "timeout": timeout}
+        self._closed = False
+        self._fork_lock = threading.Lock()
+        self._setup(AsyncHelpCrunch(**self._options))
+
+    def _setup(self, client: AsyncHelpCrunch) -> None:
+        self._async = client
+        self._runner = _LoopThread()
+        self._finalizer = weakref.finalize(self, _shutdown, self._runner, client)
+
+    def _run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        if self._closed:
+            raise HelpCrunchError("the client is closed; create a new one")
+        if self._runner.forked():
+            with self._fork_lock:
+                if self._runner.forked():
+                    self._finalizer.detach()
+                    _ABANDONED_AFTER_FORK.append((self._async, self._runner))
+                    self._setup(AsyncHelpCrunch(**self._options))
+        return self._runner.run(factory)
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._async.base_url
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        return f"<HelpCrunch base_url={self.base_url!r}{' closed' if self._closed else ''}>"
+
+    def __enter__(self) -> HelpCrunch:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool and stop the loop thread. Safe to call twice."""
+        self._closed = True
+        self._finalizer()
+
+    def update_customer(
+        self,
+        customer_id: int | str,
+        update: CustomerUpdate | None = None,
+        /,
+        **fields: Unpack[CustomerFields],
+    ) -> Customer:
+        """``PATCH`` some fields; see :meth:`AsyncHelpCrunch.update_customer`.
+
+        Example:
+            >>> client.update_customer(1568834, email=None)  # doctest: +SKIP
+        """
+        return self._run(lambda: self._async.update_customer(customer_id, update, **fields))
+
+    def replace_customer(self, customer_id: int | str, update: CustomerUpdate, /) -> Customer:
+        """``PUT``: **every field left out is set to null**; see
+        :meth:`AsyncHelpCrunch.replace_customer`."""
+        return self._run(lambda: self._async.replace_customer(customer_id, update))
+
+    def get_customer(self, customer_id: int | str, /) -> Customer:
+        """Fetch one customer; see :meth:`AsyncHelpCrunch.get_customer`."""
+        return self._run(lambda: self._async.get_customer(customer_id))

@@ -1,0 +1,145 @@
+"""The HTTP transport: one ``aiohttp.ClientSession`` per client, sending one request.
+
+The transport knows nothing of HelpCrunch: it sends bytes and returns status,
+headers and body, or raises :class:`~helpcrunch_async.APIConnectionError` /
+:class:`~helpcrunch_async.APITimeoutError`. Each such error carries
+``maybe_sent``: whether the request may have reached the server, which is what
+decides whether a non-idempotent request may be re-sent.
+
+The session is created lazily, inside the running event loop, on first use (an
+``aiohttp.ClientSession`` belongs to the loop it was created in). A session passed
+in by the caller is used as is and never closed by us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import aiohttp
+import attrs
+from multidict import CIMultiDictProxy
+
+from ._exceptions import APIConnectionError, APITimeoutError, HelpCrunchError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["AiohttpTransport", "RawResponse"]
+
+
+@attrs.frozen(kw_only=True)
+class RawResponse:
+    """What came back: status, headers, the whole body, and how long it took."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+    elapsed: float
+
+
+class AiohttpTransport:
+    """Sends requests over one ``aiohttp.ClientSession`` (owned, or the caller's).
+
+    Args:
+        session: a caller's session; used as is, never closed here.
+        max_connections: the connector's connection limit for a session we create.
+    """
+
+    def __init__(
+        self, *, session: aiohttp.ClientSession | None = None, max_connections: int = 100
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._max_connections = max_connections
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=self._max_connections
+            )
+            # The per-request timeout always overrides this; it is only a backstop.
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=300)
+            )
+            self._loop = loop
+        elif self._loop is None:
+            self._loop = loop
+        if self._loop is not loop:
+            raise HelpCrunchError(
+                "this client is bound to the event loop it was first used in; create one "
+                "client per event loop (or use the sync HelpCrunch client)"
+            )
+        return self._session
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> RawResponse:
+        """Send one request and read the whole response.
+
+        Raises:
+            APITimeoutError: the timeout expired.
+            APIConnectionError: no response could be read.
+        """
+        if self._closed:
+            raise HelpCrunchError("the client is closed; create a new one")
+        session = self._get_session()
+        started = time.monotonic()
+        try:
+            async with session.request(
+                method, url, data=body, headers=headers, timeout=timeout,
+                allow_redirects=False,
+            ) as resp:
+                payload = await resp.read()
+                return RawResponse(
+                    status=resp.status, headers=resp.headers, body=payload,
+                    elapsed=time.monotonic() - started,
+                )
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise _connection_error(
+                APITimeoutError, "connecting timed out", method, path, maybe_sent=False
+            ) from exc
+        except TimeoutError as exc:  # total or read timeout: the request may have arrived
+            raise _connection_error(
+                APITimeoutError, "request timed out", method, path, maybe_sent=True
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise _connection_error(APIConnectionError, f"cannot connect: {exc.os_error}",
+                                    method, path, maybe_sent=False) from exc
+        except aiohttp.ClientResponseError as exc:
+            # Its repr carries the request headers (the API key): don't chain it.
+            raise _connection_error(APIConnectionError,
+                                    f"invalid response ({type(exc).__name__}: {exc.message})",
+                                    method, path, maybe_sent=True) from None
+        except aiohttp.ClientError as exc:
+            raise _connection_error(APIConnectionError,
+                                    f"connection failed ({type(exc).__name__}: {exc})",
+                                    method, path, maybe_sent=True) from exc
+
+    async def aclose(self) -> None:
+        """Close the session if we created it; idempotent."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+
+def _connection_error(
+    cls: type[APIConnectionError], message: str, method: str, path: str, *, maybe_sent: bool
+) -> APIConnectionError:
+    return cls(message, method=method, path=path, maybe_sent=maybe_sent)

@@ -1,0 +1,181 @@
+"""Input checks that run before anything is sent; each failure names its field.
+
+These are the attrs validators and converters of :mod:`helpcrunch_async._models`,
+plus the customer-id check used by the client. They raise
+:class:`~helpcrunch_async.ValidationError`, never a bare ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._exceptions import ValidationError
+from ._types import UNSET, CustomDataInput, Timestamp, Unset
+
+if TYPE_CHECKING:
+    from ._models import Tag
+
+__all__ = ["check_customer_id"]
+
+# ISO 639-1, the two-letter language codes (the API documents ``locale`` as one).
+_ISO_639_1 = frozenset((
+    "aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "ay", "az", "ba", "be", "bg",
+    "bi", "bm", "bn", "bo", "br", "bs", "ca", "ce", "ch", "co", "cr", "cs", "cu", "cv", "cy",
+    "da", "de", "dv", "dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fj",
+    "fo", "fr", "fy", "ga", "gd", "gl", "gn", "gu", "gv", "ha", "he", "hi", "ho", "hr", "ht",
+    "hu", "hy", "hz", "ia", "id", "ie", "ig", "ii", "ik", "io", "is", "it", "iu", "ja", "jv",
+    "ka", "kg", "ki", "kj", "kk", "kl", "km", "kn", "ko", "kr", "ks", "ku", "kv", "kw", "ky",
+    "la", "lb", "lg", "li", "ln", "lo", "lt", "lu", "lv", "mg", "mh", "mi", "mk", "ml", "mn",
+    "mr", "ms", "mt", "my", "na", "nb", "nd", "ne", "ng", "nl", "nn", "no", "nr", "nv", "ny",
+    "oc", "oj", "om", "or", "os", "pa", "pi", "pl", "ps", "pt", "qu", "rm", "rn", "ro", "ru",
+    "rw", "sa", "sc", "sd", "se", "sg", "si", "sk", "sl", "sm", "sn", "so", "sq", "sr", "ss",
+    "st", "su", "sv", "sw", "ta", "te", "tg", "th", "ti", "tk", "tl", "tn", "to", "tr", "ts",
+    "tt", "tw", "ty", "ug", "uk", "ur", "uz", "ve", "vi", "vo", "wa", "wo", "xh", "yi", "yo",
+    "za", "zh", "zu",
+))
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def check_customer_id(customer_id: object) -> int:
+    """Return ``customer_id`` as a positive ``int`` or raise :class:`ValidationError`.
+
+    HelpCrunch's ids are numeric (``1568834``); a string of ASCII digits is accepted.
+
+    Example:
+        >>> check_customer_id("1568834")
+        1568834
+        >>> check_customer_id("12/../34")
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: customer_id must be a positive integer \
+(HelpCrunch's numeric id), got '12/../34'
+    """
+    value: int | None = None
+    if isinstance(customer_id, int) and not isinstance(customer_id, bool):
+        value = customer_id
+    elif isinstance(customer_id, str) and _DIGITS.fullmatch(customer_id):
+        value = int(customer_id)
+    if value is None or value <= 0:
+        raise ValidationError(
+            "customer_id must be a positive integer (HelpCrunch's numeric id), "
+            f"got {customer_id!r}",
+            field="customer_id",
+        )
+    return value
+
+
+def _fail(field: str, expected: str, value: object) -> ValidationError:
+    return ValidationError(
+        f"{field} must be {expected}, got {type(value).__name__} {value!r}", field=field
+    )
+
+
+def _is_aware(value: datetime) -> bool:
+    return value.tzinfo is not None and value.utcoffset() is not None
+
+
+# --- attrs validators: (instance, attribute, value) -------------------------------------
+
+
+def optional_str(_: object, attribute: Any, value: Any) -> None:
+    if value is UNSET or value is None or isinstance(value, str):
+        return
+    raise _fail(attribute.name, "a str, None (to clear) or UNSET", value)
+
+
+def optional_bool(_: object, attribute: Any, value: Any) -> None:
+    if value is UNSET or value is None or isinstance(value, bool):
+        return
+    raise _fail(attribute.name, "a bool, None (to clear) or UNSET", value)
+
+
+def optional_locale(_: object, attribute: Any, value: Any) -> None:
+    if value is UNSET or value is None:
+        return
+    if not isinstance(value, str) or value not in _ISO_639_1:
+        raise _fail(attribute.name, "a lowercase ISO 639-1 language code such as 'en'", value)
+
+
+def optional_timestamp(_: object, attribute: Any, value: Any) -> None:
+    if value is UNSET or value is None:
+        return
+    _check_timestamp(attribute.name, value)
+
+
+def _check_timestamp(field: str, value: object) -> Timestamp:
+    if isinstance(value, datetime):
+        if not _is_aware(value):
+            raise ValidationError(
+                f"{field} is a naive datetime, which is ambiguous; give it a timezone "
+                "(for example datetime.now(timezone.utc))",
+                field=field,
+            )
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise _fail(field, "a timezone-aware datetime or whole seconds since the epoch (int >= 0)",
+                value)
+
+
+def tag_name(_: object, attribute: Any, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(f"tag {attribute.name}", "a non-empty str", value)
+
+
+def tag_color(_: object, attribute: Any, value: Any) -> None:
+    if value is UNSET:
+        return
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(f"tag {attribute.name}", "a non-empty CSS color str or UNSET", value)
+
+
+# --- attrs converters: normalise what callers pass into what the record stores ----------
+
+
+def to_tags(value: Sequence[Tag | str] | None | Unset) -> tuple[Tag, ...] | None | Unset:
+    """Accept ``Tag`` objects or plain names; store an immutable tuple."""
+    from ._models import Tag
+
+    if value is UNSET or value is None:
+        return value
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise _fail("tags", "a list of Tag (or tag names), None or UNSET", value)
+    tags: list[Tag] = []
+    for i, item in enumerate(value):
+        if isinstance(item, Tag):
+            tags.append(item)
+        elif isinstance(item, str):
+            try:
+                tags.append(Tag(name=item))
+            except ValidationError as exc:
+                raise ValidationError(f"tags[{i}]: {exc}", field="tags") from None
+        else:
+            raise _fail(f"tags[{i}]", "a Tag or a tag name", item)
+    return tuple(tags)
+
+
+def to_custom_data(
+    value: Mapping[str, CustomDataInput] | None | Unset,
+) -> dict[str, CustomDataInput] | None | Unset:
+    """Check keys and values; store a private copy so later edits by the caller don't leak in."""
+    if value is UNSET or value is None:
+        return value
+    if not isinstance(value, Mapping):
+        raise _fail("custom_data", "a mapping of property name to value, None or UNSET", value)
+    checked: dict[str, CustomDataInput] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip():
+            raise _fail("custom_data key", "a non-empty str", key)
+        field = f"custom_data[{key!r}]"
+        if isinstance(item, datetime):
+            _check_timestamp(field, item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            raise _fail(field, "a finite number", item)
+        elif item is not None and not isinstance(item, str | int | float | bool):
+            raise _fail(field, "a str, int, float, bool, aware datetime or None", item)
+        checked[key] = item
+    return checked
