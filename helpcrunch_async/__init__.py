@@ -31,6 +31,7 @@ from ._exceptions import (
     ValidationError,
 )
 from ._models import Customer, CustomerFields, CustomerUpdate, Device, Location, Tag
+from ._ratelimit import RateLimit
 from ._sync import HelpCrunch
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp, Unset
 from ._version import __version__
@@ -58,6 +59,7 @@ __all__ = [
     "Location",
     "NotFoundError",
     "PermissionDeniedError",
+    "RateLimit",
     "RateLimitError",
     "ServerError",
     "Tag",

@@ -17,8 +17,10 @@ from ._config import (
 from ._convert import customer_from_json, encode_json, update_to_json
 from ._exceptions import ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
+from ._ratelimit import RateLimit
 from ._requestor import Requestor
 from ._transport import AiohttpTransport
+from ._types import UNSET, Unset
 from ._validation import check_customer_id
 
 __all__ = ["AsyncHelpCrunch"]
@@ -58,6 +60,9 @@ class AsyncHelpCrunch:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
+        max_retries: int = 2,
+        rate_limit: RateLimit | None | Unset = UNSET,
+        max_concurrency: int = 16,
     ) -> None:
         key = resolve_api_key(api_key)
         self._base_url = check_base_url(base_url)

@@ -28,6 +28,8 @@ from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from ._exceptions import HelpCrunchError, ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate
+from ._ratelimit import RateLimit
+from ._types import UNSET, Unset
 
 __all__ = ["HelpCrunch"]
 
@@ -128,6 +130,9 @@ class HelpCrunch:
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
+        max_retries: int = 2,
+        rate_limit: RateLimit | None | Unset = UNSET,
+        max_concurrency: int = 16,
     ) -> None:
         if session is not None:
             raise ValidationError(
@@ -135,8 +140,11 @@ class HelpCrunch:
                 "made for another; pass session= to AsyncHelpCrunch instead",
                 field="session",
             )
-        self._options: dict[str, Any] = {"api_key": api_key, "base_url": base_url,
-                                         "timeout": timeout}
+        self._options: dict[str, Any] = {
+            "api_key": api_key, "base_url": base_url, "timeout": timeout,
+            "max_retries": max_retries, "rate_limit": rate_limit,
+            "max_concurrency": max_concurrency,
+        }
         self._closed = False
         self._fork_lock = threading.Lock()
         self._setup(AsyncHelpCrunch(**self._options))
