@@ -19,6 +19,7 @@ from ._exceptions import ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
 from ._ratelimit import RateLimit
 from ._requestor import Requestor
+from ._retry import RetryPolicy
 from ._transport import AiohttpTransport
 from ._types import UNSET, Unset
 from ._validation import check_customer_id
@@ -42,6 +43,14 @@ class AsyncHelpCrunch:
             or an ``aiohttp.ClientTimeout``.
         session: your own ``aiohttp.ClientSession`` to send through. It is used as is
             and never closed by the client.
+        max_retries: extra attempts for failures that are safe to retry (429, 5xx and
+            dropped connections for PATCH/PUT/GET; see :mod:`helpcrunch_async._retry`).
+            Default 2; 0 turns retries off. Per call: ``max_retries=``.
+        rate_limit: a :class:`RateLimit` (default: 120 requests per 60 s, evenly
+            spaced, HelpCrunch's documented limit); share one object between clients on
+            one key; ``None`` turns client-side limiting off.
+        max_concurrency: the most requests in flight at once (and the connection pool's
+            size). Default 16.
 
     Example:
         >>> import asyncio, helpcrunch_async as hc
@@ -66,16 +75,42 @@ class AsyncHelpCrunch:
     ) -> None:
         key = resolve_api_key(api_key)
         self._base_url = check_base_url(base_url)
-        self._transport = AiohttpTransport(session=session)
+        if rate_limit is UNSET:
+            rate_limit = RateLimit()
+        elif rate_limit is not None and not isinstance(rate_limit, RateLimit):
+            raise ValidationError(
+                f"rate_limit must be a RateLimit or None, got {type(rate_limit).__name__}",
+                field="rate_limit",
+            )
+        if (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
+                or max_concurrency < 1):
+            raise ValidationError(
+                f"max_concurrency must be an int >= 1, got {max_concurrency!r}",
+                field="max_concurrency",
+            )
+        self._rate_limit = rate_limit
+        self._max_concurrency = max_concurrency
+        self._transport = AiohttpTransport(session=session, max_connections=max_concurrency)
         self._requestor = Requestor(
             self._transport, base_url=self._base_url, api_key=key,
-            timeout=to_client_timeout(timeout),
+            timeout=to_client_timeout(timeout), retry=RetryPolicy(max_retries=max_retries),
+            rate_limit=rate_limit, max_concurrency=max_concurrency,
         )
 
     @property
     def base_url(self) -> str:
         """The API root requests go to (no trailing slash)."""
         return str(self._base_url)
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The client's rate limiter (``None`` when limiting is off)."""
+        return self._rate_limit
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests this client has in flight at once."""
+        return self._max_concurrency
 
     @property
     def closed(self) -> bool:
@@ -108,6 +143,9 @@ class AsyncHelpCrunch:
         customer_id: int | str,
         update: CustomerUpdate | None = None,
         /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
         **fields: Unpack[CustomerFields],
     ) -> Customer:
         """Update some fields of a customer (``PATCH /customers/{id}``).
@@ -119,6 +157,7 @@ class AsyncHelpCrunch:
         Args:
             customer_id: HelpCrunch's numeric customer id (not your own ``user_id``).
             update: the fields to change, as a record.
+            timeout, max_retries: override the client's settings for this call.
             **fields: the fields to change, as keywords (``name=``, ``custom_data=``, ...).
 
         Returns:
@@ -140,9 +179,17 @@ class AsyncHelpCrunch:
                 "nothing to update: give at least one field (None clears a field)",
                 field="update",
             )
-        return await self._send_customer("PATCH", cid, record)
+        return await self._send_customer("PATCH", cid, record, timeout, max_retries)
 
-    async def replace_customer(self, customer_id: int | str, update: CustomerUpdate, /) -> Customer:
+    async def replace_customer(
+        self,
+        customer_id: int | str,
+        update: CustomerUpdate,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
         """Replace a customer's data (``PUT /customers/{id}``).
 
         **HelpCrunch sets every field you leave out to null** — name, email, tags,
@@ -165,20 +212,43 @@ class AsyncHelpCrunch:
                 "refusing an empty replace: PUT would set every field of the customer to null",
                 field="update",
             )
-        return await self._send_customer("PUT", cid, update)
+        return await self._send_customer("PUT", cid, update, timeout, max_retries)
 
-    async def get_customer(self, customer_id: int | str, /) -> Customer:
+    async def get_customer(
+        self,
+        customer_id: int | str,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
         """Fetch one customer (``GET /customers/{id}``).
 
         Example:
             >>> c = await client.get_customer(1568834)  # doctest: +SKIP
         """
         cid = check_customer_id(customer_id)
-        return await self._requestor.request("GET", f"/customers/{cid}", customer_from_json)
+        return await self._requestor.request(
+            "GET", f"/customers/{cid}", customer_from_json,
+            timeout=_call_timeout(timeout), max_retries=max_retries,
+        )
 
-    async def _send_customer(self, method: str, cid: int, update: CustomerUpdate) -> Customer:
+    async def _send_customer(
+        self,
+        method: str,
+        cid: int,
+        update: CustomerUpdate,
+        timeout: float | aiohttp.ClientTimeout | None,
+        max_retries: int | None,
+    ) -> Customer:
         body = encode_json(update_to_json(update))
-        return await self._requestor.request(method, f"/customers/{cid}", customer_from_json,
-                                             body=body)
+        return await self._requestor.request(
+            method, f"/customers/{cid}", customer_from_json, body=body,
+            timeout=_call_timeout(timeout), max_retries=max_retries,
+        )
+
+
+def _call_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout | None:
+    return None if timeout is None else to_client_timeout(timeout)
 
 

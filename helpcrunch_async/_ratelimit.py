@@ -1,15 +1,175 @@
-"""Client-side rate limiting (placeholder; implemented with the resilience work)."""
+"""Client-side rate limiting: an ``aiolimiter`` bucket, a shared 429 pause, and AIMD.
+
+HelpCrunch allows 120 requests a minute and answers 429 beyond that. Every 429 is a
+wasted request, so the client paces itself:
+
+* **No burst.** The aiolimiter bucket holds two tokens and refills one every
+  ``period / requests`` seconds (plus a 1.5 % margin), so requests go out evenly spaced;
+  the second token only lets a request that was delayed (a busy event loop) catch up.
+  On top, a log of the last ``requests`` send times guarantees that *any* window of
+  ``period`` seconds (plus 1 % slack for network jitter) holds at most ``requests``
+  requests — even for a fresh client. (aiolimiter's usual bucket starts full and lets
+  ``requests`` through at once, which with the steady rate after it doubles the first
+  window.)
+* **One pause for everyone.** On a 429 every request waiting on this limiter pauses
+  until the same moment (``Retry-After`` when the server sent one), then resumes at
+  the bucket's pace, one at a time.
+* **Adaptive rate.** 429s while pacing at the configured rate mean someone else spends
+  the same budget (another process on the key). Each 429 episode halves the rate
+  (down to 1/16 of it); after a quiet ``period`` with no 429 it climbs back by a tenth
+  every ``period / 10`` seconds (additive increase, multiplicative decrease).
+
+Whether HelpCrunch counts the limit per key or per organisation is not documented.
+
+Example:
+    >>> import helpcrunch_async as hc
+    >>> shared = hc.RateLimit(requests=120, period=60.0)   # one budget...
+    >>> a = hc.AsyncHelpCrunch("key", rate_limit=shared)   # ...for both clients
+    >>> b = hc.AsyncHelpCrunch("key", rate_limit=shared)
+"""
 
 from __future__ import annotations
 
-import attrs
+import asyncio
+from collections import deque
 
-__all__ = ["RateLimit"]
+from aiolimiter import AsyncLimiter
+
+from ._exceptions import HelpCrunchError, ValidationError
+
+__all__ = ["PauseGate", "RateLimit"]
+
+_MARGIN = 1.015  # pace 1.5 % under the limit: the slack absorbs jitter between us and the server
+_WINDOW_SLACK = 1.01  # the hard window guard: requests+1 sends are always > 1.01 periods apart
+_BURST = 2  # bucket capacity in tokens: one in hand to catch up after a late wake-up
+_MIN_FACTOR = 1 / 16
+_STEP = 0.1
 
 
-@attrs.frozen
+class PauseGate:
+    """One shared "wait until" moment: every request waits at the gate before it is sent."""
+
+    def __init__(self) -> None:
+        self._until = 0.0
+
+    def pause_for(self, seconds: float) -> None:
+        """Close the gate for ``seconds`` from now (never shortens a longer pause)."""
+        self._until = max(self._until, asyncio.get_running_loop().time() + seconds)
+
+    def remaining(self) -> float:
+        """Seconds until the gate opens (0 when open)."""
+        return max(0.0, self._until - asyncio.get_running_loop().time())
+
+    async def wait(self) -> None:
+        """Return when the gate is open."""
+        while (delay := self.remaining()) > 0:  # noqa: ASYNC110 - the pause may grow meanwhile
+            await asyncio.sleep(delay)
+
+
 class RateLimit:
-    """At most ``requests`` requests in any window of ``period`` seconds."""
+    """At most ``requests`` requests in any ``period`` seconds, evenly spaced.
 
-    requests: int = 120
-    period: float = 60.0
+    Pass one to ``AsyncHelpCrunch(rate_limit=...)``; pass the same object to several
+    clients on one event loop to share one budget (several clients on one key).
+    ``rate_limit=None`` turns client-side limiting off.
+
+    Args:
+        requests: requests allowed per period (HelpCrunch: 120).
+        period: the period in seconds (HelpCrunch: 60).
+        adaptive: lower the rate when 429s come anyway, raise it again slowly.
+
+    Example:
+        >>> hc.RateLimit()
+        RateLimit(requests=120, period=60.0)
+    """
+
+    def __init__(self, requests: int = 120, period: float = 60.0, *, adaptive: bool = True) -> None:
+        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
+            raise ValidationError(f"requests must be an int >= 1, got {requests!r}",
+                                  field="requests")
+        if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
+            raise ValidationError(f"period must be > 0 seconds, got {period!r}", field="period")
+        self.requests = requests
+        self.period = float(period)
+        self.adaptive = adaptive
+        self.gate = PauseGate()
+        self._base_interval = self.period / requests * _MARGIN
+        self._limiter = AsyncLimiter(_BURST, _BURST * self._base_interval)
+        self._window = self.period * _WINDOW_SLACK
+        self._sent: deque[float] = deque(maxlen=requests)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._factor = 1.0
+        self._last_429 = -1e18
+        self._last_raise = -1e18
+
+    def __repr__(self) -> str:
+        return f"RateLimit(requests={self.requests}, period={self.period})"
+
+    @property
+    def current_rate(self) -> float:
+        """Requests per second now (lower than configured after 429s, when adaptive)."""
+        return self._factor / self._base_interval
+
+    def copy(self) -> RateLimit:
+        """A fresh limiter with the same settings (for another event loop or process)."""
+        return RateLimit(self.requests, self.period, adaptive=self.adaptive)
+
+    def _bind(self) -> asyncio.AbstractEventLoop:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            raise HelpCrunchError(
+                "a RateLimit is shared only by clients on one event loop; give each loop "
+                "its own (RateLimit.copy())"
+            )
+        return loop
+
+    async def acquire(self) -> None:
+        """Wait for the gate, a token, and room in the window; then count one send.
+
+        A pause that starts meanwhile sends us back for a new token, so the requests
+        held up by a pause resume at the bucket's pace instead of all at once.
+        """
+        loop = self._bind()
+        while True:
+            await self.gate.wait()
+            await self._limiter.acquire()
+            while self.gate.remaining() == 0:
+                now = loop.time()
+                if len(self._sent) == self.requests:
+                    wait = self._sent[0] + self._window - now
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                        continue
+                self._sent.append(now)  # deque(maxlen) drops the oldest
+                return
+
+    def on_rate_limited(self, pause: float) -> None:
+        """A 429 arrived: pause everyone; halve the rate once per pause episode."""
+        now = self._bind().time()
+        new_episode = self.gate.remaining() == 0
+        self.gate.pause_for(pause)
+        if self.adaptive and new_episode and now - self._last_429 > self._interval():
+            self._set_factor(max(_MIN_FACTOR, self._factor / 2))
+        self._last_429 = now
+
+    def on_success(self) -> None:
+        """A request went through: after a quiet period, raise the rate a step."""
+        if self._factor >= 1.0:
+            return
+        now = self._bind().time()
+        if now - self._last_429 >= self.period and now - self._last_raise >= self.period / 10:
+            self._last_raise = now
+            self._set_factor(min(1.0, self._factor + _STEP))
+
+    def _interval(self) -> float:
+        return self._base_interval / self._factor
+
+    def _set_factor(self, factor: float) -> None:
+        # aiolimiter has no public setter for the rate: settle the bucket at the old rate,
+        # then change it (capacity stays 1 token, so no burst either way).
+        self._limiter.has_capacity()
+        self._factor = factor
+        self._limiter.time_period = _BURST * self._interval()
+        self._limiter._rate_per_sec = 1 / self._interval()

@@ -7,6 +7,7 @@ about customers.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import platform
@@ -20,12 +21,15 @@ from yarl import URL
 
 from ._convert import ResponseShapeError
 from ._exceptions import (
+    APIConnectionError,
     APIError,
     APIResponseValidationError,
     ErrorDetail,
     RateLimitError,
     _error_class_for,
 )
+from ._ratelimit import PauseGate, RateLimit
+from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport, RawResponse
 from ._version import __version__
 
@@ -41,7 +45,11 @@ USER_AGENT = (
 
 
 class Requestor:
-    """Sends authenticated JSON requests below ``base_url`` and returns parsed JSON."""
+    """Sends authenticated JSON requests below ``base_url`` and returns parsed JSON.
+
+    Every attempt waits for the rate limiter (or, without one, the client's 429 pause
+    gate) and for a free in-flight slot; failures are retried per :class:`RetryPolicy`.
+    """
 
     def __init__(
         self,
@@ -50,11 +58,18 @@ class Requestor:
         base_url: URL,
         api_key: str,
         timeout: aiohttp.ClientTimeout,
+        retry: RetryPolicy,
+        rate_limit: RateLimit | None,
+        max_concurrency: int,
     ) -> None:
         self._transport = transport
         self._base = str(base_url)
         self._base_path = base_url.path.rstrip("/")
         self._timeout = timeout
+        self._retry = retry
+        self._rate_limit = rate_limit
+        self._gate = rate_limit.gate if rate_limit is not None else PauseGate()
+        self._slots = asyncio.Semaphore(max_concurrency)
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Accept": "application/json",
@@ -73,8 +88,10 @@ class Requestor:
         *,
         body: bytes | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
     ) -> T:
-        """Send ``method`` to ``base_url + path``; return ``parse(json_body)``.
+        """Send ``method`` to ``base_url + path``, retrying per policy; return
+        ``parse(json_body)``.
 
         ``parse`` may raise :class:`ResponseShapeError`; it becomes an
         :class:`APIResponseValidationError` naming the JSON path.
@@ -82,19 +99,76 @@ class Requestor:
         Raises:
             APIError: (a subclass of) for any non-2xx status, or an unreadable 2xx body.
             APIConnectionError: when no response arrived.
+            Either carries ``attempts``, the number of attempts made.
         """
         full_path = self._base_path + path
-        raw = await self._transport.send(
-            method, self._base + path, path=full_path, headers=self._headers, body=body,
-            timeout=timeout or self._timeout,
-        )
+        retries = self._retry.max_retries if max_retries is None else check_max_retries(
+            max_retries)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                raw = await self._send(method, path, full_path, body, timeout or self._timeout)
+            except APIConnectionError as exc:
+                exc.attempts = attempt
+                if attempt > retries or not self._retry.retryable_failure(
+                        method, maybe_sent=exc.maybe_sent):
+                    raise
+                await self._backoff(method, full_path, attempt, str(exc))
+                continue
+            if 200 <= raw.status < 300:
+                if self._rate_limit is not None:
+                    self._rate_limit.on_success()
+                try:
+                    return _parse_body(raw, method, full_path, parse, attempt)
+                except APIResponseValidationError as exc:
+                    if (attempt > retries or exc.json_path != "$"
+                            or method not in IDEMPOTENT_METHODS):
+                        raise
+                    await self._backoff(method, full_path, attempt, "unreadable body")
+                    continue
+            error = api_error(raw, method, full_path, attempts=attempt)
+            if isinstance(error, RateLimitError):
+                pause = self._retry.rate_limit_pause(attempt, error.retry_after)
+                if self._rate_limit is not None:
+                    self._rate_limit.on_rate_limited(pause)
+                else:
+                    self._gate.pause_for(pause)
+                if attempt > retries:
+                    raise error
+                logger.info("%s %s got 429; pausing all requests %.2f s (attempt %d of %d)",
+                            method, full_path, pause, attempt, retries + 1)
+                continue  # the gate holds this retry (and everything else) for the pause
+            if attempt > retries or not self._retry.retryable_status(method, raw.status):
+                raise error
+            await self._backoff(method, full_path, attempt, f"status {raw.status}")
+
+    async def _send(
+        self, method: str, path: str, full_path: str, body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> RawResponse:
+        async with self._slots:
+            if self._rate_limit is not None:
+                await self._rate_limit.acquire()
+            else:
+                await self._gate.wait()
+            raw = await self._transport.send(
+                method, self._base + path, path=full_path, headers=self._headers, body=body,
+                timeout=timeout,
+            )
         logger.debug("%s %s -> %s in %.1f ms", method, full_path, raw.status, raw.elapsed * 1000)
-        if 200 <= raw.status < 300:
-            return _parse_body(raw, method, full_path, parse)
-        raise api_error(raw, method, full_path)
+        return raw
+
+    async def _backoff(self, method: str, full_path: str, attempt: int, why: str) -> None:
+        delay = self._retry.backoff(attempt)
+        logger.info("%s %s failed (%s); retrying in %.2f s (attempt %d)",
+                    method, full_path, why, delay, attempt)
+        await asyncio.sleep(delay)
 
 
-def _parse_body(raw: RawResponse, method: str, path: str, parse: Callable[[Any], T]) -> T:
+def _parse_body(
+    raw: RawResponse, method: str, path: str, parse: Callable[[Any], T], attempts: int
+) -> T:
     try:
         return parse(json.loads(raw.body))
     except ResponseShapeError as exc:
@@ -103,7 +177,7 @@ def _parse_body(raw: RawResponse, method: str, path: str, parse: Callable[[Any],
         json_path, message = "$", "the response body is not valid JSON"
     raise APIResponseValidationError(
         status=raw.status, method=method, path=path, body=_text(raw.body),
-        request_id=_request_id(raw), json_path=json_path, message=message,
+        request_id=_request_id(raw), json_path=json_path, message=message, attempts=attempts,
     )
 
 

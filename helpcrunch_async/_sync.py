@@ -162,6 +162,9 @@ class HelpCrunch:
                 if self._runner.forked():
                     self._finalizer.detach()
                     _ABANDONED_AFTER_FORK.append((self._async, self._runner))
+                    limit = self._options["rate_limit"]
+                    if isinstance(limit, RateLimit):  # bound to the parent's loop
+                        self._options["rate_limit"] = limit.copy()
                     self._setup(AsyncHelpCrunch(**self._options))
         return self._runner.run(factory)
 
@@ -199,6 +202,9 @@ class HelpCrunch:
         customer_id: int | str,
         update: CustomerUpdate | None = None,
         /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
         **fields: Unpack[CustomerFields],
     ) -> Customer:
         """``PATCH`` some fields; see :meth:`AsyncHelpCrunch.update_customer`.
@@ -206,13 +212,31 @@ class HelpCrunch:
         Example:
             >>> client.update_customer(1568834, email=None)  # doctest: +SKIP
         """
-        return self._run(lambda: self._async.update_customer(customer_id, update, **fields))
+        return self._run(lambda: self._async.update_customer(
+            customer_id, update, timeout=timeout, max_retries=max_retries, **fields))
 
-    def replace_customer(self, customer_id: int | str, update: CustomerUpdate, /) -> Customer:
+    def replace_customer(
+        self,
+        customer_id: int | str,
+        update: CustomerUpdate,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
         """``PUT``: **every field left out is set to null**; see
         :meth:`AsyncHelpCrunch.replace_customer`."""
-        return self._run(lambda: self._async.replace_customer(customer_id, update))
+        return self._run(lambda: self._async.replace_customer(
+            customer_id, update, timeout=timeout, max_retries=max_retries))
 
-    def get_customer(self, customer_id: int | str, /) -> Customer:
+    def get_customer(
+        self,
+        customer_id: int | str,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
         """Fetch one customer; see :meth:`AsyncHelpCrunch.get_customer`."""
-        return self._run(lambda: self._async.get_customer(customer_id))
+        return self._run(lambda: self._async.get_customer(
+            customer_id, timeout=timeout, max_retries=max_retries))
