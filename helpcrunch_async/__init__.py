@@ -11,6 +11,7 @@ Example:
 every field left out. ``HelpCrunch`` is the same client for blocking code.
 """
 
+from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL
 from ._exceptions import (
@@ -46,6 +47,8 @@ __all__ = [
     "AsyncHelpCrunch",
     "AuthenticationError",
     "BadRequestError",
+    "BulkItem",
+    "BulkResult",
     "ConflictError",
     "CustomDataInput",
     "CustomDataValue",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable
 from types import TracebackType
 from typing import Unpack
 
 import aiohttp
 
+from ._bulk import BulkItem, BulkResult, run_bulk
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -14,7 +16,7 @@ from ._config import (
     resolve_api_key,
     to_client_timeout,
 )
-from ._convert import customer_from_json, encode_json, update_to_json
+from ._convert import batch_customers, customer_from_json, encode_json, update_to_json
 from ._exceptions import ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
 from ._ratelimit import RateLimit
@@ -179,7 +181,7 @@ class AsyncHelpCrunch:
                 "nothing to update: give at least one field (None clears a field)",
                 field="update",
             )
-        return await self._send_customer("PATCH", cid, record, timeout, max_retries)
+        return (await self._send_customer("PATCH", cid, record, timeout, max_retries))[0]
 
     async def replace_customer(
         self,
@@ -212,7 +214,7 @@ class AsyncHelpCrunch:
                 "refusing an empty replace: PUT would set every field of the customer to null",
                 field="update",
             )
-        return await self._send_customer("PUT", cid, update, timeout, max_retries)
+        return (await self._send_customer("PUT", cid, update, timeout, max_retries))[0]
 
     async def get_customer(
         self,
@@ -233,6 +235,85 @@ class AsyncHelpCrunch:
             timeout=_call_timeout(timeout), max_retries=max_retries,
         )
 
+    async def update_customers(
+        self,
+        updates: Iterable[BulkItem] | AsyncIterable[BulkItem],
+        /,
+        *,
+        max_concurrency: int | None = None,
+        ordered: bool = False,
+        replace: bool = False,
+        batch: bool = False,
+        batch_fallback: bool = False,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> AsyncGenerator[BulkResult, None]:
+        """Update many customers; yield one :class:`BulkResult` per input item.
+
+        ``updates`` yields ``(customer_id, update)`` pairs, where ``update`` is a
+        :class:`CustomerUpdate` or a mapping of the keyword fields of
+        :meth:`update_customer`. It is read lazily (a generator of millions is fine):
+        at most ``max_concurrency`` requests are in flight, and every request goes
+        through this client's rate limiter, retries and shared 429 pause.
+
+        Every item gives exactly one result, done or failed: a bad item fails with its
+        :class:`ValidationError` (``attempts == 0``) and the job goes on. Results come
+        as they complete; ``ordered=True`` yields them in input order.
+
+        Args:
+            updates: an iterable or async iterable of ``(customer_id, update)`` pairs.
+            max_concurrency: requests in flight for this job (default: the client's;
+                the client's own bound applies too).
+            ordered: yield results in input order (holds at most ``4 * max_concurrency``
+                finished results back).
+            replace: send ``PUT`` (every field left out is set to null!) instead of
+                ``PATCH``.
+            batch: send ``PUT /customers/batch`` with up to 10 items per request: ten
+                times the customers per minute under the same rate limit. **HelpCrunch
+                does not document** whether fields left out of a batch item are cleared
+                (as with ``PUT``) or kept, nor the batch response's shape or per-item
+                errors, so this is off by default. When a batch request fails, each of
+                its items is reported failed with that error — or, with
+                ``batch_fallback=True``, retried on its own with ``PATCH``/``PUT``.
+                Items of a successful batch get ``customer`` only when the response is
+                a list of customers matching the items one to one; otherwise ``None``.
+            timeout, max_retries: per-request overrides, as for :meth:`update_customer`.
+
+        Example:
+            >>> updates = ((cid, {"custom_data": {"plan": "pro"}}) for cid in ids)
+            >>> async for r in client.update_customers(updates, max_concurrency=8):
+            ...     if not r.ok:                                      # doctest: +SKIP
+            ...         print(r.index, r.customer_id, r.error)
+        """
+        concurrency = self._max_concurrency if max_concurrency is None else max_concurrency
+        if (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                or concurrency < 1):
+            raise ValidationError(
+                f"max_concurrency must be an int >= 1, got {concurrency!r}",
+                field="max_concurrency",
+            )
+        method = "PUT" if replace else "PATCH"
+
+        async def send_one(cid: int, record: CustomerUpdate) -> tuple[Customer, int]:
+            return await self._send_customer(method, cid, record, timeout, max_retries)
+
+        async def send_batch(
+            items: list[tuple[int, CustomerUpdate]],
+        ) -> tuple[list[Customer | None], int]:
+            body = encode_json([{"customer": cid, **update_to_json(record)}
+                                for cid, record in items])
+            return await self._requestor.request_counted(
+                "PUT", "/customers/batch", lambda data: batch_customers(data, len(items)),
+                body=body, timeout=_call_timeout(timeout), max_retries=max_retries,
+            )
+
+        async for result in run_bulk(
+            updates, send_one=send_one, send_batch=send_batch if batch else None,
+            max_concurrency=concurrency, ordered=ordered, batch_fallback=batch_fallback,
+            replace=replace,
+        ):
+            yield result
+
     async def _send_customer(
         self,
         method: str,
@@ -240,9 +321,9 @@ class AsyncHelpCrunch:
         update: CustomerUpdate,
         timeout: float | aiohttp.ClientTimeout | None,
         max_retries: int | None,
-    ) -> Customer:
+    ) -> tuple[Customer, int]:
         body = encode_json(update_to_json(update))
-        return await self._requestor.request(
+        return await self._requestor.request_counted(
             method, f"/customers/{cid}", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,
         )

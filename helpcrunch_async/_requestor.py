@@ -91,7 +91,22 @@ class Requestor:
         max_retries: int | None = None,
     ) -> T:
         """Send ``method`` to ``base_url + path``, retrying per policy; return
-        ``parse(json_body)``.
+        ``parse(json_body)``. See :meth:`request_counted`."""
+        value, _ = await self.request_counted(
+            method, path, parse, body=body, timeout=timeout, max_retries=max_retries)
+        return value
+
+    async def request_counted(
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], T],
+        *,
+        body: bytes | None = None,
+        timeout: aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> tuple[T, int]:
+        """Like :meth:`request`, and also return the number of attempts made.
 
         ``parse`` may raise :class:`ResponseShapeError`; it becomes an
         :class:`APIResponseValidationError` naming the JSON path.
@@ -120,7 +135,7 @@ class Requestor:
                 if self._rate_limit is not None:
                     self._rate_limit.on_success()
                 try:
-                    return _parse_body(raw, method, full_path, parse, attempt)
+                    return _parse_body(raw, method, full_path, parse, attempt), attempt
                 except APIResponseValidationError as exc:
                     if (attempt > retries or exc.json_path != "$"
                             or method not in IDEMPOTENT_METHODS):

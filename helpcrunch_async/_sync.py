@@ -17,13 +17,14 @@ import asyncio
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
 
 import aiohttp
 
+from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from ._exceptions import HelpCrunchError, ValidationError
@@ -240,3 +241,48 @@ class HelpCrunch:
         """Fetch one customer; see :meth:`AsyncHelpCrunch.get_customer`."""
         return self._run(lambda: self._async.get_customer(
             customer_id, timeout=timeout, max_retries=max_retries))
+
+    def update_customers(
+        self,
+        updates: Iterable[BulkItem] | AsyncIterable[BulkItem],
+        /,
+        *,
+        max_concurrency: int | None = None,
+        ordered: bool = False,
+        replace: bool = False,
+        batch: bool = False,
+        batch_fallback: bool = False,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Iterator[BulkResult]:
+        """Update many customers; an iterator of one :class:`BulkResult` per input item.
+
+        Same arguments and guarantees as :meth:`AsyncHelpCrunch.update_customers`. The
+        input is read lazily on the client's loop thread. Leaving the loop early (or
+        closing the iterator) cancels the requests still in flight.
+
+        Example:
+            >>> for r in client.update_customers([(1, {"name": "Ann"})]):  # doctest: +SKIP
+            ...     print(r.index, r.ok)
+            0 True
+        """
+        agen = self._async.update_customers(
+            updates, max_concurrency=max_concurrency, ordered=ordered, replace=replace,
+            batch=batch, batch_fallback=batch_fallback, timeout=timeout,
+            max_retries=max_retries,
+        )
+
+        async def step() -> BulkResult | None:
+            try:
+                return await anext(agen)
+            except StopAsyncIteration:
+                return None
+
+        finished = False
+        try:
+            while (result := self._run(step)) is not None:
+                yield result
+            finished = True
+        finally:
+            if not finished and not self._closed:
+                self._run(agen.aclose)

@@ -1,0 +1,271 @@
+"""Bulk updates: stream many customer updates through one client, each reported once.
+
+:func:`run_bulk` is the engine behind :meth:`AsyncHelpCrunch.update_customers`. It
+pulls the input lazily — never more than ``max_concurrency`` requests in flight and
+never more input read than those requests need — so a generator of a million
+updates runs in the memory of a few dozen. Every input item gives exactly one
+:class:`BulkResult`: done, or failed with the :class:`HelpCrunchError` that stopped
+it (a bad item fails with its :class:`ValidationError` and the job goes on).
+
+Nothing here sends a request itself: it calls the client's own send functions, so
+every request goes through the client's rate limiter, retries and shared 429 pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeAlias
+
+import attrs
+
+from ._exceptions import APIConnectionError, APIError, HelpCrunchError, ValidationError
+from ._models import Customer, CustomerUpdate, coerce_update
+from ._validation import check_customer_id
+
+__all__ = ["BATCH_SIZE", "BulkItem", "BulkResult", "run_bulk"]
+
+BATCH_SIZE = 10
+"""Items per ``PUT /customers/batch`` request: HelpCrunch accepts 1 to 10."""
+
+BulkItem: TypeAlias = "tuple[int | str, CustomerUpdate | Mapping[str, Any]]"
+"""One input item: ``(customer_id, CustomerUpdate or a mapping of keyword fields)``."""
+
+SendOne = Callable[[int, CustomerUpdate], Awaitable[tuple[Customer, int]]]
+SendBatch = Callable[
+    [list[tuple[int, CustomerUpdate]]], Awaitable[tuple[list[Customer | None], int]]
+]
+
+
+@attrs.frozen(kw_only=True)
+class BulkResult:
+    """The outcome of one input item of a bulk job.
+
+    Attributes:
+        index: the item's position in the input, from 0.
+        customer_id: the id as given (``None`` when the item had none).
+        ok: True when HelpCrunch accepted the update.
+        customer: the customer as returned (``None`` on failure, and for batch items
+            when the batch response could not be matched to its items).
+        error: why the item failed (``None`` when ``ok``).
+        attempts: requests made for this item (0 when it failed validation).
+
+    Example:
+        >>> r = BulkResult(index=0, customer_id=7, ok=False,
+        ...                error=ValidationError("bad", field="name"))
+        >>> r.ok, r.error.field
+        (False, 'name')
+    """
+
+    index: int
+    customer_id: int | str | None
+    ok: bool
+    customer: Customer | None = None
+    error: HelpCrunchError | None = None
+    attempts: int = 0
+
+
+_Prepared: TypeAlias = "tuple[int, int | str, int, CustomerUpdate]"  # index, given id, id, update
+
+
+def _prepare(index: int, item: object, replace: bool) -> _Prepared | BulkResult:
+    """Validate one input item: a prepared update, or the failed result saying why."""
+    given: int | str | None = None
+    try:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise ValidationError(
+                f"item {index} must be a (customer_id, update) pair, got {type(item).__name__}",
+                field="updates",
+            )
+        raw_id, update = item
+        if isinstance(raw_id, int | str):
+            given = raw_id
+        cid = check_customer_id(raw_id)
+        if isinstance(update, CustomerUpdate):
+            record = update
+        elif isinstance(update, Mapping):
+            record = coerce_update(None, update)
+        else:
+            raise ValidationError(
+                f"item {index}: the update must be a CustomerUpdate or a mapping of fields, "
+                f"got {type(update).__name__}",
+                field="update",
+            )
+        if record.is_empty():
+            raise ValidationError(
+                f"item {index}: nothing to update"
+                + (" (an empty replace would clear the customer)" if replace else ""),
+                field="update",
+            )
+    except ValidationError as exc:
+        return BulkResult(index=index, customer_id=given, ok=False, error=exc)
+    return index, given if given is not None else cid, cid, record
+
+
+def _failure(exc: BaseException) -> tuple[HelpCrunchError, int]:
+    """The error to report for an item and the attempts it took."""
+    if isinstance(exc, APIError | APIConnectionError):
+        return exc, exc.attempts
+    if isinstance(exc, HelpCrunchError):
+        return exc, 0
+    error = HelpCrunchError(f"unexpected {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error, 0
+
+
+async def _one(send_one: SendOne, prepared: _Prepared) -> list[BulkResult]:
+    index, given, cid, record = prepared
+    try:
+        customer, attempts = await send_one(cid, record)
+    except Exception as exc:  # every failure becomes this item's result
+        error, attempts = _failure(exc)
+        return [BulkResult(index=index, customer_id=given, ok=False, error=error,
+                           attempts=attempts)]
+    return [BulkResult(index=index, customer_id=given, ok=True, customer=customer,
+                       attempts=attempts)]
+
+
+async def _batch(
+    send_one: SendOne, send_batch: SendBatch, chunk: list[_Prepared], fallback: bool
+) -> list[BulkResult]:
+    try:
+        customers, attempts = await send_batch([(p[2], p[3]) for p in chunk])
+    except Exception as exc:
+        if fallback:
+            singles = await asyncio.gather(*(_one(send_one, p) for p in chunk))
+            return [r for results in singles for r in results]
+        error, attempts = _failure(exc)
+        return [BulkResult(index=p[0], customer_id=p[1], ok=False, error=error,
+                           attempts=attempts) for p in chunk]
+    return [BulkResult(index=p[0], customer_id=p[1], ok=True, customer=c, attempts=attempts)
+            for p, c in zip(chunk, customers, strict=True)]
+
+
+class _Source:
+    """A sync or async iterable, read one item at a time."""
+
+    def __init__(self, updates: Iterable[Any] | AsyncIterable[Any]) -> None:
+        if isinstance(updates, AsyncIterable):
+            self._aiter: AsyncIterator[Any] | None = aiter(updates)
+            self._iter = None
+        elif isinstance(updates, Iterable) and not isinstance(updates, str | bytes | Mapping):
+            self._aiter = None
+            self._iter = iter(updates)
+        else:
+            raise ValidationError(
+                "updates must be an iterable or async iterable of (customer_id, update) "
+                f"pairs, got {type(updates).__name__}",
+                field="updates",
+            )
+
+    async def next(self) -> tuple[bool, Any]:
+        """``(True, item)``, or ``(False, None)`` at the end."""
+        if self._aiter is not None:
+            try:
+                return True, await anext(self._aiter)
+            except StopAsyncIteration:
+                return False, None
+        assert self._iter is not None
+        try:
+            return True, next(self._iter)
+        except StopIteration:
+            return False, None
+
+
+async def run_bulk(
+    updates: Iterable[Any] | AsyncIterable[Any],
+    *,
+    send_one: SendOne,
+    send_batch: SendBatch | None,
+    max_concurrency: int,
+    ordered: bool = False,
+    batch_fallback: bool = False,
+    replace: bool = False,
+) -> AsyncIterator[BulkResult]:
+    """Yield one :class:`BulkResult` per input item; see ``update_customers``.
+
+    At most ``max_concurrency`` requests are in flight; the input is read only when a
+    slot is free (with ``ordered=True``, also only while fewer than
+    ``4 * max_concurrency`` results wait for an earlier one). If the input iterator
+    raises, the requests in flight finish and are yielded, then the error propagates.
+    Closing the generator early cancels the requests in flight (their items are not
+    reported: stop feeding input instead to end a job cleanly).
+    """
+    source = _Source(updates)
+    size = BATCH_SIZE if send_batch is not None else 1
+    window = 4 * max_concurrency * size
+    pending: set[asyncio.Task[list[BulkResult]]] = set()
+    buffer: dict[int, BulkResult] = {}
+    next_out = 0  # ordered mode: the next index to yield
+    pulled = 0
+    exhausted = False
+    input_error: BaseException | None = None
+    chunk: list[_Prepared] = []
+    ready: list[BulkResult] = []
+
+    def launch(prepared_chunk: list[_Prepared]) -> None:
+        if send_batch is None:
+            task = asyncio.ensure_future(_one(send_one, prepared_chunk[0]))
+        else:
+            task = asyncio.ensure_future(
+                _batch(send_one, send_batch, prepared_chunk, batch_fallback))
+        pending.add(task)
+
+    try:
+        while True:
+            # Read input while a request slot is free.
+            while (not exhausted and len(pending) < max_concurrency
+                   and not (ordered and pulled - next_out >= window)):
+                try:
+                    more, item = await source.next()
+                except Exception as exc:  # the caller's iterator failed: drain, then raise
+                    input_error, more = exc, False
+                if not more:
+                    exhausted = True
+                    if chunk:
+                        launch(chunk)
+                        chunk = []
+                    break
+                prepared = _prepare(pulled, item, replace)
+                pulled += 1
+                if isinstance(prepared, BulkResult):
+                    ready.append(prepared)
+                    continue
+                chunk.append(prepared)
+                if len(chunk) >= size:
+                    launch(chunk)
+                    chunk = []
+            if chunk and not pending and not ready:  # ordered window full: send what we have
+                launch(chunk)
+                chunk = []
+            if pending and not ready:
+                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=_first_index):
+                    pending.discard(task)
+                    ready.extend(task.result())
+            if not ordered:
+                while ready:
+                    yield ready.pop(0)
+            else:
+                for result in ready:
+                    buffer[result.index] = result
+                ready.clear()
+                while next_out in buffer:
+                    yield buffer.pop(next_out)
+                    next_out += 1
+            if exhausted and not pending and not ready and not chunk:
+                if buffer:  # pragma: no cover - would mean a result was lost
+                    raise AssertionError(f"bulk: results {sorted(buffer)} stuck before {next_out}")
+                break
+    finally:
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+    if input_error is not None:
+        raise input_error
+
+
+def _first_index(task: asyncio.Task[list[BulkResult]]) -> int:
+    results = task.result()
+    return results[0].index if results else -1
