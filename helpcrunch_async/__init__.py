@@ -33,6 +33,7 @@ from ._exceptions import (
 )
 from ._models import Customer, CustomerFields, CustomerUpdate, Device, Location, Tag
 from ._ratelimit import RateLimit
+from ._requestor import RequestStats
 from ._sync import HelpCrunch
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp, Unset
 from ._version import __version__
@@ -64,6 +65,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RequestStats",
     "ServerError",
     "Tag",
     "Timestamp",

@@ -20,7 +20,7 @@ from ._convert import batch_customers, customer_from_json, encode_json, update_t
 from ._exceptions import ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
 from ._ratelimit import RateLimit
-from ._requestor import Requestor
+from ._requestor import Requestor, RequestStats
 from ._retry import RetryPolicy
 from ._transport import AiohttpTransport
 from ._types import UNSET, Unset
@@ -113,6 +113,11 @@ class AsyncHelpCrunch:
     def max_concurrency(self) -> int:
         """The most requests this client has in flight at once."""
         return self._max_concurrency
+
+    @property
+    def stats(self) -> RequestStats:
+        """Counters of requests sent, retries, 429s received and failed calls."""
+        return self._requestor.stats
 
     @property
     def closed(self) -> bool:

@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from ._convert import ResponseShapeError
@@ -25,6 +26,7 @@ from ._exceptions import (
     APIError,
     APIResponseValidationError,
     ErrorDetail,
+    HelpCrunchError,
     RateLimitError,
     _error_class_for,
 )
@@ -33,7 +35,7 @@ from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport, RawResponse
 from ._version import __version__
 
-__all__ = ["Requestor", "logger"]
+__all__ = ["RequestStats", "Requestor", "logger"]
 
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
@@ -42,6 +44,27 @@ USER_AGENT = (
     f"helpcrunch-async/{__version__} python/{platform.python_version_tuple()[0]}."
     f"{platform.python_version_tuple()[1]} aiohttp/{'.'.join(aiohttp.__version__.split('.')[:2])}"
 )
+
+
+@attrs.define
+class RequestStats:
+    """Counters of what a client has sent so far (read them, don't write them).
+
+    Attributes:
+        requests: HTTP requests sent, retries included.
+        retries: requests that were retries of an earlier attempt.
+        rate_limited: 429 answers received.
+        failed: calls that ended in an error (after any retries).
+
+    Example:
+        >>> client.stats.requests, client.stats.rate_limited  # doctest: +SKIP
+        (1200, 0)
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    failed: int = 0
 
 
 class Requestor:
@@ -70,6 +93,7 @@ class Requestor:
         self._rate_limit = rate_limit
         self._gate = rate_limit.gate if rate_limit is not None else PauseGate()
         self._slots = asyncio.Semaphore(max_concurrency)
+        self.stats = RequestStats()
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Accept": "application/json",
@@ -119,9 +143,21 @@ class Requestor:
         full_path = self._base_path + path
         retries = self._retry.max_retries if max_retries is None else check_max_retries(
             max_retries)
+        try:
+            return await self._attempts(method, path, full_path, parse, body, timeout, retries)
+        except HelpCrunchError:
+            self.stats.failed += 1
+            raise
+
+    async def _attempts(
+        self, method: str, path: str, full_path: str, parse: Callable[[Any], T],
+        body: bytes | None, timeout: aiohttp.ClientTimeout | None, retries: int,
+    ) -> tuple[T, int]:
         attempt = 0
         while True:
             attempt += 1
+            if attempt > 1:
+                self.stats.retries += 1
             try:
                 raw = await self._send(method, path, full_path, body, timeout or self._timeout)
             except APIConnectionError as exc:
@@ -144,6 +180,7 @@ class Requestor:
                     continue
             error = api_error(raw, method, full_path, attempts=attempt)
             if isinstance(error, RateLimitError):
+                self.stats.rate_limited += 1
                 pause = self._retry.rate_limit_pause(attempt, error.retry_after)
                 if self._rate_limit is not None:
                     self._rate_limit.on_rate_limited(pause)
@@ -167,6 +204,7 @@ class Requestor:
                 await self._rate_limit.acquire()
             else:
                 await self._gate.wait()
+            self.stats.requests += 1
             raw = await self._transport.send(
                 method, self._base + path, path=full_path, headers=self._headers, body=body,
                 timeout=timeout,

@@ -1,0 +1,98 @@
+"""``helpcrunch demo``: a whole bulk job against the built-in fake server.
+
+It starts :class:`~helpcrunch_async.testing.FakeHelpCrunch` in-process with a few
+thousand customers, a rate limit shaped like HelpCrunch's (120 requests a minute, by
+default run 60 times faster) and a sprinkling of injected faults (5xx answers, dropped
+connections), bulk-updates every customer through :class:`AsyncHelpCrunch` with a
+progress bar, then checks the fake's stored customers against the input and prints
+what it took. It never contacts a real HelpCrunch account, key or no key.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from ._client import AsyncHelpCrunch
+from ._progress import Progress
+from ._ratelimit import RateLimit
+
+__all__ = ["run_demo"]
+
+_PLANS = ("free", "basic", "pro", "enterprise")
+
+
+def _update_for(cid: int) -> dict[str, Any]:
+    return {
+        "name": f"Customer {cid}",
+        "email": f"customer{cid}@example.com",
+        "company": None if cid % 5 == 0 else f"Company {cid % 97}",
+        "custom_data": {"plan": _PLANS[cid % len(_PLANS)], "seats": cid % 50 + 1},
+    }
+
+
+def _matches(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    custom = stored.get("customData") or {}
+    return (stored.get("name") == wanted["name"] and stored.get("email") == wanted["email"]
+            and stored.get("company") == wanted["company"]
+            and all(custom.get(k) == v for k, v in wanted["custom_data"].items()))
+
+
+async def run_demo(
+    *,
+    customers: int = 2000,
+    rate_limit: tuple[int, float] | None = (120, 1.0),
+    fault_rate: float = 0.01,
+    concurrency: int = 16,
+    batch: bool = False,
+    seed: int | None = 7,
+    progress: bool = True,
+) -> int:
+    """Run the demo; return 0 when every customer ended exactly as sent, else 1."""
+    from .testing import FakeHelpCrunch
+
+    out = sys.stdout
+    fault_kinds = ("500", "502", "503", "drop_before", "drop_after")
+    async with FakeHelpCrunch(rate_limit=rate_limit, fault_rate=fault_rate,
+                              fault_kinds=fault_kinds, seed=seed) as fake:
+        ids = fake.seed_customers(customers)
+        limit_text = (f"{rate_limit[0]} requests per {rate_limit[1]:g} s"
+                      if rate_limit else "no rate limit")
+        print(f"Fake HelpCrunch at {fake.base_url}: {len(ids)} customers, {limit_text}, "
+              f"{fault_rate:.0%} of requests failed on purpose.", file=out)
+        client_limit = RateLimit(*rate_limit) if rate_limit else None
+        start = time.monotonic()
+        async with AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
+                                   rate_limit=client_limit, max_concurrency=concurrency,
+                                   max_retries=6) as client:
+            updates = ((cid, _update_for(cid)) for cid in ids)
+            with Progress(len(ids), enabled=progress, stream=out) as bar:
+                async for result in client.update_customers(
+                        updates, max_concurrency=concurrency, batch=batch):
+                    bar.advance(ok=result.ok)
+                    if not result.ok:
+                        print(f"customer {result.customer_id} failed: {result.error}",
+                              file=out)
+            stats = client.stats
+        elapsed = time.monotonic() - start
+        wrong = [cid for cid in ids if not _matches(fake.customers[cid], _update_for(cid))]
+        fake_stats = fake.stats
+
+    per_request = 10 if batch else 1
+    print(f"\n{bar.done} customers updated, {bar.failed} failed, in {elapsed:.1f} s "
+          f"({bar.done / elapsed:.1f} customers/s).", file=out)
+    if rate_limit:
+        ceiling = rate_limit[0] / rate_limit[1] * per_request
+        print(f"Throughput: {bar.done / elapsed / ceiling:.1%} of the rate limit's ceiling "
+              f"({ceiling:g} customers/s); requests sent: {stats.requests} "
+              f"({stats.requests / elapsed / (rate_limit[0] / rate_limit[1]):.1%} of the "
+              "request limit).", file=out)
+    print(f"Retries: {stats.retries} (the fake injected {fake_stats.faults} faults); "
+          f"429s received: {stats.rate_limited}.", file=out)
+    if wrong:
+        print(f"MISMATCH: {len(wrong)} customers differ from the input "
+              f"(first: {wrong[:5]}).", file=out)
+        return 1
+    print(f"Checked: all {len(ids)} stored customers match the input.", file=out)
+    return 0 if bar.failed == 0 else 1

@@ -1,0 +1,259 @@
+"""Job files for the ``helpcrunch`` command: input lines in, report lines out.
+
+Input is JSON Lines or CSV, one customer a line, with ``id`` (HelpCrunch's numeric
+customer id) and the documented field names — camelCase as in the API docs
+(``userId``, ``customData``) or snake_case (``user_id``, ``custom_data``).
+
+* **JSON Lines**: one object a line. ``null`` clears a field; a key left out is left
+  alone. ``customData`` is an object (or the API's ``[{"property", "value"}]`` list);
+  ``tags`` a list of names or ``{"name", "color"}`` objects; ``firstSeen``/``lastSeen``
+  epoch seconds (a number or a string of digits).
+* **CSV**: a header row, then one customer a row. An empty cell leaves the field
+  alone (use JSON Lines to clear fields). ``unsubscribed``/``blocked`` take
+  ``true``/``false``/``1``/``0``/``yes``/``no``; ``tags`` is a ``;``-separated list of
+  names; ``customData.<property>`` columns (or ``custom_data.<property>``) fill custom
+  data, as strings.
+
+The report (``--report``) is JSON Lines too: one line per input line, written and
+flushed as each finishes — ``{"line", "id", "status", "error", "http_status",
+"codes", "attempts"}`` with ``status`` ``"done"``, ``"failed"`` or ``"invalid"``. A
+later line for the same input line supersedes an earlier one; ``--resume`` skips every
+line whose last status is ``"done"``.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import attrs
+
+from ._exceptions import APIError, HelpCrunchError, ValidationError
+from ._models import CustomerUpdate, Tag, coerce_update
+from ._validation import check_customer_id
+
+__all__ = ["InputError", "JobLine", "ReportWriter", "done_lines", "read_lines", "to_update"]
+
+_CAMEL = {
+    "userId": "user_id", "firstSeen": "first_seen", "lastSeen": "last_seen",
+    "lastPage": "last_page", "customData": "custom_data",
+}
+_BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+class InputError(HelpCrunchError):
+    """The input file as a whole cannot be read (missing, no ``id`` column, unknown format)."""
+
+
+@attrs.frozen
+class JobLine:
+    """One input line: its 1-based number, and the parsed item or why it is invalid."""
+
+    number: int
+    customer_id: int | None
+    update: CustomerUpdate | None
+    error: ValidationError | None
+    raw_id: object = None
+
+
+def _key(name: str) -> str:
+    return _CAMEL.get(name, name)
+
+
+def _json_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, value in obj.items():
+        if name == "id":
+            continue
+        key = _key(name)
+        if key == "custom_data" and isinstance(value, list):
+            value = _custom_data_list(value)
+        elif key == "tags" and isinstance(value, list):
+            value = [_tag(t) for t in value]
+        elif key in ("first_seen", "last_seen") and isinstance(value, str) and value.isdigit():
+            value = int(value)
+        fields[key] = value
+    return fields
+
+
+def _custom_data_list(items: list[Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if not isinstance(item, Mapping) or "property" not in item:
+            raise ValidationError(
+                "customData list entries must be {\"property\": ..., \"value\": ...}",
+                field="custom_data",
+            )
+        out[item["property"]] = item.get("value")
+    return out
+
+
+def _tag(value: Any) -> Any:
+    if isinstance(value, Mapping) and "name" in value:
+        color = value.get("color")
+        return Tag(name=value["name"]) if color is None else Tag(name=value["name"], color=color)
+    return value
+
+
+def _csv_fields(row: Mapping[str, str | None]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    custom: dict[str, Any] = {}
+    for column, cell in row.items():
+        if column is None:
+            raise ValidationError("more cells than columns in the header", field="row")
+        if column == "id" or cell is None or cell == "":
+            continue
+        prefix, dot, prop = column.partition(".")
+        if dot and _key(prefix) == "custom_data":
+            custom[prop] = cell
+            continue
+        key = _key(column)
+        value: Any = cell
+        if key in ("unsubscribed", "blocked"):
+            if cell.strip().lower() not in _BOOL_WORDS:
+                raise ValidationError(f"{column} must be true or false, got {cell!r}", field=key)
+            value = _BOOL_WORDS[cell.strip().lower()]
+        elif key in ("first_seen", "last_seen"):
+            if not cell.strip().isdigit():
+                raise ValidationError(
+                    f"{column} must be epoch seconds, got {cell!r}", field=key)
+            value = int(cell)
+        elif key == "tags":
+            value = [t.strip() for t in cell.split(";") if t.strip()]
+        fields[key] = value
+    if custom:
+        fields["custom_data"] = custom
+    return fields
+
+
+def to_update(fields: Mapping[str, Any]) -> CustomerUpdate:
+    """A :class:`CustomerUpdate` from input field names (camelCase or snake_case).
+
+    Example:
+        >>> to_update({"userId": "u1", "customData": {"plan": "pro"}}).user_id
+        'u1'
+    """
+    return coerce_update(None, _json_fields(fields))
+
+
+def _line(number: int, raw_id: object, build: Any) -> JobLine:
+    try:
+        if raw_id is None or raw_id == "":
+            raise ValidationError("the line has no id", field="id")
+        cid = check_customer_id(raw_id)
+        update = coerce_update(None, build())
+        if update.is_empty():
+            raise ValidationError("nothing to update on this line", field="update")
+    except ValidationError as exc:
+        return JobLine(number, None, None, exc, raw_id)
+    return JobLine(number, cid, update, None, raw_id)
+
+
+def _detect_format(path: str, first: str) -> str:
+    if path.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    if path.endswith(".csv"):
+        return "csv"
+    return "jsonl" if first.lstrip().startswith("{") else "csv"
+
+
+def open_input(path: str) -> IO[str]:
+    """The input stream: ``-`` is stdin. Raises :class:`InputError` if unreadable."""
+    if path == "-":
+        import sys
+
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8", newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def read_lines(stream: IO[str], path: str = "-") -> Iterator[JobLine]:
+    """Parse the input lazily, one :class:`JobLine` per non-blank line.
+
+    Raises:
+        InputError: a CSV without an ``id`` column, or an unreadable stream.
+    """
+    first = stream.readline()
+    if not first:
+        return
+    fmt = _detect_format(path, first)
+    rest = itertools.chain([first], stream)
+    if fmt == "csv":
+        reader = csv.DictReader(rest)
+        if reader.fieldnames is None or "id" not in reader.fieldnames:
+            raise InputError("the CSV header must have an 'id' column")
+        for row in reader:
+            number = reader.line_num
+            yield _line(number, row.get("id"), lambda row=row: _csv_fields(row))
+        return
+    for number, text in enumerate(rest, start=1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError as exc:
+            yield JobLine(number, None, None,
+                          ValidationError(f"not valid JSON: {exc}", field="line"))
+            continue
+        if not isinstance(obj, dict):
+            yield JobLine(number, None, None,
+                          ValidationError("each line must be a JSON object", field="line"))
+            continue
+        yield _line(number, obj.get("id"), lambda obj=obj: _json_fields(obj))
+
+
+def done_lines(path: str) -> set[int]:
+    """Line numbers whose last report entry says ``done`` (what ``--resume`` skips)."""
+    last: dict[int, str] = {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            for text in f:
+                try:
+                    entry = json.loads(text)
+                    last[int(entry["line"])] = str(entry["status"])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a crash: that item is simply redone
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    return {line for line, status in last.items() if status == "done"}
+
+
+class ReportWriter:
+    """Appends one JSON line per finished input line, flushed at once (crash-safe)."""
+
+    def __init__(self, path: str | None) -> None:
+        self._file: IO[str] | None = None
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def write(self, line: int, raw_id: object, status: str,
+              error: HelpCrunchError | None = None, attempts: int = 0) -> None:
+        """Record one input line's outcome."""
+        if self._file is None:
+            return
+        entry: dict[str, Any] = {
+            "line": line,
+            "id": raw_id if isinstance(raw_id, int | str) else None,
+            "status": status,
+            "error": None if error is None else str(error),
+            "http_status": error.status if isinstance(error, APIError) else None,
+            "codes": list(error.codes) if isinstance(error, APIError) else [],
+            "attempts": attempts,
+        }
+        self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        """Flush and close the report file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
