@@ -221,6 +221,38 @@ class AsyncHelpCrunch:
             )
         return (await self._send_customer("PUT", cid, update, timeout, max_retries))[0]
 
+    async def create_customer(
+        self,
+        update: CustomerUpdate | None = None,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+        **fields: Unpack[CustomerFields],
+    ) -> Customer:
+        """Create a customer (``POST /customers``); same fields as :meth:`update_customer`.
+
+        A create is **never re-sent once it may have reached the server** (a timeout or a
+        dropped connection after sending): HelpCrunch documents no idempotency key, so a
+        retry could create the customer twice. Such a failure raises
+        :class:`APIConnectionError` with ``maybe_sent=True``; check before creating again
+        (for example by ``user_id``). For the same reason a 5xx answer is not retried
+        (the create may have happened); failures before sending and 429s are.
+
+        Example:
+            >>> c = await client.create_customer(name="Ann", user_id="u-17")  # doctest: +SKIP
+            >>> c.id
+            1568835
+        """
+        record = coerce_update(update, fields)
+        if record.is_empty():
+            raise ValidationError("nothing to create: give at least one field", field="update")
+        body = encode_json(update_to_json(record))
+        return await self._requestor.request(
+            "POST", "/customers", customer_from_json, body=body,
+            timeout=_call_timeout(timeout), max_retries=max_retries,
+        )
+
     async def get_customer(
         self,
         customer_id: int | str,

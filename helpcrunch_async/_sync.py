@@ -230,6 +230,20 @@ class HelpCrunch:
         return self._run(lambda: self._async.replace_customer(
             customer_id, update, timeout=timeout, max_retries=max_retries))
 
+    def create_customer(
+        self,
+        update: CustomerUpdate | None = None,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+        **fields: Unpack[CustomerFields],
+    ) -> Customer:
+        """``POST`` a new customer (never re-sent once it may have arrived); see
+        :meth:`AsyncHelpCrunch.create_customer`."""
+        return self._run(lambda: self._async.create_customer(
+            update, timeout=timeout, max_retries=max_retries, **fields))
+
     def get_customer(
         self,
         customer_id: int | str,
