@@ -134,6 +134,8 @@ def _bool_in(value: Any, _: Any) -> bool:
 
 
 def _datetime_in(value: Any, _: Any) -> datetime | None:
+    if value is None:
+        return None
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):

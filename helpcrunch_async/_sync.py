@@ -14,6 +14,7 @@ first call (the parent's sockets are left alone, untouched).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import weakref
@@ -49,6 +50,7 @@ class _LoopThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._stopping = False
 
     def _start(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -80,7 +82,13 @@ class _LoopThread:
             )
 
         async def call() -> T:
-            return await factory()
+            try:
+                return await factory()
+            except asyncio.CancelledError:
+                if self._stopping:  # close() from another thread ended this call
+                    raise HelpCrunchError(
+                        "the client was closed while this call was waiting") from None
+                raise
 
         future: Future[T] = asyncio.run_coroutine_threadsafe(call(), loop)
         try:
@@ -95,9 +103,24 @@ class _LoopThread:
             self._loop = self._thread = None
         if loop is None or thread is None:
             return
+        if thread is not threading.current_thread() and loop.is_running():
+            # Calls that other threads still wait on (rate limiter, backoff) end now,
+            # with a HelpCrunchError saying the client was closed.
+            self._stopping = True
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+async def _cancel_all() -> None:
+    """Cancel every other task on this loop and wait for them to finish."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _shutdown(runner: _LoopThread, client: AsyncHelpCrunch) -> None:

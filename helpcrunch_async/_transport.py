@@ -100,6 +100,7 @@ class AiohttpTransport:
             raise HelpCrunchError("the client is closed; create a new one")
         session = self._get_session()
         started = time.monotonic()
+        invalid: str
         try:
             async with session.request(
                 method, url, data=body, headers=headers, timeout=timeout,
@@ -122,14 +123,14 @@ class AiohttpTransport:
             raise _connection_error(APIConnectionError, f"cannot connect: {exc.os_error}",
                                     method, path, maybe_sent=False) from exc
         except aiohttp.ClientResponseError as exc:
-            # Its repr carries the request headers (the API key): don't chain it.
-            raise _connection_error(APIConnectionError,
-                                    f"invalid response ({type(exc).__name__}: {exc.message})",
-                                    method, path, maybe_sent=True) from None
+            # Its repr carries the request headers (the API key): neither chain it nor
+            # raise inside this block (that would keep it as __context__).
+            invalid = f"invalid response ({type(exc).__name__}: {exc.message})"
         except aiohttp.ClientError as exc:
             raise _connection_error(APIConnectionError,
                                     f"connection failed ({type(exc).__name__}: {exc})",
                                     method, path, maybe_sent=True) from exc
+        raise _connection_error(APIConnectionError, invalid, method, path, maybe_sent=True)
 
     async def aclose(self) -> None:
         """Close the session if we created it; idempotent."""

@@ -1,0 +1,121 @@
+"""Shared fixtures: clients, the seed examples, and ``mock_api`` (aioresponses + shim).
+
+aioresponses 0.7.9 builds its fake ``ClientResponse`` without the ``stream_writer``
+keyword that aiohttp 3.14 made required, so every mocked request dies with
+``TypeError: ClientResponse.__init__() missing 1 required keyword-only argument:
+'stream_writer'`` (upstream: https://github.com/pnuckowski/aioresponses/issues/289).
+``mock_api`` probes for that failure and, only when it is there, makes aioresponses
+build a ``ClientResponse`` subclass whose ``stream_writer`` defaults to a stub that
+reports ``output_size = 0`` (the request is "already sent", as aiohttp assumes when
+``writer`` is None). Once aioresponses is fixed the probe passes and nothing is patched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aioresponses.core
+import pytest
+from aiohttp import ClientResponse
+from aioresponses import aioresponses as _aioresponses
+from yarl import URL
+
+import helpcrunch_async as hc
+
+API_KEY = "sk-test-SECRET"
+BASE_URL = "https://api.helpcrunch.com/v1"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+# --- aioresponses shim (pnuckowski/aioresponses#289) ----------------------------------
+
+
+class _NoStreamWriter:
+    """Stands in for the request's stream writer of a response that was never sent."""
+
+    output_size = 0
+
+
+class _ShimClientResponse(ClientResponse):
+    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", _NoStreamWriter())
+        super().__init__(method, url, **kwargs)
+
+
+def aioresponses_needs_shim() -> bool:
+    """Build one fake response the way aioresponses does; True if aiohttp refuses it."""
+    probe = aioresponses.core.RequestMatch("https://probe.invalid/", method="GET")
+    try:
+        probe._build_response(URL("https://probe.invalid/"))
+    except TypeError as exc:
+        if "stream_writer" in str(exc):
+            return True
+        raise
+    return False
+
+
+@pytest.fixture
+def aioresponses_shim() -> tuple[Any, type[ClientResponse]]:
+    """(the probe, the shim class), for the test that the shim stays a no-op once fixed."""
+    return aioresponses_needs_shim, _ShimClientResponse
+
+
+class MockAPI(_aioresponses):
+    """aioresponses plus helpers to read back what the client sent."""
+
+    def sent(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Every request seen: (method, url, kwargs)."""
+        return [
+            (method, str(url), call.kwargs)
+            for (method, url), calls in self.requests.items()
+            for call in calls
+        ]
+
+    def only_request(self) -> tuple[str, str, dict[str, Any]]:
+        requests = self.sent()
+        assert len(requests) == 1, requests
+        return requests[0]
+
+    def sent_json(self) -> Any:
+        """The parsed JSON body of the one request sent."""
+        data = self.only_request()[2]["data"]
+        assert isinstance(data, bytes)
+        return json.loads(data)
+
+
+@pytest.fixture
+def mock_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAPI]:
+    """``aioresponses`` that works on aiohttp 3.14 (see the module docstring)."""
+    if aioresponses_needs_shim():
+        monkeypatch.setattr(aioresponses.core, "ClientResponse", _ShimClientResponse)
+    with MockAPI() as mocked:
+        yield mocked
+
+
+# --- seed examples and clients --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def seed_request() -> dict[str, Any]:
+    return json.loads((FIXTURES / "seed_request.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def seed_response() -> dict[str, Any]:
+    return json.loads((FIXTURES / "seed_response.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def no_api_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)
+
+
+@pytest.fixture
+async def client(no_api_key_env: None) -> AsyncIterator[hc.AsyncHelpCrunch]:
+    async with hc.AsyncHelpCrunch(
+        api_key=API_KEY, base_url=BASE_URL, rate_limit=None, max_retries=0
+    ) as c:
+        yield c

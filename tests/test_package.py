@@ -1,0 +1,97 @@
+"""Packaging: typed marker, public names, version, docstrings."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+import tomllib
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+import helpcrunch_async as hc
+from helpcrunch_async import _version
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_py_typed_is_shipped() -> None:
+    marker = files("helpcrunch_async").joinpath("py.typed")
+    assert marker.is_file()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wheel = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]
+    assert "helpcrunch_async" in wheel["packages"]
+    assert "py.typed" not in str(wheel.get("exclude", ""))
+    assert "Typing :: Typed" in pyproject["project"]["classifiers"]
+
+
+@pytest.mark.parametrize("name", hc.__all__)
+def test_every_public_name_is_importable(name: str) -> None:
+    module = importlib.import_module("helpcrunch_async")
+    assert hasattr(module, name)
+    namespace: dict[str, object] = {}
+    exec(f"from helpcrunch_async import {name}", namespace)
+    assert namespace[name] is getattr(hc, name)
+
+
+def test_all_has_no_duplicates_and_covers_the_contract() -> None:
+    assert len(hc.__all__) == len(set(hc.__all__))
+    contract = {
+        "AsyncHelpCrunch", "HelpCrunch", "Customer", "CustomerUpdate", "Location", "Device",
+        "Tag", "UNSET", "HelpCrunchError", "ValidationError", "APIConnectionError",
+        "APITimeoutError", "APIError", "BadRequestError", "AuthenticationError",
+        "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
+        "RateLimitError", "ServerError", "__version__",
+    }
+    assert contract <= set(hc.__all__)
+
+
+def test_version_matches() -> None:
+    assert hc.__version__ == _version.__version__
+    assert importlib.metadata.version("helpcrunch-async") == hc.__version__
+
+
+def _public_objects() -> list[tuple[str, object]]:
+    found = []
+    for name in hc.__all__:
+        obj = getattr(hc, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            found.append((name, obj))
+            if inspect.isclass(obj) and obj.__module__.startswith("helpcrunch_async"):
+                for attr, member in vars(obj).items():
+                    if attr.startswith("_"):
+                        continue
+                    func = member.fget if isinstance(member, property) else member
+                    if inspect.isfunction(func):
+                        found.append((f"{name}.{attr}", func))
+    return found
+
+
+@pytest.mark.parametrize(("name", "obj"), _public_objects(), ids=lambda v: v if
+                         isinstance(v, str) else "")
+def test_public_functions_and_classes_have_docstrings(name: str, obj: object) -> None:
+    doc = inspect.getdoc(obj)
+    assert doc, f"{name} has no docstring"
+    assert doc.strip()
+
+
+def test_module_docstring() -> None:
+    assert hc.__doc__
+    assert "UNSET" in hc.__doc__
+
+
+def test_replace_customer_docstring_warns_about_clearing() -> None:
+    for cls in (hc.AsyncHelpCrunch, hc.HelpCrunch):
+        doc = inspect.getdoc(cls.replace_customer) or ""
+        assert "null" in doc.lower()
+        assert "PUT" in doc
+
+
+def test_runtime_dependencies_are_only_the_four() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    names = sorted(d.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+                   for d in pyproject["project"]["dependencies"])
+    assert names == ["aiohttp", "aiolimiter", "attrs", "cattrs"]
+    assert pyproject["project"]["requires-python"] == ">=3.11"

@@ -1,0 +1,260 @@
+"""The blocking facade: same methods, one loop and pool for life, threads, running loops.
+
+The facade runs its event loop in a background thread. aioresponses patches
+``aiohttp.ClientSession._request`` on the class (unittest.mock), so the patch applies in
+that thread too: ``mock_api`` works here unchanged (every test below checks what was sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+import helpcrunch_async as hc
+
+API_KEY = "sk-test-SECRET"
+BASE_URL = "https://api.helpcrunch.com/v1"
+URL5 = f"{BASE_URL}/customers/5"
+ANY_CUSTOMER = re.compile(rf"{re.escape(BASE_URL)}/customers/(\d+)")
+
+
+@pytest.fixture
+def sync_client(no_api_key_env: None) -> Any:
+    with hc.HelpCrunch(API_KEY, base_url=BASE_URL, rate_limit=None, max_retries=0) as client:
+        yield client
+
+
+def _echo_id(url: Any, **kwargs: Any) -> Any:
+    """An aioresponses callback answering with the customer whose id is in the URL."""
+    from aioresponses import CallbackResult
+
+    match = ANY_CUSTOMER.fullmatch(str(url))
+    assert match is not None
+    body = json.loads(kwargs["data"]) if kwargs.get("data") else {}
+    return CallbackResult(payload={"id": int(match.group(1)), **body})
+
+
+def test_update_customer_sends_patch(
+    mock_api: Any, sync_client: hc.HelpCrunch, seed_response: dict[str, Any]
+) -> None:
+    mock_api.patch(URL5, payload=seed_response)
+    customer = sync_client.update_customer(5, name="John Doe", email=None)
+    assert isinstance(customer, hc.Customer)
+    assert customer.id == 542335
+    method, url, kwargs = mock_api.only_request()
+    assert (method, url) == ("PATCH", URL5)
+    assert json.loads(kwargs["data"]) == {"name": "John Doe", "email": None}
+    assert kwargs["headers"]["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_update_customer_with_a_record(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+    mock_api.patch(URL5, payload={"id": 5})
+    sync_client.update_customer(5, hc.CustomerUpdate(blocked=True))
+    assert mock_api.sent_json() == {"blocked": True}
+
+
+def test_replace_customer_sends_put(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+    mock_api.put(URL5, payload={"id": 5, "name": "Ann"})
+    customer = sync_client.replace_customer(5, hc.CustomerUpdate(name="Ann"))
+    assert customer.name == "Ann"
+    assert mock_api.only_request()[0] == "PUT"
+    assert mock_api.sent_json() == {"name": "Ann"}
+
+
+def test_get_customer(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+    mock_api.get(URL5, payload={"id": 5, "name": "Ann"})
+    assert sync_client.get_customer("5").name == "Ann"
+
+
+def test_errors_propagate_with_their_class(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+    mock_api.patch(URL5, status=404, payload={"errors": [
+        {"code": "invalid_request", "message": "Invalid request"},
+        {"code": "not_found", "message": "Customer not found"}]})
+    with pytest.raises(hc.NotFoundError) as info:
+        sync_client.update_customer(5, name="x")
+    assert info.value.codes == ("invalid_request", "not_found")
+
+
+def test_validation_happens_before_any_request(
+    mock_api: Any, sync_client: hc.HelpCrunch
+) -> None:
+    with pytest.raises(hc.ValidationError) as info:
+        sync_client.update_customer("12/../34", name="x")
+    assert info.value.field == "customer_id"
+    with pytest.raises(hc.ValidationError):
+        sync_client.update_customer(5)
+    with pytest.raises(hc.ValidationError):
+        sync_client.replace_customer(5, hc.CustomerUpdate())
+    assert mock_api.requests == {}
+
+
+def test_one_loop_and_one_session_for_the_whole_life(
+    mock_api: Any, sync_client: hc.HelpCrunch
+) -> None:
+    mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
+    sync_client.update_customer(1, name="a")
+    session = sync_client._async._transport._session
+    thread = sync_client._runner._thread
+    assert session is not None
+    assert thread is not None
+    for i in range(2, 6):
+        assert sync_client.update_customer(i, name="a").id == i
+    assert sync_client._async._transport._session is session
+    assert sync_client._runner._thread is thread
+    assert not session.closed
+
+
+def test_safe_from_several_threads(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+    mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
+    barrier = threading.Barrier(8)
+
+    def work(worker: int) -> list[tuple[int, str | None]]:
+        barrier.wait()
+        results = []
+        for j in range(5):
+            cid = worker * 100 + j + 1
+            c = sync_client.update_customer(cid, name=f"w{worker}-{j}")
+            results.append((c.id, c.name))
+        return results
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(work, range(8)))
+    for worker, results in enumerate(outcomes):
+        assert results == [(worker * 100 + j + 1, f"w{worker}-{j}") for j in range(5)]
+    assert len(mock_api.sent()) == 40
+
+
+async def test_called_inside_a_running_loop_works(
+    mock_api: Any, no_api_key_env: None
+) -> None:
+    # _sync.py runs the call on its own loop thread and blocks this one until it is done.
+    mock_api.patch(URL5, payload={"id": 5, "name": "Ann"})
+    asyncio.get_running_loop()  # we really are inside a running loop
+    with hc.HelpCrunch(API_KEY, rate_limit=None, max_retries=0) as client:
+        customer = client.update_customer(5, name="Ann")
+    assert customer.name == "Ann"
+    assert mock_api.only_request()[0] == "PATCH"
+
+
+def test_close_and_context_manager(mock_api: Any, no_api_key_env: None) -> None:
+    mock_api.patch(URL5, payload={"id": 5}, repeat=True)
+    with hc.HelpCrunch(API_KEY, rate_limit=None, max_retries=0) as client:
+        client.update_customer(5, name="x")
+        session = client._async._transport._session
+        thread = client._runner._thread
+    assert client.closed
+    assert "closed" in repr(client)
+    assert session is not None
+    assert session.closed
+    assert thread is not None
+    assert not thread.is_alive()
+    with pytest.raises(hc.HelpCrunchError, match="closed"):
+        client.update_customer(5, name="y")
+    client.close()  # twice is fine
+    assert len(mock_api.sent()) == 1
+
+
+def test_close_without_use(no_api_key_env: None) -> None:
+    client = hc.HelpCrunch(API_KEY)
+    client.close()
+    client.close()
+    assert client.closed
+
+
+def test_user_session_is_refused(no_api_key_env: None) -> None:
+    async def make_and_try() -> None:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(hc.ValidationError, match="AsyncHelpCrunch") as info:
+                hc.HelpCrunch(API_KEY, session=session)
+            assert info.value.field == "session"
+
+    asyncio.run(make_and_try())
+
+
+def test_same_arguments_as_async_client() -> None:
+    import inspect
+
+    sync_params = inspect.signature(hc.HelpCrunch.__init__).parameters
+    async_params = inspect.signature(hc.AsyncHelpCrunch.__init__).parameters
+    assert list(sync_params) == list(async_params)
+    for name in ("update_customer", "replace_customer", "get_customer"):
+        assert list(inspect.signature(getattr(hc.HelpCrunch, name)).parameters) == list(
+            inspect.signature(getattr(hc.AsyncHelpCrunch, name)).parameters)
+        assert not inspect.iscoroutinefunction(getattr(hc.HelpCrunch, name))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_survives_fork(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+    mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
+    assert sync_client.update_customer(1, name="parent").id == 1
+    parent_thread = sync_client._runner._thread
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: must not hang on the parent's (absent) loop thread
+        status = 1
+        try:
+            customer = sync_client.update_customer(2, name="child")
+            fresh = sync_client._runner._thread is not parent_thread
+            os.write(write_fd, f"{customer.id}:{customer.name}:{fresh}".encode())
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    _, status = os.waitpid(pid, 0)
+    with os.fdopen(read_fd) as pipe:
+        answer = pipe.read()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert answer == "2:child:True"
+    assert sync_client.update_customer(3, name="parent").id == 3
+    assert sync_client._runner._thread is parent_thread
+
+
+def test_forgotten_client_is_cleaned_up_by_gc(mock_api: Any, no_api_key_env: None) -> None:
+    import gc
+
+    mock_api.patch(URL5, payload={"id": 5})
+    client = hc.HelpCrunch(API_KEY, rate_limit=None, max_retries=0)
+    client.update_customer(5, name="x")
+    session = client._async._transport._session
+    thread = client._runner._thread
+    assert session is not None
+    assert thread is not None
+    del client
+    gc.collect()  # the finalizer closes the session (no ResourceWarning) and stops the loop
+    assert session.closed
+    assert not thread.is_alive()
+
+
+def test_close_while_another_thread_waits_does_not_hang(
+    mock_api: Any, no_api_key_env: None
+) -> None:
+    mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
+    client = hc.HelpCrunch(API_KEY, rate_limit=hc.RateLimit(requests=1, period=30),
+                           max_retries=0)
+    client.update_customer(1, name="a")  # spends the budget: the next call waits ~30 s
+    outcome: list[BaseException | hc.Customer] = []
+
+    def waiter() -> None:
+        try:
+            outcome.append(client.update_customer(2, name="b"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    threading.Event().wait(0.3)  # let the second call reach the limiter
+    client.close()
+    thread.join(timeout=3)
+    assert not thread.is_alive(), "the waiting thread hangs after close()"
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], hc.HelpCrunchError)
+    assert "closed" in str(outcome[0])
