@@ -114,6 +114,9 @@ def _check_timestamp(field: str, value: object) -> Timestamp:
                 "(for example datetime.now(timezone.utc))",
                 field=field,
             )
+        if value.timestamp() < 0:
+            raise ValidationError(f"{field} is before 1970, which a UNIX timestamp cannot "
+                                  f"hold: {value.isoformat()}", field=field)
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value

@@ -208,3 +208,13 @@ async def test_bad_per_call_timeout_is_refused(
 ) -> None:
     await _assert_refused(
         mock_api, lambda: client.update_customer(5, name="x", timeout=bad), "timeout")
+
+
+def test_datetime_before_1970_is_rejected_like_a_negative_int() -> None:
+    from datetime import UTC, datetime
+
+    with pytest.raises(hc.ValidationError) as info:
+        hc.CustomerUpdate(first_seen=datetime(1969, 12, 31, tzinfo=UTC))
+    assert info.value.field == "first_seen"
+    with pytest.raises(hc.ValidationError):
+        hc.CustomerUpdate(last_seen=-1)
