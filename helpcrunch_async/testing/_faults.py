@@ -1,0 +1,198 @@
+"""Faults the fake can serve instead of (or around) a normal answer.
+
+Faults are applied to requests that passed authentication and the rate limit (a
+401 or 429 never consumes a queued fault), and such a request does count in the rate
+limit window. Two sources, checked in this order:
+
+1. the queue filled by :meth:`FakeHelpCrunch.add_faults` -- the first queued fault whose
+   ``method``/``path`` filter matches is taken off the queue and served;
+2. otherwise, with probability ``fault_rate``, a kind drawn from ``fault_kinds`` by a
+   :class:`random.Random` seeded with ``seed`` (same seed and same request sequence ->
+   same faults).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+__all__ = ["ALL_FAULT_KINDS", "Fault", "FaultPlan"]
+
+ALL_FAULT_KINDS: tuple[str, ...] = (
+    "500", "502", "503", "504", "drop_before", "drop_after", "delay", "truncated", "non_json",
+)
+"""Every kind ``fault_kinds=`` accepts (status kinds are the code as a string)."""
+
+_OTHER_KINDS = frozenset({"drop_before", "drop_after", "delay", "truncated", "non_json"})
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One injected fault. Build it with the constructors, not directly.
+
+    ========================  ==========================================================
+    ``Fault.status(code)``    answer ``code`` without applying the request; 502 has an
+                              HTML body (``text/html``, like a proxy's error page), every
+                              other code the ``{"errors": [...]}`` JSON shape
+    ``Fault.drop_before()``   close the connection without applying the request and
+                              without any response
+    ``Fault.drop_after()``    apply the request, then close the connection without a
+                              response (the client cannot know it was applied)
+    ``Fault.delay(seconds)``  sleep, then answer normally
+    ``Fault.truncated()``     apply, then send ``200`` whose ``Content-Length`` promises
+                              the whole JSON body but only the first half is sent before
+                              the connection is closed
+    ``Fault.non_json()``      apply, then send ``200`` with an HTML (non-JSON) body
+    ========================  ==========================================================
+
+    Example:
+        >>> Fault.status(503)
+        Fault(kind='503', seconds=0.0)
+        >>> Fault.delay(0.25).seconds
+        0.25
+    """
+
+    kind: str
+    seconds: float = 0.0
+
+    @classmethod
+    def status(cls, code: int) -> Fault:
+        """Answer with HTTP ``code`` (400..599) and do not apply the request.
+
+        Example:
+            >>> Fault.status(502).kind
+            '502'
+        """
+        if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
+            raise ValueError(f"Fault.status needs an HTTP error code 400..599, got {code!r}")
+        return cls(str(code))
+
+    @classmethod
+    def drop_before(cls) -> Fault:
+        """Close the connection before applying anything; no response.
+
+        Example:
+            >>> Fault.drop_before().kind
+            'drop_before'
+        """
+        return cls("drop_before")
+
+    @classmethod
+    def drop_after(cls) -> Fault:
+        """Apply the request, then close the connection without a response.
+
+        Example:
+            >>> Fault.drop_after().kind
+            'drop_after'
+        """
+        return cls("drop_after")
+
+    @classmethod
+    def delay(cls, seconds: float) -> Fault:
+        """Sleep ``seconds`` (real time), then answer normally.
+
+        Example:
+            >>> Fault.delay(2).seconds
+            2.0
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ValueError(f"Fault.delay needs seconds >= 0, got {seconds!r}")
+        return cls("delay", float(seconds))
+
+    @classmethod
+    def truncated(cls) -> Fault:
+        """Apply the request, then send half of a ``200`` JSON body and close.
+
+        Example:
+            >>> Fault.truncated().kind
+            'truncated'
+        """
+        return cls("truncated")
+
+    @classmethod
+    def non_json(cls) -> Fault:
+        """Apply the request, then answer ``200`` with an HTML body instead of JSON.
+
+        Example:
+            >>> Fault.non_json().kind
+            'non_json'
+        """
+        return cls("non_json")
+
+    @property
+    def status_code(self) -> int | None:
+        """The HTTP code of a status fault, else ``None``."""
+        return int(self.kind) if self.kind.isdigit() else None
+
+
+def check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
+    """Validate ``fault_kinds``: status codes as strings, or the named kinds."""
+    out = tuple(kinds)
+    for kind in out:
+        if kind in _OTHER_KINDS:
+            continue
+        if not (isinstance(kind, str) and kind.isdigit() and 400 <= int(kind) <= 599):
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {ALL_FAULT_KINDS}")
+    if not out:
+        raise ValueError("fault_kinds must not be empty")
+    return out
+
+
+class FaultPlan:
+    """The queue of scripted faults plus the seeded random source.
+
+    Example:
+        >>> plan = FaultPlan(rate=0.0, kinds=ALL_FAULT_KINDS, seed=1, delay=0.5)
+        >>> plan.add([Fault.status(503)], method="PATCH", path=None)
+        >>> plan.next("GET", "/v1/customers/1") is None
+        True
+        >>> plan.next("PATCH", "/v1/customers/1")
+        Fault(kind='503', seconds=0.0)
+    """
+
+    def __init__(self, *, rate: float, kinds: Iterable[str], seed: int | None,
+                 delay: float) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fault_rate must be within 0..1, got {rate!r}")
+        self.rate = float(rate)
+        self.kinds = check_kinds(kinds)
+        self.seed = seed
+        self.delay = float(delay)
+        self._rng = random.Random(seed)
+        self._queue: list[tuple[Fault, str | None, str | None]] = []
+
+    def add(self, faults: Iterable[Fault], *, method: str | None, path: str | None) -> None:
+        """Queue ``faults`` for the next requests matching ``method`` and ``path``."""
+        m = method.upper() if method is not None else None
+        for fault in faults:
+            if not isinstance(fault, Fault):
+                raise TypeError(f"add_faults takes Fault objects, got {fault!r}")
+            self._queue.append((fault, m, path))
+
+    @property
+    def pending(self) -> int:
+        """How many queued faults have not been served yet."""
+        return len(self._queue)
+
+    def next(self, method: str, path: str) -> Fault | None:
+        """The fault for this request, if any (consumes a queued one)."""
+        if self._queue:
+            for i, (fault, m, p) in enumerate(self._queue):
+                if (m is None or m == method) and (p is None or fnmatchcase(path, p)):
+                    del self._queue[i]
+                    return fault
+        if self.rate <= 0.0:
+            return None
+        if self._rng.random() >= self.rate:
+            return None
+        kind = self._rng.choice(self.kinds)
+        if kind == "delay":
+            return Fault("delay", self.delay)
+        return Fault(kind)
+
+    def reset(self) -> None:
+        """Drop queued faults and restart the random sequence from the seed."""
+        self._queue.clear()
+        self._rng = random.Random(self.seed)

@@ -1,0 +1,187 @@
+"""The ``helpcrunch`` command: input formats, report, resume, dry run, exit codes, demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpcrunch_async import _retry
+from helpcrunch_async._cli import main
+from helpcrunch_async.testing import FakeHelpCrunch, Fault
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelpCrunch]:
+    with FakeHelpCrunch(rate_limit=None).in_thread() as server:
+        server.seed_customers(20)
+        monkeypatch.setenv("HELPCRUNCH_API_KEY", server.api_key)
+        yield server
+
+
+def _run(fake: FakeHelpCrunch, *args: str) -> int:
+    return main(["update-customers", *args, "--base-url", fake.base_url, "--no-progress",
+                 "--rate-limit", "off"])
+
+
+def _report(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_jsonl_camel_and_snake_case(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"id": 1, "name": "Ann", "userId": "u1", "customData": {"plan": "pro"}}\n'
+        '\n'
+        '{"id": "2", "user_id": "u2", "lastSeen": "1603885746", "email": null}\n'
+        '{"id": 3, "tags": ["vip", {"name": "beta", "color": "#ff0000"}]}\n')
+    report = tmp_path / "report.jsonl"
+    assert _run(fake, str(src), "--report", str(report)) == 0
+    assert fake.customers[1]["name"] == "Ann"
+    assert fake.customers[1]["userId"] == "u1"
+    assert fake.customers[1]["customData"]["plan"] == "pro"
+    assert fake.customers[2]["userId"] == "u2"
+    assert fake.customers[2]["email"] is None
+    assert {t["name"] for t in fake.customers[3]["tags"]} >= {"vip", "beta"}
+    entries = _report(report)
+    assert sorted(e["line"] for e in entries) == [1, 3, 4]
+    assert {e["status"] for e in entries} == {"done"}
+
+
+def test_csv_input(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text("id,name,blocked,customData.plan,tags\n"
+                   "1,Ann,yes,pro,vip;beta\n"
+                   "2,,false,,\n")
+    assert _run(fake, str(src)) == 0
+    assert fake.customers[1]["name"] == "Ann"
+    assert fake.customers[1]["blocked"] is True
+    assert fake.customers[1]["customData"]["plan"] == "pro"
+    assert fake.customers[2]["blocked"] is False
+    assert fake.customers[2]["name"] != ""  # an empty cell leaves the field alone
+    patches = [r for r in fake.requests if r.method == "PATCH"]
+    assert patches[-1].body == {"blocked": False} or patches[0].body == {"blocked": False}
+
+
+def test_bad_lines_are_reported_and_exit_1(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "name": "ok"}\n'
+                   'not json\n'
+                   '{"id": -4, "name": "x"}\n'
+                   '{"id": 2, "locale": "english"}\n'
+                   '{"id": 999, "name": "no such customer"}\n')
+    report = tmp_path / "r.jsonl"
+    assert _run(fake, str(src), "--report", str(report)) == 1
+    by_line = {e["line"]: e for e in _report(report)}
+    assert by_line[1]["status"] == "done"
+    assert [by_line[n]["status"] for n in (2, 3, 4)] == ["invalid"] * 3
+    assert "locale" in by_line[4]["error"]
+    assert by_line[5]["status"] == "failed"
+    assert by_line[5]["http_status"] == 404
+    assert len(fake.requests) == 2  # only the valid lines were sent
+
+
+def test_dry_run_validates_and_sends_nothing(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1, "name": "a"}\n{"id": 2, "blocked": "maybe"}\n')
+    assert main(["update-customers", str(good), "--dry-run"]) == 0
+    assert main(["update-customers", str(bad), "--dry-run"]) == 2
+    assert len(fake.requests) == 0
+
+
+def test_usage_errors_exit_2(fake: FakeHelpCrunch, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _run(fake, str(tmp_path / "missing.jsonl")) == 2
+    no_id = tmp_path / "no_id.csv"
+    no_id.write_text("name\nAnn\n")
+    assert _run(fake, str(no_id)) == 2
+    with pytest.raises(SystemExit) as info:
+        main(["update-customers"])
+    assert info.value.code == 2
+    monkeypatch.delenv("HELPCRUNCH_API_KEY")
+    ok = tmp_path / "ok.jsonl"
+    ok.write_text('{"id": 1, "name": "a"}\n')
+    assert _run(fake, str(ok)) == 2
+    assert len(fake.requests) == 0
+
+
+def test_put_sends_put_and_warns(fake: FakeHelpCrunch, tmp_path: Path,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "name": "Only name"}\n')
+    assert _run(fake, str(src), "--put") == 0
+    assert [r.method for r in fake.requests] == ["PUT"]
+    assert "set to null" in capsys.readouterr().err
+    assert fake.customers[1]["email"] is None
+
+
+def test_failed_lines_are_redone_by_resume(fake: FakeHelpCrunch, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_retry.RetryPolicy, "backoff", lambda self, retry: 0.001)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(f'{{"id": {i}, "name": "v{i}"}}\n' for i in range(1, 11)))
+    report = tmp_path / "r.jsonl"
+    fake.add_faults(*[Fault.status(503)] * 3, method="PATCH")
+    assert _run(fake, str(src), "--report", str(report), "--max-retries", "0") == 1
+    assert Counter(e["status"] for e in _report(report)) == {"done": 7, "failed": 3}
+    assert _run(fake, str(src), "--resume", str(report)) == 0
+    assert len([r for r in fake.requests if r.method == "PATCH"]) == 13
+    last = {e["line"]: e["status"] for e in _report(report)}
+    assert set(last.values()) == {"done"}
+    assert len(last) == 10
+
+
+@pytest.mark.slow
+def test_interrupted_job_resumes_every_line_done_exactly_once(tmp_path: Path) -> None:
+    lines = 60
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(f'{{"id": {i}, "name": "v{i}"}}\n' for i in range(1, lines + 1)))
+    report = tmp_path / "r.jsonl"
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        fake.seed_customers(lines)
+        env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
+        command = [sys.executable, "-m", "helpcrunch_async", "update-customers", str(src),
+                   "--base-url", fake.base_url, "--rate-limit", "20/1", "--concurrency", "4",
+                   "--no-progress"]
+        proc = subprocess.Popen([*command, "--report", str(report)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if report.exists() and len(report.read_text().splitlines()) >= 15:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        first = _report(report)
+        assert 15 <= len(first) < lines
+        resumed = subprocess.run([*command, "--resume", str(report)], env=env,
+                                 capture_output=True, timeout=60)
+        assert resumed.returncode == 0, resumed.stderr
+        entries = _report(report)
+        done = Counter(e["line"] for e in entries if e["status"] == "done")
+        assert sorted(done) == list(range(1, lines + 1))
+        assert set(done.values()) == {1}  # every line done exactly once
+        patches = Counter(r.path for r in fake.requests if r.method == "PATCH")
+        assert all(n == 1 for n in patches.values())
+        assert len(patches) == lines
+        assert all(fake.customers[i]["name"] == f"v{i}" for i in range(1, lines + 1))
+
+
+def test_demo_runs_against_the_fake(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["demo", "--customers", "150", "--rate-limit", "300/1", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "all 150 stored customers match the input" in out
+    assert "of the rate limit's ceiling" in out
