@@ -96,10 +96,10 @@ def _parser() -> argparse.ArgumentParser:
                     "through the SDK with a progress bar, check the result. Never touches a "
                     "real account.")
     demo.add_argument("--customers", type=int, default=2000, metavar="N")
-    demo.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 1.0),
+    demo.add_argument("--rate-limit", type=parse_rate_limit, default=(240, 2.0),
                       metavar="N/SECONDS",
-                      help="the fake's and the client's limit (default 120/1: HelpCrunch's "
-                           "120 a minute, 60 times faster)")
+                      help="the fake's and the client's limit (default 240/2: HelpCrunch's "
+                           "rate of 120 a minute, 60 times faster)")
     demo.add_argument("--fault-rate", type=float, default=0.01,
                       help="share of requests the fake fails (5xx, drops; default 0.01)")
     demo.add_argument("--concurrency", type=int, default=16, metavar="N")

@@ -14,10 +14,11 @@ wasted request, so the client paces itself:
 * **One pause for everyone.** On a 429 every request waiting on this limiter pauses
   until the same moment (``Retry-After`` when the server sent one), then resumes at
   the bucket's pace, one at a time.
-* **Adaptive rate.** 429s while pacing at the configured rate mean someone else spends
-  the same budget (another process on the key). Each 429 episode halves the rate
-  (down to 1/16 of it); after a quiet ``period`` with no 429 it climbs back by a tenth
-  every ``period / 10`` seconds (additive increase, multiplicative decrease).
+* **Adaptive rate.** 429s that keep coming while pacing at the configured rate mean
+  someone else spends the same budget (another process on the key). A 429 episode
+  that starts within ``period`` of the previous one halves the rate (down to 1/16 of
+  it); after a quiet ``period`` with no 429 it climbs back by a tenth every
+  ``period / 10`` seconds (additive increase, multiplicative decrease).
 
 Whether HelpCrunch counts the limit per key or per organisation is not documented.
 
@@ -100,6 +101,7 @@ class RateLimit:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._factor = 1.0
         self._last_429 = -1e18
+        self._last_episode = -1e18
         self._last_raise = -1e18
 
     def __repr__(self) -> str:
@@ -146,12 +148,16 @@ class RateLimit:
                 return
 
     def on_rate_limited(self, pause: float) -> None:
-        """A 429 arrived: pause everyone; halve the rate once per pause episode."""
+        """A 429 arrived: pause everyone. If 429s keep coming — a new pause episode
+        within ``period`` of the last one — halve the rate (one stray 429, from network
+        jitter at the window's edge, only pauses)."""
         now = self._bind().time()
         new_episode = self.gate.remaining() == 0
         self.gate.pause_for(pause)
-        if self.adaptive and new_episode and now - self._last_429 > self._interval():
-            self._set_factor(max(_MIN_FACTOR, self._factor / 2))
+        if new_episode:
+            if self.adaptive and now - self._last_episode < self.period:
+                self._set_factor(max(_MIN_FACTOR, self._factor / 2))
+            self._last_episode = now
         self._last_429 = now
 
     def on_success(self) -> None:
