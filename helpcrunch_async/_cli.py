@@ -28,7 +28,15 @@ from typing import Any
 from ._client import AsyncHelpCrunch
 from ._config import API_KEY_ENV, DEFAULT_BASE_URL
 from ._exceptions import HelpCrunchError, ValidationError
-from ._jobfile import InputError, JobLine, ReportWriter, done_lines, open_input, read_lines
+from ._jobfile import (
+    InputError,
+    JobLine,
+    ReportWriter,
+    check_resume,
+    done_lines,
+    open_input,
+    read_lines,
+)
 from ._models import CustomerUpdate
 from ._progress import Progress
 from ._ratelimit import RateLimit
@@ -196,8 +204,8 @@ def _count_lines(path: str) -> int | None:
 class _Job:
     """Feeds input lines to the client, maps results back to lines, writes the report."""
 
-    def __init__(self, lines: Iterator[JobLine], skip: set[int], report: ReportWriter,
-                 progress: Progress) -> None:
+    def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
+                 report: ReportWriter, progress: Progress) -> None:
         self._lines = lines
         self._skip = skip
         self._report = report
@@ -213,6 +221,7 @@ class _Job:
             if self.stopping:
                 return
             if line.number in self._skip:
+                check_resume(line, self._skip[line.number])
                 self.skipped += 1
                 continue
             if line.error is not None or line.customer_id is None or line.update is None:
@@ -232,7 +241,7 @@ class _Job:
 
 
 async def _run_job(args: argparse.Namespace, api_key: str) -> int:
-    skip = done_lines(args.resume) if args.resume else set()
+    skip = done_lines(args.resume) if args.resume else {}
     report_path = args.report or args.resume
     stream = open_input(args.file)
     total = _count_lines(args.file)
@@ -261,11 +270,13 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
                 api_key, base_url=args.base_url, rate_limit=limit,
                 max_concurrency=args.concurrency, max_retries=args.max_retries,
             ) as client:
-                async for result in client.update_customers(
+                results = client.update_customers(
                     job.items(), max_concurrency=args.concurrency, replace=args.put,
                     batch=args.batch,
-                ):
-                    job.finished(result.index, result.ok, result.error, result.attempts)
+                )
+                async with contextlib.aclosing(results):
+                    async for result in results:
+                        job.finished(result.index, result.ok, result.error, result.attempts)
                 stats = client.stats
     except asyncio.CancelledError:
         print("helpcrunch: aborted; requests in flight were not reported and will be "

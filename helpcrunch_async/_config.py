@@ -14,6 +14,7 @@ is allowed only for loopback hosts such as the fake server), got 'http://api.hel
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 
 import aiohttp
@@ -92,9 +93,10 @@ def to_client_timeout(timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientT
     """Seconds (for the whole request) or an ``aiohttp.ClientTimeout`` as given."""
     if isinstance(timeout, aiohttp.ClientTimeout):
         return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+            or not 0 < timeout < math.inf):
         raise ValidationError(
-            f"timeout must be a positive number of seconds or an aiohttp.ClientTimeout, "
+            f"timeout must be a positive, finite number of seconds or an aiohttp.ClientTimeout, "
             f"got {timeout!r}",
             field="timeout",
         )

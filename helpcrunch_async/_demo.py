@@ -11,6 +11,7 @@ contacts a real HelpCrunch account, key or no key.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from typing import Any
@@ -68,13 +69,15 @@ async def run_demo(
                                    rate_limit=client_limit, max_concurrency=concurrency,
                                    max_retries=6) as client:
             updates = ((cid, _update_for(cid)) for cid in ids)
+            results = client.update_customers(updates, max_concurrency=concurrency,
+                                              batch=batch)
             with Progress(len(ids), enabled=progress, stream=out) as bar:
-                async for result in client.update_customers(
-                        updates, max_concurrency=concurrency, batch=batch):
-                    bar.advance(ok=result.ok)
-                    if not result.ok:
-                        print(f"customer {result.customer_id} failed: {result.error}",
-                              file=out)
+                async with contextlib.aclosing(results):
+                    async for result in results:
+                        bar.advance(ok=result.ok)
+                        if not result.ok:
+                            print(f"customer {result.customer_id} failed: {result.error}",
+                                  file=out)
             stats = client.stats
         elapsed = time.monotonic() - start
         wrong = [cid for cid in ids if not _matches(fake.customers[cid], _update_for(cid))]

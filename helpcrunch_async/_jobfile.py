@@ -24,8 +24,10 @@ line whose last status is ``"done"``.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -36,7 +38,10 @@ from ._exceptions import APIError, HelpCrunchError, ValidationError
 from ._models import CustomerUpdate, Tag, coerce_update
 from ._validation import check_customer_id
 
-__all__ = ["InputError", "JobLine", "ReportWriter", "done_lines", "read_lines", "to_update"]
+__all__ = [
+    "InputError", "JobLine", "ReportWriter", "check_resume", "done_lines", "read_lines",
+    "to_update",
+]
 
 _CAMEL = {
     "userId": "user_id", "firstSeen": "first_seen", "lastSeen": "last_seen",
@@ -164,11 +169,10 @@ def _detect_format(path: str, first: str) -> str:
 def open_input(path: str) -> IO[str]:
     """The input stream: ``-`` is stdin. Raises :class:`InputError` if unreadable."""
     if path == "-":
-        import sys
-
-        return sys.stdin
+        # utf-8-sig: files saved by Excel and others start with a byte-order mark.
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
     try:
-        return open(path, encoding="utf-8", newline="")
+        return open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -177,8 +181,16 @@ def read_lines(stream: IO[str], path: str = "-") -> Iterator[JobLine]:
     """Parse the input lazily, one :class:`JobLine` per non-blank line.
 
     Raises:
-        InputError: a CSV without an ``id`` column, or an unreadable stream.
+        InputError: a CSV without an ``id`` column, a file that is not UTF-8, or an
+            unreadable stream.
     """
+    try:
+        yield from _read_lines(stream, path)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+
+
+def _read_lines(stream: IO[str], path: str) -> Iterator[JobLine]:
     first = stream.readline()
     if not first:
         return
@@ -208,22 +220,44 @@ def read_lines(stream: IO[str], path: str = "-") -> Iterator[JobLine]:
         yield _line(number, obj.get("id"), lambda obj=obj: _json_fields(obj))
 
 
-def done_lines(path: str) -> set[int]:
-    """Line numbers whose last report entry says ``done`` (what ``--resume`` skips)."""
-    last: dict[int, str] = {}
+def done_lines(path: str) -> dict[int, str | None]:
+    """``{line number: id}`` of the lines whose last report entry says ``done``.
+
+    ``--resume`` skips these lines — only where the input line still has the same id
+    (see :func:`check_resume`).
+    """
+    last: dict[int, tuple[str, str | None]] = {}
     try:
         with open(path, encoding="utf-8") as f:
             for text in f:
                 try:
                     entry = json.loads(text)
-                    last[int(entry["line"])] = str(entry["status"])
-                except (ValueError, KeyError, TypeError):
+                    raw_id = entry.get("id")
+                    last[int(entry["line"])] = (
+                        str(entry["status"]), None if raw_id is None else str(raw_id))
+                except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # a line cut short by a crash: that item is simply redone
     except FileNotFoundError:
-        return set()
+        return {}
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    return {line for line, status in last.items() if status == "done"}
+    return {line: raw_id for line, (status, raw_id) in last.items() if status == "done"}
+
+
+def check_resume(line: JobLine, done_id: str | None) -> None:
+    """Refuse to skip a line whose id differs from the one the report recorded.
+
+    Raises:
+        InputError: the input changed since the report was written (or it is another
+            job's report); skipping by line number would skip the wrong customers.
+    """
+    given = None if line.raw_id is None else str(line.raw_id)
+    if given != done_id:
+        raise InputError(
+            f"line {line.number} has id {given!r} but the report says line {line.number} "
+            f"(id {done_id!r}) is done: the input changed since the report was written, "
+            "or the report belongs to another file"
+        )
 
 
 class ReportWriter:
@@ -232,8 +266,11 @@ class ReportWriter:
     def __init__(self, path: str | None) -> None:
         self._file: IO[str] | None = None
         if path is not None:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            report = Path(path)
+            report.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(report, "a", encoding="utf-8")  # noqa: SIM115 - see close()
+            if report.stat().st_size and not _ends_with_newline(report):
+                self._file.write("\n")  # a crash cut the last entry short: start afresh
 
     def write(self, line: int, raw_id: object, status: str,
               error: HelpCrunchError | None = None, attempts: int = 0) -> None:
@@ -257,3 +294,9 @@ class ReportWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, io.SEEK_END)
+        return f.read(1) == b"\n"

@@ -80,6 +80,7 @@ class RateLimit:
         adaptive: lower the rate when 429s come anyway, raise it again slowly.
 
     Example:
+        >>> import helpcrunch_async as hc
         >>> hc.RateLimit()
         RateLimit(requests=120, period=60.0)
     """
@@ -120,6 +121,9 @@ class RateLimit:
         loop = asyncio.get_running_loop()
         if self._loop is None:
             self._loop = loop
+        elif self._loop.is_closed():  # e.g. a second asyncio.run(): start a fresh bucket
+            self._loop = loop
+            self._limiter = AsyncLimiter(_BURST, _BURST * self._interval())
         elif self._loop is not loop:
             raise HelpCrunchError(
                 "a RateLimit is shared only by clients on one event loop; give each loop "
@@ -174,7 +178,7 @@ class RateLimit:
 
     def _set_factor(self, factor: float) -> None:
         # aiolimiter has no public setter for the rate: settle the bucket at the old rate,
-        # then change it (capacity stays 1 token, so no burst either way).
+        # then change it (the capacity stays _BURST tokens, so no burst either way).
         self._limiter.has_capacity()
         self._factor = factor
         self._limiter.time_period = _BURST * self._interval()

@@ -31,6 +31,7 @@ from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from ._exceptions import HelpCrunchError, ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate
 from ._ratelimit import RateLimit
+from ._requestor import RequestStats
 from ._types import UNSET, Unset
 
 __all__ = ["HelpCrunch"]
@@ -40,6 +41,22 @@ T = TypeVar("T")
 # Objects inherited from the parent by a forked child: kept referenced, never used,
 # never closed (closing would touch sockets and an epoll set shared with the parent).
 _ABANDONED_AFTER_FORK: list[object] = []
+_UNWIND_TIMEOUT = 5.0  # seconds an interrupted call gets to finish cancelling
+# RateLimits in use by a HelpCrunch: each runs its own loop, and a RateLimit is bound
+# to one loop, so two blocking clients cannot share one (share the client instead).
+_SYNC_LIMITS: weakref.WeakSet[RateLimit] = weakref.WeakSet()
+
+
+class _Secret:
+    """Holds the API key so that it never shows in ``repr``/``vars`` output."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>"
 
 
 class _LoopThread:
@@ -81,6 +98,8 @@ class _LoopThread:
                 "client itself); use AsyncHelpCrunch in async code"
             )
 
+        finished = threading.Event()
+
         async def call() -> T:
             try:
                 return await factory()
@@ -89,12 +108,17 @@ class _LoopThread:
                     raise HelpCrunchError(
                         "the client was closed while this call was waiting") from None
                 raise
+            finally:
+                finished.set()
 
         future: Future[T] = asyncio.run_coroutine_threadsafe(call(), loop)
         try:
             return future.result()
         except BaseException:  # KeyboardInterrupt/SystemExit while waiting: stop the request
             future.cancel()
+            # Let the call unwind on the loop (its finally blocks, an async generator
+            # it was stepping) before the caller goes on and, say, closes that generator.
+            finished.wait(_UNWIND_TIMEOUT)
             raise
 
     def stop(self) -> None:
@@ -164,14 +188,24 @@ class HelpCrunch:
                 "made for another; pass session= to AsyncHelpCrunch instead",
                 field="session",
             )
+        if isinstance(rate_limit, RateLimit):
+            if rate_limit in _SYNC_LIMITS:
+                raise ValidationError(
+                    "this RateLimit is already used by another HelpCrunch client; blocking "
+                    "clients each run their own event loop and cannot share one. Share the "
+                    "client instead: HelpCrunch is safe to use from several threads",
+                    field="rate_limit",
+                )
+            _SYNC_LIMITS.add(rate_limit)
+        self._key = _Secret(api_key)
         self._options: dict[str, Any] = {
-            "api_key": api_key, "base_url": base_url, "timeout": timeout,
+            "base_url": base_url, "timeout": timeout,
             "max_retries": max_retries, "rate_limit": rate_limit,
             "max_concurrency": max_concurrency,
         }
         self._closed = False
         self._fork_lock = threading.Lock()
-        self._setup(AsyncHelpCrunch(**self._options))
+        self._setup(AsyncHelpCrunch(self._key.value, **self._options))
 
     def _setup(self, client: AsyncHelpCrunch) -> None:
         self._async = client
@@ -189,13 +223,28 @@ class HelpCrunch:
                     limit = self._options["rate_limit"]
                     if isinstance(limit, RateLimit):  # bound to the parent's loop
                         self._options["rate_limit"] = limit.copy()
-                    self._setup(AsyncHelpCrunch(**self._options))
+                    self._setup(AsyncHelpCrunch(self._key.value, **self._options))
         return self._runner.run(factory)
 
     @property
     def base_url(self) -> str:
         """The API root requests go to."""
         return self._async.base_url
+
+    @property
+    def stats(self) -> RequestStats:
+        """Counters of requests sent, retries, 429s received and failed calls."""
+        return self._async.stats
+
+    @property
+    def rate_limit(self) -> RateLimit | None:
+        """The client's rate limiter (``None`` when limiting is off)."""
+        return self._async.rate_limit
+
+    @property
+    def max_concurrency(self) -> int:
+        """The most requests this client has in flight at once."""
+        return self._async.max_concurrency
 
     @property
     def closed(self) -> bool:

@@ -242,3 +242,25 @@ async def test_bad_updates_argument_is_rejected() -> None:
         with pytest.raises(hc.ValidationError):
             async for _ in client.update_customers([], max_concurrency=0):
                 pass
+
+
+def test_ctrl_c_during_sync_bulk_raises_keyboard_interrupt() -> None:
+    import os
+    import signal
+    import threading
+
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        ids = fake.seed_customers(30)
+        fake.add_faults(*[Fault.delay(0.3)] * 30, method="PATCH")
+        with hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None) as client:
+            for delay in (0.45, 0.5):  # interrupt while the main thread waits for a result
+                timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+                timer.start()
+                results = client.update_customers(((cid, {"name": "x"}) for cid in ids),
+                                                  max_concurrency=4)
+                with pytest.raises(KeyboardInterrupt):  # not "generator already running"
+                    list(results)
+                timer.join()
+                assert fake.stats.requests < len(ids)
+            # The job was cancelled cleanly: the client goes on working.
+            assert client.update_customer(ids[0], name="after").name == "after"

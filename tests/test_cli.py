@@ -185,3 +185,37 @@ def test_demo_runs_against_the_fake(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, out
     assert "all 150 stored customers match the input" in out
     assert "of the rate limit's ceiling" in out
+
+
+def test_excel_bom_and_non_utf8_input(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbfid,name\r\n1,Ann\r\n")
+    assert _run(fake, str(bom)) == 0
+    assert fake.customers[1]["name"] == "Ann"
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes(b'{"id": 2, "name": "Jos\xe9"}\n')
+    assert main(["update-customers", str(latin1), "--dry-run"]) == 2
+    assert _run(fake, str(latin1)) == 2
+    assert len(fake.requests) == 1
+
+
+def test_resume_refuses_a_changed_input(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n')
+    report = tmp_path / "r.jsonl"
+    assert _run(fake, str(src), "--report", str(report)) == 0
+    src.write_text('{"id": 3, "name": "c"}\n{"id": 2, "name": "b"}\n')  # line 1 changed
+    assert _run(fake, str(src), "--resume", str(report)) == 2
+    assert fake.customers[3]["name"] != "c"  # nothing was skipped or sent wrongly
+
+
+def test_report_cut_short_by_a_crash_is_continued_safely(fake: FakeHelpCrunch,
+                                                         tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n')
+    report = tmp_path / "r.jsonl"
+    report.write_text('{"line": 1, "id": 1, "status": "done"}\n{"line": 2, "id": 2, "sta')
+    assert _run(fake, str(src), "--resume", str(report)) == 0
+    assert [r.path for r in fake.requests] == ["/v1/customers/2"]  # line 1 skipped
+    last = {e["line"]: e["status"] for e in map(json.loads, report.read_text().splitlines()[2:])}
+    assert last == {2: "done"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 
 import pytest
 
@@ -98,14 +99,40 @@ async def test_non_adaptive_limiter_never_lowers_its_rate() -> None:
     assert limit.current_rate == full
 
 
-def test_a_limiter_belongs_to_one_event_loop() -> None:
+def test_a_limiter_belongs_to_one_running_event_loop() -> None:
     limit = hc.RateLimit(requests=100, period=1.0)
+    errors: list[BaseException] = []
+
+    async def main() -> None:
+        await limit.acquire()
+
+        def other_loop() -> None:
+            try:
+                asyncio.run(limit.acquire())
+            except hc.HelpCrunchError as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=other_loop)
+        thread.start()
+        await asyncio.to_thread(thread.join)
+
+    asyncio.run(main())
+    assert len(errors) == 1
+    assert "one event loop" in str(errors[0])
+    # Once the first loop is closed, the limiter moves on (a second asyncio.run()).
     asyncio.run(limit.acquire())
-    with pytest.raises(hc.HelpCrunchError, match="one event loop"):
-        asyncio.run(limit.acquire())
     copy = limit.copy()
     asyncio.run(copy.acquire())
     assert (copy.requests, copy.period, copy.adaptive) == (100, 1.0, True)
+
+
+def test_blocking_clients_cannot_share_a_rate_limit() -> None:
+    shared = hc.RateLimit(requests=10, period=1.0)
+    with hc.HelpCrunch("key", rate_limit=shared) as first:
+        assert first.rate_limit is shared
+        with pytest.raises(hc.ValidationError, match="Share the client instead") as info:
+            hc.HelpCrunch("key", rate_limit=shared)
+        assert info.value.field == "rate_limit"
 
 
 @pytest.mark.parametrize(
