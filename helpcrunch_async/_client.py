@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable
 from types import TracebackType
 from typing import Unpack
 
@@ -16,7 +16,7 @@ from ._config import (
     resolve_api_key,
     to_client_timeout,
 )
-from ._convert import batch_customers, customer_from_json, encode_json, update_to_json
+from ._convert import batch_customers, customer_from_json, encode_body, update_to_json
 from ._exceptions import ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
 from ._ratelimit import RateLimit
@@ -186,7 +186,11 @@ class AsyncHelpCrunch:
                 "nothing to update: give at least one field (None clears a field)",
                 field="update",
             )
-        return (await self._send_customer("PATCH", cid, record, timeout, max_retries))[0]
+        body = encode_body(update_to_json(record))
+        return (await self._requestor.request_counted(
+            "PATCH", f"/customers/{cid}", customer_from_json, body=body,
+            timeout=_call_timeout(timeout), max_retries=max_retries,
+        ))[0]
 
     async def replace_customer(
         self,
@@ -247,7 +251,7 @@ class AsyncHelpCrunch:
         record = coerce_update(update, fields)
         if record.is_empty():
             raise ValidationError("nothing to create: give at least one field", field="update")
-        body = encode_json(update_to_json(record))
+        body = encode_body(update_to_json(record))
         return await self._requestor.request(
             "POST", "/customers", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,
@@ -331,13 +335,14 @@ class AsyncHelpCrunch:
             )
         method = "PUT" if replace else "PATCH"
 
-        async def send_one(cid: int, record: CustomerUpdate) -> tuple[Customer, int]:
-            return await self._send_customer(method, cid, record, timeout, max_retries)
+        def send_one(cid: int, record: CustomerUpdate) -> Awaitable[tuple[Customer, int]]:
+            # A plain function returning the request's coroutine: no extra await layer.
+            return self._send_customer(method, cid, record, timeout, max_retries)
 
         async def send_batch(
             items: list[tuple[int, CustomerUpdate]],
         ) -> tuple[list[Customer | None], int]:
-            body = encode_json([{"customer": cid, **update_to_json(record)}
+            body = encode_body([{"customer": cid, **update_to_json(record)}
                                 for cid, record in items])
             return await self._requestor.request_counted(
                 "PUT", "/customers/batch", lambda data: batch_customers(data, len(items)),
@@ -359,7 +364,7 @@ class AsyncHelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None,
         max_retries: int | None,
     ) -> tuple[Customer, int]:
-        body = encode_json(update_to_json(update))
+        body = encode_body(update_to_json(update))
         return await self._requestor.request_counted(
             method, f"/customers/{cid}", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,

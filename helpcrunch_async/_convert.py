@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,10 @@ from cattrs.v import format_exception
 from ._models import Customer, CustomerUpdate, Device, Location, Tag
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
-__all__ = ["batch_customers", "customer_from_json", "encode_json", "update_to_json"]
+__all__ = [
+    "batch_customers", "customer_from_json", "decode_json", "encode_body", "encode_json",
+    "update_to_json",
+]
 
 # --- writing ---------------------------------------------------------------------------
 
@@ -73,9 +76,7 @@ def _custom_data_out(
 
 
 _writer = cattrs.Converter()
-_writer.register_unstructure_hook(
-    CustomerUpdate,
-    make_dict_unstructure_fn(
+_unstructure_update = make_dict_unstructure_fn(
         CustomerUpdate,
         _writer,
         _cattrs_omit_if_default=True,
@@ -85,22 +86,89 @@ _writer.register_unstructure_hook(
         last_page=override(rename="lastPage"),
         tags=override(unstruct_hook=_tags_out),
         custom_data=override(rename="customData", unstruct_hook=_custom_data_out),
-    ),
 )
+_writer.register_unstructure_hook(CustomerUpdate, _unstructure_update)
 
 
 def update_to_json(update: CustomerUpdate) -> dict[str, Any]:
     """The JSON object for ``update``: only the fields that are not :data:`UNSET`."""
-    result: dict[str, Any] = _writer.unstructure(update, CustomerUpdate)
+    # cattrs' generated function itself, without the converter's dispatch on every call.
+    result: dict[str, Any] = _unstructure_update(update)
     return result
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def encode_json(payload: Any) -> bytes:
     """Compact UTF-8 JSON, refusing NaN/Infinity (which are not JSON)."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    # One encoder for every call: json.dumps() with options builds a new one each time.
+    return _ENCODER.encode(payload).encode()
+
+
+_orjson_dumps: Callable[..., bytes] | None
+try:  # the optional ``speedups`` extra
+    from orjson import OPT_PASSTHROUGH_DATACLASS as _PD
+    from orjson import OPT_PASSTHROUGH_DATETIME as _PT
+    from orjson import OPT_PASSTHROUGH_SUBCLASS as _PS
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson_dumps, _ORJSON_OPTIONS = None, 0
+else:
+    _ORJSON_OPTIONS = _PD | _PT | _PS
+
+
+def encode_body(payload: Any) -> bytes:
+    """:func:`encode_json` of a request body built from :func:`update_to_json` objects.
+
+    With orjson installed (the ``speedups`` extra) it encodes instead of json: the same
+    JSON (compact UTF-8, keys in order; a float may be spelled differently, ``1e-7``
+    for ``1e-07``, with the same value). Whatever orjson would encode where json
+    refuses or differs goes to :func:`encode_json`: anything orjson refuses (a subclass
+    of str/int/dict/list, a datetime, an int beyond 64 bits, a non-str key, a lone
+    surrogate) and any output holding ``null`` (orjson writes NaN and Infinity as
+    ``null``; json refuses them).
+    """
+    if _orjson_dumps is not None:
+        try:
+            out = _orjson_dumps(payload, option=_ORJSON_OPTIONS)
+        except TypeError:
+            pass
+        else:
+            if b"null" not in out:
+                return out
+    return encode_json(payload)
 
 
 # --- reading ---------------------------------------------------------------------------
+
+_orjson_loads: Callable[[bytes], Any] | None
+try:  # the optional ``speedups`` extra
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson_loads = None
+
+# orjson reads an integer of more than 64 bits as a float, where json gives an int: a
+# body with a run of 20+ digits anywhere (even inside a string) goes to json instead.
+# (Mapping every digit to "0" and everything else to " " finds one fast, in C.)
+_DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_DIGITS = b"0" * 20
+
+
+def decode_json(body: bytes) -> Any:
+    """``json.loads(body)``, with orjson when it is installed (the ``speedups`` extra).
+
+    The result is the same either way: whatever orjson refuses or might read differently
+    (NaN, Infinity, a BOM, integers beyond 64 bits, invalid text) is left to json,
+    which returns or raises exactly as without orjson.
+    """
+    if _orjson_loads is not None and _LONG_DIGITS not in body.translate(_DIGITS_TO_ZERO):
+        try:
+            return _orjson_loads(body)
+        except ValueError:
+            pass
+    return json.loads(body)
+
 
 
 class _Invalid(ValueError):
@@ -139,6 +207,8 @@ def _datetime_in(value: Any, _: Any) -> datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
+        if value.isdigit() and value.isascii():  # the documented form, "1603885746"
+            return datetime.fromtimestamp(int(value), UTC)
         text = value.strip()
         if not text:
             return None
@@ -269,8 +339,12 @@ def customer_from_json(data: Any) -> Customer:
         raise ResponseShapeError(
             f"expected a customer object, got {type(data).__name__}", "$"
         )
+    customer: Customer | None = _fast_customer(data)
+    if customer is not None:
+        object.__setattr__(customer, "raw", data)
+        return customer
     try:
-        customer: Customer = _structure_customer(data, Customer)
+        customer = _structure_customer(data, Customer)
     except Exception as exc:  # cattrs raises ExceptionGroups with path notes
         messages = cattrs.transform_error(exc, format_exception=_describe)
         first = messages[0] if messages else str(exc)
@@ -279,6 +353,97 @@ def customer_from_json(data: Any) -> Customer:
         raise ResponseShapeError(f"{first.rpartition(' @ ')[0] or first} at {path}", path) from None
     object.__setattr__(customer, "raw", data)  # frozen: set once, right after building
     return customer
+
+
+_SCALARS = frozenset((str, int, float, bool))
+
+
+def _fast_customer(data: dict[str, Any]) -> Customer | None:
+    """The common case of :func:`customer_from_json`, without cattrs' generic dispatch.
+
+    Takes only values that are already of the field's type (what HelpCrunch sends) and
+    builds exactly what the cattrs path builds; for anything else (a number where text
+    is expected, a bad value, a missing ``id``) it returns ``None`` and the cattrs path
+    converts it or reports the error with its JSON path.
+    """
+    get = data.get
+    cid = get("id")
+    name, email, user_id, company, phone = (
+        get("name"), get("email"), get("userId"), get("company"), get("phone"))
+    source, referer, last_page, locale = (
+        get("source"), get("referer"), get("lastPage"), get("locale"))
+    created_from, integration_id, notes = (
+        get("createdFrom"), get("integrationId"), get("notes"))
+    unsubscribed, blocked = get("unsubscribed"), get("blocked")
+    location, device = get("location"), get("device")
+    if (type(cid) is not int
+            or (name is not None and not isinstance(name, str))
+            or (email is not None and not isinstance(email, str))
+            or (user_id is not None and not isinstance(user_id, str))
+            or (company is not None and not isinstance(company, str))
+            or (phone is not None and not isinstance(phone, str))
+            or (source is not None and not isinstance(source, str))
+            or (referer is not None and not isinstance(referer, str))
+            or (last_page is not None and not isinstance(last_page, str))
+            or (locale is not None and not isinstance(locale, str))
+            or (created_from is not None and not isinstance(created_from, str))
+            or (integration_id is not None and not isinstance(integration_id, str))
+            or (notes is not None and not isinstance(notes, str))
+            or (unsubscribed is not None and unsubscribed is not True
+                and unsubscribed is not False)
+            or (blocked is not None and blocked is not True and blocked is not False)):
+        return None
+    if location is not None:
+        if not isinstance(location, dict):
+            return None
+        region_code, country_code, city = (
+            location.get("regionCode"), location.get("countryCode"), location.get("city"))
+        if ((region_code is not None and not isinstance(region_code, str))
+                or (country_code is not None and not isinstance(country_code, str))
+                or (city is not None and not isinstance(city, str))):
+            return None
+        location = Location(region_code=region_code, country_code=country_code, city=city)
+    if device is not None:
+        if not isinstance(device, dict):
+            return None
+        device_id, ip, timezone, platform, user_agent = (
+            device.get("id"), device.get("ip"), device.get("timezone"),
+            device.get("platform"), device.get("userAgent"))
+        if ((device_id is not None and type(device_id) is not int)
+                or (ip is not None and not isinstance(ip, str))
+                or (timezone is not None and not isinstance(timezone, str))
+                or (platform is not None and not isinstance(platform, str))
+                or (user_agent is not None and not isinstance(user_agent, str))):
+            return None
+        device = Device(id=device_id, ip=ip, timezone=timezone, platform=platform,
+                        user_agent=user_agent)
+    tags, custom_data = get("tags"), get("customData")
+    first_seen, last_seen = get("firstSeen"), get("lastSeen")
+    try:
+        # The documented timestamp form ("1603885746") inline; anything else via the hook.
+        if type(first_seen) is str and first_seen.isdigit() and first_seen.isascii():
+            first_seen = datetime.fromtimestamp(int(first_seen), UTC)
+        else:
+            first_seen = _datetime_in(first_seen, None)
+        if type(last_seen) is str and last_seen.isdigit() and last_seen.isascii():
+            last_seen = datetime.fromtimestamp(int(last_seen), UTC)
+        else:
+            last_seen = _datetime_in(last_seen, None)
+        tags = () if tags is None or tags == [] else _tags_in(tags, None)
+        if type(custom_data) is dict and all(
+                value is None or type(value) in _SCALARS for value in custom_data.values()):
+            custom_data = dict(custom_data)  # JSON object keys are always str
+        else:
+            custom_data = _custom_data_in(custom_data, None)
+    except Exception:  # _Invalid, or a timestamp out of range: the converter reports it
+        return None
+    return Customer(
+        id=cid, name=name, email=email, user_id=user_id, company=company, phone=phone,
+        first_seen=first_seen, last_seen=last_seen, location=location, device=device,
+        unsubscribed=unsubscribed, blocked=blocked, source=source, referer=referer,
+        last_page=last_page, locale=locale, created_from=created_from,
+        integration_id=integration_id, notes=notes, tags=tags, custom_data=custom_data,
+    )
 
 
 def _describe(exc: BaseException, type_: type | None) -> str:

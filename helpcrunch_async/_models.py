@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import operator
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypedDict
@@ -133,11 +134,15 @@ clear) or UNSET, got str 'yes'
 
     def is_empty(self) -> bool:
         """True when every field is :data:`UNSET`, so there is nothing to send."""
-        return all(getattr(self, a.name) is UNSET for a in _UPDATE_FIELDS)
+        for value in _update_values(self):  # noqa: SIM110 - a loop exits at the first set field
+            if value is not UNSET:
+                return False
+        return True
 
 
 _UPDATE_FIELDS = attrs.fields(CustomerUpdate)
 _UPDATE_NAMES = frozenset(a.name for a in _UPDATE_FIELDS)
+_update_values = operator.attrgetter(*(a.name for a in _UPDATE_FIELDS))
 
 
 class CustomerFields(TypedDict, total=False):
@@ -180,6 +185,8 @@ def coerce_update(update: object, fields: Mapping[str, Any]) -> CustomerUpdate:
             f"update must be a CustomerUpdate or a mapping of fields, got {type(update).__name__}",
             field="update",
         )
+    if _UPDATE_NAMES.issuperset(update):
+        return CustomerUpdate(**update)
     for key in update:
         if key not in _UPDATE_NAMES:
             hint = difflib.get_close_matches(_snake(str(key)), _UPDATE_NAMES, n=1)

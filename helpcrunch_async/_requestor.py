@@ -20,7 +20,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from ._convert import ResponseShapeError
+from ._convert import ResponseShapeError, decode_json
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -143,74 +143,68 @@ class Requestor:
         full_path = self._base_path + path
         retries = self._retry.max_retries if max_retries is None else check_max_retries(
             max_retries)
+        url = self._base + path
+        timeout = timeout or self._timeout
+        # One coroutine for the whole retry loop and the send: each extra await layer
+        # costs CPU on every resumption of every request.
+        attempt = 0
         try:
-            return await self._attempts(method, path, full_path, parse, body, timeout, retries)
+            while True:
+                attempt += 1
+                if attempt > 1:
+                    self.stats.retries += 1
+                try:
+                    async with self._slots:
+                        if self._rate_limit is not None:
+                            await self._rate_limit.acquire()
+                        elif self._gate.remaining() > 0:  # no coroutine while the gate is open
+                            await self._gate.wait()
+                        self.stats.requests += 1
+                        raw = await self._transport.send(
+                            method, url, path=full_path, headers=self._headers, body=body,
+                            timeout=timeout,
+                        )
+                except APIConnectionError as exc:
+                    exc.attempts = attempt
+                    if attempt > retries or not self._retry.retryable_failure(
+                            method, maybe_sent=exc.maybe_sent):
+                        raise
+                    await self._backoff(method, full_path, attempt, str(exc))
+                    continue
+                if logger.isEnabledFor(logging.DEBUG):
+                    logger.debug("%s %s -> %s in %.1f ms", method, full_path, raw.status,
+                                 raw.elapsed * 1000)
+                if 200 <= raw.status < 300:
+                    if self._rate_limit is not None:
+                        self._rate_limit.on_success()
+                    try:
+                        return _parse_body(raw, method, full_path, parse, attempt), attempt
+                    except APIResponseValidationError as exc:
+                        if (attempt > retries or exc.json_path != "$"
+                                or method not in IDEMPOTENT_METHODS):
+                            raise
+                        await self._backoff(method, full_path, attempt, "unreadable body")
+                        continue
+                error = api_error(raw, method, full_path, attempts=attempt)
+                if isinstance(error, RateLimitError):
+                    self.stats.rate_limited += 1
+                    pause = self._retry.rate_limit_pause(attempt, error.retry_after)
+                    if self._rate_limit is not None:
+                        self._rate_limit.on_rate_limited(pause)
+                    else:
+                        self._gate.pause_for(pause)
+                    if attempt > retries:
+                        raise error
+                    logger.info(
+                        "%s %s got 429; pausing all requests %.2f s (attempt %d of %d)",
+                        method, full_path, pause, attempt, retries + 1)
+                    continue  # the gate holds this retry (and everything else) for the pause
+                if attempt > retries or not self._retry.retryable_status(method, raw.status):
+                    raise error
+                await self._backoff(method, full_path, attempt, f"status {raw.status}")
         except HelpCrunchError:
             self.stats.failed += 1
             raise
-
-    async def _attempts(
-        self, method: str, path: str, full_path: str, parse: Callable[[Any], T],
-        body: bytes | None, timeout: aiohttp.ClientTimeout | None, retries: int,
-    ) -> tuple[T, int]:
-        attempt = 0
-        while True:
-            attempt += 1
-            if attempt > 1:
-                self.stats.retries += 1
-            try:
-                raw = await self._send(method, path, full_path, body, timeout or self._timeout)
-            except APIConnectionError as exc:
-                exc.attempts = attempt
-                if attempt > retries or not self._retry.retryable_failure(
-                        method, maybe_sent=exc.maybe_sent):
-                    raise
-                await self._backoff(method, full_path, attempt, str(exc))
-                continue
-            if 200 <= raw.status < 300:
-                if self._rate_limit is not None:
-                    self._rate_limit.on_success()
-                try:
-                    return _parse_body(raw, method, full_path, parse, attempt), attempt
-                except APIResponseValidationError as exc:
-                    if (attempt > retries or exc.json_path != "$"
-                            or method not in IDEMPOTENT_METHODS):
-                        raise
-                    await self._backoff(method, full_path, attempt, "unreadable body")
-                    continue
-            error = api_error(raw, method, full_path, attempts=attempt)
-            if isinstance(error, RateLimitError):
-                self.stats.rate_limited += 1
-                pause = self._retry.rate_limit_pause(attempt, error.retry_after)
-                if self._rate_limit is not None:
-                    self._rate_limit.on_rate_limited(pause)
-                else:
-                    self._gate.pause_for(pause)
-                if attempt > retries:
-                    raise error
-                logger.info("%s %s got 429; pausing all requests %.2f s (attempt %d of %d)",
-                            method, full_path, pause, attempt, retries + 1)
-                continue  # the gate holds this retry (and everything else) for the pause
-            if attempt > retries or not self._retry.retryable_status(method, raw.status):
-                raise error
-            await self._backoff(method, full_path, attempt, f"status {raw.status}")
-
-    async def _send(
-        self, method: str, path: str, full_path: str, body: bytes | None,
-        timeout: aiohttp.ClientTimeout,
-    ) -> RawResponse:
-        async with self._slots:
-            if self._rate_limit is not None:
-                await self._rate_limit.acquire()
-            else:
-                await self._gate.wait()
-            self.stats.requests += 1
-            raw = await self._transport.send(
-                method, self._base + path, path=full_path, headers=self._headers, body=body,
-                timeout=timeout,
-            )
-        logger.debug("%s %s -> %s in %.1f ms", method, full_path, raw.status, raw.elapsed * 1000)
-        return raw
 
     async def _backoff(self, method: str, full_path: str, attempt: int, why: str) -> None:
         delay = self._retry.backoff(attempt)
@@ -223,7 +217,7 @@ def _parse_body(
     raw: RawResponse, method: str, path: str, parse: Callable[[Any], T], attempts: int
 ) -> T:
     try:
-        return parse(json.loads(raw.body))
+        return parse(decode_json(raw.body))
     except ResponseShapeError as exc:
         json_path, message = exc.json_path, f"unexpected response: {exc}"
     except (ValueError, UnicodeDecodeError):

@@ -1,0 +1,190 @@
+"""Client CPU per update: the SDK against raw aiohttp (the floor) and httpx.
+
+The same N ``PATCH /customers/{id}`` updates at the same concurrency, rate limiting
+off, against the fake server in another process, by:
+
+(a) raw ``aiohttp`` with pre-built JSON bodies and ``json.loads`` of each response;
+(b) ``AsyncHelpCrunch.update_customer`` (keyword fields) under ``asyncio.gather``
+    bounded by a semaphore;
+(c) ``AsyncHelpCrunch.update_customers`` over a generator of ``(id, fields)`` pairs;
+(d) ``httpx.AsyncClient`` with pre-built bodies and ``json.loads``.
+
+Measured: client-process CPU (``time.process_time()``) per request, median of the
+repetitions, and its ratio to (a). The variants run interleaved (a, b, c, d, a, b, ...)
+so machine noise spreads over all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import httpx
+
+import helpcrunch_async as hc
+from helpcrunch_async import _convert
+from helpcrunch_async._convert import encode_json
+
+from ._common import API_KEY, Table, cli, fake_server, fmt, median, progress
+
+CONCURRENCY = 16
+HEADERS = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json",
+           "Content-Type": "application/json"}
+
+
+def fields_for(i: int, customers: int) -> tuple[int, dict[str, object]]:
+    """The i-th update: a customer id and the keyword fields changed."""
+    return (i % customers) + 1, {
+        "name": f"Customer {i}", "email": f"c{i}@example.com",
+        "custom_data": {"plan": "pro", "seats": i % 50},
+    }
+
+
+def body_for(fields: dict[str, object]) -> bytes:
+    """The wire body for ``fields``, written by hand (what raw-aiohttp code sends)."""
+    data = fields["custom_data"]
+    assert isinstance(data, dict)
+    return encode_json({"name": fields["name"], "email": fields["email"],
+                        "customData": [{"property": k, "value": v} for k, v in data.items()]})
+
+
+async def _timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
+    start = time.process_time()
+    done = await run()
+    return time.process_time() - start, done
+
+
+async def raw_aiohttp(base: str, n: int, customers: int) -> tuple[float, int]:
+    items = [fields_for(i, customers) for i in range(n)]
+    urls = [f"{base}/customers/{cid}" for cid, _ in items]
+    bodies = [body_for(f) for _, f in items]
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY, limit_per_host=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(url: str, body: bytes) -> int:
+            async with sem, session.patch(url, data=body, headers=HEADERS) as resp:
+                payload = json.loads(await resp.read())
+                return 1 if resp.status == 200 and payload["id"] else 0
+
+        await asyncio.gather(*(one(urls[i], bodies[i]) for i in range(2 * CONCURRENCY)))
+
+        async def run() -> int:
+            return sum(await asyncio.gather(*(one(u, b) for u, b in zip(urls, bodies,
+                                                                        strict=True))))
+        return await _timed(run)
+
+
+async def raw_httpx(base: str, n: int, customers: int) -> tuple[float, int]:
+    items = [fields_for(i, customers) for i in range(n)]
+    urls = [f"{base}/customers/{cid}" for cid, _ in items]
+    bodies = [body_for(f) for _, f in items]
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(limits=limits, headers=HEADERS) as client:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(url: str, body: bytes) -> int:
+            async with sem:
+                resp = await client.patch(url, content=body)
+                payload = json.loads(resp.content)
+                return 1 if resp.status_code == 200 and payload["id"] else 0
+
+        await asyncio.gather(*(one(urls[i], bodies[i]) for i in range(2 * CONCURRENCY)))
+
+        async def run() -> int:
+            return sum(await asyncio.gather(*(one(u, b) for u, b in zip(urls, bodies,
+                                                                        strict=True))))
+        return await _timed(run)
+
+
+async def sdk_update_customer(base: str, n: int, customers: int) -> tuple[float, int]:
+    items = [fields_for(i, customers) for i in range(n)]
+    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
+                                  max_concurrency=CONCURRENCY) as client:
+        sem = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(cid: int, fields: dict[str, object]) -> int:
+            async with sem:
+                customer = await client.update_customer(cid, **fields)  # type: ignore[arg-type]
+                return 1 if customer.id else 0
+
+        await asyncio.gather(*(one(*items[i]) for i in range(2 * CONCURRENCY)))
+
+        async def run() -> int:
+            return sum(await asyncio.gather(*(one(cid, f) for cid, f in items)))
+        return await _timed(run)
+
+
+async def sdk_update_customers(base: str, n: int, customers: int) -> tuple[float, int]:
+    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
+                                  max_concurrency=CONCURRENCY) as client:
+        async def job(count: int) -> int:
+            ok = 0
+            gen = (fields_for(i, customers) for i in range(count))
+            async for result in client.update_customers(gen):
+                ok += result.ok
+            return ok
+
+        await job(2 * CONCURRENCY)
+        return await _timed(lambda: job(n))
+
+
+async def sdk_update_customer_plain_json(base: str, n: int, customers: int) -> tuple[float, int]:
+    """(b) with the ``speedups`` extra (orjson) switched off: json only."""
+    saved = _convert._orjson_loads, _convert._orjson_dumps
+    _convert._orjson_loads = _convert._orjson_dumps = None
+    try:
+        return await sdk_update_customer(base, n, customers)
+    finally:
+        _convert._orjson_loads, _convert._orjson_dumps = saved
+
+
+VARIANTS: list[tuple[str, Callable[[str, int, int], Coroutine[Any, Any, tuple[float, int]]]]] = [
+    ("(a) raw aiohttp + json.loads", raw_aiohttp),
+    ("(b) AsyncHelpCrunch.update_customer", sdk_update_customer),
+    ("(c) AsyncHelpCrunch.update_customers", sdk_update_customers),
+    ("(d) httpx.AsyncClient + json.loads", raw_httpx),
+]
+if getattr(_convert, "_orjson_loads", None) is not None:
+    VARIANTS.insert(2, ("(b) without orjson (json only)", sdk_update_customer_plain_json))
+
+
+def run(quick: bool = False) -> list[Table]:
+    n, reps, customers = (500, 3, 500) if quick else (2000, 7, 2000)
+    samples: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+    walls: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+    with fake_server(rate_limit="off", customers=customers) as fake:
+        for rep in range(reps):
+            progress("client_cpu repetition %d/%d", rep + 1, reps)
+            for name, variant in VARIANTS:
+                started = time.perf_counter()
+                cpu, ok = asyncio.run(variant(fake.base_url, n, customers))
+                walls[name].append(time.perf_counter() - started)
+                if ok != n:
+                    raise RuntimeError(f"{name}: {ok} of {n} updates succeeded")
+                samples[name].append(cpu / n * 1e6)
+    floor = median(samples[VARIANTS[0][0]])
+    table = Table(f"client_cpu: client CPU per PATCH update (N={n}, concurrency "
+                  f"{CONCURRENCY}, rate limit off, median of {reps})",
+                  ["variant", "CPU µs/request", "min–max µs", "ratio to (a)"])
+    for name, _ in VARIANTS:
+        values = samples[name]
+        table.add(name, fmt(median(values)), f"{min(values):.0f}–{max(values):.0f}",
+                  f"{median(values) / floor:.2f}×")
+    table.notes.append("target: (b) and (c) within 1.15× of (a)")
+    speedups = getattr(_convert, "_orjson_loads", None) is not None
+    table.notes.append("(b) and (c) decode responses and encode bodies with orjson when the "
+                       "`speedups` extra is installed" + ("" if speedups else " (it is not here)"))
+    return [table]
+
+
+def main() -> None:
+    cli(run, __doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Sync facade: sequential calls per second, blocking client against async ones.
+
+One ``update_customer`` after another (no concurrency, rate limiting off) against the
+fake server in another process, by:
+
+* ``HelpCrunch`` — the blocking facade (its own event loop in a background thread,
+  one connection pool for the client's life);
+* ``AsyncHelpCrunch`` awaited one call at a time;
+* an ``asyncio.run()``-per-call wrapper that opens a new client (and session) for
+  every call — the usual hand-made way to call async code from sync code.
+
+Median calls per second over interleaved repetitions, and each as a fraction of the
+awaited ``AsyncHelpCrunch`` rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import helpcrunch_async as hc
+
+from ._common import API_KEY, Table, cli, fake_server, median, progress
+
+
+def sync_facade(base: str, n: int) -> float:
+    with hc.HelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
+        client.update_customer(1, name="warm-up")
+        start = time.perf_counter()
+        for i in range(n):
+            client.update_customer(i % 100 + 1, name=f"Customer {i}")
+        return n / (time.perf_counter() - start)
+
+
+def async_sequential(base: str, n: int) -> float:
+    async def main() -> float:
+        async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
+            await client.update_customer(1, name="warm-up")
+            start = time.perf_counter()
+            for i in range(n):
+                await client.update_customer(i % 100 + 1, name=f"Customer {i}")
+            return n / (time.perf_counter() - start)
+
+    return asyncio.run(main())
+
+
+def run_per_call(base: str, n: int) -> float:
+    def update(cid: int, name: str) -> hc.Customer:
+        async def one() -> hc.Customer:
+            async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
+                return await client.update_customer(cid, name=name)
+
+        return asyncio.run(one())
+
+    update(1, "warm-up")
+    start = time.perf_counter()
+    for i in range(n):
+        update(i % 100 + 1, f"Customer {i}")
+    return n / (time.perf_counter() - start)
+
+
+VARIANTS = [
+    ("AsyncHelpCrunch, awaited sequentially", async_sequential),
+    ("HelpCrunch (sync facade)", sync_facade),
+    ("asyncio.run() per call, new client each", run_per_call),
+]
+
+
+def run(quick: bool = False) -> list[Table]:
+    n, reps = (200, 3) if quick else (1000, 5)
+    rates: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+    with fake_server(rate_limit="off", customers=100) as fake:
+        for rep in range(reps):
+            progress("sync_facade repetition %d/%d", rep + 1, reps)
+            for name, fn in VARIANTS:
+                rates[name].append(fn(fake.base_url, n))
+    base = median(rates[VARIANTS[0][0]])
+    table = Table(f"sync_facade: sequential update_customer calls (N={n}, median of {reps})",
+                  ["variant", "calls/s", "min–max", "vs async"])
+    for name, _ in VARIANTS:
+        values = rates[name]
+        table.add(name, f"{median(values):,.0f}", f"{min(values):,.0f}–{max(values):,.0f}",
+                  f"{median(values) / base:.2f}×")
+    return [table]
+
+
+def main() -> None:
+    cli(run, __doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The CPU fast paths give exactly what the general paths give (issue 6).
+
+``customer_from_json`` takes a hand-written path for well-typed responses and falls back
+to the cattrs converter for anything else; ``decode_json``/``encode_body`` use orjson
+when it is installed and fall back to json where the two could differ.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import helpcrunch_async as hc
+from helpcrunch_async import _convert
+from helpcrunch_async._convert import (
+    ResponseShapeError,
+    customer_from_json,
+    decode_json,
+    encode_body,
+    encode_json,
+)
+
+
+def slow_customer(data: Any) -> hc.Customer:
+    """customer_from_json without its fast path (the cattrs converter only)."""
+    saved = _convert._fast_customer
+    _convert._fast_customer = lambda _data: None  # type: ignore[assignment]
+    try:
+        return customer_from_json(data)
+    finally:
+        _convert._fast_customer = saved
+
+
+def outcome(fn: Any, data: Any) -> Any:
+    try:
+        customer = fn(data)
+    except ResponseShapeError as exc:
+        return ("error", str(exc), exc.json_path)
+    return ("ok", customer, customer.raw, type(customer.first_seen))
+
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2**40), st.text(max_size=5),
+                    st.sampled_from(["", " 17 ", "1603885746", "2020-10-28T11:49:06+02:00"]),
+                    st.floats(allow_nan=False, allow_infinity=False))
+values = st.one_of(scalars, st.lists(scalars, max_size=2),
+                   st.dictionaries(st.sampled_from(["city", "countryCode", "id", "ip", "x"]),
+                                   scalars, max_size=3))
+keys = st.sampled_from([
+    "id", "name", "email", "userId", "company", "phone", "firstSeen", "lastSeen", "location",
+    "device", "unsubscribed", "blocked", "source", "referer", "lastPage", "locale",
+    "createdFrom", "integrationId", "notes", "tags", "customData", "extra"])
+BASE = {
+    "id": 7, "name": "Ann", "email": None, "userId": "u7", "firstSeen": "1603885746",
+    "lastSeen": 1603885746, "location": {"regionCode": None, "countryCode": "UA", "city": "Kyiv"},
+    "device": {"id": 1, "ip": "192.0.2.1", "timezone": None, "platform": "desktop",
+               "userAgent": "Mozilla/5.0"},
+    "unsubscribed": False, "blocked": None, "locale": "en",
+    "tags": [{"name": "vip", "color": "#ff0000"}, {"name": "b", "color": None}],
+    "customData": {"plan": "pro", "seats": 5, "ratio": 0.5, "on": True, "gone": None},
+}
+
+
+@given(st.dictionaries(keys, values, max_size=6))
+def test_fast_customer_matches_the_converter(changes: dict[str, Any]) -> None:
+    data = {**BASE, **changes}
+    assert outcome(customer_from_json, data) == outcome(slow_customer, data)
+
+
+@pytest.mark.parametrize("data", [
+    BASE, {"id": 1}, {"id": 1, "customData": [{"property": "a", "value": 1}]},
+    {"id": "12"}, {"id": True}, {"id": 1, "name": 5}, {"id": 1, "tags": [{"color": "x"}]},
+    {"id": 1, "location": []}, {"id": 1, "device": {"id": "x"}}, {"id": 1, "blocked": 1},
+    {"id": 1, "customData": {"a": [1]}}, {"id": 1, "firstSeen": "soon"},
+])
+def test_fast_customer_examples(data: dict[str, Any]) -> None:
+    assert outcome(customer_from_json, data) == outcome(slow_customer, data)
+
+
+@pytest.mark.parametrize("body", [
+    b'{"id": 1, "name": "x"}', b'{"a": 123456789012345678901234567890}', b"[NaN, Infinity]",
+    b"\xef\xbb\xbf[1]", b"[18446744073709551615, -9223372036854775808]", b'"\\ud800"',
+    b"[1e400]", b'{"a": 1, "a": 2}', "[\"é\"]".encode(),
+])
+def test_decode_json_is_json_loads(body: bytes) -> None:
+    expected = json.loads(body)
+    got = decode_json(body)
+    assert repr(got) == repr(expected)  # repr: NaN != NaN, and int vs float shows
+
+
+@pytest.mark.parametrize("body", [b"", b"{", b"\xff", b"<html>"])
+def test_decode_json_refuses_what_json_refuses(body: bytes) -> None:
+    with pytest.raises((ValueError, UnicodeDecodeError)):
+        json.loads(body)
+    with pytest.raises((ValueError, UnicodeDecodeError)):
+        decode_json(body)
+
+
+@pytest.mark.parametrize("payload", [
+    {"name": "é\u2028x", "customData": [{"property": "p", "value": 1.5e-7}]},
+    {"a": None}, [{"customer": 1, "name": "x"}], {"a": 2**63}, {"a": 2**70}, {"t": "null"},
+])
+def test_encode_body_is_the_same_json(payload: Any) -> None:
+    assert json.loads(encode_body(payload)) == json.loads(encode_json(payload))
+
+
+@pytest.mark.parametrize("payload", [{"a": math.nan}, {"a": math.inf}, {1: 2}, {"a": "\ud800"}])
+def test_encode_body_refuses_what_encode_json_refuses(payload: Any) -> None:
+    try:
+        expected: Any = encode_json(payload)
+    except Exception as exc:
+        expected = type(exc)
+    try:
+        got: Any = encode_body(payload)
+    except Exception as exc:
+        got = type(exc)
+    assert got == expected
+
+
+def test_a_well_typed_response_takes_the_fast_path() -> None:
+    assert _convert._fast_customer(dict(BASE)) == slow_customer(dict(BASE))
