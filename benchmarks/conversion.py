@@ -35,12 +35,12 @@ from ._common import Table, cli, median
 
 LAST_SEEN = datetime(2020, 10, 28, 11, 49, 6, tzinfo=UTC)
 FIELDS: dict[str, object] = {
-    "name": "John Doe", "email": "[email protected]", "user_id": "u-1568834",
+    "name": "John Doe", "email": "john@example.com", "user_id": "u-1568834",
     "last_seen": LAST_SEEN, "tags": ["vip", hc.Tag(name="beta", color="#ff0000")],
     "custom_data": {"plan": "pro", "seats": 5, "trial": False},
 }
 RESPONSE = customer_to_json(hc.Customer(
-    id=1568834, name="John Doe", email="[email protected]", user_id="u-1568834",
+    id=1568834, name="John Doe", email="john@example.com", user_id="u-1568834",
     first_seen=LAST_SEEN, last_seen=LAST_SEEN,
     location=hc.Location(country_code="UA", city="Kyiv"),
     device=hc.Device(id=1, ip="192.0.2.1", timezone="Europe/Kiev", platform="desktop",
@@ -54,7 +54,7 @@ BODY = json.dumps(RESPONSE).encode()
 def hand_write() -> bytes:
     """The floor: the same request body, built by hand."""
     return json.dumps({
-        "name": "John Doe", "email": "[email protected]", "userId": "u-1568834",
+        "name": "John Doe", "email": "john@example.com", "userId": "u-1568834",
         "lastSeen": str(int(LAST_SEEN.timestamp())),
         "tags": [{"name": "vip"}, {"name": "beta", "color": "#ff0000"}],
         "customData": [{"property": "plan", "value": "pro"},

@@ -14,26 +14,45 @@ every request goes through the client's rate limiter, retries and shared 429 pau
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+import json
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from typing import Any, TypeAlias
 
 import attrs
 
-from ._exceptions import APIConnectionError, APIError, HelpCrunchError, ValidationError
+from ._convert import ResponseShapeError, customer_from_json
+from ._exceptions import (
+    APIConnectionError,
+    APIError,
+    BatchItemError,
+    HelpCrunchError,
+    ValidationError,
+)
 from ._models import Customer, CustomerUpdate, coerce_update
+from ._requestor import error_details_of
 from ._validation import check_customer_id
 
-__all__ = ["BATCH_SIZE", "BulkItem", "BulkResult", "run_bulk"]
+__all__ = ["BATCH_SIZE", "BulkItem", "BulkResult", "batch_outcomes", "run_bulk"]
 
 BATCH_SIZE = 10
 """Items per ``PUT /customers/batch`` request: HelpCrunch accepts 1 to 10."""
 
-BulkItem: TypeAlias = "tuple[int | str, CustomerUpdate | Mapping[str, Any]]"
+BulkItem: TypeAlias = tuple[int | str, CustomerUpdate | Mapping[str, Any]]
 """One input item: ``(customer_id, CustomerUpdate or a mapping of keyword fields)``."""
 
 SendOne = Callable[[int, CustomerUpdate], Awaitable[tuple[Customer, int]]]
+BatchOutcome: TypeAlias = "Customer | BatchItemError | None"
 SendBatch = Callable[
-    [list[tuple[int, CustomerUpdate]]], Awaitable[tuple[list[Customer | None], int]]
+    [list[tuple[int, CustomerUpdate]]], Awaitable[tuple[list[BatchOutcome], int]]
 ]
 
 
@@ -137,8 +156,50 @@ async def _batch(
         error, attempts = _failure(exc)
         return [BulkResult(index=p[0], customer_id=p[1], ok=False, error=error,
                            attempts=attempts) for p in chunk]
-    return [BulkResult(index=p[0], customer_id=p[1], ok=True, customer=c, attempts=attempts)
-            for p, c in zip(chunk, customers, strict=True)]
+    return [
+        BulkResult(index=p[0], customer_id=p[1], ok=False, error=c, attempts=attempts)
+        if isinstance(c, BatchItemError) else
+        BulkResult(index=p[0], customer_id=p[1], ok=True, customer=c, attempts=attempts)
+        for p, c in zip(chunk, customers, strict=True)
+    ]
+
+
+def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcome]:
+    """Match a ``PUT /customers/batch`` response to its items, one outcome per item.
+
+    HelpCrunch does not document this response. When it is a list with one entry per
+    item (or ``{"data": [...]}`` holding one), entry *i* decides item *i*: the customer
+    when it parses and has the item's id; a :class:`BatchItemError` when it carries
+    ``errors`` or is anything else (the update is not confirmed). Any other 2xx body
+    gives ``None`` for every item: the request succeeded, with nothing per item to read.
+    """
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list) or len(data) != len(ids):
+        return [None] * len(ids)
+    out: list[BatchOutcome] = []
+    for position, (entry, cid) in enumerate(zip(data, ids, strict=True)):
+        problem = None
+        details = error_details_of(entry)
+        if details or (isinstance(entry, dict) and "errors" in entry):
+            problem = "HelpCrunch reported an error for this batch item"
+        else:
+            try:
+                customer = customer_from_json(entry)
+            except ResponseShapeError as exc:
+                problem = f"entry {position} of the batch response is not a customer ({exc})"
+            else:
+                if customer.id == cid:
+                    out.append(customer)
+                    continue
+                problem = (f"entry {position} of the batch response is customer "
+                           f"{customer.id}, not {cid}")
+        out.append(BatchItemError(
+            status=200, method="PUT", path=path, errors=details,
+            body=json.dumps(entry, default=str)[:2000],
+            message=f"{problem}: the update of customer {cid} is not confirmed",
+        ))
+    return out
 
 
 class _Source:
@@ -181,12 +242,13 @@ async def run_bulk(
     ordered: bool = False,
     batch_fallback: bool = False,
     replace: bool = False,
-) -> AsyncIterator[BulkResult]:
+) -> AsyncGenerator[BulkResult, None]:
     """Yield one :class:`BulkResult` per input item; see ``update_customers``.
 
     At most ``max_concurrency`` requests are in flight; the input is read only when a
-    slot is free (with ``ordered=True``, also only while fewer than
-    ``4 * max_concurrency`` results wait for an earlier one). If the input iterator
+    slot is free and fewer than ``max_concurrency`` results wait to be yielded (with
+    ``ordered=True``, also only while fewer than ``4 * max_concurrency`` items — times
+    10 with batches — wait for an earlier one). If the input iterator
     raises, the requests in flight finish and are yielded, then the error propagates.
     Closing the generator early cancels the requests in flight (their items are not
     reported: stop feeding input instead to end a job cleanly).
@@ -215,6 +277,7 @@ async def run_bulk(
         while True:
             # Read input while a request slot is free.
             while (not exhausted and len(pending) < max_concurrency
+                   and len(ready) < max_concurrency  # bad items wait their turn too
                    and not (ordered and pulled - next_out >= window)):
                 try:
                     more, item = await source.next()

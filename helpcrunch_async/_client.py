@@ -8,7 +8,7 @@ from typing import Unpack
 
 import aiohttp
 
-from ._bulk import BulkItem, BulkResult, run_bulk
+from ._bulk import BatchOutcome, BulkItem, BulkResult, batch_outcomes, run_bulk
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -16,12 +16,12 @@ from ._config import (
     resolve_api_key,
     to_client_timeout,
 )
-from ._convert import batch_customers, customer_from_json, encode_body, update_to_json
+from ._convert import customer_from_json, encode_body, update_to_json
 from ._exceptions import ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
 from ._ratelimit import RateLimit
 from ._requestor import Requestor, RequestStats
-from ._retry import RetryPolicy
+from ._retry import RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport
 from ._types import UNSET, Unset
 from ._validation import check_customer_id
@@ -48,6 +48,8 @@ class AsyncHelpCrunch:
         max_retries: extra attempts for failures that are safe to retry (429, 5xx and
             dropped connections for PATCH/PUT/GET; see :mod:`helpcrunch_async._retry`).
             Default 2; 0 turns retries off. Per call: ``max_retries=``.
+        max_retry_after: the longest ``Retry-After`` of a 429 honoured, in seconds
+            (default 60); a longer one is cut to this.
         rate_limit: a :class:`RateLimit` (default: 120 requests per 60 s, evenly
             spaced, HelpCrunch's documented limit); share one object between clients on
             one key; ``None`` turns client-side limiting off.
@@ -72,10 +74,17 @@ class AsyncHelpCrunch:
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         max_retries: int = 2,
+        max_retry_after: float = 60.0,
         rate_limit: RateLimit | None | Unset = UNSET,
         max_concurrency: int = 16,
     ) -> None:
         key = resolve_api_key(api_key)
+        if (isinstance(max_retry_after, bool) or not isinstance(max_retry_after, int | float)
+                or not 0 <= max_retry_after < float("inf")):
+            raise ValidationError(
+                f"max_retry_after must be a number of seconds >= 0, got {max_retry_after!r}",
+                field="max_retry_after",
+            )
         self._base_url = check_base_url(base_url)
         if rate_limit is UNSET:
             rate_limit = RateLimit()
@@ -95,7 +104,8 @@ class AsyncHelpCrunch:
         self._transport = AiohttpTransport(session=session, max_connections=max_concurrency)
         self._requestor = Requestor(
             self._transport, base_url=self._base_url, api_key=key,
-            timeout=to_client_timeout(timeout), retry=RetryPolicy(max_retries=max_retries),
+            timeout=to_client_timeout(timeout), retry=RetryPolicy(max_retries=max_retries,
+                              max_retry_after=float(max_retry_after)),
             rate_limit=rate_limit, max_concurrency=max_concurrency,
         )
 
@@ -208,8 +218,9 @@ class AsyncHelpCrunch:
         An empty update is refused: it would wipe the customer.
 
         Example:
-            >>> full = hc.CustomerUpdate(name="Ann", email="[email protected]")  # doctest: +SKIP
-            >>> c = await client.replace_customer(1568834, full)  # every other field cleared
+            Every field of the customer other than name and email is cleared:
+            >>> full = hc.CustomerUpdate(name="Ann", email="ann@example.com")  # doctest: +SKIP
+            >>> c = await client.replace_customer(1568834, full)  # doctest: +SKIP
         """
         cid = check_customer_id(customer_id)
         if not isinstance(update, CustomerUpdate):
@@ -245,7 +256,7 @@ class AsyncHelpCrunch:
 
         Example:
             >>> c = await client.create_customer(name="Ann", user_id="u-17")  # doctest: +SKIP
-            >>> c.id
+            >>> c.id  # doctest: +SKIP
             1568835
         """
         record = coerce_update(update, fields)
@@ -276,7 +287,7 @@ class AsyncHelpCrunch:
             timeout=_call_timeout(timeout), max_retries=max_retries,
         )
 
-    async def update_customers(
+    def update_customers(
         self,
         updates: Iterable[BulkItem] | AsyncIterable[BulkItem],
         /,
@@ -289,7 +300,7 @@ class AsyncHelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> AsyncGenerator[BulkResult, None]:
-        """Update many customers; yield one :class:`BulkResult` per input item.
+        """Update many customers; an async iterator of one :class:`BulkResult` per item.
 
         ``updates`` yields ``(customer_id, update)`` pairs, where ``update`` is a
         :class:`CustomerUpdate` or a mapping of the keyword fields of
@@ -299,14 +310,19 @@ class AsyncHelpCrunch:
 
         Every item gives exactly one result, done or failed: a bad item fails with its
         :class:`ValidationError` (``attempts == 0``) and the job goes on. Results come
-        as they complete; ``ordered=True`` yields them in input order.
+        as they complete; ``ordered=True`` yields them in input order. Bad arguments
+        raise :class:`ValidationError` here, before anything runs.
+
+        Stopping early: close the iterator (``contextlib.aclosing`` does it for you);
+        requests still in flight are then cancelled and not reported. To end a job
+        cleanly instead, stop feeding input and let the iterator run out.
 
         Args:
             updates: an iterable or async iterable of ``(customer_id, update)`` pairs.
             max_concurrency: requests in flight for this job (default: the client's;
                 the client's own bound applies too).
-            ordered: yield results in input order (holds at most ``4 * max_concurrency``
-                finished results back).
+            ordered: yield results in input order (holds back at most
+                ``4 * max_concurrency`` items, times 10 with ``batch=True``).
             replace: send ``PUT`` (every field left out is set to null!) instead of
                 ``PATCH``.
             batch: send ``PUT /customers/batch`` with up to 10 items per request: ten
@@ -316,15 +332,20 @@ class AsyncHelpCrunch:
                 errors, so this is off by default. When a batch request fails, each of
                 its items is reported failed with that error — or, with
                 ``batch_fallback=True``, retried on its own with ``PATCH``/``PUT``.
-                Items of a successful batch get ``customer`` only when the response is
-                a list of customers matching the items one to one; otherwise ``None``.
+                When the response lists one entry per item, an entry with ``errors``,
+                or one that is not the item's customer, fails that item with
+                :class:`BatchItemError`; a response without per-item entries counts
+                every item done, with ``customer=None``.
             timeout, max_retries: per-request overrides, as for :meth:`update_customer`.
 
         Example:
-            >>> updates = ((cid, {"custom_data": {"plan": "pro"}}) for cid in ids)
-            >>> async for r in client.update_customers(updates, max_concurrency=8):
-            ...     if not r.ok:                                      # doctest: +SKIP
-            ...         print(r.index, r.customer_id, r.error)
+            >>> import contextlib
+            >>> updates = ((cid, {"custom_data": {"plan": "pro"}}) for cid in ids)  # doctest: +SKIP
+            >>> async with contextlib.aclosing(  # doctest: +SKIP
+            ...         client.update_customers(updates, max_concurrency=8)) as results:
+            ...     async for r in results:
+            ...         if not r.ok:
+            ...             print(r.index, r.customer_id, r.error)
         """
         concurrency = self._max_concurrency if max_concurrency is None else max_concurrency
         if (isinstance(concurrency, bool) or not isinstance(concurrency, int)
@@ -333,7 +354,16 @@ class AsyncHelpCrunch:
                 f"max_concurrency must be an int >= 1, got {concurrency!r}",
                 field="max_concurrency",
             )
+        for name, flag in (("ordered", ordered), ("replace", replace), ("batch", batch),
+                           ("batch_fallback", batch_fallback)):
+            if not isinstance(flag, bool):  # "false" is truthy: never guess at PUT
+                raise ValidationError(f"{name} must be True or False, got {flag!r}",
+                                      field=name)
+        call_timeout = _call_timeout(timeout)
+        if max_retries is not None:
+            check_max_retries(max_retries)
         method = "PUT" if replace else "PATCH"
+        batch_path = f"{self._base_url.path.rstrip('/')}/customers/batch"
 
         def send_one(cid: int, record: CustomerUpdate) -> Awaitable[tuple[Customer, int]]:
             # A plain function returning the request's coroutine: no extra await layer.
@@ -341,20 +371,20 @@ class AsyncHelpCrunch:
 
         async def send_batch(
             items: list[tuple[int, CustomerUpdate]],
-        ) -> tuple[list[Customer | None], int]:
+        ) -> tuple[list[BatchOutcome], int]:
             body = encode_body([{"customer": cid, **update_to_json(record)}
                                 for cid, record in items])
+            ids = [cid for cid, _ in items]
             return await self._requestor.request_counted(
-                "PUT", "/customers/batch", lambda data: batch_customers(data, len(items)),
-                body=body, timeout=_call_timeout(timeout), max_retries=max_retries,
+                "PUT", "/customers/batch", lambda data: batch_outcomes(data, ids, batch_path),
+                body=body, timeout=call_timeout, max_retries=max_retries,
             )
 
-        async for result in run_bulk(
+        return run_bulk(
             updates, send_one=send_one, send_batch=send_batch if batch else None,
             max_concurrency=concurrency, ordered=ordered, batch_fallback=batch_fallback,
             replace=replace,
-        ):
-            yield result
+        )
 
     async def _send_customer(
         self,

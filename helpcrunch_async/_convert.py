@@ -39,7 +39,7 @@ from ._models import Customer, CustomerUpdate, Device, Location, Tag
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
 __all__ = [
-    "batch_customers", "customer_from_json", "decode_json", "encode_body", "encode_json",
+    "customer_from_json", "decode_json", "encode_body", "encode_json",
     "update_to_json",
 ]
 
@@ -479,25 +479,4 @@ def customer_to_json(customer: Customer) -> dict[str, Any]:
         elif a.name == "custom_data":
             value = dict(value)
         out[key] = value
-    return out
-
-
-def batch_customers(data: Any, count: int) -> list[Customer | None]:
-    """Match a batch response to its ``count`` items, leniently.
-
-    HelpCrunch does not document the response of ``PUT /customers/batch``. When it is a
-    list of ``count`` customer objects (or ``{"data": [...]}`` holding one), item *i*
-    gets customer *i*; anything else — including an entry that does not parse — gives
-    ``None`` for the items concerned. Never raises: the request itself succeeded.
-    """
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        data = data["data"]
-    if not isinstance(data, list) or len(data) != count:
-        return [None] * count
-    out: list[Customer | None] = []
-    for entry in data:
-        try:
-            out.append(customer_from_json(entry))
-        except ResponseShapeError:
-            out.append(None)
     return out

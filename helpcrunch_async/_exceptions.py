@@ -15,7 +15,8 @@
         ├── UnprocessableEntityError     422
         ├── RateLimitError               429 (``retry_after`` when the server sent one)
         ├── ServerError                  5xx
-        └── APIResponseValidationError   2xx whose body is not the documented shape
+        ├── APIResponseValidationError   2xx whose body is not the documented shape
+        └── BatchItemError               a batch request succeeded, but not for this item
 
 No exception's ``str``/``repr`` ever holds the API key: requests are described by
 method and path only, and response bodies are the server's.
@@ -39,6 +40,7 @@ from http import HTTPStatus
 import attrs
 
 __all__ = [
+    "BatchItemError",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -264,3 +266,12 @@ def _error_class_for(status: int) -> type[APIError]:
     if status >= 500:
         return ServerError
     return _STATUS_CLASSES.get(status, APIError)
+
+
+class BatchItemError(APIError):
+    """``PUT /customers/batch`` answered 2xx, but its entry for this item reports an
+    error, or is not this customer: the update is not confirmed (redo it).
+
+    HelpCrunch does not document the batch response; ``errors`` holds the entry's own
+    ``errors[]`` when it has one, and ``body`` the entry's JSON.
+    """

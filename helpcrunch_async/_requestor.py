@@ -35,7 +35,7 @@ from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport, RawResponse
 from ._version import __version__
 
-__all__ = ["RequestStats", "Requestor", "logger"]
+__all__ = ["RequestStats", "Requestor", "error_details_of", "logger"]
 
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
@@ -256,6 +256,11 @@ def _error_details(body: bytes) -> tuple[ErrorDetail, ...]:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return ()
+    return error_details_of(data)
+
+
+def error_details_of(data: Any) -> tuple[ErrorDetail, ...]:
+    """Every ``{code, message}`` of a parsed ``{"errors": [...]}``; () for anything else."""
     items = data.get("errors") if isinstance(data, dict) else None
     if not isinstance(items, list):
         return ()

@@ -18,7 +18,7 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, TypeVar, Unpack
@@ -179,6 +179,7 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         max_retries: int = 2,
+        max_retry_after: float = 60.0,
         rate_limit: RateLimit | None | Unset = UNSET,
         max_concurrency: int = 16,
     ) -> None:
@@ -200,7 +201,8 @@ class HelpCrunch:
         self._key = _Secret(api_key)
         self._options: dict[str, Any] = {
             "base_url": base_url, "timeout": timeout,
-            "max_retries": max_retries, "rate_limit": rate_limit,
+            "max_retries": max_retries, "max_retry_after": max_retry_after,
+            "rate_limit": rate_limit,
             "max_concurrency": max_concurrency,
         }
         self._closed = False
@@ -358,6 +360,9 @@ class HelpCrunch:
             max_retries=max_retries,
         )
 
+        return self._iterate(agen)  # arguments were checked above, before any iteration
+
+    def _iterate(self, agen: AsyncGenerator[BulkResult, None]) -> Iterator[BulkResult]:
         async def step() -> BulkResult | None:
             try:
                 return await anext(agen)

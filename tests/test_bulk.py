@@ -264,3 +264,88 @@ def test_ctrl_c_during_sync_bulk_raises_keyboard_interrupt() -> None:
                 assert fake.stats.requests < len(ids)
             # The job was cancelled cleanly: the client goes on working.
             assert client.update_customer(ids[0], name="after").name == "after"
+
+
+def test_batch_outcomes_fail_items_the_response_does_not_confirm() -> None:
+    from helpcrunch_async._bulk import batch_outcomes
+
+    path = "/v1/customers/batch"
+    data = [
+        {"id": 1, "name": "a"},
+        {"errors": [{"code": "not_found", "message": "Customer not found"}]},
+        {"id": 99, "name": "someone else"},
+        "not a customer",
+    ]
+    first, second, third, fourth = batch_outcomes(data, [1, 2, 3, 4], path)
+    assert isinstance(first, hc.Customer)
+    assert first.id == 1
+    assert isinstance(second, hc.BatchItemError)
+    assert second.codes == ("not_found",)
+    assert isinstance(third, hc.BatchItemError)
+    assert "customer 99, not 3" in str(third)
+    assert isinstance(fourth, hc.BatchItemError)
+    assert "not confirmed" in str(fourth)
+    assert second.path == path
+    assert second.method == "PUT"
+    # A 2xx body without one entry per item: the request succeeded, nothing per item.
+    assert batch_outcomes({"ok": True}, [1, 2], path) == [None, None]
+    assert batch_outcomes([{"id": 1}], [1, 2], path) == [None, None]
+    assert batch_outcomes({"data": [{"id": 5}]}, [5], path)[0].id == 5  # type: ignore[union-attr]
+
+
+async def test_batch_item_errors_in_a_2xx_response_are_reported_failed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpcrunch_async import _bulk
+
+    real = _bulk.batch_outcomes
+
+    def second_item_failed(data: Any, ids: Any, path: str) -> Any:
+        data[1] = {"errors": [{"code": "not_found", "message": "gone"}]}
+        return real(data, ids, path)
+
+    monkeypatch.setattr("helpcrunch_async._client.batch_outcomes", second_item_failed)
+    async with FakeHelpCrunch(rate_limit=None) as fake:
+        ids = fake.seed_customers(3)
+        async with _client(fake) as client:
+            results = [r async for r in client.update_customers(
+                ((cid, {"name": "b"}) for cid in ids), batch=True, ordered=True)]
+    assert [r.ok for r in results] == [True, False, True]
+    assert isinstance(results[1].error, hc.BatchItemError)
+
+
+async def test_bad_items_do_not_make_the_job_read_ahead() -> None:
+    pulled = 0
+
+    def source() -> Iterator[tuple[Any, dict[str, Any]]]:
+        nonlocal pulled
+        for i in range(100_000):
+            pulled += 1
+            yield (-1 if i % 2 else 1), {"name": "x"}
+
+    async with FakeHelpCrunch(rate_limit=None) as fake:
+        fake.seed_customers(1)
+        async with _client(fake, max_concurrency=4) as client:
+            stream = client.update_customers(source(), max_concurrency=4)
+            await anext(stream)
+            assert pulled <= 3 * 4
+            await stream.aclose()
+
+
+async def test_flags_must_be_bools_and_arguments_are_checked_at_call_time() -> None:
+    async with FakeHelpCrunch(rate_limit=None) as fake:
+        fake.seed_customers(1)
+        async with _client(fake) as client:
+            with pytest.raises(hc.ValidationError) as info:
+                client.update_customers([(1, {"name": "A"})], replace="false")  # type: ignore[arg-type]
+            assert info.value.field == "replace"
+            with pytest.raises(hc.ValidationError):
+                client.update_customers([], max_concurrency=0)
+        assert len(fake.requests) == 0
+
+
+def test_bulk_item_is_a_real_type_alias() -> None:
+    import typing
+
+    def f(items: list[hc.BulkItem]) -> None: ...
+
+    assert typing.get_type_hints(f)["items"] == list[hc.BulkItem]

@@ -271,3 +271,16 @@ async def test_max_concurrency_bounds_requests_in_flight() -> None:
         times = sorted(r.time for r in fake.requests)
         waves = [times[i] for i in range(0, 12, 3)]
         assert all(later - earlier >= 0.19 for earlier, later in itertools.pairwise(waves))
+
+
+async def test_max_retry_after_caps_the_pause() -> None:
+    async with FakeHelpCrunch(rate_limit=(1, 5.0), retry_after=True) as fake:
+        a, b = fake.seed_customers(2)
+        async with _client(fake, max_retries=1, max_retry_after=0.2) as client:
+            await client.update_customer(a, name="A")
+            with pytest.raises(hc.RateLimitError) as info:
+                await client.update_customer(b, name="B")
+        assert info.value.retry_after is not None
+        assert info.value.retry_after >= 4
+        times = [r.time for r in fake.requests]
+        assert times[2] - times[1] < 1.0  # waited ~0.2 s, not the 4-5 s the server asked
