@@ -156,13 +156,17 @@ def _shutdown(runner: _LoopThread, client: AsyncHelpCrunch) -> None:
             runner.run(client.aclose)
     finally:
         runner.stop()
+        if client.rate_limit is not None:  # free for another client (it rebinds its loop)
+            _SYNC_LIMITS.discard(client.rate_limit)
 
 
 class HelpCrunch:
     """Blocking client with the same methods and arguments as :class:`AsyncHelpCrunch`.
 
     Holds one event loop (in a background thread) and one connection pool for its
-    whole life. Safe to share between threads. Use it as a context manager or call
+    whole life. Safe to share between threads — which is also how threads share one
+    rate limit: a :class:`RateLimit` belongs to one event loop, so two ``HelpCrunch``
+    clients cannot use the same one at once. Use it as a context manager or call
     :meth:`close`.
 
     Example:

@@ -133,6 +133,9 @@ def test_blocking_clients_cannot_share_a_rate_limit() -> None:
         with pytest.raises(hc.ValidationError, match="Share the client instead") as info:
             hc.HelpCrunch("key", rate_limit=shared)
         assert info.value.field == "rate_limit"
+    # Once the first client is closed, the limiter may go to a new one.
+    with hc.HelpCrunch("key", rate_limit=shared) as second:
+        assert second.rate_limit is shared
 
 
 @pytest.mark.parametrize(
