@@ -41,7 +41,9 @@ from ._models import Customer, CustomerUpdate, coerce_update
 from ._requestor import error_details_of
 from ._validation import check_customer_id
 
-__all__ = ["BATCH_SIZE", "BulkItem", "BulkResult", "batch_outcomes", "run_bulk"]
+__all__ = [
+    "BATCH_SIZE", "BulkItem", "BulkResult", "InputSource", "batch_outcomes", "run_bulk",
+]
 
 BATCH_SIZE = 10
 """Items per ``PUT /customers/batch`` request: HelpCrunch accepts 1 to 10."""
@@ -167,43 +169,62 @@ async def _batch(
 def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcome]:
     """Match a ``PUT /customers/batch`` response to its items, one outcome per item.
 
-    HelpCrunch does not document this response. When it is a list with one entry per
-    item (or ``{"data": [...]}`` holding one), entry *i* decides item *i*: the customer
-    when it parses and has the item's id; a :class:`BatchItemError` when it carries
-    ``errors`` or is anything else (the update is not confirmed). Any other 2xx body
-    gives ``None`` for every item: the request succeeded, with nothing per item to read.
+    HelpCrunch does not document this response, so only what it says plainly counts:
+
+    * a list of entries (or ``{"data": [...]}``) with one entry per item: entry *i*
+      decides item *i* — done when it is the item's customer (by ``id``), a
+      :class:`BatchItemError` when it carries ``errors`` or is anything else;
+    * a list of another length, or a top-level ``errors`` list: every item fails with a
+      :class:`BatchItemError` (the response does not confirm them);
+    * any other 2xx body: ``None`` for every item — the request succeeded, with nothing
+      per item to read.
     """
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        data = data["data"]
-    if not isinstance(data, list) or len(data) != len(ids):
-        return [None] * len(ids)
-    out: list[BatchOutcome] = []
-    for position, (entry, cid) in enumerate(zip(data, ids, strict=True)):
-        problem = None
-        details = error_details_of(entry)
-        if details or (isinstance(entry, dict) and "errors" in entry):
-            problem = "HelpCrunch reported an error for this batch item"
-        else:
-            try:
-                customer = customer_from_json(entry)
-            except ResponseShapeError as exc:
-                problem = f"entry {position} of the batch response is not a customer ({exc})"
-            else:
-                if customer.id == cid:
-                    out.append(customer)
-                    continue
-                problem = (f"entry {position} of the batch response is customer "
-                           f"{customer.id}, not {cid}")
-        out.append(BatchItemError(
+    count = len(ids)
+
+    def failed(cid: int, problem: str, entry: Any, details: tuple[Any, ...] = ()) -> Any:
+        return BatchItemError(
             status=200, method="PUT", path=path, errors=details,
             body=json.dumps(entry, default=str)[:2000],
             message=f"{problem}: the update of customer {cid} is not confirmed",
-        ))
+        )
+
+    if isinstance(data, dict) and isinstance(data.get("data"), list):
+        data = data["data"]
+    if not isinstance(data, list):
+        details = error_details_of(data)
+        if details:
+            return [failed(cid, "the batch response reports errors", data, details)
+                    for cid in ids]
+        return [None] * count
+    if len(data) != count:
+        return [failed(cid, f"the batch response has {len(data)} entries for {count} items",
+                       None) for cid in ids]
+    out: list[BatchOutcome] = []
+    for position, (entry, cid) in enumerate(zip(data, ids, strict=True)):
+        details = error_details_of(entry)
+        if details:
+            out.append(failed(cid, "HelpCrunch reported an error for this batch item",
+                              entry, details))
+            continue
+        try:
+            customer = customer_from_json(entry)
+        except ResponseShapeError as exc:
+            if isinstance(entry, dict) and entry.get("id") == cid:
+                out.append(None)  # it is this customer, in a shape we cannot read
+            else:
+                out.append(failed(cid, f"entry {position} of the batch response is not a "
+                                       f"customer ({exc})", entry))
+            continue
+        if customer.id == cid:
+            out.append(customer)
+        else:
+            out.append(failed(cid, f"entry {position} of the batch response is customer "
+                                   f"{customer.id}, not {cid}", entry))
     return out
 
 
-class _Source:
-    """A sync or async iterable, read one item at a time."""
+class InputSource:
+    """A sync or async iterable, read one item at a time (checked when made)."""
 
     def __init__(self, updates: Iterable[Any] | AsyncIterable[Any]) -> None:
         if isinstance(updates, AsyncIterable):
@@ -234,7 +255,7 @@ class _Source:
 
 
 async def run_bulk(
-    updates: Iterable[Any] | AsyncIterable[Any],
+    updates: Iterable[Any] | AsyncIterable[Any] | InputSource,
     *,
     send_one: SendOne,
     send_batch: SendBatch | None,
@@ -253,7 +274,7 @@ async def run_bulk(
     Closing the generator early cancels the requests in flight (their items are not
     reported: stop feeding input instead to end a job cleanly).
     """
-    source = _Source(updates)
+    source = updates if isinstance(updates, InputSource) else InputSource(updates)
     size = BATCH_SIZE if send_batch is not None else 1
     window = 4 * max_concurrency * size
     pending: set[asyncio.Task[list[BulkResult]]] = set()

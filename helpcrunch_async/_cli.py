@@ -33,6 +33,7 @@ from ._jobfile import (
     JobLine,
     ReportWriter,
     check_resume,
+    close_input,
     done_lines,
     open_input,
     read_lines,
@@ -184,8 +185,7 @@ def _dry_run(path: str) -> int:
                 invalid += 1
                 print(f"line {line.number}: {line.error}", file=sys.stderr)
     finally:
-        if stream is not sys.stdin:
-            stream.close()
+        close_input(stream, path)
     print(f"dry run: {valid} valid, {invalid} invalid lines; nothing sent")
     return EXIT_OK if invalid == 0 else EXIT_USAGE
 
@@ -285,8 +285,7 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
     finally:
         _remove_signal_handler(loop)
         report.close()
-        if stream is not sys.stdin:
-            stream.close()
+        close_input(stream, args.file)
     print(f"{progress.done} done, {progress.failed} failed"
           + (f", {job.skipped} skipped (done before)" if job.skipped else "")
           + f" in {progress.elapsed:.1f} s; {stats.requests} requests, {stats.retries} "

@@ -8,7 +8,14 @@ from typing import Unpack
 
 import aiohttp
 
-from ._bulk import BatchOutcome, BulkItem, BulkResult, batch_outcomes, run_bulk
+from ._bulk import (
+    BatchOutcome,
+    BulkItem,
+    BulkResult,
+    InputSource,
+    batch_outcomes,
+    run_bulk,
+)
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -381,7 +388,7 @@ class AsyncHelpCrunch:
             )
 
         return run_bulk(
-            updates, send_one=send_one, send_batch=send_batch if batch else None,
+            InputSource(updates), send_one=send_one, send_batch=send_batch if batch else None,
             max_concurrency=concurrency, ordered=ordered, batch_fallback=batch_fallback,
             replace=replace,
         )

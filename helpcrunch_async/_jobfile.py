@@ -39,8 +39,8 @@ from ._models import CustomerUpdate, Tag, coerce_update
 from ._validation import check_customer_id
 
 __all__ = [
-    "InputError", "JobLine", "ReportWriter", "check_resume", "done_lines", "read_lines",
-    "to_update",
+    "InputError", "JobLine", "ReportWriter", "check_resume", "close_input", "done_lines",
+    "read_lines", "to_update",
 ]
 
 _CAMEL = {
@@ -169,12 +169,23 @@ def _detect_format(path: str, first: str) -> str:
 def open_input(path: str) -> IO[str]:
     """The input stream: ``-`` is stdin. Raises :class:`InputError` if unreadable."""
     if path == "-":
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:  # a text-only stdin (tests, embedding): read it as it is
+            return sys.stdin
         # utf-8-sig: files saved by Excel and others start with a byte-order mark.
-        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
     try:
         return open(path, encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def close_input(stream: IO[str], path: str) -> None:
+    """Close what :func:`open_input` opened; stdin itself stays open."""
+    if path != "-":
+        stream.close()
+    elif isinstance(stream, io.TextIOWrapper) and stream is not sys.stdin:
+        stream.detach()  # our wrapper goes, the process's stdin stays
 
 
 def read_lines(stream: IO[str], path: str = "-") -> Iterator[JobLine]:

@@ -27,7 +27,7 @@ import aiohttp
 
 from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
-from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
+from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, resolve_api_key
 from ._exceptions import HelpCrunchError, ValidationError
 from ._models import Customer, CustomerFields, CustomerUpdate
 from ._ratelimit import RateLimit
@@ -193,16 +193,14 @@ class HelpCrunch:
                 "made for another; pass session= to AsyncHelpCrunch instead",
                 field="session",
             )
-        if isinstance(rate_limit, RateLimit):
-            if rate_limit in _SYNC_LIMITS:
-                raise ValidationError(
-                    "this RateLimit is already used by another HelpCrunch client; blocking "
-                    "clients each run their own event loop and cannot share one. Share the "
-                    "client instead: HelpCrunch is safe to use from several threads",
-                    field="rate_limit",
-                )
-            _SYNC_LIMITS.add(rate_limit)
-        self._key = _Secret(api_key)
+        if isinstance(rate_limit, RateLimit) and rate_limit in _SYNC_LIMITS:
+            raise ValidationError(
+                "this RateLimit is already used by another HelpCrunch client; blocking "
+                "clients each run their own event loop and cannot share one. Share the "
+                "client instead: HelpCrunch is safe to use from several threads",
+                field="rate_limit",
+            )
+        self._key = _Secret(resolve_api_key(api_key))  # a forked child must not re-read env
         self._options: dict[str, Any] = {
             "base_url": base_url, "timeout": timeout,
             "max_retries": max_retries, "max_retry_after": max_retry_after,
@@ -212,6 +210,8 @@ class HelpCrunch:
         self._closed = False
         self._fork_lock = threading.Lock()
         self._setup(AsyncHelpCrunch(self._key.value, **self._options))
+        if isinstance(rate_limit, RateLimit):  # only once construction has succeeded
+            _SYNC_LIMITS.add(rate_limit)
 
     def _setup(self, client: AsyncHelpCrunch) -> None:
         self._async = client
@@ -219,6 +219,11 @@ class HelpCrunch:
         self._finalizer = weakref.finalize(self, _shutdown, self._runner, client)
 
     def _run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        self._client()
+        return self._runner.run(factory)
+
+    def _client(self) -> AsyncHelpCrunch:
+        """The async client to use in this process (a forked child gets its own)."""
         if self._closed:
             raise HelpCrunchError("the client is closed; create a new one")
         if self._runner.forked():
@@ -230,7 +235,7 @@ class HelpCrunch:
                     if isinstance(limit, RateLimit):  # bound to the parent's loop
                         self._options["rate_limit"] = limit.copy()
                     self._setup(AsyncHelpCrunch(self._key.value, **self._options))
-        return self._runner.run(factory)
+        return self._async
 
     @property
     def base_url(self) -> str:
@@ -358,7 +363,7 @@ class HelpCrunch:
             ...     print(r.index, r.ok)
             0 True
         """
-        agen = self._async.update_customers(
+        agen = self._client().update_customers(
             updates, max_concurrency=max_concurrency, ordered=ordered, replace=replace,
             batch=batch, batch_fallback=batch_fallback, timeout=timeout,
             max_retries=max_retries,
@@ -373,11 +378,17 @@ class HelpCrunch:
             except StopAsyncIteration:
                 return None
 
-        finished = False
+        # Close the job if the caller leaves early — but not when a step itself was
+        # interrupted: cancelling that step already closed (or is closing) the job.
+        open_job = True
         try:
-            while (result := self._run(step)) is not None:
+            while True:
+                open_job = False
+                result = self._run(step)
+                if result is None:
+                    break
+                open_job = True
                 yield result
-            finished = True
         finally:
-            if not finished and not self._closed:
+            if open_job and not self._closed:
                 self._run(agen.aclose)

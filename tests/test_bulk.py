@@ -287,10 +287,22 @@ def test_batch_outcomes_fail_items_the_response_does_not_confirm() -> None:
     assert "not confirmed" in str(fourth)
     assert second.path == path
     assert second.method == "PUT"
-    # A 2xx body without one entry per item: the request succeeded, nothing per item.
+    # A 2xx body with nothing per item: the request succeeded, nothing to read.
     assert batch_outcomes({"ok": True}, [1, 2], path) == [None, None]
-    assert batch_outcomes([{"id": 1}], [1, 2], path) == [None, None]
     assert batch_outcomes({"data": [{"id": 5}]}, [5], path)[0].id == 5  # type: ignore[union-attr]
+    # A list of the wrong length, or top-level errors, confirms nothing.
+    short = batch_outcomes([{"id": 1}], [1, 2], path)
+    assert all(isinstance(o, hc.BatchItemError) for o in short)
+    assert "1 entries for 2 items" in str(short[1])
+    assert all(isinstance(o, hc.BatchItemError) for o in batch_outcomes([], [1], path))
+    top = batch_outcomes({"errors": [{"code": "x", "message": "y"}]}, [1, 2], path)
+    assert [o.codes for o in top] == [("x",), ("x",)]  # type: ignore[union-attr]
+    # An empty errors list is no error; the item's own customer in a shape we cannot
+    # read is still this customer.
+    ok, unreadable = batch_outcomes([{"id": 1, "errors": []}, {"id": 2, "tags": "x"}],
+                                    [1, 2], path)
+    assert isinstance(ok, hc.Customer)
+    assert unreadable is None
 
 
 async def test_batch_item_errors_in_a_2xx_response_are_reported_failed(
@@ -340,6 +352,9 @@ async def test_flags_must_be_bools_and_arguments_are_checked_at_call_time() -> N
             assert info.value.field == "replace"
             with pytest.raises(hc.ValidationError):
                 client.update_customers([], max_concurrency=0)
+            with pytest.raises(hc.ValidationError) as info:
+                client.update_customers(5)  # type: ignore[arg-type]
+            assert info.value.field == "updates"
         assert len(fake.requests) == 0
 
 
@@ -349,3 +364,61 @@ def test_bulk_item_is_a_real_type_alias() -> None:
     def f(items: list[hc.BulkItem]) -> None: ...
 
     assert typing.get_type_hints(f)["items"] == list[hc.BulkItem]
+
+
+def test_ctrl_c_while_the_loop_is_stuck_in_slow_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    from helpcrunch_async import _sync
+
+    monkeypatch.setattr(_sync, "_UNWIND_TIMEOUT", 0.1)
+
+    def slow_input() -> Iterator[tuple[int, dict[str, Any]]]:
+        yield 1, {"name": "a"}
+        time.sleep(1.0)  # a blocking input iterator runs on the client's loop thread
+        yield 1, {"name": "b"}
+
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        fake.seed_customers(1)
+        with hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None) as client:
+            timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            results = client.update_customers(slow_input(), max_concurrency=1)
+            with pytest.raises(KeyboardInterrupt):  # not "generator already running"
+                list(results)
+            timer.join()
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_bulk_first_thing_in_a_forked_child_uses_the_childs_client(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        ids = fake.seed_customers(3)
+        monkeypatch.setenv("HELPCRUNCH_API_KEY", fake.api_key)
+        limit = hc.RateLimit(requests=1000, period=1.0)
+        with hc.HelpCrunch(base_url=fake.base_url, rate_limit=limit) as client:
+            assert client.update_customer(ids[0], name="parent").name == "parent"
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # child: the key was resolved at construction, not re-read now
+                status = 1
+                try:
+                    os.environ["HELPCRUNCH_API_KEY"] = "some-other-key"
+                    results = list(client.update_customers((cid, {"name": "child"})
+                                                           for cid in ids))
+                    os.write(write_fd, str(sum(r.ok for r in results)).encode())
+                    status = 0
+                finally:
+                    os._exit(status)
+            os.close(write_fd)
+            _, status = os.waitpid(pid, 0)
+            with os.fdopen(read_fd) as pipe:
+                answer = pipe.read()
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert answer == "3"
+        assert all(fake.customers[cid]["name"] == "child" for cid in ids)

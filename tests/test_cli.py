@@ -219,3 +219,16 @@ def test_report_cut_short_by_a_crash_is_continued_safely(fake: FakeHelpCrunch,
     assert [r.path for r in fake.requests] == ["/v1/customers/2"]  # line 1 skipped
     last = {e["line"]: e["status"] for e in map(json.loads, report.read_text().splitlines()[2:])}
     assert last == {2: "done"}
+
+
+def test_stdin_input_leaves_stdin_usable(fake: FakeHelpCrunch,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    raw = io.BytesIO(b'{"id": 1, "name": "from stdin"}\n')
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(raw, encoding="utf-8"))
+    assert _run(fake, "-") == 0
+    assert fake.customers[1]["name"] == "from stdin"
+    assert not raw.closed  # the process's stdin was not closed under it
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"id": 2, "name": "text stdin"}\n'))
+    assert main(["update-customers", "-", "--dry-run"]) == 0

@@ -205,3 +205,11 @@ def test_which_connection_failures_are_retried(method: str, maybe_sent: bool,
 def test_negative_max_retries_is_rejected() -> None:
     with pytest.raises(hc.ValidationError):
         hc.AsyncHelpCrunch("key", max_retries=-1)
+
+
+def test_a_failed_blocking_client_does_not_keep_its_rate_limit() -> None:
+    shared = hc.RateLimit(requests=10, period=1.0)
+    with pytest.raises(hc.ValidationError):
+        hc.HelpCrunch("key", base_url="http://example.com/v1", rate_limit=shared)
+    with hc.HelpCrunch("key", rate_limit=shared) as client:
+        assert client.rate_limit is shared
