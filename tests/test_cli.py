@@ -232,3 +232,28 @@ def test_stdin_input_leaves_stdin_usable(fake: FakeHelpCrunch,
     assert not raw.closed  # the process's stdin was not closed under it
     monkeypatch.setattr("sys.stdin", io.StringIO('{"id": 2, "name": "text stdin"}\n'))
     assert main(["update-customers", "-", "--dry-run"]) == 0
+
+
+def test_batch_option_sends_ten_lines_a_request(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(f'{{"id": {i}, "name": "b{i}"}}\n' for i in range(1, 13)))
+    report = tmp_path / "r.jsonl"
+    assert _run(fake, str(src), "--batch", "--report", str(report)) == 0
+    assert sorted(len(r.body) for r in fake.requests) == [2, 10]
+    assert {e["status"] for e in _report(report)} == {"done"}
+    assert fake.customers[12]["name"] == "b12"
+
+
+def test_plain_progress_lines_when_not_a_terminal() -> None:
+    import io
+
+    from helpcrunch_async._progress import Progress
+
+    out = io.StringIO()
+    with Progress(4, stream=out, interval=0.0) as progress:
+        for ok in (True, True, False, True):
+            progress.advance(ok=ok)
+    lines = out.getvalue().splitlines()
+    assert len(lines) >= 4
+    assert lines[-1].startswith("4/4 customers: 3 done, 1 failed")
+    assert "ETA" in lines[0]
