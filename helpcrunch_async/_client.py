@@ -203,11 +203,7 @@ class AsyncHelpCrunch:
                 "nothing to update: give at least one field (None clears a field)",
                 field="update",
             )
-        body = encode_body(update_to_json(record))
-        return (await self._requestor.request_counted(
-            "PATCH", f"/customers/{cid}", customer_from_json, body=body,
-            timeout=_call_timeout(timeout), max_retries=max_retries,
-        ))[0]
+        return (await self._send_customer("PATCH", cid, record, timeout, max_retries))[0]
 
     async def replace_customer(
         self,
@@ -373,7 +369,6 @@ class AsyncHelpCrunch:
         batch_path = f"{self._base_url.path.rstrip('/')}/customers/batch"
 
         def send_one(cid: int, record: CustomerUpdate) -> Awaitable[tuple[Customer, int]]:
-            # A plain function returning the request's coroutine: no extra await layer.
             return self._send_customer(method, cid, record, timeout, max_retries)
 
         async def send_batch(
@@ -393,16 +388,18 @@ class AsyncHelpCrunch:
             replace=replace,
         )
 
-    async def _send_customer(
+    def _send_customer(
         self,
         method: str,
         cid: int,
         update: CustomerUpdate,
         timeout: float | aiohttp.ClientTimeout | None,
         max_retries: int | None,
-    ) -> tuple[Customer, int]:
+    ) -> Awaitable[tuple[Customer, int]]:
+        # A plain function returning the request's coroutine: no extra await layer on
+        # the hot path of every update.
         body = encode_body(update_to_json(update))
-        return await self._requestor.request_counted(
+        return self._requestor.request_counted(
             method, f"/customers/{cid}", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,
         )

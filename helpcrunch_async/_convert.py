@@ -207,12 +207,10 @@ def _datetime_in(value: Any, _: Any) -> datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
-        if value.isdigit() and value.isascii():  # the documented form, "1603885746"
-            return datetime.fromtimestamp(int(value), UTC)
         text = value.strip()
         if not text:
             return None
-        if text.isascii() and text.isdigit():
+        if text.isascii() and text.isdigit():  # the documented form, "1603885746"
             return datetime.fromtimestamp(int(text), UTC)
         try:  # not documented, but an ISO 8601 string is unambiguous enough to take
             parsed = datetime.fromisoformat(text)
@@ -420,15 +418,8 @@ def _fast_customer(data: dict[str, Any]) -> Customer | None:
     tags, custom_data = get("tags"), get("customData")
     first_seen, last_seen = get("firstSeen"), get("lastSeen")
     try:
-        # The documented timestamp form ("1603885746") inline; anything else via the hook.
-        if type(first_seen) is str and first_seen.isdigit() and first_seen.isascii():
-            first_seen = datetime.fromtimestamp(int(first_seen), UTC)
-        else:
-            first_seen = _datetime_in(first_seen, None)
-        if type(last_seen) is str and last_seen.isdigit() and last_seen.isascii():
-            last_seen = datetime.fromtimestamp(int(last_seen), UTC)
-        else:
-            last_seen = _datetime_in(last_seen, None)
+        first_seen = _datetime_in(first_seen, None)
+        last_seen = _datetime_in(last_seen, None)
         tags = () if tags is None or tags == [] else _tags_in(tags, None)
         if type(custom_data) is dict and all(
                 value is None or type(value) in _SCALARS for value in custom_data.values()):

@@ -40,7 +40,7 @@ from ._validation import check_customer_id
 
 __all__ = [
     "InputError", "JobLine", "ReportWriter", "check_resume", "close_input", "done_lines",
-    "read_lines", "to_update",
+    "read_lines",
 ]
 
 _CAMEL = {
@@ -133,16 +133,6 @@ def _csv_fields(row: Mapping[str, str | None]) -> dict[str, Any]:
     if custom:
         fields["custom_data"] = custom
     return fields
-
-
-def to_update(fields: Mapping[str, Any]) -> CustomerUpdate:
-    """A :class:`CustomerUpdate` from input field names (camelCase or snake_case).
-
-    Example:
-        >>> to_update({"userId": "u1", "customData": {"plan": "pro"}}).user_id
-        'u1'
-    """
-    return coerce_update(None, _json_fields(fields))
 
 
 def _line(number: int, raw_id: object, build: Any) -> JobLine:

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 __all__ = [
@@ -175,18 +175,27 @@ def _check_fields(body: Any, prefix: str, errors: list[JsonDict]) -> None:
             _check_custom_data(value, code, errors)
 
 
+def _objects(
+    value: list[Any], code: str, keys: tuple[str, ...], errors: list[JsonDict]
+) -> Iterator[tuple[str, JsonDict]]:
+    """Each JSON object of a list, with its error code prefix; reports non-objects and
+    keys other than ``keys``."""
+    for i, item in enumerate(value):
+        where = f"{code}[{i}]"
+        if not isinstance(item, dict):
+            errors.append(_err(where, _type_name("object")))
+            continue
+        for k in item:
+            if k not in keys:
+                errors.append(_err(f"{where}.{k}", NOT_EXPECTED))
+        yield where, item
+
+
 def _check_tags(value: Any, code: str, errors: list[JsonDict]) -> None:
     if not isinstance(value, list):
         errors.append(_err(code, _type_name("list")))
         return
-    for i, tag in enumerate(value):
-        where = f"{code}[{i}]"
-        if not isinstance(tag, dict):
-            errors.append(_err(where, _type_name("object")))
-            continue
-        for k in tag:
-            if k not in ("name", "color"):
-                errors.append(_err(f"{where}.{k}", NOT_EXPECTED))
+    for where, tag in _objects(value, code, ("name", "color"), errors):
         name = tag.get("name")
         if not isinstance(name, str):
             errors.append(_err(f"{where}.name", "This value should not be blank."
@@ -203,14 +212,7 @@ def _check_custom_data(value: Any, code: str, errors: list[JsonDict]) -> None:
         errors.append(_err(code, _type_name("list") + " Write customData as a list of "
                                  '{"property", "value"} objects.'))
         return
-    for i, item in enumerate(value):
-        where = f"{code}[{i}]"
-        if not isinstance(item, dict):
-            errors.append(_err(where, _type_name("object")))
-            continue
-        for k in item:
-            if k not in ("property", "value"):
-                errors.append(_err(f"{where}.{k}", NOT_EXPECTED))
+    for where, item in _objects(value, code, ("property", "value"), errors):
         prop = item.get("property")
         if not isinstance(prop, str) or not prop:
             errors.append(_err(f"{where}.property", "This value should not be blank."
