@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from helpcrunch_async import _retry
-from helpcrunch_async._cli import main
+from helpcrunch_async.cli import main
 from helpcrunch_async.testing import FakeHelpCrunch, Fault
 
 
@@ -247,7 +247,7 @@ def test_batch_option_sends_ten_lines_a_request(fake: FakeHelpCrunch, tmp_path: 
 def test_plain_progress_lines_when_not_a_terminal() -> None:
     import io
 
-    from helpcrunch_async._progress import Progress
+    from helpcrunch_async.cli._progress import Progress
 
     out = io.StringIO()
     with Progress(4, stream=out, interval=0.0) as progress:

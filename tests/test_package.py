@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import inspect
+import subprocess
+import sys
 import tomllib
 from importlib.resources import files
 from pathlib import Path
@@ -95,3 +97,12 @@ def test_runtime_dependencies_are_only_the_four() -> None:
                    for d in pyproject["project"]["dependencies"])
     assert names == ["aiohttp", "aiolimiter", "attrs", "cattrs"]
     assert pyproject["project"]["requires-python"] == ">=3.11"
+
+
+def test_the_library_never_imports_the_command() -> None:
+    """The command (``helpcrunch_async.cli``) uses the library, never the other way round."""
+    code = ("import sys, helpcrunch_async, helpcrunch_async.testing; "
+            "print(sorted(m for m in sys.modules if m.startswith('helpcrunch_async.cli')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"

@@ -1,17 +1,7 @@
-"""The ``helpcrunch`` command (also ``python -m helpcrunch_async``).
+"""``helpcrunch update-customers``: a bulk update from a JSON Lines or CSV file.
 
-Commands:
-
-* ``helpcrunch update-customers FILE`` — run a bulk update from JSON Lines or CSV
-  (see :mod:`helpcrunch_async._jobfile` for the format), with progress, a report and
-  ``--resume``.
-* ``helpcrunch demo`` — a bulk update against the built-in fake server: no key needed.
-* ``helpcrunch fake-server`` — serve the fake HelpCrunch API for manual tests and
-  benchmarks.
-
-Exit codes: 0 all done; 1 some items failed; 2 usage or input errors (also: invalid
-lines under ``--dry-run``); 130 interrupted by Ctrl-C (the report holds everything
-finished; ``--resume`` goes on from there).
+Progress and a report (``--report``) as it goes, ``--resume`` after a crash or Ctrl-C,
+``--dry-run`` to validate only. The input format: :mod:`helpcrunch_async.cli._jobfile`.
 """
 
 from __future__ import annotations
@@ -20,16 +10,25 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-from ._client import AsyncHelpCrunch
-from ._config import API_KEY_ENV, DEFAULT_BASE_URL
-from ._exceptions import HelpCrunchError, ValidationError
+from .._client import AsyncHelpCrunch
+from .._config import API_KEY_ENV, DEFAULT_BASE_URL
+from .._exceptions import HelpCrunchError
+from .._models import CustomerUpdate
+from .._ratelimit import RateLimit
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_signal_handler,
+    parse_rate_limit,
+    remove_signal_handler,
+)
 from ._jobfile import (
-    InputError,
     JobLine,
     ReportWriter,
     check_resume,
@@ -38,40 +37,13 @@ from ._jobfile import (
     open_input,
     read_lines,
 )
-from ._models import CustomerUpdate
 from ._progress import Progress
-from ._ratelimit import RateLimit
 
-__all__ = ["main"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+__all__ = ["add_parser", "run"]
 
 
-def parse_rate_limit(text: str) -> tuple[int, float] | None:
-    """``"120/60"`` → ``(120, 60.0)``; ``"off"`` → ``None``.
-
-    Example:
-        >>> parse_rate_limit("120/60")
-        (120, 60.0)
-    """
-    if text.strip().lower() in ("off", "none", "0"):
-        return None
-    requests, slash, period = text.partition("/")
-    try:
-        value = (int(requests), float(period) if slash else 60.0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected REQUESTS/SECONDS such as 120/60, or off; got {text!r}") from None
-    if value[0] < 1 or value[1] <= 0:
-        raise argparse.ArgumentTypeError(f"rate limit must be positive, got {text!r}")
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="helpcrunch", description="HelpCrunch customer API tools (helpcrunch-async).")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_parser(commands: Any) -> None:
+    """Add ``update-customers`` to the subcommands of the ``helpcrunch`` parser."""
     up = commands.add_parser(
         "update-customers", help="update customers from a JSON Lines or CSV file",
         description="Update one customer per input line (PATCH: only the given fields). "
@@ -98,66 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--max-retries", type=int, default=4, metavar="N",
                     help="retries per request for safe-to-retry failures (default 4)")
     up.add_argument("--no-progress", action="store_true", help="no progress display")
-
-    demo = commands.add_parser(
-        "demo", help="bulk-update customers of a built-in fake server (no key needed)",
-        description="Start the fake HelpCrunch server in-process, bulk-update its customers "
-                    "through the SDK with a progress bar, check the result. Never touches a "
-                    "real account.")
-    demo.add_argument("--customers", type=int, default=2000, metavar="N")
-    demo.add_argument("--rate-limit", type=parse_rate_limit, default=(240, 2.0),
-                      metavar="N/SECONDS",
-                      help="the fake's and the client's limit (default 240/2: HelpCrunch's "
-                           "rate of 120 a minute, 60 times faster)")
-    demo.add_argument("--fault-rate", type=float, default=0.01,
-                      help="share of requests the fake fails (5xx, drops; default 0.01)")
-    demo.add_argument("--concurrency", type=int, default=16, metavar="N")
-    demo.add_argument("--batch", action="store_true", help="use the batch endpoint")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--no-progress", action="store_true")
-
-    fake = commands.add_parser("fake-server", help="serve the fake HelpCrunch API",
-                               description="Serve the fake HelpCrunch API until Ctrl-C.")
-    fake.add_argument("--host", default="127.0.0.1")
-    fake.add_argument("--port", type=int, default=8080)
-    fake.add_argument("--api-key", default="test-key")
-    fake.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
-                      metavar="N/SECONDS", help="sliding window (default 120/60; off)")
-    fake.add_argument("--retry-after", action="store_true",
-                      help="send Retry-After on 429 (the real API's headers are undocumented)")
-    fake.add_argument("--fault-rate", type=float, default=0.0)
-    fake.add_argument("--seed", type=int, default=None)
-    fake.add_argument("--customers", type=int, default=1000, help="customers to create")
-    return parser
+    up.set_defaults(run=run)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (the console script exits with it)."""
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "update-customers":
-            return _update_customers_command(args)
-        if args.command == "demo":
-            from ._demo import run_demo
-
-            return asyncio.run(run_demo(
-                customers=args.customers, rate_limit=args.rate_limit,
-                fault_rate=args.fault_rate, concurrency=args.concurrency, batch=args.batch,
-                seed=args.seed, progress=not args.no_progress))
-        from .testing import run_fake_server
-
-        run_fake_server(args.host, args.port, api_key=args.api_key,
-                        rate_limit=args.rate_limit, retry_after=args.retry_after,
-                        fault_rate=args.fault_rate, seed=args.seed, customers=args.customers)
-        return EXIT_OK
-    except (InputError, ValidationError) as exc:  # bad file, bad option value
-        print(f"helpcrunch: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-
-
-def _update_customers_command(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run ``update-customers``; returns the exit code."""
     if args.concurrency < 1:
         print("helpcrunch: --concurrency must be at least 1", file=sys.stderr)
         return EXIT_USAGE
@@ -265,7 +182,7 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
                 print("\nhelpcrunch: stopping — finishing requests in flight "
                       "(Ctrl-C again to abort)", file=sys.stderr)
 
-            _add_signal_handler(loop, on_interrupt)
+            add_signal_handler(loop, on_interrupt)
             async with AsyncHelpCrunch(
                 api_key, base_url=args.base_url, rate_limit=limit,
                 max_concurrency=args.concurrency, max_retries=args.max_retries,
@@ -283,7 +200,7 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
               "redone by --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        _remove_signal_handler(loop)
+        remove_signal_handler(loop)
         report.close()
         close_input(stream, args.file)
     print(f"{progress.done} done, {progress.failed} failed"
@@ -294,13 +211,3 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if progress.failed == 0 else EXIT_FAILED
-
-
-def _add_signal_handler(loop: asyncio.AbstractEventLoop, callback: Any) -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not main thread
-        loop.add_signal_handler(signal.SIGINT, callback)
-
-
-def _remove_signal_handler(loop: asyncio.AbstractEventLoop) -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.remove_signal_handler(signal.SIGINT)

@@ -34,9 +34,9 @@ from typing import IO, Any
 
 import attrs
 
-from ._exceptions import APIError, HelpCrunchError, ValidationError
-from ._models import CustomerUpdate, Tag, coerce_update
-from ._validation import check_customer_id
+from .._exceptions import APIError, HelpCrunchError, ValidationError
+from .._models import CustomerUpdate, Tag, coerce_update
+from .._validation import check_customer_id
 
 __all__ = [
     "InputError", "JobLine", "ReportWriter", "check_resume", "close_input", "done_lines",

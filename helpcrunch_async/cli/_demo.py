@@ -11,16 +11,19 @@ contacts a real HelpCrunch account, key or no key.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import sys
 import time
 from typing import Any
 
-from ._client import AsyncHelpCrunch
+from .._client import AsyncHelpCrunch
+from .._ratelimit import RateLimit
+from ._common import parse_rate_limit
 from ._progress import Progress
-from ._ratelimit import RateLimit
 
-__all__ = ["run_demo"]
+__all__ = ["add_parser", "run", "run_demo"]
 
 _PLANS = ("free", "basic", "pro", "enterprise")
 
@@ -41,6 +44,35 @@ def _matches(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
             and all(custom.get(k) == v for k, v in wanted["custom_data"].items()))
 
 
+def add_parser(commands: Any) -> None:
+    """Add ``demo`` to the subcommands of the ``helpcrunch`` parser."""
+    demo = commands.add_parser(
+        "demo", help="bulk-update customers of a built-in fake server (no key needed)",
+        description="Start the fake HelpCrunch server in-process, bulk-update its customers "
+                    "through the SDK with a progress bar, check the result. Never touches a "
+                    "real account.")
+    demo.add_argument("--customers", type=int, default=2000, metavar="N")
+    demo.add_argument("--rate-limit", type=parse_rate_limit, default=(240, 2.0),
+                      metavar="N/SECONDS",
+                      help="the fake's and the client's limit (default 240/2: HelpCrunch's "
+                           "rate of 120 a minute, 60 times faster)")
+    demo.add_argument("--fault-rate", type=float, default=0.01,
+                      help="share of requests the fake fails (5xx, drops; default 0.01)")
+    demo.add_argument("--concurrency", type=int, default=16, metavar="N")
+    demo.add_argument("--batch", action="store_true", help="use the batch endpoint")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--no-progress", action="store_true")
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``demo``; returns the exit code."""
+    return asyncio.run(run_demo(
+        customers=args.customers, rate_limit=args.rate_limit, fault_rate=args.fault_rate,
+        concurrency=args.concurrency, batch=args.batch, seed=args.seed,
+        progress=not args.no_progress))
+
+
 async def run_demo(
     *,
     customers: int = 2000,
@@ -52,7 +84,7 @@ async def run_demo(
     progress: bool = True,
 ) -> int:
     """Run the demo; return 0 when every customer ended exactly as sent, else 1."""
-    from .testing import FakeHelpCrunch
+    from ..testing import FakeHelpCrunch
 
     out = sys.stdout
     fault_kinds = ("500", "502", "503", "drop_before", "drop_after")

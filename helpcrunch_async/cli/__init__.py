@@ -1,0 +1,20 @@
+"""The ``helpcrunch`` command (also ``python -m helpcrunch_async``).
+
+It uses the library and the library never imports it. Commands:
+
+* ``helpcrunch update-customers FILE`` (:mod:`._update`) — a bulk update from JSON Lines or
+  CSV (format: :mod:`._jobfile`), with progress (:mod:`._progress`), a report and
+  ``--resume``.
+* ``helpcrunch demo`` (:mod:`._demo`) — a bulk update against the built-in fake server:
+  no key needed.
+* ``helpcrunch fake-server`` (:mod:`._fake_server`) — serve the fake HelpCrunch API for
+  manual tests and benchmarks.
+
+Exit codes: 0 all done; 1 some items failed; 2 usage or input errors (also: invalid
+lines under ``--dry-run``); 130 interrupted by Ctrl-C (the report holds everything
+finished; ``--resume`` goes on from there).
+"""
+
+from ._main import main
+
+__all__ = ["main"]
