@@ -184,7 +184,7 @@ def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcom
     def failed(cid: int, problem: str, entry: Any, details: tuple[Any, ...] = ()) -> Any:
         return BatchItemError(
             status=200, method="PUT", path=path, errors=details,
-            body=json.dumps(entry, default=str)[:2000],
+            body=_entry_text(entry),
             message=f"{problem}: the update of customer {cid} is not confirmed",
         )
 
@@ -221,6 +221,14 @@ def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcom
             out.append(failed(cid, f"entry {position} of the batch response is customer "
                                    f"{customer.id}, not {cid}", entry))
     return out
+
+
+def _entry_text(entry: Any) -> str:
+    """A batch response entry as JSON text for an error's ``body`` (at most 2,000 chars)."""
+    try:
+        return json.dumps(entry, default=str)[:2000]
+    except RecursionError:  # decoded a little below the stack limit, too deep to encode here
+        return "(not shown: nested too deeply)"
 
 
 class InputSource:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from ._models import Customer, CustomerUpdate, Device, Location, Tag
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
 __all__ = [
-    "customer_from_json", "decode_json", "encode_body", "encode_json",
+    "InvalidJSON", "customer_from_json", "decode_json", "encode_body", "encode_json",
     "update_to_json",
 ]
 
@@ -142,7 +143,7 @@ def encode_body(payload: Any) -> bytes:
 
 # --- reading ---------------------------------------------------------------------------
 
-_orjson_loads: Callable[[bytes], Any] | None
+_orjson_loads: Callable[[bytes | str], Any] | None
 try:  # the optional ``speedups`` extra
     from orjson import loads as _orjson_loads
 except ImportError:  # pragma: no cover - depends on the environment
@@ -153,23 +154,47 @@ except ImportError:  # pragma: no cover - depends on the environment
 # (Mapping every digit to "0" and everything else to " " finds one fast, in C.)
 _DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 _LONG_DIGITS = b"0" * 20
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{20}")
 
 
-def decode_json(body: bytes) -> Any:
+class InvalidJSON(ValueError):
+    """What :func:`decode_json` raises: the text is not JSON the SDK can read.
+
+    That is: not JSON at all, not UTF-8, or nested so deeply that decoding it would
+    exhaust the interpreter's stack (``[`` × 200,000 would otherwise end in a
+    ``RecursionError``). ``str(exc)`` says which.
+    """
+
+
+def decode_json(body: bytes | str) -> Any:
     """``json.loads(body)``, with orjson when it is installed (the ``speedups`` extra).
 
     The result is the same either way: whatever orjson refuses or might read differently
-    (NaN, Infinity, a BOM, integers beyond 64 bits, invalid text) is left to json,
-    which returns or raises exactly as without orjson.
+    (NaN, Infinity, a BOM, integers beyond 64 bits, invalid text) is left to json.
+    Every failure is an :class:`InvalidJSON` (a ``ValueError``), never anything else:
+    use this for any JSON that comes from outside (responses, error bodies, input lines).
+
+    Example:
+        >>> decode_json(b'{"id": 1}')
+        {'id': 1}
+        >>> decode_json("[" * 100_000 + "]" * 100_000)
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._convert.InvalidJSON: JSON nested too deeply to read
     """
-    if _orjson_loads is not None and _LONG_DIGITS not in body.translate(_DIGITS_TO_ZERO):
+    if _orjson_loads is not None and (
+            _LONG_DIGITS not in body.translate(_DIGITS_TO_ZERO) if isinstance(body, bytes)
+            else _LONG_DIGITS_TEXT.search(body) is None):
         try:
             return _orjson_loads(body)
         except ValueError:
             pass
-    return json.loads(body)
-
-
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise InvalidJSON("JSON nested too deeply to read") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise InvalidJSON(f"not valid JSON: {exc}") from exc
 
 class _Invalid(ValueError):
     """A value of the response that does not fit; cattrs adds where it was."""

@@ -8,7 +8,6 @@ about customers.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import platform
 from collections.abc import Callable
@@ -20,7 +19,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
-from ._convert import ResponseShapeError, decode_json
+from ._convert import InvalidJSON, ResponseShapeError, decode_json
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -220,6 +219,8 @@ def _parse_body(
         return parse(decode_json(raw.body))
     except ResponseShapeError as exc:
         json_path, message = exc.json_path, f"unexpected response: {exc}"
+    except InvalidJSON as exc:
+        json_path, message = "$", f"the response body is {exc}"
     except (ValueError, UnicodeDecodeError):
         json_path, message = "$", "the response body is not valid JSON"
     raise APIResponseValidationError(
@@ -253,8 +254,8 @@ def _request_id(raw: RawResponse) -> str | None:
 def _error_details(body: bytes) -> tuple[ErrorDetail, ...]:
     """Every ``{code, message}`` of ``{"errors": [...]}``, in order; () for other bodies."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        data = decode_json(body)
+    except InvalidJSON:
         return ()
     return error_details_of(data)
 
