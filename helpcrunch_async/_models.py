@@ -73,6 +73,35 @@ class Device:
     user_agent: str | None = None
 
 
+def _to_tags(value: Sequence[Tag | str] | None | Unset) -> tuple[Tag, ...] | None | Unset:
+    """Accept ``Tag`` objects or plain names; store an immutable tuple.
+
+    A ``Tag`` is checked again for text UTF-8 cannot carry: one built from a response
+    (a ``"\\ud800"`` escape decodes to a lone surrogate) skipped the input checks.
+    """
+    if value is UNSET or value is None:
+        return value
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise _v.fail_tags(value)
+    tags: list[Tag] = []
+    for i, item in enumerate(value):
+        if isinstance(item, Tag):
+            name, color = item.name, item.color
+            if not name.isascii():
+                _v.check_text(f"tags[{i}].name", name)
+            if isinstance(color, str) and not color.isascii():
+                _v.check_text(f"tags[{i}].color", color)
+            tags.append(item)
+        elif isinstance(item, str):
+            try:
+                tags.append(Tag(name=item))
+            except ValidationError as exc:
+                raise ValidationError(f"tags[{i}]: {exc}", field=f"tags[{i}].name") from None
+        else:
+            raise _v.fail_tag_item(i, item)
+    return tuple(tags)
+
+
 def _str_field() -> Any:
     return attrs.field(default=UNSET, validator=_v.optional_str)
 
@@ -127,7 +156,7 @@ clear) or UNSET, got str 'yes'
     last_page: str | None | Unset = _str_field()
     locale: str | None | Unset = attrs.field(default=UNSET, validator=_v.optional_locale)
     notes: str | None | Unset = _str_field()
-    tags: tuple[Tag, ...] | None | Unset = attrs.field(default=UNSET, converter=_v.to_tags)
+    tags: tuple[Tag, ...] | None | Unset = attrs.field(default=UNSET, converter=_to_tags)
     custom_data: Mapping[str, CustomDataInput] | None | Unset = attrs.field(
         default=UNSET, converter=_v.to_custom_data
     )

@@ -2,24 +2,23 @@
 
 These are the attrs validators and converters of :mod:`helpcrunch_async._models`,
 plus the customer-id check used by the client. They raise
-:class:`~helpcrunch_async.ValidationError`, never a bare ``TypeError``.
+:class:`~helpcrunch_async.ValidationError`, never a bare ``TypeError``. This module
+knows nothing of the records: :mod:`~helpcrunch_async._models` imports it, never the
+reverse.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._exceptions import ValidationError
 from ._types import UNSET, CustomDataInput, Timestamp, Unset
 
-if TYPE_CHECKING:
-    from ._models import Tag
-
-__all__ = ["check_customer_id"]
+__all__ = ["check_customer_id", "check_text"]
 
 # ISO 639-1, the two-letter language codes (the API documents ``locale`` as one).
 _ISO_639_1 = frozenset((
@@ -68,6 +67,34 @@ def check_customer_id(customer_id: object) -> int:
     return value
 
 
+def check_text(field: str, value: str) -> None:
+    """Refuse a str that UTF-8 cannot carry (a lone surrogate such as ``"\\ud800"``).
+
+    Such a str cannot be sent as JSON at all; it comes from ``surrogateescape``
+    decoding, a JSON ``"\\ud800"`` escape, or a slicing bug. ASCII text (the common case)
+    costs one ``str.isascii()`` call.
+
+    Example:
+        >>> check_text("name", "Zoë")
+        >>> check_text("name", "a\\ud800b")
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: name is not valid Unicode text: \
+it holds a lone surrogate '\\ud800' at position 1, which UTF-8 (and JSON) cannot carry
+    """
+    if value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{field} is not valid Unicode text: it holds a lone surrogate "
+            f"{value[exc.start]!r} at position {exc.start}, which UTF-8 (and JSON) cannot "
+            "carry",
+            field=field,
+        ) from None
+
+
 def _fail(field: str, expected: str, value: object) -> ValidationError:
     return ValidationError(
         f"{field} must be {expected}, got {type(value).__name__} {value!r}", field=field
@@ -82,7 +109,11 @@ def _is_aware(value: datetime) -> bool:
 
 
 def optional_str(_: object, attribute: Any, value: Any) -> None:
-    if value is UNSET or value is None or isinstance(value, str):
+    if isinstance(value, str):
+        if not value.isascii():
+            check_text(attribute.name, value)
+        return
+    if value is UNSET or value is None:
         return
     raise _fail(attribute.name, "a str, None (to clear) or UNSET", value)
 
@@ -127,6 +158,7 @@ def _check_timestamp(field: str, value: object) -> Timestamp:
 def tag_name(_: object, attribute: Any, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise _fail(f"tag {attribute.name}", "a non-empty str", value)
+    check_text(f"tag {attribute.name}", value)
 
 
 def tag_color(_: object, attribute: Any, value: Any) -> None:
@@ -134,31 +166,20 @@ def tag_color(_: object, attribute: Any, value: Any) -> None:
         return
     if not isinstance(value, str) or not value.strip():
         raise _fail(f"tag {attribute.name}", "a non-empty CSS color str or UNSET", value)
+    check_text(f"tag {attribute.name}", value)
+
+
+def fail_tags(value: object) -> ValidationError:
+    """The error for a ``tags`` value that is not a sequence of tags or names."""
+    return _fail("tags", "a list of Tag (or tag names), None or UNSET", value)
+
+
+def fail_tag_item(index: int, item: object) -> ValidationError:
+    """The error for an item of ``tags`` that is neither a ``Tag`` nor a name."""
+    return _fail(f"tags[{index}]", "a Tag or a tag name", item)
 
 
 # --- attrs converters: normalise what callers pass into what the record stores ----------
-
-
-def to_tags(value: Sequence[Tag | str] | None | Unset) -> tuple[Tag, ...] | None | Unset:
-    """Accept ``Tag`` objects or plain names; store an immutable tuple."""
-    from ._models import Tag
-
-    if value is UNSET or value is None:
-        return value
-    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
-        raise _fail("tags", "a list of Tag (or tag names), None or UNSET", value)
-    tags: list[Tag] = []
-    for i, item in enumerate(value):
-        if isinstance(item, Tag):
-            tags.append(item)
-        elif isinstance(item, str):
-            try:
-                tags.append(Tag(name=item))
-            except ValidationError as exc:
-                raise ValidationError(f"tags[{i}]: {exc}", field="tags") from None
-        else:
-            raise _fail(f"tags[{i}]", "a Tag or a tag name", item)
-    return tuple(tags)
 
 
 def to_custom_data(
@@ -174,11 +195,16 @@ def to_custom_data(
         if not isinstance(key, str) or not key.strip():
             raise _fail("custom_data key", "a non-empty str", key)
         field = f"custom_data[{key!r}]"
-        if isinstance(item, datetime):
+        if not key.isascii():
+            check_text(f"custom_data key {key!r}", key)
+        if isinstance(item, str):
+            if not item.isascii():
+                check_text(field, item)
+        elif isinstance(item, datetime):
             _check_timestamp(field, item)
         elif isinstance(item, float) and not math.isfinite(item):
             raise _fail(field, "a finite number", item)
-        elif item is not None and not isinstance(item, str | int | float | bool):
+        elif item is not None and not isinstance(item, int | float | bool):
             raise _fail(field, "a str, int, float, bool, aware datetime or None", item)
         checked[key] = item
     return checked
