@@ -14,6 +14,7 @@ in by the caller is used as is and never closed by us.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = ["AiohttpTransport", "RawResponse"]
+
+_LARGE_BODY = 2**20
+"""Bodies above this go to aiohttp as ``io.BytesIO``: sent in chunks, yielding to the
+loop between them. Raw ``bytes`` that large make aiohttp warn (``ResourceWarning``:
+"Sending a large body directly with raw bytes might lock the event loop")."""
 
 
 @attrs.frozen(kw_only=True)
@@ -92,6 +98,10 @@ class AiohttpTransport:
     ) -> RawResponse:
         """Send one request and read the whole response.
 
+        ``body`` over 1 MiB is handed to aiohttp as ``io.BytesIO`` (a fresh one for
+        each attempt), the way aiohttp asks for large bodies; smaller ones as bytes.
+        No size is refused here: HelpCrunch documents no request size limit.
+
         Raises:
             APITimeoutError: the timeout expired.
             APIConnectionError: no response could be read.
@@ -101,9 +111,12 @@ class AiohttpTransport:
         session = self._get_session()
         started = time.monotonic()
         invalid: str
+        data: bytes | io.BytesIO | None = body
+        if body is not None and len(body) > _LARGE_BODY:
+            data = io.BytesIO(body)
         try:
             async with session.request(
-                method, url, data=body, headers=headers, timeout=timeout,
+                method, url, data=data, headers=headers, timeout=timeout,
                 allow_redirects=False,
             ) as resp:
                 payload = await resp.read()
