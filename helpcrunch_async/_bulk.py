@@ -152,7 +152,7 @@ async def _batch(
     try:
         customers, attempts = await send_batch([(p[2], p[3]) for p in chunk])
     except Exception as exc:
-        if fallback:
+        if fallback or _refused_whole(exc):
             singles = await asyncio.gather(*(_one(send_one, p) for p in chunk))
             return [r for results in singles for r in results]
         error, attempts = _failure(exc)
@@ -164,6 +164,23 @@ async def _batch(
         BulkResult(index=p[0], customer_id=p[1], ok=True, customer=c, attempts=attempts)
         for p, c in zip(chunk, customers, strict=True)
     ]
+
+
+_KEY_OR_LIMIT = frozenset({401, 403, 429})
+
+
+def _refused_whole(exc: BaseException) -> bool:
+    """True for a 4xx answer to a batch (other than 401/403/429): retry its items singly.
+
+    A 4xx refuses the request: the batch did nothing, and its cause may be one item (an
+    unknown id answers 404 for the whole batch). Each item sent on its own then fails
+    alone, or is done. (HelpCrunch does not document batch atomicity; re-sending an item
+    is harmless anyway: ``PATCH``/``PUT`` of the same fields again.) Not for 401/403
+    (the key is bad: every single request would fail the same way) nor 429 (the
+    requestor already waited and retried it).
+    """
+    return (isinstance(exc, APIError) and 400 <= exc.status < 500
+            and exc.status not in _KEY_OR_LIMIT)
 
 
 def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcome]:

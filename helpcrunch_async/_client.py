@@ -332,9 +332,13 @@ class AsyncHelpCrunch:
                 times the customers per minute under the same rate limit. **HelpCrunch
                 does not document** whether fields left out of a batch item are cleared
                 (as with ``PUT``) or kept, nor the batch response's shape or per-item
-                errors, so this is off by default. When a batch request fails, each of
+                errors, so this is off by default. A batch refused with a 4xx other
+                than 401/403/429 did nothing (one unknown id makes the whole batch 404),
+                so its items are always retried one by one with ``PATCH``/``PUT`` and
+                each fails or succeeds on its own. When a batch request fails otherwise
+                (401/403: a bad key; 429 after the retries; 5xx; no answer), each of
                 its items is reported failed with that error — or, with
-                ``batch_fallback=True``, retried on its own with ``PATCH``/``PUT``.
+                ``batch_fallback=True``, retried on its own.
                 When the response lists one entry per item, an entry with ``errors``,
                 or one that is not the item's customer, fails that item with
                 :class:`BatchItemError`; a response without per-item entries counts

@@ -200,16 +200,18 @@ async def test_batch_sends_ten_customers_a_request() -> None:
 async def test_failed_batch_reports_each_item_or_falls_back() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(10)
-        fake.add_faults(Fault.status(400), path="/v1/customers/batch")
+        # 403, not a 400: a batch refused with 400/404/... is always retried singly
+        # (tests/test_batch_refused.py), a 403 only with batch_fallback=True.
+        fake.add_faults(Fault.status(403), path="/v1/customers/batch")
         async with _client(fake) as client:
             failed = [r async for r in client.update_customers(
                 ((cid, {"name": "x"}) for cid in ids), batch=True)]
-            fake.add_faults(Fault.status(400), path="/v1/customers/batch")
+            fake.add_faults(Fault.status(403), path="/v1/customers/batch")
             fallback = [r async for r in client.update_customers(
                 ((cid, {"name": "y"}) for cid in ids), batch=True, batch_fallback=True)]
         assert len(failed) == 10
         assert not any(r.ok for r in failed)
-        assert all(isinstance(r.error, hc.BadRequestError) for r in failed)
+        assert all(isinstance(r.error, hc.PermissionDeniedError) for r in failed)
         assert len({id(r.error) for r in failed}) == 1  # the one batch error, for each item
         assert len(fallback) == 10
         assert all(r.ok for r in fallback)
