@@ -1,11 +1,92 @@
-"""The README's "Testing your code" example, verbatim: it must keep working."""
+"""The README's examples, as printed (read from README.md itself).
 
-from helpcrunch_async.testing import Fault
+"Testing your code" is run by a new pytest process in an empty directory with an empty
+config — without this project's ``asyncio_mode = "auto"`` — as a user who pastes it
+into their own project would. "Bulk updates" runs against the fake server, with the
+``client`` and ``rows`` it refers to.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import re
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import helpcrunch_async as hc
+from helpcrunch_async.testing import FakeHelpCrunch
+
+README = Path(__file__).parent.parent / "README.md"
 
 
-async def test_plan_upgrade(helpcrunch_fake, helpcrunch_client):  # type: ignore[no-untyped-def]
-    [cid] = helpcrunch_fake.seed_customers(1)
-    helpcrunch_fake.add_faults(Fault.status(503))            # the first PATCH fails...
-    await helpcrunch_client.update_customer(cid, custom_data={"plan": "pro"})
-    assert helpcrunch_fake.customers[cid]["customData"]["plan"] == "pro"   # ...and is retried
-    assert [r.status for r in helpcrunch_fake.requests] == [503, 200]
+def _section(title: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#+ )", text, re.M | re.S)
+    assert match, f"README has no '## {title}' section"
+    return match.group(1)
+
+
+def _python_blocks(section: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", section, re.M | re.S)
+
+
+def _run_pytest(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        cwd=directory, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+def test_testing_your_code_example_runs_as_printed_in_a_fresh_project(
+    tmp_path: Path,
+) -> None:
+    [code] = _python_blocks(_section("Testing your code"))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # no auto mode
+    (tmp_path / "test_example.py").write_text(code, encoding="utf-8")
+    result = _run_pytest(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"\b1 passed\b", result.stdout), result.stdout
+
+
+def test_the_fresh_project_check_catches_an_unmarked_async_test(tmp_path: Path) -> None:
+    """The check above can fail: the example without its mark fails in a fresh project."""
+    [code] = _python_blocks(_section("Testing your code"))
+    unmarked = code.replace("@pytest.mark.asyncio\n", "")
+    assert unmarked != code
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    (tmp_path / "test_example.py").write_text(unmarked, encoding="utf-8")
+    result = _run_pytest(tmp_path)
+    assert result.returncode != 0
+    assert "async def functions are not natively supported" in result.stdout
+
+
+def test_the_config_line_next_to_the_example_works_without_the_mark(tmp_path: Path) -> None:
+    """The README's alternative: the one config line, and the example without its mark."""
+    section = _section("Testing your code")
+    assert 'asyncio_mode = "auto"' in section
+    assert "[tool.pytest.ini_options]" in section
+    [code] = _python_blocks(section)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\nasyncio_mode = "auto"\n', encoding="utf-8")
+    (tmp_path / "test_example.py").write_text(
+        code.replace("@pytest.mark.asyncio\n", ""), encoding="utf-8")
+    result = _run_pytest(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+async def test_bulk_updates_example_runs_as_printed(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
+    [code] = _python_blocks(_section("Bulk updates"))
+    ids = helpcrunch_fake.seed_customers(3)
+    rows = [SimpleNamespace(id=cid, plan="pro") for cid in [*ids, 999_999]]
+    compiled = compile(code, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await eval(compiled, {"client": helpcrunch_client, "rows": rows})
+    assert all(helpcrunch_fake.customers[cid]["customData"]["plan"] == "pro" for cid in ids)
+    assert out.getvalue().startswith("3 999999 404 Not Found")
