@@ -150,3 +150,18 @@ async def test_a_large_batch_is_sent_without_resource_warning(
     assert all(r.ok for r in results), [r.error for r in results]
     assert all(helpcrunch_fake.customers[cid]["name"] == big for cid in ids)
     assert len(helpcrunch_fake.requests) == 1
+
+
+async def test_fake_answers_400_to_a_request_body_nested_too_deeply(
+    helpcrunch_fake: FakeHelpCrunch,
+) -> None:
+    import aiohttp
+
+    [cid] = helpcrunch_fake.seed_customers(1)
+    async with aiohttp.ClientSession() as session, session.patch(
+            f"{helpcrunch_fake.base_url}/customers/{cid}",
+            data=b"[" * 100_000 + b"]" * 100_000,
+            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"}) as resp:
+        assert resp.status == 400
+        errors = (await resp.json())["errors"]
+        assert {"code": "body", "message": "Invalid JSON."} in errors

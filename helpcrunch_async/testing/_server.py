@@ -394,7 +394,7 @@ class FakeHelpCrunch:
         if raw:
             try:
                 body = json.loads(raw)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 body = _INVALID_JSON
         recorded_body = None if body is _INVALID_JSON else body
         self._request_ids += 1
