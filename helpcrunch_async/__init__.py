@@ -15,6 +15,7 @@ from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL
 from ._exceptions import (
+    AmbiguousCustomerError,
     APIConnectionError,
     APIError,
     APIResponseValidationError,
@@ -32,7 +33,9 @@ from ._exceptions import (
     UnprocessableEntityError,
     ValidationError,
 )
+from ._filters import Filter
 from ._models import Customer, CustomerFields, CustomerUpdate, Device, Location, Tag
+from ._paging import AsyncCustomerPager, CustomerPager
 from ._ratelimit import RateLimit
 from ._requestor import RequestStats
 from ._sync import HelpCrunch
@@ -46,6 +49,8 @@ __all__ = [
     "APIError",
     "APIResponseValidationError",
     "APITimeoutError",
+    "AmbiguousCustomerError",
+    "AsyncCustomerPager",
     "AsyncHelpCrunch",
     "AuthenticationError",
     "BadRequestError",
@@ -57,9 +62,11 @@ __all__ = [
     "CustomDataValue",
     "Customer",
     "CustomerFields",
+    "CustomerPager",
     "CustomerUpdate",
     "Device",
     "ErrorDetail",
+    "Filter",
     "HelpCrunch",
     "HelpCrunchError",
     "Location",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable
+import logging
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Sequence
 from types import TracebackType
-from typing import Unpack
+from typing import Literal, Unpack
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -23,17 +25,27 @@ from ._config import (
     resolve_api_key,
     to_client_timeout,
 )
-from ._convert import customer_from_json, encode_body, update_to_json
-from ._exceptions import ValidationError
-from ._models import Customer, CustomerFields, CustomerUpdate, coerce_update
+from ._convert import customer_from_json, encode_body, tags_to_json, update_to_json
+from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
+from ._filters import Filter
+from ._models import Customer, CustomerFields, CustomerUpdate, Tag, coerce_update
+from ._paging import (
+    AsyncCustomerPager,
+    CustomerPage,
+    check_paging,
+    customer_page_from_json,
+    sort_params,
+)
 from ._ratelimit import RateLimit
-from ._requestor import Requestor, RequestStats
+from ._requestor import Requestor, RequestStats, discard_body
 from ._retry import RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport
 from ._types import UNSET, Unset
-from ._validation import check_customer_id
+from ._validation import check_customer_id, to_tags
 
 __all__ = ["AsyncHelpCrunch"]
+
+logger = logging.getLogger("helpcrunch_async")
 
 
 class AsyncHelpCrunch:
@@ -290,6 +302,250 @@ class AsyncHelpCrunch:
             timeout=_call_timeout(timeout), max_retries=max_retries,
         )
 
+    # --- finding, deleting and tagging customers -----------------------------------------
+
+    def list_customers(
+        self,
+        *,
+        sort: str | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> AsyncCustomerPager:
+        """Every customer, page by page (``GET /customers?limit=&offset=``).
+
+        An async iterator (:class:`AsyncCustomerPager`): one request per page of
+        ``page_size`` (1..100, default 100: the docs show no larger page), through the
+        client's rate limiter and retries; ``.total`` is the API's count once the first
+        page is in. ``limit`` stops after that many customers. No customer comes twice
+        in one iteration, but customers deleted or added meanwhile can shift pages so
+        that one is missed (see :mod:`helpcrunch_async._paging`).
+
+        Args:
+            sort: ``"first_seen"`` or ``"last_seen"`` (or the API names
+                ``"customers.firstSeen"``, ``"customers.lastSeen"``), the documented sort
+                fields. Without it the server's order applies (not documented).
+            order: ``"asc"`` or ``"desc"``; needs ``sort``.
+            page_size, limit: customers per request; the most to yield (``None``: all).
+            timeout, max_retries: per-request overrides.
+
+        Raises:
+            ValidationError: bad arguments, here, before anything is sent.
+
+        Example:
+            >>> customers = client.list_customers(sort="first_seen", order="asc")  # doctest: +SKIP
+            >>> async for c in customers:  # doctest: +SKIP
+            ...     print(c.id, c.email)
+        """
+        params = sort_params(sort, order)
+        size, cap = check_paging(page_size, limit)
+        call_timeout = _call_timeout(timeout)
+        if max_retries is not None:
+            check_max_retries(max_retries)
+
+        def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
+            query = urlencode({"limit": count, "offset": offset, **params})
+            return self._requestor.request(
+                "GET", f"/customers?{query}", customer_page_from_json,
+                timeout=call_timeout, max_retries=max_retries)
+
+        return AsyncCustomerPager(fetch, page_size=size, limit=cap)
+
+    def search_customers(
+        self,
+        *filters: Filter,
+        match: Literal["all", "any"] = "all",
+        sort: str | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> AsyncCustomerPager:
+        """Customers matching filters, page by page (``POST /customers/search``).
+
+        The same iterator and arguments as :meth:`list_customers`. ``match="all"``
+        (the default) sends ``"comparison": "AND"``, ``"any"`` sends ``"OR"``. The
+        search changes nothing, so although it is a ``POST`` it is retried like a
+        ``GET`` (5xx, timeouts and dropped connections included).
+
+        Raises:
+            ValidationError: no filter, something that is not a :class:`Filter`, or a
+                bad argument; nothing is sent. A bad field, operator or value is
+                refused when the :class:`Filter` is made.
+
+        Example:
+            >>> async for c in client.search_customers(  # doctest: +SKIP
+            ...         hc.Filter("email", "~", "gmail"), hc.Filter("tags", "=", ["paid"]),
+            ...         match="any"):
+            ...     print(c.id)
+        """
+        if not filters:
+            raise ValidationError("give at least one Filter (list_customers lists everyone)",
+                                  field="filters")
+        for i, item in enumerate(filters):
+            if not isinstance(item, Filter):
+                raise ValidationError(f"filters[{i}] must be a Filter, got "
+                                      f"{type(item).__name__}", field="filters")
+        if match not in ("all", "any"):
+            raise ValidationError(f"match must be 'all' or 'any', got {match!r}", field="match")
+        params = sort_params(sort, order)
+        size, cap = check_paging(page_size, limit)
+        call_timeout = _call_timeout(timeout)
+        if max_retries is not None:
+            check_max_retries(max_retries)
+        conditions = [f.to_json() for f in filters]
+        comparison = "AND" if match == "all" else "OR"
+
+        def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
+            body = encode_body({"filter": conditions, "comparison": comparison,
+                                "limit": count, "offset": offset, **params})
+            return self._requestor.request(
+                "POST", "/customers/search", customer_page_from_json, body=body,
+                timeout=call_timeout, max_retries=max_retries, idempotent=True)
+
+        return AsyncCustomerPager(fetch, page_size=size, limit=cap)
+
+    async def find_customer(
+        self,
+        *,
+        user_id: str | None = None,
+        email: str | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer | None:
+        """The one customer with this ``user_id`` (your own id) or ``email``; ``None``
+        when there is none.
+
+        Give exactly one of them. It searches with ``=`` and reads every page of the
+        answer, then keeps only exact matches, in case the server matches loosely:
+        ``user_id`` compares exactly (case matters); ``email`` ignores case (HelpCrunch
+        does not document whether its ``=`` or its stored emails are case-sensitive;
+        addresses are in practice case-insensitive, and two customers differing only
+        in case are reported as ambiguous rather than one picked).
+
+        Raises:
+            AmbiguousCustomerError: several customers match (HelpCrunch does not enforce
+                unique emails); ``.customer_ids`` lists them all. Never one picked.
+            ValidationError: not exactly one of ``user_id``/``email``, or not a
+                non-empty ``str``.
+
+        Example:
+            >>> c = await client.find_customer(user_id="u-42")  # doctest: +SKIP
+            >>> c = await client.find_customer(email="ann@example.com")  # doctest: +SKIP
+        """
+        if (user_id is None) == (email is None):
+            raise ValidationError("give exactly one of user_id= and email=", field="user_id")
+        field, value = ("user_id", user_id) if user_id is not None else ("email", email)
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"{field} must be a non-empty str, got {value!r}",
+                                  field=field)
+        if field == "user_id":
+            def same(c: Customer) -> bool:
+                return c.user_id == value
+        else:
+            wanted = value.casefold()
+
+            def same(c: Customer) -> bool:
+                return c.email is not None and c.email.casefold() == wanted
+        pager = self.search_customers(Filter(field, "=", value), timeout=timeout,
+                                      max_retries=max_retries)
+        matches = [c async for c in pager if same(c)]
+        if not matches:
+            return None
+        if len(matches) > 1:
+            ids = tuple(sorted(c.id for c in matches))
+            raise AmbiguousCustomerError(
+                f"{len(ids)} customers have {field} {value!r} (ids {', '.join(map(str, ids))})"
+                "; refusing to pick one", customer_ids=ids)
+        return matches[0]
+
+    async def delete_customer(
+        self,
+        customer_id: int | str,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        """Delete a customer (``DELETE /customers/{id}``).
+
+        Retried like any idempotent request (429, 5xx, timeouts, dropped
+        connections). A 404 answering the **first** attempt raises
+        :class:`NotFoundError`; a 404 answering a **retry** means done: an earlier
+        attempt may have deleted the customer before its answer was lost. (Should
+        the earlier attempts all have been refused without effect, e.g. by 429s, the
+        customer was gone anyway; the SDK does not tell the two apart.) The success
+        answer's body is not documented and is not read.
+
+        Example:
+            >>> await client.delete_customer(1568834)  # doctest: +SKIP
+        """
+        cid = check_customer_id(customer_id)
+        try:
+            await self._requestor.request(
+                "DELETE", f"/customers/{cid}", discard_body,
+                timeout=_call_timeout(timeout), max_retries=max_retries)
+        except NotFoundError as exc:
+            if exc.attempts < 2:
+                raise
+            logger.info("DELETE /customers/%d: 404 on attempt %d, taken as deleted",
+                        cid, exc.attempts)
+
+    async def tag_customer(
+        self,
+        customer_id: int | str,
+        tags: Sequence[Tag | str],
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
+        """Add tags to a customer (``PUT /customers/{id}/tags``); its other tags stay.
+
+        Tags are names or :class:`Tag` objects. Unknown tags are created by HelpCrunch
+        (``#c377e0`` when no colour is given); a colour is sent only when the
+        :class:`Tag` has one (which recolours an existing tag).
+
+        Returns:
+            The customer as HelpCrunch returns it after tagging.
+
+        Example:
+            >>> c = await client.tag_customer(  # doctest: +SKIP
+            ...     1568834, ["vip", hc.Tag(name="beta", color="#ff9800")])
+        """
+        cid = check_customer_id(customer_id)
+        body = encode_body({"tags": tags_to_json(_tag_list(tags))})
+        return await self._requestor.request(
+            "PUT", f"/customers/{cid}/tags", customer_from_json, body=body,
+            timeout=_call_timeout(timeout), max_retries=max_retries)
+
+    async def untag_customer(
+        self,
+        customer_id: int | str,
+        tags: Sequence[Tag | str],
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
+        """Remove tags from a customer (``DELETE /customers/{id}/tags`` with a JSON body
+        of names; a :class:`Tag`'s colour is not sent).
+
+        Returns:
+            The customer as HelpCrunch returns it after untagging.
+
+        Example:
+            >>> c = await client.untag_customer(1568834, ["vip"])  # doctest: +SKIP
+        """
+        cid = check_customer_id(customer_id)
+        body = encode_body({"tags": [{"name": t.name} for t in _tag_list(tags)]})
+        return await self._requestor.request(
+            "DELETE", f"/customers/{cid}/tags", customer_from_json, body=body,
+            timeout=_call_timeout(timeout), max_retries=max_retries)
+
     def update_customers(
         self,
         updates: Iterable[BulkItem] | AsyncIterable[BulkItem],
@@ -407,6 +663,13 @@ class AsyncHelpCrunch:
             method, f"/customers/{cid}", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,
         )
+
+
+def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
+    checked = to_tags(tags)
+    if not checked:  # None, UNSET or empty
+        raise ValidationError("give at least one tag (a name or a Tag)", field="tags")
+    return checked  # type: ignore[return-value]
 
 
 def _call_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout | None:

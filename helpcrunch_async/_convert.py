@@ -41,7 +41,7 @@ from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
 __all__ = [
     "InvalidJSON", "customer_from_json", "decode_json", "encode_body", "encode_json",
-    "update_to_json",
+    "tags_to_json", "update_to_json",
 ]
 
 # --- writing ---------------------------------------------------------------------------
@@ -63,6 +63,11 @@ def _tag_out(tag: Tag) -> dict[str, str]:
 
 def _tags_out(tags: tuple[Tag, ...] | None) -> list[dict[str, str]] | None:
     return None if tags is None else [_tag_out(t) for t in tags]
+
+
+def tags_to_json(tags: tuple[Tag, ...]) -> list[dict[str, str]]:
+    """``[{"name", "color"?}, ...]``: a tag without a colour is sent without ``"color"``."""
+    return [_tag_out(t) for t in tags]
 
 
 def _custom_data_out(

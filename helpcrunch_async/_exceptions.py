@@ -4,6 +4,7 @@
 
     HelpCrunchError                      anything this SDK raises
     ├── ValidationError (ValueError)     bad input, raised before any request is sent
+    ├── AmbiguousCustomerError           find_customer matched several customers
     ├── APIConnectionError               no usable HTTP response: DNS, refused, reset
     │   └── APITimeoutError              the request timed out
     └── APIError                         HelpCrunch answered with an error, or an unreadable body
@@ -40,6 +41,7 @@ from http import HTTPStatus
 import attrs
 
 __all__ = [
+    "AmbiguousCustomerError",
     "BatchItemError",
     "APIConnectionError",
     "APIError",
@@ -90,6 +92,31 @@ class ValidationError(HelpCrunchError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class AmbiguousCustomerError(HelpCrunchError):
+    """``find_customer`` found several customers where one was asked for.
+
+    HelpCrunch does not enforce unique emails; the SDK never picks one of them.
+    ``customer_ids`` lists every match (HelpCrunch's ids, ascending).
+
+    Example:
+        >>> err = AmbiguousCustomerError("2 customers have email 'a@example.com'",
+        ...                              customer_ids=(3, 9))
+        >>> err.customer_ids
+        (3, 9)
+    """
+
+    def __init__(self, message: str, *, customer_ids: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.customer_ids = customer_ids
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_ambiguous, (str(self), self.customer_ids))
+
+
+def _rebuild_ambiguous(message: str, customer_ids: tuple[int, ...]) -> AmbiguousCustomerError:
+    return AmbiguousCustomerError(message, customer_ids=customer_ids)
 
 
 class APIConnectionError(HelpCrunchError):

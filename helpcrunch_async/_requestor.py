@@ -34,7 +34,7 @@ from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport, RawResponse
 from ._version import __version__
 
-__all__ = ["RequestStats", "Requestor", "error_details_of", "logger"]
+__all__ = ["RequestStats", "Requestor", "discard_body", "error_details_of", "logger"]
 
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
@@ -112,11 +112,13 @@ class Requestor:
         body: bytes | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
+        idempotent: bool | None = None,
     ) -> T:
         """Send ``method`` to ``base_url + path``, retrying per policy; return
         ``parse(json_body)``. See :meth:`request_counted`."""
         value, _ = await self.request_counted(
-            method, path, parse, body=body, timeout=timeout, max_retries=max_retries)
+            method, path, parse, body=body, timeout=timeout, max_retries=max_retries,
+            idempotent=idempotent)
         return value
 
     async def request_counted(
@@ -128,11 +130,15 @@ class Requestor:
         body: bytes | None = None,
         timeout: aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
+        idempotent: bool | None = None,
     ) -> tuple[T, int]:
         """Like :meth:`request`, and also return the number of attempts made.
 
         ``parse`` may raise :class:`ResponseShapeError`; it becomes an
-        :class:`APIResponseValidationError` naming the JSON path.
+        :class:`APIResponseValidationError` naming the JSON path. ``parse=discard_body``
+        accepts any 2xx body (even empty or not JSON) and returns ``None``.
+        ``idempotent=True`` retries the request like a ``GET`` whatever its method (a
+        ``POST`` that only reads, such as a search); ``None`` decides by method.
 
         Raises:
             APIError: (a subclass of) for any non-2xx status, or an unreadable 2xx body.
@@ -140,6 +146,8 @@ class Requestor:
             Either carries ``attempts``, the number of attempts made.
         """
         full_path = self._base_path + path
+        # Retry decisions go by method; a read sent as POST is retried like a GET.
+        retry_as = method if idempotent is None else ("GET" if idempotent else "POST")
         retries = self._retry.max_retries if max_retries is None else check_max_retries(
             max_retries)
         url = self._base + path
@@ -166,7 +174,7 @@ class Requestor:
                 except APIConnectionError as exc:
                     exc.attempts = attempt
                     if attempt > retries or not self._retry.retryable_failure(
-                            method, maybe_sent=exc.maybe_sent):
+                            retry_as, maybe_sent=exc.maybe_sent):
                         raise
                     await self._backoff(method, full_path, attempt, str(exc))
                     continue
@@ -180,7 +188,7 @@ class Requestor:
                         return _parse_body(raw, method, full_path, parse, attempt), attempt
                     except APIResponseValidationError as exc:
                         if (attempt > retries or exc.json_path != "$"
-                                or method not in IDEMPOTENT_METHODS):
+                                or retry_as not in IDEMPOTENT_METHODS):
                             raise
                         await self._backoff(method, full_path, attempt, "unreadable body")
                         continue
@@ -198,7 +206,7 @@ class Requestor:
                         "%s %s got 429; pausing all requests %.2f s (attempt %d of %d)",
                         method, full_path, pause, attempt, retries + 1)
                     continue  # the gate holds this retry (and everything else) for the pause
-                if attempt > retries or not self._retry.retryable_status(method, raw.status):
+                if attempt > retries or not self._retry.retryable_status(retry_as, raw.status):
                     raise error
                 await self._backoff(method, full_path, attempt, f"status {raw.status}")
         except HelpCrunchError:
@@ -212,9 +220,16 @@ class Requestor:
         await asyncio.sleep(delay)
 
 
+def discard_body(_: Any) -> None:
+    """A ``parse`` for answers whose body is not documented: any 2xx body is fine."""
+    return None
+
+
 def _parse_body(
     raw: RawResponse, method: str, path: str, parse: Callable[[Any], T], attempts: int
 ) -> T:
+    if parse is discard_body:
+        return parse(None)
     try:
         return parse(decode_json(raw.body))
     except ResponseShapeError as exc:

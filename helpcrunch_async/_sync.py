@@ -18,10 +18,17 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from concurrent.futures import Future
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import Any, Literal, Protocol, TypeVar, Unpack
 
 import aiohttp
 
@@ -29,7 +36,9 @@ from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, resolve_api_key
 from ._exceptions import HelpCrunchError, ValidationError
-from ._models import Customer, CustomerFields, CustomerUpdate
+from ._filters import Filter
+from ._models import Customer, CustomerFields, CustomerUpdate, Tag
+from ._paging import CustomerPager
 from ._ratelimit import RateLimit
 from ._requestor import RequestStats
 from ._types import UNSET, Unset
@@ -37,6 +46,14 @@ from ._types import UNSET, Unset
 __all__ = ["HelpCrunch"]
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class _AsyncSteps(Protocol[T_co]):
+    """What :meth:`HelpCrunch._iterate` steps through: an async generator or pager."""
+
+    def __anext__(self) -> Awaitable[T_co]: ...
+    def aclose(self) -> Awaitable[None]: ...
 
 # Objects inherited from the parent by a forked child: kept referenced, never used,
 # never closed (closing would touch sockets and an epoll set shared with the parent).
@@ -339,6 +356,102 @@ class HelpCrunch:
         return self._run(lambda: self._async.get_customer(
             customer_id, timeout=timeout, max_retries=max_retries))
 
+    def list_customers(
+        self,
+        *,
+        sort: str | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> CustomerPager:
+        """Every customer, page by page: a plain iterator with ``.total``; see
+        :meth:`AsyncHelpCrunch.list_customers`.
+
+        Example:
+            >>> for c in client.list_customers(limit=10):  # doctest: +SKIP
+            ...     print(c.id)
+        """
+        pager = self._client().list_customers(
+            sort=sort, order=order, page_size=page_size, limit=limit, timeout=timeout,
+            max_retries=max_retries)
+        return CustomerPager(pager, self._iterate(pager))
+
+    def search_customers(
+        self,
+        *filters: Filter,
+        match: Literal["all", "any"] = "all",
+        sort: str | None = None,
+        order: Literal["asc", "desc"] | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> CustomerPager:
+        """Customers matching filters: a plain iterator with ``.total``; see
+        :meth:`AsyncHelpCrunch.search_customers`.
+
+        Example:
+            >>> for c in client.search_customers(hc.Filter("city", "=", "Kyiv")):  # doctest: +SKIP
+            ...     print(c.id)
+        """
+        pager = self._client().search_customers(
+            *filters, match=match, sort=sort, order=order, page_size=page_size, limit=limit,
+            timeout=timeout, max_retries=max_retries)
+        return CustomerPager(pager, self._iterate(pager))
+
+    def find_customer(
+        self,
+        *,
+        user_id: str | None = None,
+        email: str | None = None,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer | None:
+        """The one customer with this ``user_id`` or ``email``, or ``None``; see
+        :meth:`AsyncHelpCrunch.find_customer`."""
+        return self._run(lambda: self._async.find_customer(
+            user_id=user_id, email=email, timeout=timeout, max_retries=max_retries))
+
+    def delete_customer(
+        self,
+        customer_id: int | str,
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        """Delete a customer; see :meth:`AsyncHelpCrunch.delete_customer`."""
+        self._run(lambda: self._async.delete_customer(
+            customer_id, timeout=timeout, max_retries=max_retries))
+
+    def tag_customer(
+        self,
+        customer_id: int | str,
+        tags: Sequence[Tag | str],
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
+        """Add tags; see :meth:`AsyncHelpCrunch.tag_customer`."""
+        return self._run(lambda: self._async.tag_customer(
+            customer_id, tags, timeout=timeout, max_retries=max_retries))
+
+    def untag_customer(
+        self,
+        customer_id: int | str,
+        tags: Sequence[Tag | str],
+        /,
+        *,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Customer:
+        """Remove tags; see :meth:`AsyncHelpCrunch.untag_customer`."""
+        return self._run(lambda: self._async.untag_customer(
+            customer_id, tags, timeout=timeout, max_retries=max_retries))
+
     def update_customers(
         self,
         updates: Iterable[BulkItem] | AsyncIterable[BulkItem],
@@ -371,8 +484,8 @@ class HelpCrunch:
 
         return self._iterate(agen)  # arguments were checked above, before any iteration
 
-    def _iterate(self, agen: AsyncGenerator[BulkResult, None]) -> Iterator[BulkResult]:
-        async def step() -> BulkResult | None:
+    def _iterate(self, agen: _AsyncSteps[T]) -> Iterator[T]:
+        async def step() -> T | None:
             try:
                 return await anext(agen)
             except StopAsyncIteration:

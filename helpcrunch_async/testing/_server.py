@@ -39,6 +39,7 @@ from typing import Any
 from aiohttp import web
 
 from ._faults import ALL_FAULT_KINDS, Fault, FaultPlan
+from ._search import list_page, search_page
 from ._store import ApiError, CustomerStore, error_body, parse_customer_id
 from ._window import SlidingWindow
 
@@ -319,9 +320,14 @@ class FakeHelpCrunch:
         """
         return self._plan.pending
 
-    def seed_customers(self, count: int, *, start_id: int = 1) -> list[int]:
+    def seed_customers(self, count: int, *, start_id: int = 1, email: str | None = None,
+                       fields: dict[str, Any] | None = None) -> list[int]:
         """Create ``count`` customers with ids ``start_id, start_id + 1, ...``.
 
+        Each gets a distinct ``userId`` (``user_<id>``) and email
+        (``customer<id>@example.com``), unless ``email`` gives them all the same one
+        (HelpCrunch does not enforce unique emails). ``fields`` overrides any other
+        response key (camelCase) in every one of them, e.g. ``{"company": "Acme"}``.
         Existing customers with those ids are overwritten; ``POST`` continues after the
         highest id. Returns the ids.
 
@@ -329,10 +335,16 @@ class FakeHelpCrunch:
             >>> fake = FakeHelpCrunch()
             >>> fake.seed_customers(3, start_id=10)
             [10, 11, 12]
-            >>> fake.customers[10]["email"]
-            'customer10@example.com'
+            >>> fake.customers[10]["email"], fake.customers[11]["userId"]
+            ('customer10@example.com', 'user_11')
+            >>> _ = fake.seed_customers(2, start_id=20, email="dup@example.com")
+            >>> fake.customers[20]["email"] == fake.customers[21]["email"]
+            True
         """
-        return self._store.seed(count, start_id)
+        overrides = dict(fields or {})
+        if email is not None:
+            overrides["email"] = email
+        return self._store.seed(count, start_id, fields=overrides)
 
     def add_faults(self, *faults: Fault, method: str | None = None,
                    path: str | None = None) -> None:
@@ -471,14 +483,18 @@ class FakeHelpCrunch:
                 if method == "POST":
                     return 201, store.create(body)
                 if method == "GET":
-                    return 200, store.list_customers(*_paging(request))
+                    return 200, list_page(store.customers.values(), request.query)
             elif len(rest) == 1:
                 if rest[0] == "batch" and method == "PUT":
                     return 200, store.batch(body)
-                if method in ("GET", "PUT", "PATCH"):
+                if rest[0] == "search" and method == "POST":
+                    return 200, search_page(store.customers.values(), body)
+                if method in ("GET", "PUT", "PATCH", "DELETE"):
                     cid = parse_customer_id(rest[0])
                     if method == "GET":
                         return 200, store.get(cid)
+                    if method == "DELETE":
+                        return 200, store.delete(cid)
                     return 200, store.update(cid, body, replace=method == "PUT")
             elif len(rest) == 2 and rest[1] == "tags":
                 if method in ("PUT", "DELETE"):
@@ -497,18 +513,6 @@ def _same_bearer(header: str | None, key: str) -> bool:
         return False
     scheme, _, value = header.partition(" ")
     return scheme.lower() == "bearer" and value == key
-
-
-def _paging(request: web.Request) -> tuple[int, int]:
-    def number(name: str, default: int) -> int:
-        raw = request.query.get(name)
-        if raw is None:
-            return default
-        if not (raw.isascii() and raw.isdigit()):
-            raise ApiError(400, [{"code": name, "message": "This value should be of type "
-                                                            "numeric."}])
-        return int(raw)
-    return number("limit", 100), number("offset", 0)
 
 
 def _drop(request: web.Request) -> web.StreamResponse:

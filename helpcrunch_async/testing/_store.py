@@ -270,11 +270,14 @@ class CustomerStore:
             raise not_found(customer_id)
         return customer
 
-    def list_customers(self, limit: int, offset: int) -> JsonDict:
-        """``{"data": [...], "total": N}`` in id order."""
-        ids = sorted(self.customers)
-        return {"data": [self.customers[i] for i in ids[offset:offset + limit]],
-                "total": len(ids)}
+    def delete(self, customer_id: int) -> JsonDict:
+        """``DELETE /customers/{id}``: remove the customer (404 when there is none).
+
+        The docs give only the status (200); the fake answers ``{}``.
+        """
+        self.get(customer_id)
+        del self.customers[customer_id]
+        return {}
 
     # --- writing ------------------------------------------------------------------
 
@@ -411,8 +414,13 @@ class CustomerStore:
 
     # --- seeding ------------------------------------------------------------------
 
-    def seed(self, count: int, start_id: int = 1) -> list[int]:
-        """Create ``count`` customers with ids ``start_id..``, shaped like the docs."""
+    def seed(self, count: int, start_id: int = 1, *,
+             fields: dict[str, Any] | None = None) -> list[int]:
+        """Create ``count`` customers with ids ``start_id..``, shaped like the docs.
+
+        Each gets its own ``userId`` (``user_<id>``) and email; ``fields`` (response
+        keys, camelCase) overrides values in every one of them.
+        """
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError(f"count must be an int >= 0, got {count!r}")
         if isinstance(start_id, bool) or not isinstance(start_id, int) or start_id < 1:
@@ -435,6 +443,7 @@ class CustomerStore:
                 "blocked": False,
                 "locale": "en",
             })
+            customer.update(copy.deepcopy(fields or {}))
             self.customers[cid] = customer
         if ids:
             self._next_id = max(self._next_id, ids[-1] + 1)
