@@ -480,6 +480,12 @@ class AsyncHelpCrunch:
         customer was gone anyway; the SDK does not tell the two apart.) The success
         answer's body is not documented and is not read.
 
+        One case the SDK cannot see: aiohttp itself re-sends a ``DELETE`` once when a
+        reused connection drops before any answer. If the first send had deleted the
+        customer, that resend's 404 looks like a first attempt and raises
+        :class:`NotFoundError`. Nothing is lost either way (the customer is gone);
+        catch :class:`NotFoundError` where "already gone" is fine.
+
         Example:
             >>> await client.delete_customer(1568834)  # doctest: +SKIP
         """

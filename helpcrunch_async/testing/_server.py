@@ -71,7 +71,8 @@ class RecordedRequest:
     ``drop_before``/``drop_after`` fault). For a ``truncated`` fault it is the status
     line that was sent (the body was cut). ``fault`` is the fault kind served
     (``"503"``, ``"drop_after"``, ...) or ``None``. ``body`` is the parsed JSON body,
-    ``None`` when it was empty or not JSON. ``time`` is the fake's clock when
+    ``None`` when it was empty or not JSON. ``path`` includes the query string, if any
+    (``/v1/customers?limit=100&offset=0``). ``time`` is the fake's clock when
     the request arrived; requests are logged in the order they *finished*.
 
     Example:
@@ -400,6 +401,7 @@ class FakeHelpCrunch:
         now = self._clock()
         method = request.method
         path = request.path
+        logged = request.path_qs
         headers = dict(request.headers)
         raw = await request.read()
         body: Any = None
@@ -414,7 +416,7 @@ class FakeHelpCrunch:
 
         auth = headers.get("Authorization")
         if auth != self._bearer and not _same_bearer(auth, self._api_key):
-            self._record(method, path, headers, recorded_body, now, 401, None)
+            self._record(method, logged, headers, recorded_body, now, 401, None)
             return web.Response(status=401, body=_UNAUTHORIZED, content_type=_JSON,
                                 headers=rid)
         if self._window is not None:
@@ -422,14 +424,14 @@ class FakeHelpCrunch:
             if wait is not None:
                 if self._retry_after:
                     rid["Retry-After"] = SlidingWindow.retry_after_header(wait)
-                self._record(method, path, headers, recorded_body, now, 429, None, True)
+                self._record(method, logged, headers, recorded_body, now, 429, None, True)
                 return web.Response(status=429, body=_TOO_MANY, content_type=_JSON,
                                     headers=rid)
 
         fault = self._plan.next(method, path)
         if fault is None:
             status, payload = self._route(method, path, body, request)
-            self._record(method, path, headers, recorded_body, now, status, None)
+            self._record(method, logged, headers, recorded_body, now, status, None)
             return web.Response(status=status, body=json.dumps(payload).encode(),
                                 content_type=_JSON, headers=rid)
         return await self._faulted(fault, request, method, path, headers, body,
@@ -440,8 +442,9 @@ class FakeHelpCrunch:
                        rid: dict[str, str]) -> web.StreamResponse:
         kind = fault.kind
         code = fault.status_code
+        logged = request.path_qs
         if code is not None:
-            self._record(method, path, headers, recorded_body, now, code, kind)
+            self._record(method, logged, headers, recorded_body, now, code, kind)
             if code == 502:
                 return web.Response(status=502, text=_BAD_GATEWAY_HTML,
                                     content_type="text/html", headers=rid)
@@ -451,15 +454,15 @@ class FakeHelpCrunch:
             return web.Response(status=code, body=json.dumps(payload).encode(),
                                 content_type=_JSON, headers=rid)
         if kind == "drop_before":
-            self._record(method, path, headers, recorded_body, now, 0, kind)
+            self._record(method, logged, headers, recorded_body, now, 0, kind)
             return _drop(request)
         if kind == "delay":
             await asyncio.sleep(fault.seconds)
         status, payload = self._route(method, path, body, request)
         if kind == "drop_after":
-            self._record(method, path, headers, recorded_body, now, 0, kind)
+            self._record(method, logged, headers, recorded_body, now, 0, kind)
             return _drop(request)
-        self._record(method, path, headers, recorded_body, now, status, kind)
+        self._record(method, logged, headers, recorded_body, now, status, kind)
         if kind == "non_json":
             return web.Response(status=status, text=_NON_JSON_HTML, content_type="text/html",
                                 headers=rid)
