@@ -90,3 +90,22 @@ async def test_bulk_updates_example_runs_as_printed(
         await eval(compiled, {"client": helpcrunch_client, "rows": rows})
     assert all(helpcrunch_fake.customers[cid]["customData"]["plan"] == "pro" for cid in ids)
     assert out.getvalue().startswith("3 999999 404 Not Found")
+
+
+async def test_finding_customers_example_runs_as_printed(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
+    [code] = _python_blocks(_section("Finding customers"))
+    helpcrunch_fake.seed_customers(3)
+    helpcrunch_fake.seed_customers(1, start_id=4, fields={
+        "userId": "u-42", "email": "ann@gmail.com", "tags": [{"name": "paid", "color": "#000"}]})
+    compiled = compile(code, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await eval(compiled, {"client": helpcrunch_client, "hc": hc})
+    printed = out.getvalue().splitlines()
+    assert printed[:4] == [f"{i} customer{i}@example.com" for i in (1, 2, 3)] + [
+        "4 ann@gmail.com"]
+    assert printed[-1] == "1"                                # .total of the search
+    assert 4 not in helpcrunch_fake.customers                # tagged, untagged, deleted
+    assert [r.method for r in helpcrunch_fake.requests][-3:] == ["PUT", "DELETE", "DELETE"]
