@@ -339,11 +339,8 @@ class AsyncHelpCrunch:
             >>> async for c in customers:  # doctest: +SKIP
             ...     print(c.id, c.email)
         """
-        params = sort_params(sort, order)
-        size, cap = check_paging(page_size, limit)
-        call_timeout = _call_timeout(timeout)
-        if max_retries is not None:
-            check_max_retries(max_retries)
+        params, size, cap, call_timeout = _pager_args(sort, order, page_size, limit,
+                                                      timeout, max_retries)
 
         def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
             query = urlencode({"limit": count, "offset": offset, **params})
@@ -391,11 +388,8 @@ class AsyncHelpCrunch:
                                       f"{type(item).__name__}", field="filters")
         if match not in ("all", "any"):
             raise ValidationError(f"match must be 'all' or 'any', got {match!r}", field="match")
-        params = sort_params(sort, order)
-        size, cap = check_paging(page_size, limit)
-        call_timeout = _call_timeout(timeout)
-        if max_retries is not None:
-            check_max_retries(max_retries)
+        params, size, cap, call_timeout = _pager_args(sort, order, page_size, limit,
+                                                      timeout, max_retries)
         conditions = [f.to_json() for f in filters]
         comparison = "AND" if match == "all" else "OR"
 
@@ -522,11 +516,7 @@ class AsyncHelpCrunch:
             >>> c = await client.tag_customer(  # doctest: +SKIP
             ...     1568834, ["vip", hc.Tag(name="beta", color="#ff9800")])
         """
-        cid = check_customer_id(customer_id)
-        body = encode_body({"tags": tags_to_json(_tag_list(tags))})
-        return await self._requestor.request(
-            "PUT", f"/customers/{cid}/tags", customer_from_json, body=body,
-            timeout=_call_timeout(timeout), max_retries=max_retries)
+        return await self._send_tags("PUT", customer_id, tags, timeout, max_retries)
 
     async def untag_customer(
         self,
@@ -546,11 +536,25 @@ class AsyncHelpCrunch:
         Example:
             >>> c = await client.untag_customer(1568834, ["vip"])  # doctest: +SKIP
         """
+        return await self._send_tags("DELETE", customer_id, tags, timeout, max_retries)
+
+    def _send_tags(
+        self,
+        method: str,
+        customer_id: int | str,
+        tags: Sequence[Tag | str],
+        timeout: float | aiohttp.ClientTimeout | None,
+        max_retries: int | None,
+    ) -> Awaitable[Customer]:
+        """``PUT`` (tag: names and given colours) or ``DELETE`` (untag: names only)."""
         cid = check_customer_id(customer_id)
-        body = encode_body({"tags": [{"name": t.name} for t in _tag_list(tags)]})
-        return await self._requestor.request(
-            "DELETE", f"/customers/{cid}/tags", customer_from_json, body=body,
-            timeout=_call_timeout(timeout), max_retries=max_retries)
+        checked = _tag_list(tags)
+        payload = (tags_to_json(checked) if method == "PUT"
+                   else [{"name": t.name} for t in checked])
+        return self._requestor.request(
+            method, f"/customers/{cid}/tags", customer_from_json,
+            body=encode_body({"tags": payload}), timeout=_call_timeout(timeout),
+            max_retries=max_retries)
 
     def update_customers(
         self,
@@ -669,6 +673,23 @@ class AsyncHelpCrunch:
             method, f"/customers/{cid}", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,
         )
+
+
+def _pager_args(
+    sort: str | None,
+    order: Literal["asc", "desc"] | None,
+    page_size: int,
+    limit: int | None,
+    timeout: float | aiohttp.ClientTimeout | None,
+    max_retries: int | None,
+) -> tuple[dict[str, str], int, int | None, aiohttp.ClientTimeout | None]:
+    """The checked arguments of a pager: (sort/order params, page_size, limit, timeout)."""
+    params = sort_params(sort, order)
+    size, cap = check_paging(page_size, limit)
+    call_timeout = _call_timeout(timeout)
+    if max_retries is not None:
+        check_max_retries(max_retries)
+    return params, size, cap, call_timeout
 
 
 def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
