@@ -158,7 +158,10 @@ def _check_value(field: str, kind: str, value: object) -> object:
             return value
         expected = "an int >= 0"
     elif kind == "date":
-        return _check_timestamp(where, value)
+        try:
+            return _check_timestamp(where, value)
+        except ValidationError as exc:
+            raise ValidationError(str(exc), field="filter.value") from None
     else:  # tags
         tags = to_tags(value) if not isinstance(value, str) else None  # type: ignore[arg-type]
         if tags:

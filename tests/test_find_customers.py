@@ -282,8 +282,9 @@ async def test_bad_filters_are_refused_at_construction(args: tuple[Any, ...],
 
 
 def test_date_filters_take_aware_datetimes_or_epoch_seconds() -> None:
-    with pytest.raises(hc.ValidationError, match="naive"):
+    with pytest.raises(hc.ValidationError, match="naive") as info:
         hc.Filter("last_seen", ">", datetime(2024, 1, 1))
+    assert info.value.field == "filter.value"
     with pytest.raises(hc.ValidationError):
         hc.Filter("last_seen", ">", "1700000000")
     assert hc.Filter("last_seen", ">", 1700000000).to_json()["value"] == 1700000000
