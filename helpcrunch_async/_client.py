@@ -28,7 +28,7 @@ from ._config import (
 from ._convert import customer_from_json, encode_body, tags_to_json, update_to_json
 from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
 from ._filters import Filter
-from ._models import Customer, CustomerFields, CustomerUpdate, Tag, coerce_update
+from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
 from ._paging import (
     AsyncCustomerPager,
     CustomerPage,
@@ -41,7 +41,7 @@ from ._requestor import Requestor, RequestStats, discard_body
 from ._retry import RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport
 from ._types import UNSET, Unset
-from ._validation import check_customer_id, to_tags
+from ._validation import check_customer_id
 
 __all__ = ["AsyncHelpCrunch"]
 
@@ -693,7 +693,7 @@ def _pager_args(
 
 
 def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
-    checked = to_tags(tags)
+    checked = _to_tags(tags)
     if not checked:  # None, UNSET or empty
         raise ValidationError("give at least one tag (a name or a Tag)", field="tags")
     return checked  # type: ignore[return-value]

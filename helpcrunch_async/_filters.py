@@ -54,7 +54,8 @@ from typing import Any, Literal
 import attrs
 
 from ._exceptions import ValidationError
-from ._validation import _check_timestamp, to_tags
+from ._models import _to_tags
+from ._validation import _check_timestamp, check_text
 
 __all__ = ["FIELDS", "Filter", "FilterOperator"]
 
@@ -151,6 +152,7 @@ def _check_value(field: str, kind: str, value: object) -> object:
     where = f"filter value for {field!r}"
     if kind == "str":
         if isinstance(value, str):
+            check_text("filter.value", value)
             return value
         expected = "a str"
     elif kind == "int":
@@ -163,7 +165,7 @@ def _check_value(field: str, kind: str, value: object) -> object:
         except ValidationError as exc:
             raise ValidationError(str(exc), field="filter.value") from None
     else:  # tags
-        tags = to_tags(value) if not isinstance(value, str) else None  # type: ignore[arg-type]
+        tags = _to_tags(value) if not isinstance(value, str) else None  # type: ignore[arg-type]
         if tags:
             return tags
         expected = "a non-empty list of tag names or Tag objects"
