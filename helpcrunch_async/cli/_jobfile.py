@@ -7,12 +7,21 @@ customer id) and the documented field names — camelCase as in the API docs
 * **JSON Lines**: one object a line. ``null`` clears a field; a key left out is left
   alone. ``customData`` is an object (or the API's ``[{"property", "value"}]`` list);
   ``tags`` a list of names or ``{"name", "color"}`` objects; ``firstSeen``/``lastSeen``
-  epoch seconds (a number or a string of digits).
-* **CSV**: a header row, then one customer a row. An empty cell leaves the field
-  alone (use JSON Lines to clear fields). ``unsubscribed``/``blocked`` take
-  ``true``/``false``/``1``/``0``/``yes``/``no``; ``tags`` is a ``;``-separated list of
-  names; ``customData.<property>`` columns (or ``custom_data.<property>``) fill custom
-  data, as strings.
+  epoch seconds (a number or a string of digits) or an ISO 8601 date with a timezone
+  (``2020-10-28T12:00:00Z``, ``2020-10-28T14:00:00+02:00``).
+* **CSV**: a header row with an ``id`` column (lowercase, comma-separated), then one
+  customer a row. An empty cell leaves the field alone (use JSON Lines to clear
+  fields). ``unsubscribed``/``blocked`` take ``true``/``false``/``1``/``0``/``yes``/``no``;
+  ``tags`` is a ``;``-separated list of names; ``customData.<property>`` columns (or
+  ``custom_data.<property>``) fill custom data, as strings; timestamps as in JSON Lines.
+
+A line that cannot be used is reported ``invalid`` — with every problem it has, each
+named by the column or key as written in the file — and the job goes on with the next
+line: bad JSON or nesting too deep, a CSV row with a stray or unterminated quote, a
+cell over the CSV field limit (131,072 characters), more cells than columns, wrong
+values. A second line with the id of an earlier valid line is invalid too (both would
+be sent at once, in no fixed order): merge them. Only a file that cannot be read at
+all (missing, not UTF-8, a CSV header without ``id``) stops the job, with exit code 2.
 
 The report (``--report``) is JSON Lines too: one line per input line, written and
 flushed as each finishes — ``{"line", "id", "status", "error", "http_status",
@@ -27,8 +36,10 @@ import csv
 import io
 import itertools
 import json
+import re
 import sys
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,7 +51,7 @@ from .._validation import check_customer_id
 
 __all__ = [
     "InputError", "JobLine", "ReportWriter", "check_resume", "close_input", "done_lines",
-    "read_lines",
+    "open_input", "read_lines",
 ]
 
 _CAMEL = {
@@ -48,6 +59,8 @@ _CAMEL = {
     "lastPage": "last_page", "customData": "custom_data",
 }
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", int() does not
+_TIMESTAMPS = ("first_seen", "last_seen")
 
 
 class InputError(HelpCrunchError):
@@ -56,7 +69,11 @@ class InputError(HelpCrunchError):
 
 @attrs.frozen
 class JobLine:
-    """One input line: its 1-based number, and the parsed item or why it is invalid."""
+    """One input line: its 1-based number, and the parsed item or why it is invalid.
+
+    ``error`` holds every problem of the line in its message (``; ``-separated), its
+    ``field`` the first column or key at fault, as written in the file.
+    """
 
     number: int
     customer_id: int | None
@@ -65,87 +82,162 @@ class JobLine:
     raw_id: object = None
 
 
+class _Problems:
+    """Collects every problem of one line, each named by the column the user wrote."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str]] = []  # (field as written, message)
+
+    def add(self, written: str, exc: ValidationError, internal: str | None = None) -> None:
+        message = str(exc)
+        if internal and internal != written and message.startswith(internal):
+            message = written + message[len(internal):]  # "user_id must..." -> "userId must..."
+        self.items.append((written, message))
+
+    def error(self) -> ValidationError | None:
+        if not self.items:
+            return None
+        return ValidationError("; ".join(m for _, m in self.items), field=self.items[0][0])
+
+
 def _key(name: str) -> str:
     return _CAMEL.get(name, name)
 
 
-def _json_fields(obj: Mapping[str, Any]) -> dict[str, Any]:
+def _timestamp(written: str, value: Any) -> Any:
+    """Epoch seconds as given, a string of ASCII digits as an int, an ISO 8601 date with
+    a timezone as an aware datetime; anything else is left for the record to refuse."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if _DIGITS.fullmatch(text):
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValidationError(
+            f"{written} must be epoch seconds or an ISO 8601 date with a timezone "
+            f"(2020-10-28T12:00:00Z), got {value!r}", field=written) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValidationError(
+            f"{written} has no timezone, which is ambiguous: add Z or +00:00, "
+            f"got {value!r}", field=written)
+    return moment
+
+
+def _json_fields(obj: Mapping[str, Any], problems: _Problems) -> tuple[dict[str, Any],
+                                                                      dict[str, str]]:
     fields: dict[str, Any] = {}
+    written: dict[str, str] = {}
     for name, value in obj.items():
         if name == "id":
             continue
         key = _key(name)
-        if key == "custom_data" and isinstance(value, list):
-            value = _custom_data_list(value)
-        elif key == "tags" and isinstance(value, list):
-            value = [_tag(t) for t in value]
-        elif key in ("first_seen", "last_seen") and isinstance(value, str) and value.isdigit():
-            value = int(value)
+        try:
+            if key == "custom_data" and isinstance(value, list):
+                value = _custom_data_list(name, value)
+            elif key == "tags" and isinstance(value, list):
+                value = [_tag(name, i, t) for i, t in enumerate(value)]
+            elif key in _TIMESTAMPS:
+                value = _timestamp(name, value)
+        except ValidationError as exc:
+            problems.add(name, exc)
+            continue
         fields[key] = value
-    return fields
+        written[key] = name
+    return fields, written
 
 
-def _custom_data_list(items: list[Any]) -> dict[str, Any]:
+def _custom_data_list(written: str, items: list[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for item in items:
-        if not isinstance(item, Mapping) or "property" not in item:
+    for i, item in enumerate(items):
+        prop = item.get("property") if isinstance(item, Mapping) else None
+        if not isinstance(prop, str) or not prop.strip():
             raise ValidationError(
-                "customData list entries must be {\"property\": ..., \"value\": ...}",
-                field="custom_data",
-            )
-        out[item["property"]] = item.get("value")
+                f"{written}[{i}] must be {{\"property\": \"<name>\", \"value\": ...}} with "
+                f"a non-empty string property, got {item!r}"[:300], field=written)
+        out[prop] = item.get("value")
     return out
 
 
-def _tag(value: Any) -> Any:
+def _tag(written: str, index: int, value: Any) -> Any:
     if isinstance(value, Mapping) and "name" in value:
-        color = value.get("color")
-        return Tag(name=value["name"]) if color is None else Tag(name=value["name"], color=color)
+        try:
+            color = value.get("color")
+            return (Tag(name=value["name"]) if color is None
+                    else Tag(name=value["name"], color=color))
+        except ValidationError as exc:
+            raise ValidationError(f"{written}[{index}]: {exc}", field=written) from None
     return value
 
 
-def _csv_fields(row: Mapping[str, str | None]) -> dict[str, Any]:
+def _csv_fields(header: list[str], row: list[str],
+                problems: _Problems) -> tuple[dict[str, Any], dict[str, str]]:
     fields: dict[str, Any] = {}
+    written: dict[str, str] = {}
     custom: dict[str, Any] = {}
-    for column, cell in row.items():
-        if column is None:
-            raise ValidationError("more cells than columns in the header", field="row")
-        if column == "id" or cell is None or cell == "":
+    if len(row) > len(header):
+        problems.add("row", ValidationError(
+            f"{len(row)} cells but {len(header)} columns in the header"))
+    for column, cell in zip(header, row, strict=False):
+        if column == "id" or cell == "":
             continue
         prefix, dot, prop = column.partition(".")
         if dot and _key(prefix) == "custom_data":
             custom[prop] = cell
+            written.setdefault("custom_data", column)
             continue
         key = _key(column)
         value: Any = cell
-        if key in ("unsubscribed", "blocked"):
-            if cell.strip().lower() not in _BOOL_WORDS:
-                raise ValidationError(f"{column} must be true or false, got {cell!r}", field=key)
-            value = _BOOL_WORDS[cell.strip().lower()]
-        elif key in ("first_seen", "last_seen"):
-            if not cell.strip().isdigit():
-                raise ValidationError(
-                    f"{column} must be epoch seconds, got {cell!r}", field=key)
-            value = int(cell)
-        elif key == "tags":
-            value = [t.strip() for t in cell.split(";") if t.strip()]
+        try:
+            if key in ("unsubscribed", "blocked"):
+                if cell.strip().lower() not in _BOOL_WORDS:
+                    raise ValidationError(f"{column} must be true or false, got {cell!r}")
+                value = _BOOL_WORDS[cell.strip().lower()]
+            elif key in _TIMESTAMPS:
+                value = _timestamp(column, cell)
+            elif key == "tags":
+                value = [t.strip() for t in cell.split(";") if t.strip()]
+        except ValidationError as exc:
+            problems.add(column, exc)
+            continue
         fields[key] = value
+        written[key] = column
     if custom:
         fields["custom_data"] = custom
-    return fields
+    return fields, written
 
 
-def _line(number: int, raw_id: object, build: Any) -> JobLine:
+def _line(number: int, raw_id: object, parsed: tuple[dict[str, Any], dict[str, str]],
+          problems: _Problems) -> JobLine:
+    fields, written = parsed
+    cid: int | None = None
     try:
         if raw_id is None or raw_id == "":
-            raise ValidationError("the line has no id", field="id")
+            raise ValidationError("the line has no id")
         cid = check_customer_id(raw_id)
-        update = coerce_update(None, build())
-        if update.is_empty():
-            raise ValidationError("nothing to update on this line", field="update")
     except ValidationError as exc:
-        return JobLine(number, None, None, exc, raw_id)
+        problems.add("id", exc, "customer_id")
+        problems.items.insert(0, problems.items.pop())  # the id first
+    update = None
+    try:
+        update = coerce_update(None, fields)
+    except ValidationError:  # find every field at fault, not only the first
+        for key, value in fields.items():
+            try:
+                coerce_update(None, {key: value})
+            except ValidationError as exc:
+                problems.add(written.get(key, key), exc, key)
+    if update is not None and update.is_empty() and not problems.items:
+        problems.add("update", ValidationError("nothing to update on this line"))
+    error = problems.error()
+    if error is not None:
+        return JobLine(number, None, None, error, raw_id)
     return JobLine(number, cid, update, None, raw_id)
+
+
+def _invalid(number: int, message: str, field: str = "line", raw_id: object = None) -> JobLine:
+    return JobLine(number, None, None, ValidationError(message, field=field), raw_id)
 
 
 def _detect_format(path: str, first: str) -> str:
@@ -181,29 +273,37 @@ def close_input(stream: IO[str], path: str) -> None:
 def read_lines(stream: IO[str], path: str = "-") -> Iterator[JobLine]:
     """Parse the input lazily, one :class:`JobLine` per non-blank line.
 
+    A bad line gives a :class:`JobLine` with its ``error``; the lines after it are
+    read as usual. A later line with the id of an earlier valid line is invalid.
+
     Raises:
-        InputError: a CSV without an ``id`` column, a file that is not UTF-8, or an
-            unreadable stream.
+        InputError: a CSV header without an ``id`` column, a file that is not UTF-8,
+            or a stream that fails to read.
     """
+    seen: dict[int, int] = {}  # customer id -> the line that updates it
     try:
-        yield from _read_lines(stream, path)
+        for line in _read_lines(stream, path):
+            if line.customer_id is not None:
+                first = seen.setdefault(line.customer_id, line.number)
+                if first != line.number:
+                    line = _invalid(
+                        line.number, f"id {line.customer_id} is already updated by line "
+                        f"{first}; merge the two lines (both would be sent at once, in no "
+                        "fixed order)", "id", line.raw_id)
+            yield line
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _read_lines(stream: IO[str], path: str) -> Iterator[JobLine]:
     first = stream.readline()
     if not first:
         return
-    fmt = _detect_format(path, first)
     rest = itertools.chain([first], stream)
-    if fmt == "csv":
-        reader = csv.DictReader(rest)
-        if reader.fieldnames is None or "id" not in reader.fieldnames:
-            raise InputError("the CSV header must have an 'id' column")
-        for row in reader:
-            number = reader.line_num
-            yield _line(number, row.get("id"), lambda row=row: _csv_fields(row))
+    if _detect_format(path, first) == "csv":
+        yield from _csv_lines(rest)
         return
     for number, text in enumerate(rest, start=1):
         if not text.strip():
@@ -211,14 +311,88 @@ def _read_lines(stream: IO[str], path: str) -> Iterator[JobLine]:
         try:
             obj = json.loads(text)
         except ValueError as exc:
-            yield JobLine(number, None, None,
-                          ValidationError(f"not valid JSON: {exc}", field="line"))
+            yield _invalid(number, f"not valid JSON: {exc}")
+            continue
+        except RecursionError:
+            yield _invalid(number, "not valid JSON: nested too deeply")
             continue
         if not isinstance(obj, dict):
-            yield JobLine(number, None, None,
-                          ValidationError("each line must be a JSON object", field="line"))
+            yield _invalid(number, "each line must be a JSON object")
             continue
-        yield _line(number, obj.get("id"), lambda obj=obj: _json_fields(obj))
+        problems = _Problems()
+        yield _line(number, obj.get("id"), _json_fields(obj, problems), problems)
+
+
+class _PhysicalLines:
+    """The input's lines, counted, keeping those of the CSV row being read."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.count = 0
+        self.row: list[str] = []
+
+    def __iter__(self) -> _PhysicalLines:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self._lines)
+        self.count += 1
+        self.row.append(text)
+        return text
+
+
+def _csv_lines(lines: Iterator[str]) -> Iterator[JobLine]:
+    source = _PhysicalLines(lines)
+    reader = csv.reader(source, strict=True)
+    header: list[str] | None = None
+    while True:
+        start = source.count + 1
+        source.row = []
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if header is None:
+                raise InputError(f"cannot read the CSV header: {exc}") from None
+            if "field limit" in str(exc):
+                yield _invalid(start, f"a cell is longer than {csv.field_size_limit():,} "
+                                      "characters, the CSV field limit")
+                continue
+            if "unexpected end of data" in str(exc) and len(source.row) > 1:
+                # A quote opened on this line never closed: it swallowed the lines after
+                # it. Report this line and read the swallowed ones again, as rows.
+                yield _invalid(start, "a quoted cell is never closed (unterminated \")")
+                again = _PhysicalLines(iter(source.row[1:]))
+                again.count = start
+                source, reader = again, csv.reader(again, strict=True)
+                continue
+            yield _invalid(start, f"not valid CSV: {exc} (a stray or unterminated \"?)")
+            continue
+        if not row:
+            continue
+        if header is None:
+            header = row
+            _check_header(header)
+            continue
+        problems = _Problems()
+        id_column = header.index("id")
+        yield _line(start, row[id_column] if id_column < len(row) else None,
+                    _csv_fields(header, row, problems), problems)
+
+
+def _check_header(header: list[str]) -> None:
+    if "id" in header:
+        return
+    hint = ""
+    if any(name.strip().lower() == "id" for name in header):
+        hint = "; column names are case-sensitive: name it 'id'"
+    elif len(header) == 1 and ";" in header[0]:
+        hint = "; the cells seem to be separated by ';': save the file with ',' between cells"
+    elif len(header) == 1 and "\t" in header[0]:
+        hint = "; the cells seem to be separated by tabs: save the file with ',' between cells"
+    shown = ", ".join(repr(name) for name in header)[:300]
+    raise InputError(f"the CSV header must have an 'id' column; found: {shown}{hint}")
 
 
 def done_lines(path: str) -> dict[int, str | None]:

@@ -2,7 +2,8 @@
 
 On a terminal, with the ``progress`` extra (``rich``) installed: a live bar with done,
 failed, rate and ETA. Otherwise — output piped to a file or CI log, or no ``rich`` —
-a plain status line every few seconds on stderr.
+a plain status line every few seconds on stderr, and the last one once at the end.
+On a terminal without ``rich``, one line says how to get the bar.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import time
 from types import TracebackType
 from typing import IO, Any
 
-__all__ = ["Progress"]
+__all__ = ["PROGRESS_HINT", "Progress"]
+
+PROGRESS_HINT = ('helpcrunch: for a progress bar, pip install "helpcrunch-async[progress]"')
+_hinted = False  # the hint is shown once per process
 
 
 class Progress:
@@ -43,6 +47,7 @@ class Progress:
         self._enabled = enabled
         self._start = time.monotonic()
         self._last_print = self._start
+        self._printed: int | None = None  # items finished at the last plain line
         self._rich: Any = None
         self._task: Any = None
         if enabled and self._stream.isatty():
@@ -56,7 +61,7 @@ class Progress:
                 )
                 from rich.progress import Progress as RichProgress
             except ImportError:  # the optional extra is not installed: plain lines
-                pass
+                _hint_once(self._stream)
             else:
                 from rich.console import Console
 
@@ -100,8 +105,8 @@ class Progress:
         if self._rich is not None:
             self._refresh_rich()
             self._rich.stop()
-        elif self._enabled:
-            self._print_line()
+        elif self._enabled and self._printed != self.done + self.failed:
+            self._print_line()  # the final count, unless the last line already said it
 
     def advance(self, *, ok: bool) -> None:
         """Count one finished item."""
@@ -120,7 +125,7 @@ class Progress:
 
     def _print_line(self) -> None:
         self._last_print = time.monotonic()
-        finished = self.done + self.failed
+        finished = self._printed = self.done + self.failed
         of = f"/{self.total}" if self.total is not None else ""
         eta = ""
         if self.total is not None and self.rate > 0:
@@ -128,6 +133,13 @@ class Progress:
         print(f"{finished}{of} {self._label}: {self.done} done, {self.failed} failed, "
               f"{self.rate:.1f}/s, {_duration(self.elapsed)} elapsed{eta}",
               file=self._stream, flush=True)
+
+
+def _hint_once(stream: IO[str]) -> None:
+    global _hinted
+    if not _hinted:
+        _hinted = True
+        print(PROGRESS_HINT, file=stream, flush=True)
 
 
 def _duration(seconds: float) -> str:
