@@ -7,6 +7,14 @@ updates runs in the memory of a few dozen. Every input item gives exactly one
 :class:`BulkResult`: done, or failed with the :class:`HelpCrunchError` that stopped
 it (a bad item fails with its :class:`ValidationError` and the job goes on).
 
+One failure stops the job: HelpCrunch refusing the API key (401 or 403), since every
+later request would fail the same way. Then no more input is read, the requests in
+flight finish and are yielded, items read but not yet sent fail with
+:class:`BulkAbortedError` (``attempts`` 0), and the generator raises that error at the
+end. So every item read is reported exactly once, and an input of millions is not
+read to the end just to be reported unsent: what was never read stays in the caller's
+iterator, and the raised error says the job did not run out of input.
+
 Nothing here sends a request itself: it calls the client's own send functions, so
 every request goes through the client's rate limiter, retries and shared 429 pause.
 """
@@ -33,8 +41,11 @@ from ._convert import ResponseShapeError, customer_from_json
 from ._exceptions import (
     APIConnectionError,
     APIError,
+    AuthenticationError,
     BatchItemError,
+    BulkAbortedError,
     HelpCrunchError,
+    PermissionDeniedError,
     ValidationError,
 )
 from ._models import Customer, CustomerUpdate, coerce_update
@@ -296,6 +307,8 @@ async def run_bulk(
     ``ordered=True``, also only while fewer than ``4 * max_concurrency`` items — times
     10 with batches — wait for an earlier one). If the input iterator
     raises, the requests in flight finish and are yielded, then the error propagates.
+    A refused API key (401/403) stops the job the same way and raises
+    :class:`BulkAbortedError` (see the module docstring).
     Closing the generator early cancels the requests in flight (their items are not
     reported: stop feeding input instead to end a job cleanly).
     """
@@ -308,6 +321,7 @@ async def run_bulk(
     pulled = 0
     exhausted = False
     input_error: BaseException | None = None
+    aborted: BulkAbortedError | None = None
     chunk: list[_Prepared] = []
     ready: list[BulkResult] = []
 
@@ -352,6 +366,13 @@ async def run_bulk(
                 for task in sorted(done, key=_first_index):
                     pending.discard(task)
                     ready.extend(task.result())
+                if aborted is None:
+                    aborted = _key_refused(ready)
+                    if aborted is not None:  # stop: read nothing more, send nothing more
+                        exhausted = True
+                        ready.extend(BulkResult(index=p[0], customer_id=p[1], ok=False,
+                                                error=aborted) for p in chunk)
+                        chunk = []
             if not ordered:
                 while ready:
                     yield ready.pop(0)
@@ -373,6 +394,16 @@ async def run_bulk(
             await asyncio.gather(*pending, return_exceptions=True)
     if input_error is not None:
         raise input_error
+    if aborted is not None:
+        raise aborted
+
+
+def _key_refused(results: list[BulkResult]) -> BulkAbortedError | None:
+    """The error that stops a job, when one of ``results`` says the key was refused."""
+    for result in results:
+        if isinstance(result.error, AuthenticationError | PermissionDeniedError):
+            return BulkAbortedError(result.error)
+    return None
 
 
 def _first_index(task: asyncio.Task[list[BulkResult]]) -> int:

@@ -582,6 +582,12 @@ class AsyncHelpCrunch:
         as they complete; ``ordered=True`` yields them in input order. Bad arguments
         raise :class:`ValidationError` here, before anything runs.
 
+        A refused API key stops the job: after a 401 or 403 no more input is read, the
+        requests in flight finish and are yielded, items read but not sent are yielded
+        failed with :class:`BulkAbortedError`, and the iterator then raises that
+        :class:`BulkAbortedError` (``.cause`` is the 401/403 error). Items never read
+        stay in ``updates``.
+
         Stopping early: close the iterator (``contextlib.aclosing`` does it for you);
         requests still in flight are then cancelled and not reported. To end a job
         cleanly instead, stop feeding input and let the iterator run out.

@@ -5,6 +5,7 @@
     HelpCrunchError                      anything this SDK raises
     ├── ValidationError (ValueError)     bad input, raised before any request is sent
     ├── AmbiguousCustomerError           find_customer matched several customers
+    ├── BulkAbortedError                 a bulk job stopped: HelpCrunch refused the API key
     ├── APIConnectionError               no usable HTTP response: DNS, refused, reset
     │   └── APITimeoutError              the request timed out
     └── APIError                         HelpCrunch answered with an error, or an unreadable body
@@ -43,6 +44,7 @@ import attrs
 __all__ = [
     "AmbiguousCustomerError",
     "BatchItemError",
+    "BulkAbortedError",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -117,6 +119,33 @@ class AmbiguousCustomerError(HelpCrunchError):
 
 def _rebuild_ambiguous(message: str, customer_ids: tuple[int, ...]) -> AmbiguousCustomerError:
     return AmbiguousCustomerError(message, customer_ids=customer_ids)
+
+
+class BulkAbortedError(HelpCrunchError):
+    """A bulk job stopped early because HelpCrunch refused the API key (401 or 403):
+    every later request would fail the same way.
+
+    ``update_customers()`` then reads no more input, lets the requests in flight finish
+    and yields their results, yields every item it had read but not sent as failed with
+    this error (``attempts`` 0), and finally raises this error from the iterator, so
+    the end of the job is never mistaken for the end of the input. Items it never read
+    are still in your iterator. ``cause`` (also ``__cause__``) is the
+    :class:`AuthenticationError` or :class:`PermissionDeniedError` that stopped it.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> refused = hc.AuthenticationError(status=401, method="PATCH", path="/v1/customers/1")
+        >>> print(hc.BulkAbortedError(refused))
+        HelpCrunch refused the API key: 401 Unauthorized for PATCH /v1/customers/1
+    """
+
+    def __init__(self, cause: APIError) -> None:
+        super().__init__(f"HelpCrunch refused the API key: {cause}")
+        self.cause = cause
+        self.__cause__ = cause
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.cause,))
 
 
 class APIConnectionError(HelpCrunchError):

@@ -120,7 +120,7 @@ def test_put_sends_put_and_warns(fake: FakeHelpCrunch, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "name": "Only name"}\n')
-    assert _run(fake, str(src), "--put") == 0
+    assert _run(fake, str(src), "--put", "--yes") == 0
     assert [r.method for r in fake.requests] == ["PUT"]
     assert "set to null" in capsys.readouterr().err
     assert fake.customers[1]["email"] is None
