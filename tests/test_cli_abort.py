@@ -41,10 +41,14 @@ async def test_wrong_key_stops_update_customers(batch: bool) -> None:
         async with hc.AsyncHelpCrunch("wrong-key", base_url=fake.base_url) as client:
             results: list[hc.BulkResult] = []
             gen = client.update_customers(source, max_concurrency=4, batch=batch)
-            with pytest.raises(hc.BulkAbortedError) as info:
+
+            async def consume() -> None:
                 async with contextlib.aclosing(gen):
                     async for result in gen:
                         results.append(result)
+
+            with pytest.raises(hc.BulkAbortedError) as info:
+                await consume()
         sent = len(fake.requests)
     assert isinstance(info.value.cause, hc.AuthenticationError)
     assert info.value.__cause__ is info.value.cause
@@ -79,11 +83,11 @@ def test_blocking_client_raises_too() -> None:
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         fake.seed_customers(5)
         with hc.HelpCrunch("wrong-key", base_url=fake.base_url) as client:
-            seen = []
+            seen: list[int] = []
+            results = client.update_customers([(i, {"name": "x"}) for i in (1, 2)],
+                                              max_concurrency=1)
             with pytest.raises(hc.BulkAbortedError):
-                for result in client.update_customers([(i, {"name": "x"}) for i in (1, 2)],
-                                                      max_concurrency=1):
-                    seen.append(result.index)
+                seen.extend(result.index for result in results)
         assert seen == [0]
 
 

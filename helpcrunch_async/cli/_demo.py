@@ -7,6 +7,9 @@ and a sprinkling of injected faults (5xx answers, dropped connections), bulk-upd
 every customer through :class:`AsyncHelpCrunch` with a progress bar, then checks the
 fake's stored customers against the input and prints what it took. It never
 contacts a real HelpCrunch account, key or no key.
+
+The summary (throughput, retries, the check) is the result and goes to stdout; the
+start line, progress and failed customers go to stderr.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 
 from .._client import AsyncHelpCrunch
 from .._ratelimit import RateLimit
-from ._common import parse_rate_limit
+from ._common import add_command, non_negative_int, parse_rate_limit, positive_int, say
 from ._progress import Progress
 
 __all__ = ["add_parser", "run", "run_demo"]
@@ -46,22 +49,33 @@ def _matches(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 def add_parser(commands: Any) -> None:
     """Add ``demo`` to the subcommands of the ``helpcrunch`` parser."""
-    demo = commands.add_parser(
-        "demo", help="bulk-update customers of a built-in fake server (no key needed)",
+    demo = add_command(
+        commands, "demo", help="bulk-update customers of a built-in fake server (no key needed)",
         description="Start the fake HelpCrunch server in-process, bulk-update its customers "
                     "through the SDK with a progress bar, check the result. Never touches a "
-                    "real account.")
-    demo.add_argument("--customers", type=int, default=2000, metavar="N")
+                    "real account.",
+        epilog="""\
+Examples:
+  helpcrunch demo
+  helpcrunch demo --customers 500 --batch --no-progress
+  helpcrunch demo --rate-limit off > summary.txt     # as fast as the machine goes
+
+Input: none (the fake server is seeded with --customers customers). The summary goes
+to stdout; progress and messages to stderr.""")
+    demo.add_argument("--customers", type=positive_int, default=2000, metavar="N",
+                      help="customers to create and update (default 2000)")
     demo.add_argument("--rate-limit", type=parse_rate_limit, default=(240, 2.0),
-                      metavar="N/SECONDS",
+                      metavar="N/SECONDS|off",
                       help="the fake's and the client's limit (default 240/2: HelpCrunch's "
-                           "rate of 120 a minute, 60 times faster)")
+                           "rate of 120 a minute, 60 times faster; off: none)")
     demo.add_argument("--fault-rate", type=float, default=0.01,
                       help="share of requests the fake fails (5xx, drops; default 0.01)")
-    demo.add_argument("--concurrency", type=int, default=16, metavar="N")
+    demo.add_argument("--concurrency", type=positive_int, default=16, metavar="N",
+                      help="requests in flight (default 16)")
     demo.add_argument("--batch", action="store_true", help="use the batch endpoint")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--no-progress", action="store_true")
+    demo.add_argument("--seed", type=non_negative_int, default=7,
+                      help="seed of the fake's injected faults (default 7)")
+    demo.add_argument("--no-progress", action="store_true", help="no progress display")
     demo.set_defaults(run=run)
 
 
@@ -86,15 +100,15 @@ async def run_demo(
     """Run the demo; return 0 when every customer ended exactly as sent, else 1."""
     from ..testing import FakeHelpCrunch
 
-    out = sys.stdout
+    out = sys.stdout  # results; messages and progress go to stderr
     fault_kinds = ("500", "502", "503", "drop_before", "drop_after")
     async with FakeHelpCrunch(rate_limit=rate_limit, fault_rate=fault_rate,
                               fault_kinds=fault_kinds, seed=seed) as fake:
         ids = fake.seed_customers(customers)
         limit_text = (f"{rate_limit[0]} requests per {rate_limit[1]:g} s"
                       if rate_limit else "no rate limit")
-        print(f"Fake HelpCrunch at {fake.base_url}: {len(ids)} customers, {limit_text}, "
-              f"{fault_rate:.0%} of requests failed on purpose.", file=out)
+        say(f"Fake HelpCrunch at {fake.base_url}: {len(ids)} customers, {limit_text}, "
+            f"{fault_rate:.0%} of requests failed on purpose.")
         client_limit = RateLimit(*rate_limit) if rate_limit else None
         start = time.monotonic()
         async with AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
@@ -103,20 +117,19 @@ async def run_demo(
             updates = ((cid, _update_for(cid)) for cid in ids)
             results = client.update_customers(updates, max_concurrency=concurrency,
                                               batch=batch)
-            with Progress(len(ids), enabled=progress, stream=out) as bar:
+            with Progress(len(ids), enabled=progress) as bar:
                 async with contextlib.aclosing(results):
                     async for result in results:
                         bar.advance(ok=result.ok)
                         if not result.ok:
-                            print(f"customer {result.customer_id} failed: {result.error}",
-                                  file=out)
+                            say(f"customer {result.customer_id} failed: {result.error}")
             stats = client.stats
         elapsed = time.monotonic() - start
         wrong = [cid for cid in ids if not _matches(fake.customers[cid], _update_for(cid))]
         fake_stats = fake.stats
 
     per_request = 10 if batch else 1
-    print(f"\n{bar.done} customers updated, {bar.failed} failed, in {elapsed:.1f} s "
+    print(f"{bar.done} customers updated, {bar.failed} failed, in {elapsed:.1f} s "
           f"({bar.done / elapsed:.1f} customers/s).", file=out)
     if rate_limit:
         ceiling = rate_limit[0] / rate_limit[1] * per_request

@@ -155,10 +155,8 @@ def _confirm_put(path: str, yes: bool) -> bool:
     if path == "-" or not (sys.stdin.isatty() and sys.stderr.isatty()):
         say(f"helpcrunch: {warning}; add --yes to confirm (no terminal to ask on)")
         return False
-    try:
-        answer = input(f"helpcrunch: {warning}. Go on? [y/N] ")
-    except EOFError:
-        answer = ""
+    print(f"helpcrunch: {warning}. Go on? [y/N] ", end="", file=sys.stderr, flush=True)
+    answer = sys.stdin.readline()  # "" at end of input: no
     if answer.strip().lower() in ("y", "yes"):
         return True
     say("helpcrunch: nothing sent")
