@@ -10,9 +10,15 @@ It uses the library and the library never imports it. Commands:
 * ``helpcrunch fake-server`` (:mod:`._fake_server`) — serve the fake HelpCrunch API for
   manual tests and benchmarks.
 
-Exit codes: 0 all done; 1 some items failed; 2 usage or input errors (also: invalid
-lines under ``--dry-run``); 130 interrupted by Ctrl-C (the report holds everything
-finished; ``--resume`` goes on from there).
+Results go to stdout; progress, warnings and errors to stderr. Shared pieces (exit
+codes, option types, help layout) live in :mod:`._common`; each subcommand module has
+``add_parser(commands)`` and ``run(args)``.
+
+Exit codes: 0 all done; 1 some items failed, or the job stopped early (HelpCrunch
+refused the API key, or the host cannot be reached); 2 usage or input errors (also:
+invalid lines under ``--dry-run``); 130 interrupted by Ctrl-C (the report holds
+everything finished; ``--resume`` goes on from there); 141 stdout was closed early
+(``helpcrunch demo | head -1``): nothing more is printed, as with ``git``.
 """
 
 from ._main import main
