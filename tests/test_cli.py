@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import keyed_fake, run_update
 
 from helpcrunch_async import _retry
 from helpcrunch_async.cli import main
@@ -22,15 +23,11 @@ from helpcrunch_async.testing import FakeHelpCrunch, Fault
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelpCrunch]:
-    with FakeHelpCrunch(rate_limit=None).in_thread() as server:
-        server.seed_customers(20)
-        monkeypatch.setenv("HELPCRUNCH_API_KEY", server.api_key)
+    with keyed_fake(monkeypatch) as server:
         yield server
 
 
-def _run(fake: FakeHelpCrunch, *args: str) -> int:
-    return main(["update-customers", *args, "--base-url", fake.base_url, "--no-progress",
-                 "--rate-limit", "off"])
+_run = run_update
 
 
 def _report(path: Path) -> list[dict[str, Any]]:
@@ -164,6 +161,7 @@ def test_interrupted_job_resumes_every_line_done_exactly_once(tmp_path: Path) ->
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 130, err
+        assert f"--resume {report}" in err.decode()  # the summary says how to go on
         first = _report(report)
         assert 15 <= len(first) < lines
         resumed = subprocess.run([*command, "--resume", str(report)], env=env,

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_helpers import keyed_fake, run_update
 
 import helpcrunch_async as hc
 from helpcrunch_async.cli import _main, _progress, main
@@ -169,15 +170,11 @@ def test_progress_hint_without_rich_on_a_terminal_once(monkeypatch: pytest.Monke
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelpCrunch]:
-    with FakeHelpCrunch(rate_limit=None).in_thread() as server:
-        server.seed_customers(20)
-        monkeypatch.setenv("HELPCRUNCH_API_KEY", server.api_key)
+    with keyed_fake(monkeypatch) as server:
         yield server
 
 
-def _run(fake: FakeHelpCrunch, *args: str) -> int:
-    return main(["update-customers", *args, "--base-url", fake.base_url, "--no-progress",
-                 "--rate-limit", "off"])
+_run = run_update
 
 
 def test_failed_lines_shown_on_screen_then_counted(

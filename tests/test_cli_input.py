@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import keyed_fake, run_update
 
 from helpcrunch_async.cli import main
 from helpcrunch_async.cli._jobfile import InputError, read_lines
@@ -19,15 +20,11 @@ from helpcrunch_async.testing import FakeHelpCrunch
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelpCrunch]:
-    with FakeHelpCrunch(rate_limit=None).in_thread() as server:
-        server.seed_customers(20)
-        monkeypatch.setenv("HELPCRUNCH_API_KEY", server.api_key)
+    with keyed_fake(monkeypatch) as server:
         yield server
 
 
-def _run(fake: FakeHelpCrunch, *args: str) -> int:
-    return main(["update-customers", *args, "--base-url", fake.base_url, "--no-progress",
-                 "--rate-limit", "off"])
+_run = run_update
 
 
 def _report(path: Path) -> dict[int, dict[str, Any]]:
