@@ -87,8 +87,19 @@ async def test_key_and_rate_limit_refusals_are_not_fanned_out(
 ) -> None:
     ids = helpcrunch_fake.seed_customers(3)
     helpcrunch_fake.add_faults(*[Fault.status(status)] * 10, method="PUT")
-    results = await _run(helpcrunch_client, [(cid, {"name": "x"}) for cid in ids],
-                         max_retries=0)
+    results: list[hc.BulkResult] = []
+
+    async def collect() -> None:
+        async for r in helpcrunch_client.update_customers(
+                [(cid, {"name": "x"}) for cid in ids], batch=True, max_retries=0):
+            results.append(r)
+
+    if status == 429:
+        await collect()
+    else:  # a refused key also stops the job (BulkAbortedError, after every result)
+        with pytest.raises(hc.BulkAbortedError):
+            await collect()
+    assert len(results) == 3
     assert all(type(r.error) is cls for r in results), [r.error for r in results]
     assert [r.method for r in helpcrunch_fake.requests] == ["PUT"]
 

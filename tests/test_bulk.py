@@ -204,8 +204,15 @@ async def test_failed_batch_reports_each_item_or_falls_back() -> None:
         # (tests/test_batch_refused.py), a 403 only with batch_fallback=True.
         fake.add_faults(Fault.status(403), path="/v1/customers/batch")
         async with _client(fake) as client:
-            failed = [r async for r in client.update_customers(
-                ((cid, {"name": "x"}) for cid in ids), batch=True)]
+            failed: list[hc.BulkResult] = []
+
+            async def collect() -> None:
+                async for r in client.update_customers(
+                        ((cid, {"name": "x"}) for cid in ids), batch=True):
+                    failed.append(r)
+
+            with pytest.raises(hc.BulkAbortedError):  # a 403 stops the job, after the results
+                await collect()
             fake.add_faults(Fault.status(403), path="/v1/customers/batch")
             fallback = [r async for r in client.update_customers(
                 ((cid, {"name": "y"}) for cid in ids), batch=True, batch_fallback=True)]
