@@ -151,3 +151,12 @@ def test_cli_unreachable_host_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert "cannot connect" in err
     assert f"--resume {report}" in err
     assert len(report.read_text().splitlines()) < 20  # stopped, not 200 failures
+
+
+def test_bulk_aborted_error_pickles_with_its_cause() -> None:
+    import pickle
+
+    refused = hc.AuthenticationError(status=401, method="PATCH", path="/v1/customers/1")
+    copy = pickle.loads(pickle.dumps(hc.BulkAbortedError(refused)))
+    assert isinstance(copy.cause, hc.AuthenticationError)
+    assert str(copy) == "HelpCrunch refused the API key: 401 Unauthorized for PATCH /v1/customers/1"
