@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .._exceptions import ValidationError
 from .._version import __version__
-from . import _demo, _fake_server, _update
+from . import _demo, _export, _fake_server, _find, _update
 from ._common import EXIT_BROKEN_PIPE, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, say
 from ._jobfile import InputError
 
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
                         version=f"helpcrunch {__version__} (helpcrunch-async)",
                         help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_update, _demo, _fake_server):
+    for module in (_update, _find, _export, _demo, _fake_server):
         module.add_parser(commands)
     return parser
 

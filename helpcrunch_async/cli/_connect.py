@@ -1,0 +1,92 @@
+"""Talking to HelpCrunch from a subcommand: the API key, the connection options, and
+API failures as one line on stderr.
+
+:func:`add_client_options` gives a subcommand ``--base-url``, ``--rate-limit`` and
+``--max-retries``; :func:`run_with_client` reads the key from ``$HELPCRUNCH_API_KEY``,
+opens an :class:`~helpcrunch_async.AsyncHelpCrunch` with those options, runs the
+subcommand's coroutine and turns a :class:`~helpcrunch_async.HelpCrunchError` into
+``helpcrunch: ...`` and exit code 1 (a :class:`~helpcrunch_async.ValidationError` goes
+on to :func:`~helpcrunch_async.cli.main`, which makes it a usage error, exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import IO, Any
+
+from .._client import AsyncHelpCrunch
+from .._config import API_KEY_ENV, DEFAULT_BASE_URL
+from .._exceptions import (
+    AuthenticationError,
+    HelpCrunchError,
+    PermissionDeniedError,
+    ValidationError,
+)
+from .._ratelimit import RateLimit
+from ._common import EXIT_FAILED, EXIT_USAGE, parse_rate_limit
+
+__all__ = ["add_client_options", "json_line", "run_with_client"]
+
+
+def add_client_options(parser: argparse.ArgumentParser) -> None:
+    """``--base-url``, ``--rate-limit``, ``--max-retries`` with the same defaults as
+    ``update-customers``."""
+    parser.add_argument("--base-url", default=DEFAULT_BASE_URL,
+                        help="API root (default: %(default)s)")
+    parser.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
+                        metavar="N/SECONDS", help="client-side limit (default 120/60; off)")
+    parser.add_argument("--max-retries", type=int, default=4, metavar="N",
+                        help="retries per request for safe-to-retry failures (default 4)")
+
+
+def run_with_client(args: argparse.Namespace,
+                    work: Callable[[AsyncHelpCrunch], Awaitable[int]]) -> int:
+    """Run ``work(client)`` with a client made from ``args``; returns the exit code.
+
+    No key: a message and exit 2, nothing sent. A :class:`HelpCrunchError` from
+    ``work``: one line on stderr and exit 1.
+    """
+    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    if not api_key:
+        print(f"helpcrunch: set {API_KEY_ENV} to your API key; `helpcrunch demo` runs "
+              "without one", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def go() -> int:
+        limit = RateLimit(*args.rate_limit) if args.rate_limit else None
+        async with AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
+                                   max_retries=args.max_retries) as client:
+            return await work(client)
+
+    try:
+        return asyncio.run(go())
+    except ValidationError:
+        raise
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        print(f"helpcrunch: HelpCrunch refused the API key: {exc}. Check ${API_KEY_ENV}.",
+              file=sys.stderr)
+    except HelpCrunchError as exc:
+        print(f"helpcrunch: {exc}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def json_line(obj: Any, stream: IO[str]) -> str:
+    """``obj`` as one line of JSON (no newline), readable text where ``stream`` can carry
+    it, ``\\u`` escapes where it cannot (a lone surrogate, a narrow console encoding).
+
+    Example:
+        >>> import io
+        >>> json_line({"name": "Олена"}, io.StringIO())
+        '{"name": "Олена"}'
+    """
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode(getattr(stream, "encoding", None) or "utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj)
+    return text

@@ -1,0 +1,222 @@
+"""``helpcrunch export``: every customer (or every one matching ``--search``) as JSON
+Lines, in the format ``update-customers`` reads — a backup before a risky job, and the
+way to restore it (``helpcrunch update-customers backup.jsonl``).
+
+Each line is ``{"id": ..., <writable fields>}``: HelpCrunch's id and every field the
+update endpoint takes (``name``, ``email``, ``userId``, ``company``, ``phone``,
+``firstSeen``, ``lastSeen``, ``unsubscribed``, ``blocked``, ``source``, ``referer``,
+``lastPage``, ``locale``, ``notes``, ``tags``, ``customData``), with the values exactly
+as HelpCrunch answered them (``null`` included: a restore clears what was empty). The
+read-only ones (``location``, ``device``, ``createdFrom``, ``integrationId``) are left
+out: ``update-customers`` refuses them. A field the answer did not have is left out
+too, so a restore leaves it alone.
+
+What a restore (``update-customers``, a ``PATCH`` per line) brings back: every exported
+field's value. What it cannot undo: customers created or deleted since, and — as
+HelpCrunch does not document whether ``tags``/``customData`` in an update replace or
+merge — tags or custom-data properties added since may stay.
+
+Customers are read with ``sort=first_seen, order=asc`` so that customers created during
+the export land on the last page instead of shifting the pages still to come; one
+deleted meanwhile can still make a customer slip past (offset paging). The count
+written is checked against the API's ``total`` on the first and the last page, and a
+difference is reported.
+
+With ``-o FILE``, lines go to ``FILE.partial`` first, renamed to ``FILE`` once every
+page is in: a ``FILE`` is always a complete export. Progress and totals go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import time
+from datetime import datetime
+from typing import IO, Any
+
+from .._client import AsyncHelpCrunch
+from .._config import API_KEY_ENV
+from .._convert import update_to_json
+from .._exceptions import ValidationError
+from .._filters import FIELDS, Filter
+from .._models import Customer, CustomerUpdate
+from ._common import EXIT_OK
+from ._connect import add_client_options, json_line, run_with_client
+from ._jobfile import InputError, read_lines
+from ._progress import Progress
+
+__all__ = ["WRITABLE_KEYS", "add_parser", "export_line", "parse_search", "run"]
+
+#: The API keys of every field ``update-customers`` writes, in the API's order: the
+#: keys a ``CustomerUpdate`` with every field set goes out with.
+WRITABLE_KEYS: tuple[str, ...] = tuple(update_to_json(
+    CustomerUpdate(**dict.fromkeys((a.name for a in CustomerUpdate.__attrs_attrs__), None))))
+
+_SHOWN_REFUSALS = 5
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``export`` to the subcommands of the ``helpcrunch`` parser."""
+    ex = commands.add_parser(
+        "export", help="write every (matching) customer as JSON Lines for update-customers",
+        description="Write every customer, or those matching --search, as JSON Lines in "
+                    "the format update-customers reads: a backup, and the way to restore "
+                    f"it. The API key is read from ${API_KEY_ENV}. Exit codes: 0 done, "
+                    "1 the export failed (FILE.partial keeps what came), 2 usage error.")
+    ex.add_argument("--search", nargs=3, action="append", metavar=("FIELD", "OP", "VALUE"),
+                    help="only customers matching this condition; repeat for more. FIELD: "
+                         f"{', '.join(FIELDS)}; OP: = != ~ (contains), > >= (id, "
+                         "last_seen); last_seen takes epoch seconds or ISO 8601 with a "
+                         "timezone, tags comma-separated names (all of them)")
+    ex.add_argument("--match", choices=("all", "any"), default="all",
+                    help="with several --search: all must hold (default) or any one")
+    ex.add_argument("-o", "--output", metavar="FILE",
+                    help="write to FILE (via FILE.partial) instead of stdout")
+    ex.add_argument("--no-progress", action="store_true", help="no progress display")
+    add_client_options(ex)
+    ex.set_defaults(run=run)
+
+
+def parse_search(field: str, operator: str, value: str) -> Filter:
+    """A ``--search FIELD OP VALUE`` as a :class:`Filter`, the value typed by the field.
+
+    Example:
+        >>> parse_search("tags", "=", "vip, paid").to_json()["value"]
+        [{'name': 'vip'}, {'name': 'paid'}]
+        >>> parse_search("last_seen", ">=", "2024-01-01T00:00:00Z").to_json()["value"]
+        1704067200
+    """
+    kind = FIELDS[field][1] if field in FIELDS else "str"  # Filter names a bad field
+    typed: Any = value
+    if kind == "int" or (kind == "date" and value.isascii() and value.isdigit()):
+        try:
+            typed = int(value)
+        except ValueError:
+            raise ValidationError(f"--search {field}: expected a whole number, got {value!r}",
+                                  field="filter.value") from None
+    elif kind == "date":
+        try:
+            typed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValidationError(
+                f"--search {field}: expected epoch seconds or ISO 8601 with a timezone, got "
+                f"{value!r}", field="filter.value") from None
+    elif kind == "tags":
+        typed = [name.strip() for name in value.split(",") if name.strip()]
+    return Filter(field, operator, typed)  # type: ignore[arg-type]  # Filter checks op
+
+
+def export_line(customer: Customer) -> dict[str, Any]:
+    """The ``update-customers`` line for a customer: ``id`` and the writable fields its
+    answer has, values as answered.
+
+    Example:
+        >>> export_line(Customer(id=7, raw={"id": 7, "name": "Ann", "location": {}}))
+        {'id': 7, 'name': 'Ann'}
+    """
+    raw = customer.raw
+    line: dict[str, Any] = {"id": customer.id}
+    line.update((key, raw[key]) for key in WRITABLE_KEYS if key in raw)
+    return line
+
+
+def _refusal(text: str) -> ValidationError | None:
+    """Why ``update-customers`` would refuse this line (its own reader decides)."""
+    for parsed in read_lines(io.StringIO(text), "export.jsonl"):
+        return parsed.error
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``export``; returns the exit code."""
+    filters = [parse_search(*triple) for triple in args.search or ()]  # before any request
+
+    async def work(client: AsyncHelpCrunch) -> int:
+        with _Output(args.output) as out:
+            await _export(client, filters, args, out)
+        return EXIT_OK
+
+    return run_with_client(args, work)
+
+
+async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse.Namespace,
+                  out: _Output) -> None:
+    order: dict[str, Any] = {"sort": "first_seen", "order": "asc"}
+    pager = (client.search_customers(*filters, match=args.match, **order) if filters
+             else client.list_customers(**order))
+    start = time.monotonic()
+    refused: list[str] = []
+    refused_count = 0
+    first_total: int | None = None
+    with contextlib.ExitStack() as stack:
+        progress: Progress | None = None
+        async for customer in pager:
+            if progress is None:  # the API's total is known once the first page is in
+                first_total = pager.total
+                progress = stack.enter_context(
+                    Progress(pager.total, enabled=not args.no_progress, label="customers"))
+            text = json_line(export_line(customer), out.stream)
+            out.write(text)
+            error = _refusal(text)
+            if error is not None:
+                refused_count += 1
+                if len(refused) < _SHOWN_REFUSALS:
+                    refused.append(f"  id {customer.id}: {error}")
+            progress.advance(ok=True)
+    what = "customers matching the search" if filters else "customers"
+    _say(f"exported {out.count} {what} to {out.name} in {time.monotonic() - start:.1f} s; "
+         f"{client.stats.requests} requests ({pager.pages_fetched} pages)")
+    if pager.total is not None and (first_total, out.count) != (pager.total, pager.total):
+        counted = (f"{pager.total}" if first_total == pager.total
+                   else f"{first_total} at the start and {pager.total} at the end")
+        _say(f"helpcrunch: warning: the API counted {counted}, and {out.count} came: "
+             "customers were added or deleted during the export (a deletion can make one "
+             "slip past); run it again while nothing else writes for an exact copy")
+    if refused_count:
+        _say(f"helpcrunch: warning: update-customers would refuse {refused_count} of these "
+             "lines as they are (HelpCrunch holds values its update does not take); edit "
+             "them before a restore:")
+        for text in refused:
+            _say(text)
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class _Output:
+    """Stdout, or ``FILE.partial`` renamed to ``FILE`` when the export completes."""
+
+    def __init__(self, path: str | None) -> None:
+        self._path = None if path in (None, "-") else path
+        self.count = 0
+        self.name = "stdout" if self._path is None else self._path
+        self.stream: IO[str] = sys.stdout
+        self._partial = ""
+
+    def __enter__(self) -> _Output:
+        if self._path is not None:
+            self._partial = f"{self._path}.partial"
+            try:
+                self.stream = open(self._partial, "w", encoding="utf-8")
+            except OSError as exc:
+                raise InputError(f"cannot write {self._partial}: {exc.strerror}") from None
+        return self
+
+    def write(self, text: str) -> None:
+        self.stream.write(text + "\n")
+        self.count += 1
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if self._path is None:
+            self.stream.flush()
+            return
+        self.stream.close()
+        if exc_type is None:
+            os.replace(self._partial, self._path)
+        else:
+            _say(f"helpcrunch: the export is incomplete: {self.count} customers written to "
+                 f"{self._partial}; {self._path} was not written")
