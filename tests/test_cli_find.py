@@ -240,3 +240,23 @@ def test_export_then_update_customers_restores_every_field(
         expected = {k: v for k, v in before[cid].items() if k != "lastSeen"}
         assert restored == expected, cid
         assert int(customer["lastSeen"]) == int(before[cid]["lastSeen"])  # sent as a string
+
+
+def test_an_unreachable_host_exits_1_with_what_to_check(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with FakeHelpCrunch(rate_limit=None).in_thread() as server:
+        base_url, key = server.base_url, server.api_key
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", key)  # the server is gone: nothing listens
+    assert main(["get", "1", "--base-url", base_url, "--max-retries", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect to HelpCrunch" in err
+    assert "--base-url" in err
+
+
+def test_help_shows_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("get", "find", "export"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = capsys.readouterr().out
+        assert f"helpcrunch {command} " in out
+        assert "Exit codes:" in out

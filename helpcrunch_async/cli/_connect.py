@@ -15,22 +15,22 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 from .._client import AsyncHelpCrunch
 from .._config import API_KEY_ENV, DEFAULT_BASE_URL
 from .._exceptions import (
+    APIConnectionError,
     AuthenticationError,
     HelpCrunchError,
     PermissionDeniedError,
     ValidationError,
 )
 from .._ratelimit import RateLimit
-from ._common import EXIT_FAILED, EXIT_USAGE, parse_rate_limit
+from ._common import EXIT_FAILED, EXIT_USAGE, non_negative_int, parse_rate_limit, say
 
-__all__ = ["add_client_options", "json_line", "run_with_client"]
+__all__ = ["add_client_options", "failure_message", "json_line", "run_with_client"]
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +39,9 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", default=DEFAULT_BASE_URL,
                         help="API root (default: %(default)s)")
     parser.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
-                        metavar="N/SECONDS", help="client-side limit (default 120/60; off)")
-    parser.add_argument("--max-retries", type=int, default=4, metavar="N",
+                        metavar="N/SECONDS|off",
+                        help="client-side limit (default 120/60, HelpCrunch's; off: none)")
+    parser.add_argument("--max-retries", type=non_negative_int, default=4, metavar="N",
                         help="retries per request for safe-to-retry failures (default 4)")
 
 
@@ -53,8 +54,8 @@ def run_with_client(args: argparse.Namespace,
     """
     api_key = os.environ.get(API_KEY_ENV, "").strip()
     if not api_key:
-        print(f"helpcrunch: set {API_KEY_ENV} to your API key; `helpcrunch demo` runs "
-              "without one", file=sys.stderr)
+        say(f"helpcrunch: set {API_KEY_ENV} to your API key; `helpcrunch demo` runs "
+            "without one")
         return EXIT_USAGE
 
     async def go() -> int:
@@ -67,12 +68,25 @@ def run_with_client(args: argparse.Namespace,
         return asyncio.run(go())
     except ValidationError:
         raise
-    except (AuthenticationError, PermissionDeniedError) as exc:
-        print(f"helpcrunch: HelpCrunch refused the API key: {exc}. Check ${API_KEY_ENV}.",
-              file=sys.stderr)
     except HelpCrunchError as exc:
-        print(f"helpcrunch: {exc}", file=sys.stderr)
+        say(failure_message(exc))
     return EXIT_FAILED
+
+
+def failure_message(exc: HelpCrunchError) -> str:
+    """The ``helpcrunch: ...`` line for a request that failed, with what to check.
+
+    Example:
+        >>> from helpcrunch_async import APIConnectionError
+        >>> failure_message(APIConnectionError("refused", maybe_sent=False))
+        'helpcrunch: cannot connect to HelpCrunch: refused. Check the network and --base-url.'
+    """
+    if isinstance(exc, AuthenticationError | PermissionDeniedError):
+        return f"helpcrunch: HelpCrunch refused the API key: {exc}. Check ${API_KEY_ENV}."
+    if isinstance(exc, APIConnectionError) and not exc.maybe_sent:
+        return (f"helpcrunch: cannot connect to HelpCrunch: {exc}. Check the network and "
+                "--base-url.")
+    return f"helpcrunch: {exc}"
 
 
 def json_line(obj: Any, stream: IO[str]) -> str:

@@ -33,6 +33,7 @@ import contextlib
 import io
 import os
 import sys
+import textwrap
 import time
 from datetime import datetime
 from typing import IO, Any
@@ -43,7 +44,7 @@ from .._convert import update_to_json
 from .._exceptions import ValidationError
 from .._filters import FIELDS, Filter
 from .._models import Customer, CustomerUpdate
-from ._common import EXIT_OK
+from ._common import EXIT_OK, add_command, say
 from ._connect import add_client_options, json_line, run_with_client
 from ._jobfile import InputError, read_lines
 from ._progress import Progress
@@ -58,19 +59,42 @@ WRITABLE_KEYS: tuple[str, ...] = tuple(update_to_json(
 _SHOWN_REFUSALS = 5
 
 
+_EPILOG = f"""\
+Examples:
+  export {API_KEY_ENV}=...
+  helpcrunch export -o backup.jsonl                        # every customer
+  helpcrunch export --search email '~' @example.com --search tags = vip,paid -o some.jsonl
+  helpcrunch export --search last_seen '>=' 2024-01-01T00:00:00Z --match any
+  helpcrunch update-customers backup.jsonl --report restore.jsonl   # restore it
+
+Output: JSON Lines, one customer a line, the format update-customers reads:
+  {{"id": 1568834, "name": "John Doe", "email": "john@example.com", "userId": "u-42",
+   "lastSeen": "1603885746", "tags": [{{"name": "vip", "color": "#c377e0"}}],
+   "customData": {{"plan": "pro"}}, ...}}
+  HelpCrunch's id and every field the update endpoint takes, values as answered (null
+  included); read-only fields (location, device, createdFrom, integrationId) are left
+  out. With -o FILE, lines go to FILE.partial, renamed to FILE when complete.
+--search FIELD OP VALUE: FIELD one of
+{textwrap.fill(", ".join(FIELDS), 84, initial_indent="  ", subsequent_indent="  ")};
+  OP = (any field), != (not tags), ~ contains (text fields), > >= (id, last_seen);
+  last_seen takes epoch seconds or ISO 8601 with a timezone; tags comma-separated names
+  (the customer holds all of them). Quote ~ > >= for the shell.
+Progress and totals go to stderr; a count that differs from the API's total (customers
+added or deleted meanwhile) and lines update-customers would refuse are reported."""
+
+
 def add_parser(commands: Any) -> None:
     """Add ``export`` to the subcommands of the ``helpcrunch`` parser."""
-    ex = commands.add_parser(
-        "export", help="write every (matching) customer as JSON Lines for update-customers",
+    ex = add_command(
+        commands, "export", help="write every (matching) customer as JSON Lines for "
+                                 "update-customers",
         description="Write every customer, or those matching --search, as JSON Lines in "
                     "the format update-customers reads: a backup, and the way to restore "
-                    f"it. The API key is read from ${API_KEY_ENV}. Exit codes: 0 done, "
-                    "1 the export failed (FILE.partial keeps what came), 2 usage error.")
+                    f"it. The API key is read from ${API_KEY_ENV}.",
+        epilog=_EPILOG)
     ex.add_argument("--search", nargs=3, action="append", metavar=("FIELD", "OP", "VALUE"),
-                    help="only customers matching this condition; repeat for more. FIELD: "
-                         f"{', '.join(FIELDS)}; OP: = != ~ (contains), > >= (id, "
-                         "last_seen); last_seen takes epoch seconds or ISO 8601 with a "
-                         "timezone, tags comma-separated names (all of them)")
+                    help="only customers matching this condition (see below); repeat for "
+                         "more")
     ex.add_argument("--match", choices=("all", "any"), default="all",
                     help="with several --search: all must hold (default) or any one")
     ex.add_argument("-o", "--output", metavar="FILE",
@@ -167,24 +191,20 @@ async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse
                     refused.append(f"  id {customer.id}: {error}")
             progress.advance(ok=True)
     what = "customers matching the search" if filters else "customers"
-    _say(f"exported {out.count} {what} to {out.name} in {time.monotonic() - start:.1f} s; "
+    say(f"exported {out.count} {what} to {out.name} in {time.monotonic() - start:.1f} s; "
          f"{client.stats.requests} requests ({pager.pages_fetched} pages)")
     if pager.total is not None and (first_total, out.count) != (pager.total, pager.total):
         counted = (f"{pager.total}" if first_total == pager.total
                    else f"{first_total} at the start and {pager.total} at the end")
-        _say(f"helpcrunch: warning: the API counted {counted}, and {out.count} came: "
+        say(f"helpcrunch: warning: the API counted {counted}, and {out.count} came: "
              "customers were added or deleted during the export (a deletion can make one "
              "slip past); run it again while nothing else writes for an exact copy")
     if refused_count:
-        _say(f"helpcrunch: warning: update-customers would refuse {refused_count} of these "
+        say(f"helpcrunch: warning: update-customers would refuse {refused_count} of these "
              "lines as they are (HelpCrunch holds values its update does not take); edit "
              "them before a restore:")
         for text in refused:
-            _say(text)
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+            say(text)
 
 
 class _Output:
@@ -218,5 +238,5 @@ class _Output:
         if exc_type is None:
             os.replace(self._partial, self._path)
         else:
-            _say(f"helpcrunch: the export is incomplete: {self.count} customers written to "
+            say(f"helpcrunch: the export is incomplete: {self.count} customers written to "
                  f"{self._partial}; {self._path} was not written")
