@@ -5,6 +5,11 @@ It uses the library and the library never imports it. Commands:
 * ``helpcrunch update-customers FILE`` (:mod:`._update`) — a bulk update from JSON Lines or
   CSV (format: :mod:`._jobfile`), with progress (:mod:`._progress`), a report and
   ``--resume``.
+* ``helpcrunch get ID``, ``helpcrunch find --user-id U | --email E`` (:mod:`._find`) —
+  one customer as JSON; ``helpcrunch export`` (:mod:`._export`) — every (matching)
+  customer as JSON Lines that ``update-customers`` reads back. Connection options and
+  API failures: :mod:`._connect`. ``update-customers --match user_id|email`` finds each
+  line's customer first (:mod:`._resolve`).
 * ``helpcrunch demo`` (:mod:`._demo`) — a bulk update against the built-in fake server:
   no key needed.
 * ``helpcrunch fake-server`` (:mod:`._fake_server`) — serve the fake HelpCrunch API for

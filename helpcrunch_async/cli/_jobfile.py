@@ -28,6 +28,12 @@ flushed as each finishes — ``{"line", "id", "status", "error", "http_status",
 "codes", "attempts"}`` with ``status`` ``"done"``, ``"failed"`` or ``"invalid"``. A
 later line for the same input line supersedes an earlier one; ``--resume`` skips every
 line whose last status is ``"done"``.
+
+``--match user_id|email`` (see :func:`read_lines`): lines carry ``userId`` (or
+``user_id``) or ``email`` instead of ``id``; that field finds the customer and is not
+sent (to change a customer's userId or email, match by ``id`` or by the other key).
+The report then has ``"key"`` (the line's userId or email) and ``"id"`` is the customer
+it was found to be (``null`` when none was).
 """
 
 from __future__ import annotations
@@ -50,8 +56,8 @@ from .._models import CustomerUpdate, Tag, coerce_update
 from .._validation import check_customer_id
 
 __all__ = [
-    "InputError", "JobLine", "ReportWriter", "check_resume", "close_input", "done_lines",
-    "open_input", "read_lines",
+    "MATCH_NAMES", "InputError", "JobLine", "ReportWriter", "check_resume", "close_input",
+    "done_lines", "match_key", "open_input", "read_lines",
 ]
 
 _CAMEL = {
@@ -61,6 +67,10 @@ _CAMEL = {
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²", int() does not
 _TIMESTAMPS = ("first_seen", "last_seen")
+#: ``--match`` keys other than ``id``: the field as the API docs write it, and the
+#: column names a CSV may use for it.
+MATCH_NAMES = {"user_id": "userId", "email": "email"}
+MATCH_COLUMNS = {"user_id": ("userId", "user_id"), "email": ("email",)}
 
 
 class InputError(HelpCrunchError):
@@ -209,16 +219,19 @@ def _csv_fields(header: list[str], row: list[str],
 
 
 def _line(number: int, raw_id: object, parsed: tuple[dict[str, Any], dict[str, str]],
-          problems: _Problems) -> JobLine:
+          problems: _Problems, match: str = "id") -> JobLine:
     fields, written = parsed
     cid: int | None = None
-    try:
-        if raw_id is None or raw_id == "":
-            raise ValidationError("the line has no id")
-        cid = check_customer_id(raw_id)
-    except ValidationError as exc:
-        problems.add("id", exc, "customer_id")
-        problems.items.insert(0, problems.items.pop())  # the id first
+    if match != "id":
+        raw_id = _match_key(match, raw_id, fields, written, problems)
+    else:
+        try:
+            if raw_id is None or raw_id == "":
+                raise ValidationError("the line has no id")
+            cid = check_customer_id(raw_id)
+        except ValidationError as exc:
+            problems.add("id", exc, "customer_id")
+            problems.items.insert(0, problems.items.pop())  # the id first
     update = None
     try:
         update = coerce_update(None, fields)
@@ -234,6 +247,37 @@ def _line(number: int, raw_id: object, parsed: tuple[dict[str, Any], dict[str, s
     if error is not None:
         return JobLine(number, None, None, error, raw_id)
     return JobLine(number, cid, update, None, raw_id)
+
+
+def _match_key(match: str, raw_id: object, fields: dict[str, Any], written: dict[str, str],
+               problems: _Problems) -> object:
+    """The line's key under ``--match user_id|email``, taken out of its fields: it says
+    which customer to update and is not sent."""
+    name = written.get(match, MATCH_NAMES[match])
+    value = fields.pop(match, None)
+    if not isinstance(value, str) or not value.strip():
+        shown = "no " + name if value in (None, "") else f"{name} {value!r}"
+        problems.add(name, ValidationError(
+            f"the line has {shown}: with --match {match} a non-empty {name} says which "
+            "customer to update"))
+        value = None
+    if raw_id is not None and raw_id != "":
+        problems.add("id", ValidationError(
+            f"the line has an id, but with --match {match} the customer is found by "
+            f"{name}: drop the id, or use --match id"))
+    problems.items.sort(key=lambda item: item[0] not in (name, "id"))  # the key first
+    return value
+
+
+def match_key(match: str, value: str) -> str:
+    """The form a key is compared in: emails ignoring case (as ``find_customer`` does),
+    user ids exactly.
+
+    Example:
+        >>> match_key("email", "Ann@Example.com"), match_key("user_id", "U-1")
+        ('ann@example.com', 'U-1')
+    """
+    return value.casefold() if match == "email" else value
 
 
 def _invalid(number: int, message: str, field: str = "line", raw_id: object = None) -> JobLine:
@@ -270,26 +314,38 @@ def close_input(stream: IO[str], path: str) -> None:
         stream.detach()  # our wrapper goes, the process's stdin stays
 
 
-def read_lines(stream: IO[str], path: str = "-") -> Iterator[JobLine]:
+def read_lines(stream: IO[str], path: str = "-", match: str = "id") -> Iterator[JobLine]:
     """Parse the input lazily, one :class:`JobLine` per non-blank line.
 
+    ``match`` is the line's key: ``"id"`` (HelpCrunch's id, the default), or
+    ``"user_id"``/``"email"`` (``--match``): then each line needs ``userId`` (or
+    ``user_id``) or ``email`` instead of ``id``; that field is the key, left out of the
+    update and kept as the line's ``raw_id``, with ``customer_id`` ``None`` until the
+    command finds the customer. A line with an ``id`` as well is invalid.
+
     A bad line gives a :class:`JobLine` with its ``error``; the lines after it are
-    read as usual. A later line with the id of an earlier valid line is invalid.
+    read as usual. A later line with the key of an earlier valid line is invalid
+    (emails compared ignoring case).
 
     Raises:
-        InputError: a CSV header without an ``id`` column, a file that is not UTF-8,
+        InputError: a CSV header without the key's column, a file that is not UTF-8,
             or a stream that fails to read.
     """
-    seen: dict[int, int] = {}  # customer id -> the line that updates it
+    seen: dict[object, int] = {}  # key -> the line that updates it
     try:
-        for line in _read_lines(stream, path):
-            if line.customer_id is not None:
-                first = seen.setdefault(line.customer_id, line.number)
+        for line in _read_lines(stream, path, match):
+            key: object = line.customer_id
+            if match != "id" and line.error is None and isinstance(line.raw_id, str):
+                key = match_key(match, line.raw_id)
+            if key is not None:
+                first = seen.setdefault(key, line.number)
                 if first != line.number:
+                    name = "id" if match == "id" else MATCH_NAMES[match]
+                    shown = line.customer_id if match == "id" else repr(line.raw_id)
                     line = _invalid(
-                        line.number, f"id {line.customer_id} is already updated by line "
+                        line.number, f"{name} {shown} is already updated by line "
                         f"{first}; merge the two lines (both would be sent at once, in no "
-                        "fixed order)", "id", line.raw_id)
+                        "fixed order)", name, line.raw_id)
             yield line
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
@@ -297,13 +353,13 @@ def read_lines(stream: IO[str], path: str = "-") -> Iterator[JobLine]:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _read_lines(stream: IO[str], path: str) -> Iterator[JobLine]:
+def _read_lines(stream: IO[str], path: str, match: str) -> Iterator[JobLine]:
     first = stream.readline()
     if not first:
         return
     rest = itertools.chain([first], stream)
     if _detect_format(path, first) == "csv":
-        yield from _csv_lines(rest)
+        yield from _csv_lines(rest, match)
         return
     for number, text in enumerate(rest, start=1):
         if not text.strip():
@@ -320,7 +376,7 @@ def _read_lines(stream: IO[str], path: str) -> Iterator[JobLine]:
             yield _invalid(number, "each line must be a JSON object")
             continue
         problems = _Problems()
-        yield _line(number, obj.get("id"), _json_fields(obj, problems), problems)
+        yield _line(number, obj.get("id"), _json_fields(obj, problems), problems, match)
 
 
 class _PhysicalLines:
@@ -341,7 +397,7 @@ class _PhysicalLines:
         return text
 
 
-def _csv_lines(lines: Iterator[str]) -> Iterator[JobLine]:
+def _csv_lines(lines: Iterator[str], match: str) -> Iterator[JobLine]:
     source = _PhysicalLines(lines)
     reader = csv.reader(source, strict=True)
     header: list[str] | None = None
@@ -373,15 +429,21 @@ def _csv_lines(lines: Iterator[str]) -> Iterator[JobLine]:
             continue
         if header is None:
             header = row
-            _check_header(header)
+            _check_header(header, match)
             continue
         problems = _Problems()
-        id_column = header.index("id")
+        id_column = header.index("id") if "id" in header else len(row)
         yield _line(start, row[id_column] if id_column < len(row) else None,
-                    _csv_fields(header, row, problems), problems)
+                    _csv_fields(header, row, problems), problems, match)
 
 
-def _check_header(header: list[str]) -> None:
+def _check_header(header: list[str], match: str = "id") -> None:
+    if match != "id":
+        if any(_key(name) == match for name in header):
+            return
+        names = " or ".join(repr(n) for n in MATCH_COLUMNS[match])
+        raise InputError(f"with --match {match} the CSV header must have a {names} "
+                         f"column; found: {', '.join(repr(n) for n in header)[:300]}")
     if "id" in header:
         return
     hint = ""
@@ -399,7 +461,8 @@ def done_lines(path: str) -> dict[int, str | None]:
     """``{line number: id}`` of the lines whose last report entry says ``done``.
 
     ``--resume`` skips these lines — only where the input line still has the same id
-    (see :func:`check_resume`).
+    (see :func:`check_resume`); or the same ``key``, in a report of ``--match
+    user_id|email``.
     """
     last: dict[int, tuple[str, str | None]] = {}
     try:
@@ -407,7 +470,7 @@ def done_lines(path: str) -> dict[int, str | None]:
             for text in f:
                 try:
                     entry = json.loads(text)
-                    raw_id = entry.get("id")
+                    raw_id = entry["key"] if "key" in entry else entry.get("id")
                     last[int(entry["line"])] = (
                         str(entry["status"]), None if raw_id is None else str(raw_id))
                 except (ValueError, KeyError, TypeError, AttributeError):
@@ -438,8 +501,9 @@ def check_resume(line: JobLine, done_id: str | None) -> None:
 class ReportWriter:
     """Appends one JSON line per finished input line, flushed at once (crash-safe)."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, *, keyed: bool = False) -> None:
         self._file: IO[str] | None = None
+        self._keyed = keyed
         if path is not None:
             report = Path(path)
             report.parent.mkdir(parents=True, exist_ok=True)
@@ -448,8 +512,10 @@ class ReportWriter:
                 self._file.write("\n")  # a crash cut the last entry short: start afresh
 
     def write(self, line: int, raw_id: object, status: str,
-              error: HelpCrunchError | None = None, attempts: int = 0) -> None:
-        """Record one input line's outcome."""
+              error: HelpCrunchError | None = None, attempts: int = 0,
+              key: object = None) -> None:
+        """Record one input line's outcome. A ``keyed`` report (``--match
+        user_id|email``) has the line's ``key`` too, and ``id`` is the customer found."""
         if self._file is None:
             return
         entry: dict[str, Any] = {
@@ -461,6 +527,8 @@ class ReportWriter:
             "codes": list(error.codes) if isinstance(error, APIError) else [],
             "attempts": attempts,
         }
+        if self._keyed:
+            entry["key"] = key if isinstance(key, str) else None
         self._file.write(json.dumps(entry) + "\n")
         self._file.flush()
 

@@ -21,6 +21,8 @@ Examples:
   export HELPCRUNCH_API_KEY=...                     # your key (Settings > Developers)
   helpcrunch update-customers customers.jsonl --report report.jsonl
   helpcrunch update-customers customers.jsonl --resume report.jsonl
+  helpcrunch find --email ann@example.com           # one customer as JSON
+  helpcrunch export -o backup.jsonl                 # a backup update-customers restores
   helpcrunch COMMAND --help                         # options, input format, exit codes
 
 {EXIT_CODES_HELP}"""

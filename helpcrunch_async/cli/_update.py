@@ -2,6 +2,9 @@
 
 Progress and a report (``--report``) as it goes, ``--resume`` after a crash, Ctrl-C or
 a stop, ``--dry-run`` to validate only. The input format: :mod:`helpcrunch_async.cli._jobfile`.
+``--match user_id|email``: lines keyed by ``userId`` or ``email``, each line's customer
+found first (:mod:`helpcrunch_async.cli._resolve`); a search or list request refused
+for the API key, or a host that cannot be reached, stops the job as below.
 
 The job stops early — requests in flight finish, the lines not yet read are left for
 ``--resume`` (they are not in the report, so ``--resume`` sends them) — when:
@@ -21,14 +24,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import IO, Any
 
 from .._client import AsyncHelpCrunch
-from .._config import API_KEY_ENV, DEFAULT_BASE_URL
-from .._exceptions import APIConnectionError, BulkAbortedError, HelpCrunchError
+from .._config import API_KEY_ENV
+from .._exceptions import (
+    APIConnectionError,
+    AuthenticationError,
+    BulkAbortedError,
+    HelpCrunchError,
+    PermissionDeniedError,
+)
 from .._models import CustomerUpdate
 from .._ratelimit import RateLimit
 from ._common import (
@@ -38,22 +48,25 @@ from ._common import (
     EXIT_USAGE,
     add_command,
     add_signal_handler,
-    non_negative_int,
-    parse_rate_limit,
     positive_int,
     remove_signal_handler,
     say,
 )
+from ._connect import add_client_options, failure_message
 from ._jobfile import (
+    MATCH_NAMES,
+    InputError,
     JobLine,
     ReportWriter,
     check_resume,
     close_input,
     done_lines,
+    match_key,
     open_input,
     read_lines,
 )
 from ._progress import Progress
+from ._resolve import Resolver, choose_resolver, resolve_lines
 
 __all__ = ["add_parser", "run"]
 
@@ -67,6 +80,7 @@ Examples:
   helpcrunch update-customers customers.jsonl --report report.jsonl
   helpcrunch update-customers customers.jsonl --resume report.jsonl   # after a stop
   helpcrunch update-customers customers.csv --put --yes --report report.jsonl
+  helpcrunch update-customers by-user-id.jsonl --match user_id --report report.jsonl
 
 Input (one customer a line; `id` is HelpCrunch's numeric customer id):
   JSON Lines  {{"id": 1568834, "name": "John Doe", "email": null,
@@ -81,6 +95,16 @@ Input (one customer a line; `id` is HelpCrunch's numeric customer id):
   Timestamps (firstSeen, lastSeen): epoch seconds or ISO 8601 with a timezone.
   A bad line is reported `invalid` with every problem it has; the job goes on. A
   second line for the same id is invalid: merge the two.
+
+Lines keyed by your own ids (--match user_id) or by email (--match email):
+  {{"userId": "u-42", "name": "John Doe"}}        {{"email": "ann@example.com", "notes": null}}
+  userId (or user_id) / email instead of id; it finds the customer (email ignoring case)
+  and is not sent, so it cannot be changed this way (use --match id). A line with an id
+  too is invalid. Each customer is looked up first: --resolve search (one request per
+  line), list (one pass over every customer: total/100 requests), or auto (default):
+  the cheaper, said on stderr. A key that matches nobody or several customers fails
+  the line, and nothing is sent for it. The report then adds "key", and "id" is the
+  customer found.
 
 Report (--report FILE): one JSON line per input line, written as each finishes:
   {{"line": 3, "id": 1568834, "status": "done" | "failed" | "invalid", "error": ...,
@@ -109,9 +133,6 @@ def add_parser(commands: Any) -> None:
                          "left-out fields undocumented by HelpCrunch)")
     up.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
                     help="requests in flight (default 8)")
-    up.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
-                    metavar="N/SECONDS|off",
-                    help="client-side limit (default 120/60, HelpCrunch's; off: none)")
     up.add_argument("--report", metavar="FILE",
                     help="append one JSON line per input line (line, id, status, error); "
                          "needed for --resume")
@@ -120,17 +141,24 @@ def add_parser(commands: Any) -> None:
                          "it unless --report says otherwise")
     up.add_argument("--dry-run", action="store_true",
                     help="validate every line and send nothing")
-    up.add_argument("--base-url", default=DEFAULT_BASE_URL, help="API root (default: %(default)s)")
-    up.add_argument("--max-retries", type=non_negative_int, default=4, metavar="N",
-                    help="retries per request for safe-to-retry failures (default 4)")
+    up.add_argument("--match", choices=("id", "user_id", "email"), default="id",
+                    help="what identifies a line's customer: HelpCrunch's id (default), "
+                         "or the line's userId or email, looked up first (not sent)")
+    up.add_argument("--resolve", choices=("auto", "search", "list"),
+                    help="with --match user_id|email: one search per line, one pass over "
+                         "the customer list, or the cheaper in requests (auto, default)")
+    add_client_options(up)
     up.add_argument("--no-progress", action="store_true", help="no progress display")
     up.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``update-customers``; returns the exit code."""
+    if args.resolve is not None and args.match == "id":
+        say("helpcrunch: --resolve needs --match user_id or --match email")
+        return EXIT_USAGE
     if args.dry_run:
-        return _dry_run(args.file)
+        return _dry_run(args.file, args.match)
     api_key = os.environ.get(API_KEY_ENV, "").strip()
     if not api_key:
         say(f"helpcrunch: set {API_KEY_ENV} to your API key (or use --dry-run); "
@@ -163,24 +191,26 @@ def _confirm_put(path: str, yes: bool) -> bool:
     return False
 
 
-def _dry_run(path: str) -> int:
+def _dry_run(path: str, match: str) -> int:
     stream = open_input(path)
     valid = invalid = 0
     try:
-        for line in read_lines(stream, path):
+        for line in read_lines(stream, path, match):
             if line.error is None:
                 valid += 1
             else:
                 invalid += 1
-                say(f"line {line.number}{_id_text(line.raw_id)}: {line.error}")
+                say(f"line {line.number}{_id_text(line.raw_id, match)}: {line.error}")
     finally:
         close_input(stream, path)
-    print(f"dry run: {valid} valid, {invalid} invalid lines; nothing sent")
+    looked_up = "" if match == "id" else "; customers are not looked up in a dry run"
+    print(f"dry run: {valid} valid, {invalid} invalid lines; nothing sent{looked_up}")
     return EXIT_OK if invalid == 0 else EXIT_USAGE
 
 
-def _id_text(raw_id: object) -> str:
-    return f" (id {raw_id})" if isinstance(raw_id, int | str) and raw_id != "" else ""
+def _id_text(raw_id: object, match: str = "id") -> str:
+    name = "id" if match == "id" else MATCH_NAMES[match]
+    return f" ({name} {raw_id})" if isinstance(raw_id, int | str) and raw_id != "" else ""
 
 
 def _count_lines(path: str) -> int | None:
@@ -195,24 +225,31 @@ def _count_lines(path: str) -> int | None:
 
 
 class _Job:
-    """Feeds input lines to the client, maps results back to lines, writes the report."""
+    """Feeds input lines to the client, maps results back to lines, writes the report.
+
+    With ``--match user_id|email`` each line's customer is found first
+    (:meth:`resolved_items`); a line whose key matches nobody or several customers is
+    reported failed and nothing is sent for it.
+    """
 
     def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
-                 report: ReportWriter, progress: Progress) -> None:
+                 report: ReportWriter, progress: Progress, match: str = "id") -> None:
         self._lines = lines
         self._skip = skip
         self._report = report
         self._progress = progress
-        self._by_index: dict[int, JobLine] = {}
+        self._match = match
+        self._by_index: dict[int, tuple[JobLine, int]] = {}
+        self._next_index = 0
         self.skipped = 0
         self.stopping = False
+        self.refused: BulkAbortedError | None = None
         self.unreachable: APIConnectionError | None = None
         self.failures: list[str] = []  # the first few, for the screen
         self.failed = 0
 
-    def items(self) -> Iterator[tuple[int, CustomerUpdate]]:
+    def lines(self) -> Iterator[JobLine]:
         """The valid, not-yet-done lines; invalid ones are reported here and now."""
-        index = 0
         for line in self._lines:
             if self.stopping:
                 return
@@ -220,68 +257,143 @@ class _Job:
                 check_resume(line, self._skip[line.number])
                 self.skipped += 1
                 continue
-            if line.error is not None or line.customer_id is None or line.update is None:
-                self._report.write(line.number, line.raw_id, "invalid", line.error)
+            if line.error is not None or line.update is None or (
+                    self._match == "id" and line.customer_id is None):
+                self._write(line, None, "invalid", line.error)
                 self._fail(line, line.error)
                 continue
-            self._by_index[index] = line
-            index += 1
-            yield line.customer_id, line.update
+            yield line
+
+    def items(self) -> Iterator[tuple[int, CustomerUpdate]]:
+        """``(customer id, update)`` of each line to send (``--match id``)."""
+        for line in self.lines():
+            assert line.customer_id is not None
+            yield self._admit(line, line.customer_id)
+
+    async def resolved_items(self, resolver: Resolver,
+                             window: int) -> AsyncIterator[tuple[int, CustomerUpdate]]:
+        """``(customer id, update)`` of each line whose customer was found."""
+        async for line, found in resolve_lines(self.lines(), resolver, window):
+            if isinstance(found, int):
+                yield self._admit(line, found)
+            else:
+                self._write(line, None, "failed", found)
+                self._fail(line, found)
+
+    def _admit(self, line: JobLine, customer_id: int) -> tuple[int, CustomerUpdate]:
+        assert line.update is not None
+        self._by_index[self._next_index] = (line, customer_id)
+        self._next_index += 1
+        return customer_id, line.update
 
     def finished(self, index: int, ok: bool, error: HelpCrunchError | None,
                  attempts: int) -> None:
-        line = self._by_index.pop(index)
-        self._report.write(line.number, line.raw_id, "done" if ok else "failed", error,
-                           attempts)
+        line, customer_id = self._by_index.pop(index)
+        self._write(line, customer_id, "done" if ok else "failed", error, attempts)
         if ok:
             self._progress.advance(ok=True)
             return
         self._fail(line, error)
+
+    def _write(self, line: JobLine, customer_id: int | None, status: str,
+               error: HelpCrunchError | None, attempts: int = 0) -> None:
+        if self._match == "id":
+            self._report.write(line.number, line.raw_id, status, error, attempts)
+        else:
+            self._report.write(line.number, customer_id, status, error, attempts,
+                               key=line.raw_id)
+
+    def _fail(self, line: JobLine, error: HelpCrunchError | None) -> None:
+        self.failed += 1
+        if len(self.failures) < SHOWN_FAILURES:
+            self.failures.append(
+                f"  line {line.number}{_id_text(line.raw_id, self._match)}: {error}")
+        self._progress.advance(ok=False)
+        if (isinstance(error, AuthenticationError | PermissionDeniedError)
+                and self.refused is None):
+            self.refused = BulkAbortedError(error)  # a search was refused: stop reading
+            self.stopping = True
         if (isinstance(error, APIConnectionError) and not error.maybe_sent
                 and self.unreachable is None):
             self.unreachable = error  # the host cannot be reached: stop reading input
             self.stopping = True
 
-    def _fail(self, line: JobLine, error: HelpCrunchError | None) -> None:
-        self.failed += 1
-        if len(self.failures) < SHOWN_FAILURES:
-            self.failures.append(f"  line {line.number}{_id_text(line.raw_id)}: {error}")
-        self._progress.advance(ok=False)
+
+def _open_job_input(args: argparse.Namespace) -> IO[str]:
+    """The input; held in memory when it must be read twice (``--match`` with a list of
+    keys to find first) and cannot be rewound (a pipe)."""
+    stream = open_input(args.file)
+    if args.match == "id" or args.resolve == "search" or stream.seekable():
+        return stream
+    try:
+        text = stream.read()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{args.file} is not UTF-8 text ({exc.reason}); save it as "
+                         "UTF-8") from None
+    finally:
+        close_input(stream, args.file)
+    return io.StringIO(text)
+
+
+def _keys_to_find(args: argparse.Namespace, stream: IO[str],
+                  skip: dict[int, str | None]) -> set[str]:
+    """The keys of the lines to send (``match_key`` form); rewinds ``stream``."""
+    keys = {match_key(args.match, line.raw_id)
+            for line in read_lines(stream, args.file, args.match)
+            if line.error is None and line.number not in skip
+            and isinstance(line.raw_id, str)}
+    stream.seek(0)
+    return keys
 
 
 async def _run_job(args: argparse.Namespace, api_key: str) -> int:
     skip = done_lines(args.resume) if args.resume else {}
     report_path = args.report or args.resume
-    stream = open_input(args.file)
+    stream = _open_job_input(args)
     total = _count_lines(args.file)
     if total is not None:
         total = max(0, total - len(skip))
-    report = ReportWriter(report_path)
     limit = RateLimit(*args.rate_limit) if args.rate_limit else None
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     interrupted = False
     refused: BulkAbortedError | None = None
+    report: ReportWriter | None = None
     try:
-        with Progress(total, enabled=not args.no_progress) as progress:
-            job = _Job(read_lines(stream, args.file), skip, report, progress)
+        async with AsyncHelpCrunch(
+            api_key, base_url=args.base_url, rate_limit=limit,
+            max_concurrency=args.concurrency, max_retries=args.max_retries,
+        ) as client:
+            resolver = None
+            if args.match != "id":
+                how = args.resolve or "auto"
+                wanted = None if how == "search" else _keys_to_find(args, stream, skip)
+                try:
+                    resolver = await choose_resolver(client, args.match, how, wanted)
+                except HelpCrunchError as exc:
+                    say(failure_message(exc))
+                    say("helpcrunch: could not read the customer list to find the lines' "
+                        "customers; nothing sent")
+                    return EXIT_FAILED
+            report = ReportWriter(report_path, keyed=resolver is not None)
+            with Progress(total, enabled=not args.no_progress) as progress:
+                job = _Job(read_lines(stream, args.file, args.match), skip, report, progress,
+                           args.match)
 
-            def on_interrupt() -> None:
-                nonlocal interrupted
-                if job.stopping and main_task is not None:
-                    main_task.cancel()  # second Ctrl-C: abort now
-                    return
-                interrupted = job.stopping = True
-                say("\nhelpcrunch: stopping — finishing requests in flight "
-                    "(Ctrl-C again to abort)")
+                def on_interrupt() -> None:
+                    nonlocal interrupted
+                    if job.stopping and main_task is not None:
+                        main_task.cancel()  # second Ctrl-C: abort now
+                        return
+                    interrupted = job.stopping = True
+                    say("\nhelpcrunch: stopping — finishing requests in flight "
+                        "(Ctrl-C again to abort)")
 
-            add_signal_handler(loop, on_interrupt)
-            async with AsyncHelpCrunch(
-                api_key, base_url=args.base_url, rate_limit=limit,
-                max_concurrency=args.concurrency, max_retries=args.max_retries,
-            ) as client:
+                add_signal_handler(loop, on_interrupt)
+                items = (job.items() if resolver is None
+                         else job.resolved_items(resolver, args.concurrency))
                 results = client.update_customers(
-                    job.items(), max_concurrency=args.concurrency, replace=args.put,
+                    items, max_concurrency=args.concurrency, replace=args.put,
                     batch=args.batch,
                 )
                 try:
@@ -298,7 +410,8 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
         return EXIT_INTERRUPTED
     finally:
         remove_signal_handler(loop)
-        report.close()
+        if report is not None:
+            report.close()
         close_input(stream, args.file)
     _show_failures(job, report_path)
     print(f"{progress.done} done, {job.failed} failed"
@@ -306,6 +419,7 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
           + f" in {progress.elapsed:.1f} s; {stats.requests} requests, {stats.retries} "
             f"retries, {stats.rate_limited} rate-limited (429)"
           + (f"; report: {report_path}" if report_path else ""))
+    refused = refused or job.refused
     stopped = interrupted or refused is not None or job.unreachable is not None
     if refused is not None:
         say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the job stopped.")
