@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -260,3 +263,21 @@ def test_help_shows_examples_and_exit_codes(capsys: pytest.CaptureFixture[str]) 
         out = capsys.readouterr().out
         assert f"helpcrunch {command} " in out
         assert "Exit codes:" in out
+
+
+def test_export_into_a_closed_pipe_ends_quietly(fake: FakeHelpCrunch) -> None:
+    fake.seed_customers(995, start_id=6)  # more than a pipe's buffer of JSON
+    env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "helpcrunch_async", "export", "--base-url", fake.base_url,
+         "--rate-limit", "off", "--no-progress"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    assert json.loads(proc.stdout.readline())["id"] == 1
+    proc.stdout.close()  # `| head -1`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 141
+    assert "incomplete" not in err
+    assert "Traceback" not in err

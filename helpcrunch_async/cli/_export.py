@@ -233,10 +233,13 @@ class _Output:
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         if self._path is None:
             self.stream.flush()
+            if exc_type is not None and not issubclass(exc_type, BrokenPipeError):
+                say(f"helpcrunch: the export is incomplete: {self.count} customers written "
+                    "to stdout")
             return
         self.stream.close()
         if exc_type is None:
             os.replace(self._partial, self._path)
         else:
             say(f"helpcrunch: the export is incomplete: {self.count} customers written to "
-                 f"{self._partial}; {self._path} was not written")
+                f"{self._partial}; {self._path} was not written")
