@@ -252,3 +252,17 @@ def test_request_counts_for_1000_lines_against_5000_customers(
     out = capsys.readouterr().out
     assert "2000 requests" in out
     assert "1050 requests" in out
+
+
+@pytest.mark.parametrize("mode", [("--put", "--yes"), ("--batch",)])
+def test_put_and_batch_send_the_key_so_a_replace_keeps_it(
+        fake: FakeHelpCrunch, tmp_path: Path, mode: tuple[str, ...]) -> None:
+    src = _by_user_id(tmp_path, range(1, 4))
+    assert _run(fake, src, "--match", "user_id", *mode) == 0
+    sent = [r.body for r in fake.requests if r.method == "PUT"]
+    items = sent if mode[0] == "--put" else sent[0]
+    assert [item["userId"] for item in items] == ["user_1", "user_2", "user_3"]
+    assert fake.customers[2]["userId"] == "user_2"
+    assert fake.customers[2]["name"] == "renamed 2"
+    if mode[0] == "--put":
+        assert fake.customers[2]["email"] is None  # PUT cleared what the line left out

@@ -31,7 +31,9 @@ line whose last status is ``"done"``.
 
 ``--match user_id|email`` (see :func:`read_lines`): lines carry ``userId`` (or
 ``user_id``) or ``email`` instead of ``id``; that field finds the customer and is not
-sent (to change a customer's userId or email, match by ``id`` or by the other key).
+sent (to change a customer's userId or email, match by ``id`` or by the other key) —
+except with ``--put`` or ``--batch``, where it is sent as written so that a replace
+(``PUT``, or a batch item if it acts like one: undocumented) never clears it.
 The report then has ``"key"`` (the line's userId or email) and ``"id"`` is the customer
 it was found to be (``null`` when none was).
 """

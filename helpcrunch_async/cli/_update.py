@@ -30,6 +30,8 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import IO, Any
 
+import attrs
+
 from .._client import AsyncHelpCrunch
 from .._config import API_KEY_ENV
 from .._exceptions import (
@@ -99,7 +101,8 @@ Input (one customer a line; `id` is HelpCrunch's numeric customer id):
 Lines keyed by your own ids (--match user_id) or by email (--match email):
   {{"userId": "u-42", "name": "John Doe"}}        {{"email": "ann@example.com", "notes": null}}
   userId (or user_id) / email instead of id; it finds the customer (email ignoring case)
-  and is not sent, so it cannot be changed this way (use --match id). A line with an id
+  and is not sent, so it cannot be changed this way (use --match id); with --put or
+  --batch it is sent as written, so that a replace never clears it. A line with an id
   too is invalid. Each customer is looked up first: --resolve search (one request per
   line), list (one pass over every customer: total/100 requests), or auto (default):
   the cheaper, said on stderr. A key that matches nobody or several customers fails
@@ -233,8 +236,10 @@ class _Job:
     """
 
     def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
-                 report: ReportWriter, progress: Progress, match: str = "id") -> None:
+                 report: ReportWriter, progress: Progress, match: str = "id",
+                 send_key: bool = False) -> None:
         self._lines = lines
+        self._send_key = send_key
         self._skip = skip
         self._report = report
         self._progress = progress
@@ -284,6 +289,12 @@ class _Job:
         assert line.update is not None
         self._by_index[self._next_index] = (line, customer_id)
         self._next_index += 1
+        if self._send_key and isinstance(line.raw_id, str):
+            # a PUT (or a batch item that acts like one) must not clear the key
+            update = (attrs.evolve(line.update, user_id=line.raw_id)
+                      if self._match == "user_id"
+                      else attrs.evolve(line.update, email=line.raw_id))
+            return customer_id, update
         return customer_id, line.update
 
     def finished(self, index: int, ok: bool, error: HelpCrunchError | None,
@@ -378,7 +389,7 @@ async def _run_job(args: argparse.Namespace, api_key: str) -> int:
             report = ReportWriter(report_path, keyed=resolver is not None)
             with Progress(total, enabled=not args.no_progress) as progress:
                 job = _Job(read_lines(stream, args.file, args.match), skip, report, progress,
-                           args.match)
+                           args.match, send_key=resolver is not None and (args.put or args.batch))
 
                 def on_interrupt() -> None:
                     nonlocal interrupted
