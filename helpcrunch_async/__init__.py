@@ -11,6 +11,8 @@ Example:
 every field left out. ``HelpCrunch`` is the same client for blocking code.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL
@@ -37,7 +39,7 @@ from ._exceptions import (
 from ._filters import Filter
 from ._models import Customer, CustomerFields, CustomerUpdate, Device, Location, Tag
 from ._paging import AsyncCustomerPager, CustomerPager
-from ._ratelimit import RateLimit
+from ._ratelimit import RateLimit, RateLimiter
 from ._requestor import RequestStats
 from ._sync import HelpCrunch
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp, Unset
@@ -76,6 +78,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RateLimiter",
     "RequestStats",
     "ServerError",
     "Tag",
@@ -85,3 +88,26 @@ __all__ = [
     "ValidationError",
     "__version__",
 ]
+
+if TYPE_CHECKING:
+    from ._redis_ratelimit import RedisRateLimit as RedisRateLimit
+
+
+def __getattr__(name: str) -> Any:
+    # RedisRateLimit needs the optional redis package: imported on first use, and kept
+    # out of __all__ so that `from helpcrunch_async import *` works without it.
+    if name == "RedisRateLimit":
+        try:
+            from ._redis_ratelimit import RedisRateLimit as RedisRateLimit
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] != "redis":
+                raise
+            raise ImportError(
+                "helpcrunch_async.RedisRateLimit needs the redis package: "
+                "pip install 'helpcrunch-async[redis]'", name="redis") from exc
+        return RedisRateLimit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "RedisRateLimit"]

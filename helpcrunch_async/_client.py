@@ -36,7 +36,7 @@ from ._paging import (
     customer_page_from_json,
     sort_params,
 )
-from ._ratelimit import RateLimit
+from ._ratelimit import RateLimit, RateLimiter
 from ._requestor import Requestor, RequestStats, discard_body
 from ._retry import RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport
@@ -71,7 +71,8 @@ class AsyncHelpCrunch:
             (default 60); a longer one is cut to this.
         rate_limit: a :class:`RateLimit` (default: 120 requests per 60 s, evenly
             spaced, HelpCrunch's documented limit); share one object between clients on
-            one key; ``None`` turns client-side limiting off.
+            one key; ``None`` turns client-side limiting off. Any :class:`RateLimiter`
+            works, e.g. :class:`RedisRateLimit` for one budget across processes.
         max_concurrency: the most requests in flight at once (and the connection pool's
             size). Default 16.
 
@@ -94,7 +95,7 @@ class AsyncHelpCrunch:
         session: aiohttp.ClientSession | None = None,
         max_retries: int = 2,
         max_retry_after: float = 60.0,
-        rate_limit: RateLimit | None | Unset = UNSET,
+        rate_limit: RateLimiter | None | Unset = UNSET,
         max_concurrency: int = 16,
     ) -> None:
         key = resolve_api_key(api_key)
@@ -107,9 +108,10 @@ class AsyncHelpCrunch:
         self._base_url = check_base_url(base_url)
         if rate_limit is UNSET:
             rate_limit = RateLimit()
-        elif rate_limit is not None and not isinstance(rate_limit, RateLimit):
+        elif rate_limit is not None and not isinstance(rate_limit, RateLimiter):
             raise ValidationError(
-                f"rate_limit must be a RateLimit or None, got {type(rate_limit).__name__}",
+                "rate_limit must be a RateLimit (or another RateLimiter) or None, got "
+                f"{type(rate_limit).__name__}",
                 field="rate_limit",
             )
         if (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
@@ -134,7 +136,7 @@ class AsyncHelpCrunch:
         return str(self._base_url)
 
     @property
-    def rate_limit(self) -> RateLimit | None:
+    def rate_limit(self) -> RateLimiter | None:
         """The client's rate limiter (``None`` when limiting is off)."""
         return self._rate_limit
 
@@ -171,6 +173,7 @@ class AsyncHelpCrunch:
     async def aclose(self) -> None:
         """Close the connection pool (not a session you passed in). Safe to call twice."""
         await self._transport.aclose()
+        await self._requestor.aclose()
 
     # --- customers -----------------------------------------------------------------------
 

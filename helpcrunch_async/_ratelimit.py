@@ -1,4 +1,11 @@
-"""Client-side rate limiting: an ``aiolimiter`` bucket, a shared 429 pause, and AIMD.
+"""Client-side rate limiting: the :class:`RateLimiter` interface and :class:`RateLimit`.
+
+A client asks its limiter before every attempt it sends (retries included) and tells
+it how each attempt went; any object with the three methods of :class:`RateLimiter`
+will do (:class:`~helpcrunch_async.RedisRateLimit` shares one budget between processes).
+
+:class:`RateLimit` -- the default -- keeps its state in the process: an ``aiolimiter``
+bucket, a shared 429 pause, and AIMD.
 
 HelpCrunch allows 120 requests a minute and answers 429 beyond that. Every 429 is a
 wasted request, so the client paces itself:
@@ -32,19 +39,95 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import deque
+from typing import Protocol, runtime_checkable
 
 from aiolimiter import AsyncLimiter
 
 from ._exceptions import HelpCrunchError, ValidationError
 
-__all__ = ["PauseGate", "RateLimit"]
+__all__ = ["PauseGate", "RateLimit", "RateLimiter", "check_budget", "key_digest"]
 
 _MARGIN = 1.015  # pace 1.5 % under the limit: the slack absorbs jitter between us and the server
 _WINDOW_SLACK = 1.01  # the hard window guard: requests+1 sends are always > 1.01 periods apart
 _BURST = 2  # bucket capacity in tokens: one in hand to catch up after a late wake-up
 _MIN_FACTOR = 1 / 16
 _STEP = 0.1
+
+
+@runtime_checkable
+class RateLimiter(Protocol):
+    """What a client needs from a rate limiter: plug in your own with these three methods.
+
+    The client (its requestor, nothing else) calls them on its own event loop:
+
+    * ``await acquire()`` before **every** attempt it sends -- a retry too -- and sends
+      as soon as it returns. Wait here for as long as the budget needs; raise to fail
+      the call. A cancelled ``acquire()`` must leave the limiter usable.
+    * ``on_rate_limited(pause)`` when an attempt got 429: ``pause`` is the seconds to
+      hold requests back -- the answer's ``Retry-After`` (capped at the client's
+      ``max_retry_after``) or, without one, the retry backoff. The client retries the
+      request through ``acquire()`` right after (when it has retries left), so the
+      limiter decides when that retry and everything else goes.
+    * ``on_success()`` when an attempt got a 2xx answer.
+
+    The two callbacks are plain functions: they must not block (do any I/O in the
+    next ``acquire()`` or in a task). A limiter may be shared by several clients.
+
+    Two optional methods, called when the limiter has them: ``bind_key(digest)`` once
+    when a client is created, with a one-way digest of its API key (to key shared
+    state by; the key itself is never given), and ``await aclose()`` when a client is
+    closed, on its event loop (to release connections opened on that loop).
+
+    :class:`RateLimit` (one process) and :class:`~helpcrunch_async.RedisRateLimit`
+    (many processes, state in Redis) implement it.
+
+    Example:
+        >>> import asyncio, helpcrunch_async as hc
+        >>> class OnePerSecond:
+        ...     def __init__(self) -> None:
+        ...         self.lock = asyncio.Lock()
+        ...     async def acquire(self) -> None:
+        ...         async with self.lock:            # one at a time,
+        ...             await asyncio.sleep(1.0)     # a second apart
+        ...     def on_rate_limited(self, pause: float) -> None:
+        ...         print(f"429: pausing {pause:.1f} s")
+        ...     def on_success(self) -> None:
+        ...         pass
+        >>> isinstance(OnePerSecond(), hc.RateLimiter)
+        True
+        >>> client = hc.AsyncHelpCrunch("key", rate_limit=OnePerSecond())
+    """
+
+    async def acquire(self) -> None:
+        """Return when the next attempt may be sent."""
+
+    def on_rate_limited(self, pause: float) -> None:
+        """An attempt got 429; hold requests back for ``pause`` seconds."""
+
+    def on_success(self) -> None:
+        """An attempt got a 2xx answer."""
+
+
+def check_budget(requests: int, period: float) -> tuple[int, float]:
+    """``(requests, float(period))`` once both are valid; a :class:`ValidationError` if not."""
+    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
+        raise ValidationError(f"requests must be an int >= 1, got {requests!r}",
+                              field="requests")
+    if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
+        raise ValidationError(f"period must be > 0 seconds, got {period!r}", field="period")
+    return requests, float(period)
+
+
+def key_digest(api_key: str) -> str:
+    """A one-way name for an API key, to key shared state by (never the key itself).
+
+    Example:
+        >>> len(key_digest("sk-secret")), "sk-secret" in key_digest("sk-secret")
+        (32, False)
+    """
+    return hashlib.sha256(f"helpcrunch-async:{api_key}".encode()).hexdigest()[:32]
 
 
 class PauseGate:
@@ -68,11 +151,12 @@ class PauseGate:
 
 
 class RateLimit:
-    """At most ``requests`` requests in any ``period`` seconds, evenly spaced.
+    """At most ``requests`` requests in any ``period`` seconds, evenly spaced, in one process.
 
-    Pass one to ``AsyncHelpCrunch(rate_limit=...)``; pass the same object to several
-    clients on one event loop to share one budget (several clients on one key).
-    ``rate_limit=None`` turns client-side limiting off.
+    A :class:`RateLimiter`. Pass one to ``AsyncHelpCrunch(rate_limit=...)``; pass the
+    same object to several clients on one event loop to share one budget (several
+    clients on one key). ``rate_limit=None`` turns client-side limiting off. For
+    several processes on one key use :class:`~helpcrunch_async.RedisRateLimit`.
 
     Args:
         requests: requests allowed per period (HelpCrunch: 120).
@@ -86,13 +170,7 @@ class RateLimit:
     """
 
     def __init__(self, requests: int = 120, period: float = 60.0, *, adaptive: bool = True) -> None:
-        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
-            raise ValidationError(f"requests must be an int >= 1, got {requests!r}",
-                                  field="requests")
-        if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
-            raise ValidationError(f"period must be > 0 seconds, got {period!r}", field="period")
-        self.requests = requests
-        self.period = float(period)
+        self.requests, self.period = check_budget(requests, period)
         self.adaptive = adaptive
         self.gate = PauseGate()
         self._base_interval = self.period / requests * _MARGIN

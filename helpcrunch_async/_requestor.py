@@ -29,7 +29,7 @@ from ._exceptions import (
     RateLimitError,
     _error_class_for,
 )
-from ._ratelimit import PauseGate, RateLimit
+from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport, RawResponse
 from ._version import __version__
@@ -81,7 +81,7 @@ class Requestor:
         api_key: str,
         timeout: aiohttp.ClientTimeout,
         retry: RetryPolicy,
-        rate_limit: RateLimit | None,
+        rate_limit: RateLimiter | None,
         max_concurrency: int,
     ) -> None:
         self._transport = transport
@@ -90,7 +90,10 @@ class Requestor:
         self._timeout = timeout
         self._retry = retry
         self._rate_limit = rate_limit
-        self._gate = rate_limit.gate if rate_limit is not None else PauseGate()
+        self._gate = PauseGate()  # the 429 pause when there is no rate limiter
+        bind_key = getattr(rate_limit, "bind_key", None)
+        if bind_key is not None:  # a limiter keyed by API key: tell it which, one-way
+            bind_key(key_digest(api_key))
         self._slots = asyncio.Semaphore(max_concurrency)
         self.stats = RequestStats()
         self._headers = {
@@ -212,6 +215,12 @@ class Requestor:
         except HelpCrunchError:
             self.stats.failed += 1
             raise
+
+    async def aclose(self) -> None:
+        """Let the rate limiter release what it opened on this event loop (if it can)."""
+        aclose = getattr(self._rate_limit, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     async def _backoff(self, method: str, full_path: str, attempt: int, why: str) -> None:
         delay = self._retry.backoff(attempt)

@@ -39,7 +39,7 @@ from ._exceptions import HelpCrunchError, ValidationError
 from ._filters import Filter
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag
 from ._paging import CustomerPager
-from ._ratelimit import RateLimit
+from ._ratelimit import RateLimit, RateLimiter
 from ._requestor import RequestStats
 from ._types import UNSET, Unset
 
@@ -173,7 +173,7 @@ def _shutdown(runner: _LoopThread, client: AsyncHelpCrunch) -> None:
             runner.run(client.aclose)
     finally:
         runner.stop()
-        if client.rate_limit is not None:  # free for another client (it rebinds its loop)
+        if isinstance(client.rate_limit, RateLimit):  # free for another client (it rebinds)
             _SYNC_LIMITS.discard(client.rate_limit)
 
 
@@ -201,7 +201,7 @@ class HelpCrunch:
         session: aiohttp.ClientSession | None = None,
         max_retries: int = 2,
         max_retry_after: float = 60.0,
-        rate_limit: RateLimit | None | Unset = UNSET,
+        rate_limit: RateLimiter | None | Unset = UNSET,
         max_concurrency: int = 16,
     ) -> None:
         if session is not None:
@@ -265,7 +265,7 @@ class HelpCrunch:
         return self._async.stats
 
     @property
-    def rate_limit(self) -> RateLimit | None:
+    def rate_limit(self) -> RateLimiter | None:
         """The client's rate limiter (``None`` when limiting is off)."""
         return self._async.rate_limit
 
