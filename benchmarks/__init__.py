@@ -7,5 +7,6 @@ work is measured. Every figure is a ratio or a median measured in the same run:
 nothing here asserts an absolute time.
 """
 
-BENCHMARKS = ("client_cpu", "rate_ceiling", "memory", "sync_facade", "conversion")
+BENCHMARKS = ("client_cpu", "rate_ceiling", "memory", "sync_facade", "conversion",
+              "many_workers")
 """Module names, in the order ``python -m benchmarks`` runs them."""

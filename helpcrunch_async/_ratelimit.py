@@ -63,8 +63,8 @@ class RateLimiter(Protocol):
     The client (its requestor, nothing else) calls them on its own event loop:
 
     * ``await acquire()`` before **every** attempt it sends -- a retry too -- and sends
-      as soon as it returns. Wait here for as long as the budget needs; raise to fail
-      the call. A cancelled ``acquire()`` must leave the limiter usable.
+      as soon as it returns. Wait here for as long as the budget needs. A cancelled
+      ``acquire()`` must leave the limiter usable.
     * ``on_rate_limited(pause)`` when an attempt got 429: ``pause`` is the seconds to
       hold requests back -- the answer's ``Retry-After`` (capped at the client's
       ``max_retry_after``) or, without one, the retry backoff. The client retries the

@@ -9,7 +9,7 @@ import itertools
 import logging
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from _redis_support import (
@@ -38,7 +38,7 @@ def redis_server() -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-async def fake() -> FakeHelpCrunch:
+async def fake() -> AsyncIterator[FakeHelpCrunch]:
     async with FakeHelpCrunch(api_key=API_KEY, rate_limit=(20, 2.0)) as server:
         server.seed_customers(20)
         yield server
