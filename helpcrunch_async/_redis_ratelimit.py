@@ -91,7 +91,8 @@ class _LoopState:
     """What the limiter keeps per event loop: a Redis client, a local fallback, a pause."""
 
     __slots__ = ("fallback", "healthy", "inflight", "owned", "pause_epoch", "pause_pending",
-                 "pause_until", "probing", "redis", "retired", "retry_at", "script")
+                 "pause_until", "probing", "redis", "reserved_until", "retired", "retry_at",
+                 "script")
 
     def __init__(self, redis: Any, owned: bool, fallback: RateLimit) -> None:
         self.redis = redis
@@ -106,6 +107,7 @@ class _LoopState:
         self.pause_until = 0.0  # loop time; a 429's pause not yet handed to Redis
         self.pause_pending = False
         self.pause_epoch = 0
+        self.reserved_until = 0.0  # loop time of the latest send time Redis handed out
 
     async def close(self) -> None:
         if self.owned:
@@ -257,6 +259,8 @@ class RedisRateLimit:
                     if state.pause_epoch != epoch:  # a 429 meanwhile: get a time after it
                         continue
                     return
+            if (late := state.reserved_until - loop.time()) > 0:
+                await asyncio.sleep(late)  # let the sends Redis scheduled go first
             await state.fallback.acquire()
             return
 
@@ -340,7 +344,11 @@ class RedisRateLimit:
             logger.info("Redis rate limit reachable again; sharing the budget through Redis")
         if state.pause_epoch == epoch:  # no newer 429 to hand over
             state.pause_pending = False
-        return int(wait_us) / 1e6 if reserved else -int(wait_us) / 1e6
+        if not reserved:
+            return -int(wait_us) / 1e6
+        wait: float = int(wait_us) / 1e6
+        state.reserved_until = max(state.reserved_until, loop.time() + wait)
+        return wait
 
 
 def _keys_for(budget: str) -> tuple[str, str]:
