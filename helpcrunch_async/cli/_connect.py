@@ -1,10 +1,10 @@
 """Talking to HelpCrunch from a subcommand: the API key, the connection options, and
 API failures as one line on stderr.
 
-:func:`add_client_options` gives a subcommand ``--base-url``, ``--rate-limit`` and
-``--max-retries``; :func:`run_with_client` reads the key from ``$HELPCRUNCH_API_KEY``,
-opens an :class:`~helpcrunch_async.AsyncHelpCrunch` with those options, runs the
-subcommand's coroutine and turns a :class:`~helpcrunch_async.HelpCrunchError` into
+:func:`add_client_options` gives a subcommand ``--base-url``, ``--rate-limit``,
+``--redis`` and ``--max-retries``; :func:`run_with_client` reads the key from
+``$HELPCRUNCH_API_KEY``, opens an :class:`~helpcrunch_async.AsyncHelpCrunch` with those
+options, runs the subcommand's coroutine and turns a :class:`~helpcrunch_async.HelpCrunchError` into
 ``helpcrunch: ...`` and exit code 1 (a :class:`~helpcrunch_async.ValidationError` goes
 on to :func:`~helpcrunch_async.cli.main`, which makes it a usage error, exit 2).
 """
@@ -27,22 +27,76 @@ from .._exceptions import (
     PermissionDeniedError,
     ValidationError,
 )
-from .._ratelimit import RateLimit
+from .._ratelimit import RateLimit, RateLimiter
 from ._common import EXIT_FAILED, EXIT_USAGE, non_negative_int, parse_rate_limit, say
 
-__all__ = ["add_client_options", "failure_message", "json_line", "run_with_client"]
+__all__ = [
+    "REDIS_URL_ENV",
+    "add_client_options",
+    "add_redis_option",
+    "client_rate_limit",
+    "failure_message",
+    "json_line",
+    "run_with_client",
+]
+
+REDIS_URL_ENV = "HELPCRUNCH_REDIS_URL"
 
 
 def add_client_options(parser: argparse.ArgumentParser) -> None:
-    """``--base-url``, ``--rate-limit``, ``--max-retries`` with the same defaults as
-    ``update-customers``."""
+    """``--base-url``, ``--rate-limit``, ``--redis``, ``--max-retries`` with the same
+    defaults as ``update-customers``."""
     parser.add_argument("--base-url", default=DEFAULT_BASE_URL,
                         help="API root (default: %(default)s)")
     parser.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
                         metavar="N/SECONDS|off",
                         help="client-side limit (default 120/60, HelpCrunch's; off: none)")
+    add_redis_option(parser)
     parser.add_argument("--max-retries", type=non_negative_int, default=4, metavar="N",
                         help="retries per request for safe-to-retry failures (default 4)")
+
+
+def add_redis_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--redis URL`` (default ``$HELPCRUNCH_REDIS_URL``): share the rate limit with
+    other processes through Redis. :func:`client_rate_limit` makes the limiter of it."""
+    parser.add_argument(
+        "--redis", metavar="URL",
+        help=f"share the rate limit with every other process on the same key through "
+             f"this Redis (redis://host:6379/0; default: ${REDIS_URL_ENV}; needs "
+             f"helpcrunch-async[redis]; ignored with --rate-limit off)")
+
+
+def client_rate_limit(rate_limit: tuple[int, float] | None,
+                      redis_url: str | None) -> RateLimiter | None:
+    """The client's limiter for ``--rate-limit`` and ``--redis``: a ``RedisRateLimit``
+    when a Redis URL is given (``--redis``, else ``$HELPCRUNCH_REDIS_URL``), else a
+    ``RateLimit``; ``None`` for ``--rate-limit off``.
+
+    Raises:
+        ValidationError: a usage error (exit 2): redis is not installed, or the URL is
+            not one.
+
+    Example:
+        >>> client_rate_limit((120, 60.0), None)
+        RateLimit(requests=120, period=60.0)
+    """
+    if rate_limit is None:
+        return None
+    url = redis_url if redis_url is not None else os.environ.get(REDIS_URL_ENV, "").strip()
+    if not url:
+        return RateLimit(*rate_limit)
+    try:
+        from .._redis_ratelimit import RedisRateLimit
+    except ImportError:
+        raise ValidationError("--redis needs the redis package: "
+                              "pip install 'helpcrunch-async[redis]'", field="redis") from None
+    try:
+        return RedisRateLimit(url, requests=rate_limit[0], period=rate_limit[1])
+    except ValidationError:
+        raise
+    except ValueError as exc:  # redis-py's word on a malformed URL (never the URL itself)
+        raise ValidationError(f"--redis / ${REDIS_URL_ENV} is not a Redis URL: {exc}",
+                              field="redis") from None
 
 
 def run_with_client(args: argparse.Namespace,
@@ -58,8 +112,9 @@ def run_with_client(args: argparse.Namespace,
             "without one")
         return EXIT_USAGE
 
+    limit = client_rate_limit(args.rate_limit, args.redis)
+
     async def go() -> int:
-        limit = RateLimit(*args.rate_limit) if args.rate_limit else None
         async with AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
                                    max_retries=args.max_retries) as client:
             return await work(client)

@@ -24,6 +24,7 @@ from typing import Any
 from .._client import AsyncHelpCrunch
 from .._ratelimit import RateLimit
 from ._common import add_command, non_negative_int, parse_rate_limit, positive_int, say
+from ._connect import add_redis_option, client_rate_limit
 from ._progress import Progress
 
 __all__ = ["add_parser", "run", "run_demo"]
@@ -68,6 +69,7 @@ to stdout; progress and messages to stderr.""")
                       metavar="N/SECONDS|off",
                       help="the fake's and the client's limit (default 240/2: HelpCrunch's "
                            "rate of 120 a minute, 60 times faster; off: none)")
+    add_redis_option(demo)
     demo.add_argument("--fault-rate", type=float, default=0.01,
                       help="share of requests the fake fails (5xx, drops; default 0.01)")
     demo.add_argument("--concurrency", type=positive_int, default=16, metavar="N",
@@ -81,10 +83,11 @@ to stdout; progress and messages to stderr.""")
 
 def run(args: argparse.Namespace) -> int:
     """Run ``demo``; returns the exit code."""
+    client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 before anything runs
     return asyncio.run(run_demo(
         customers=args.customers, rate_limit=args.rate_limit, fault_rate=args.fault_rate,
         concurrency=args.concurrency, batch=args.batch, seed=args.seed,
-        progress=not args.no_progress))
+        progress=not args.no_progress, redis=args.redis))
 
 
 async def run_demo(
@@ -96,8 +99,13 @@ async def run_demo(
     batch: bool = False,
     seed: int | None = 7,
     progress: bool = True,
+    redis: str | None = None,
 ) -> int:
-    """Run the demo; return 0 when every customer ended exactly as sent, else 1."""
+    """Run the demo; return 0 when every customer ended exactly as sent, else 1.
+
+    ``redis``: a Redis URL to share the client's rate limit through (else
+    ``$HELPCRUNCH_REDIS_URL``, else a local ``RateLimit``).
+    """
     from ..testing import FakeHelpCrunch
 
     out = sys.stdout  # results; messages and progress go to stderr
@@ -109,7 +117,9 @@ async def run_demo(
                       if rate_limit else "no rate limit")
         say(f"Fake HelpCrunch at {fake.base_url}: {len(ids)} customers, {limit_text}, "
             f"{fault_rate:.0%} of requests failed on purpose.")
-        client_limit = RateLimit(*rate_limit) if rate_limit else None
+        client_limit = client_rate_limit(rate_limit, redis)
+        if client_limit is not None and not isinstance(client_limit, RateLimit):
+            say("The client's rate limit is shared through Redis.")
         start = time.monotonic()
         async with AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
                                    rate_limit=client_limit, max_concurrency=concurrency,

@@ -42,7 +42,7 @@ from .._exceptions import (
     PermissionDeniedError,
 )
 from .._models import CustomerUpdate
-from .._ratelimit import RateLimit
+from .._ratelimit import RateLimiter
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -54,7 +54,7 @@ from ._common import (
     remove_signal_handler,
     say,
 )
-from ._connect import add_client_options, failure_message
+from ._connect import add_client_options, client_rate_limit, failure_message
 from ._jobfile import (
     MATCH_NAMES,
     InputError,
@@ -167,12 +167,13 @@ def run(args: argparse.Namespace) -> int:
         say(f"helpcrunch: set {API_KEY_ENV} to your API key (or use --dry-run); "
             "`helpcrunch demo` runs without one")
         return EXIT_USAGE
+    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     if args.put and not _confirm_put(args.file, args.yes):
         return EXIT_USAGE
     if not (args.report or args.resume):
         say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
             "resumed")
-    return asyncio.run(_run_job(args, api_key))
+    return asyncio.run(_run_job(args, api_key, limit))
 
 
 def _confirm_put(path: str, yes: bool) -> bool:
@@ -357,14 +358,13 @@ def _keys_to_find(args: argparse.Namespace, stream: IO[str],
     return keys
 
 
-async def _run_job(args: argparse.Namespace, api_key: str) -> int:
+async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | None) -> int:
     skip = done_lines(args.resume) if args.resume else {}
     report_path = args.report or args.resume
     stream = _open_job_input(args)
     total = _count_lines(args.file)
     if total is not None:
         total = max(0, total - len(skip))
-    limit = RateLimit(*args.rate_limit) if args.rate_limit else None
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     interrupted = False
