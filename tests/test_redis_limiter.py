@@ -288,3 +288,19 @@ def test_without_redis_the_base_install_works_and_says_which_extra() -> None:
         "    print(exc)\n")
     assert done.returncode == 0, done.stderr
     assert "pip install 'helpcrunch-async[redis]'" in done.stdout
+
+
+def test_many_workers_example_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_readme_example import _python_blocks, _section
+
+    [code] = _python_blocks(_section("Many workers"))
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", API_KEY)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # builds both; nothing connects yet
+    limit, client = namespace["limit"], namespace["client"]
+    assert isinstance(limit, hc.RedisRateLimit)
+    assert isinstance(client, hc.AsyncHelpCrunch)
+    assert client.rate_limit is limit
+    assert (limit.requests, limit.period) == (120, 60.0)
+    assert limit.keys is not None
+    assert key_digest(API_KEY) in limit.keys[0]
