@@ -59,6 +59,15 @@ def test_without_redis_the_local_limit_is_used(fake: FakeHelpCrunch, redis_serve
     assert redis_server.calls("evalsha") == 0
 
 
+def test_every_command_that_calls_helpcrunch_takes_redis(
+        fake: FakeHelpCrunch, redis_server: RedisServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["get", "1", "--base-url", fake.base_url, "--redis", redis_server.url]) == 0
+    assert '"id": 1' in capsys.readouterr().out
+    assert redis_server.calls("evalsha") >= 1
+    assert main(["get", "1", "--base-url", fake.base_url, "--redis", "nope"]) == 2
+
+
 def test_demo_shares_its_rate_limit_through_redis(redis_server: RedisServer,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["demo", "--customers", "40", "--rate-limit", "400/1", "--no-progress",
