@@ -33,7 +33,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import attrs
 
@@ -54,6 +54,7 @@ from ._validation import check_customer_id
 
 __all__ = [
     "BATCH_SIZE", "BulkItem", "BulkResult", "InputSource", "batch_outcomes", "run_bulk",
+    "schedule",
 ]
 
 BATCH_SIZE = 10
@@ -290,7 +291,7 @@ class InputSource:
             return False, None
 
 
-async def run_bulk(
+def run_bulk(
     updates: Iterable[Any] | AsyncIterable[Any] | InputSource,
     *,
     send_one: SendOne,
@@ -312,26 +313,72 @@ async def run_bulk(
     Closing the generator early cancels the requests in flight (their items are not
     reported: stop feeding input instead to end a job cleanly).
     """
-    source = updates if isinstance(updates, InputSource) else InputSource(updates)
-    size = BATCH_SIZE if send_batch is not None else 1
+
+    def start(chunk: list[_Prepared]) -> Awaitable[list[BulkResult]]:
+        if send_batch is None:
+            return _one(send_one, chunk[0])
+        return _batch(send_one, send_batch, chunk, batch_fallback)
+
+    def unsent(p: _Prepared, aborted: BulkAbortedError) -> BulkResult:
+        return BulkResult(index=p[0], customer_id=p[1], ok=False, error=aborted)
+
+    return schedule(
+        updates, prepare=lambda index, item: _prepare(index, item, replace),
+        result_type=BulkResult, start=start, unsent=unsent,
+        chunk_size=BATCH_SIZE if send_batch is not None else 1,
+        max_concurrency=max_concurrency, ordered=ordered,
+    )
+
+
+class _Outcome(Protocol):
+    """What :func:`schedule` needs of a result: its input position and its error."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def error(self) -> HelpCrunchError | None: ...
+
+
+R = TypeVar("R", bound=_Outcome)
+P = TypeVar("P")
+
+
+async def schedule(
+    items: Iterable[Any] | AsyncIterable[Any] | InputSource,
+    *,
+    prepare: Callable[[int, Any], R | P],
+    result_type: type[R],
+    start: Callable[[list[P]], Awaitable[list[R]]],
+    unsent: Callable[[P, BulkAbortedError], R],
+    chunk_size: int = 1,
+    max_concurrency: int,
+    ordered: bool = False,
+) -> AsyncGenerator[R, None]:
+    """The engine of every bulk job: one result per input item, bounded work in flight.
+
+    ``prepare(index, item)`` turns each input item, as it is read, into either its
+    result (an instance of ``result_type``: a bad item, or one that needs no request)
+    or a job; ``start(jobs)`` runs ``chunk_size`` jobs (fewer at the end) and returns
+    their results; ``unsent(job, error)`` is the result of a job never started because
+    the key was refused. At most ``max_concurrency`` starts run at once; see
+    :func:`run_bulk` for reading, ordering, input errors, a refused key and closing
+    early.
+    """
+    source = items if isinstance(items, InputSource) else InputSource(items)
+    size = chunk_size
     window = 4 * max_concurrency * size
-    pending: set[asyncio.Task[list[BulkResult]]] = set()
-    buffer: dict[int, BulkResult] = {}
+    pending: set[asyncio.Task[list[R]]] = set()
+    buffer: dict[int, R] = {}
     next_out = 0  # ordered mode: the next index to yield
     pulled = 0
     exhausted = False
     input_error: BaseException | None = None
     aborted: BulkAbortedError | None = None
-    chunk: list[_Prepared] = []
-    ready: list[BulkResult] = []
+    chunk: list[P] = []
+    ready: list[R] = []
 
-    def launch(prepared_chunk: list[_Prepared]) -> None:
-        if send_batch is None:
-            task = asyncio.ensure_future(_one(send_one, prepared_chunk[0]))
-        else:
-            task = asyncio.ensure_future(
-                _batch(send_one, send_batch, prepared_chunk, batch_fallback))
-        pending.add(task)
+    def launch(prepared_chunk: list[P]) -> None:
+        pending.add(asyncio.ensure_future(start(prepared_chunk)))
 
     try:
         while True:
@@ -349,12 +396,12 @@ async def run_bulk(
                         launch(chunk)
                         chunk = []
                     break
-                prepared = _prepare(pulled, item, replace)
+                prepared = prepare(pulled, item)
                 pulled += 1
-                if isinstance(prepared, BulkResult):
+                if isinstance(prepared, result_type):
                     ready.append(prepared)
                     continue
-                chunk.append(prepared)
+                chunk.append(prepared)  # type: ignore[arg-type]  # not an R: a job
                 if len(chunk) >= size:
                     launch(chunk)
                     chunk = []
@@ -370,8 +417,7 @@ async def run_bulk(
                     aborted = _key_refused(ready)
                     if aborted is not None:  # stop: read nothing more, send nothing more
                         exhausted = True
-                        ready.extend(BulkResult(index=p[0], customer_id=p[1], ok=False,
-                                                error=aborted) for p in chunk)
+                        ready.extend(unsent(p, aborted) for p in chunk)
                         chunk = []
             if not ordered:
                 while ready:
@@ -398,7 +444,7 @@ async def run_bulk(
         raise aborted
 
 
-def _key_refused(results: list[BulkResult]) -> BulkAbortedError | None:
+def _key_refused(results: list[Any]) -> BulkAbortedError | None:
     """The error that stops a job, when one of ``results`` says the key was refused."""
     for result in results:
         if isinstance(result.error, AuthenticationError | PermissionDeniedError):
@@ -406,6 +452,6 @@ def _key_refused(results: list[BulkResult]) -> BulkAbortedError | None:
     return None
 
 
-def _first_index(task: asyncio.Task[list[BulkResult]]) -> int:
+def _first_index(task: asyncio.Task[list[Any]]) -> int:
     results = task.result()
     return results[0].index if results else -1

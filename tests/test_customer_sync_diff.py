@@ -52,7 +52,10 @@ def plan(record: CustomerRecord, exact_tags: bool = False, **fields: Any) -> Any
 def test_identical_row_is_unchanged() -> None:
     p = plan(rec(), name="Ann", email="ann@example.com", user_id="u7", locale="en",
              unsubscribed=False, blocked=False, tags=["vip"], custom_data={"plan": "pro"})
-    assert p.unchanged and p.patch is None and not p.add_tags and not p.remove_tags
+    assert p.unchanged
+    assert p.patch is None
+    assert not p.add_tags
+    assert not p.remove_tags
     assert p.changed == ()
 
 
@@ -115,7 +118,8 @@ def test_field_missing_from_the_answer_is_unknown_and_sent() -> None:
     data = full()
     del data["notes"], data["name"]
     record = record_of(customer_from_json(data))
-    assert not record.is_known("notes") and record.is_known("email")
+    assert not record.is_known("notes")
+    assert record.is_known("email")
     p = plan(record, notes=None, name="Ann", email="ann@example.com")
     assert p.patch == hc.CustomerUpdate(notes=None, name="Ann")
     assert p.diff == {"name": (UNKNOWN, "Ann"), "notes": (UNKNOWN, None)}
@@ -235,7 +239,9 @@ def test_exact_tags_removes_the_others() -> None:
 
 def test_tags_none_removes_every_tag() -> None:
     p = plan(rec(), tags=None)
-    assert p.remove_tags == ("vip",) and p.add_tags == () and p.patch is None
+    assert p.remove_tags == ("vip",)
+    assert p.add_tags == ()
+    assert p.patch is None
     assert plan(rec(tags=[]), tags=None).unchanged
 
 
@@ -257,7 +263,8 @@ def test_plan_create_posts_the_whole_row() -> None:
     update = hc.CustomerUpdate(user_id="u9", name="Bo", phone=None, tags=["a", "b"],
                                custom_data={"plan": "pro", "x": None}, last_seen=MOMENT)
     p = plan_create(update)
-    assert p.action == "created" and p.patch is update
+    assert p.action == "created"
+    assert p.patch is update
     assert p.diff == {"user_id": (None, "u9"), "name": (None, "Bo"),
                       "last_seen": (None, TS), "custom_data.plan": (None, "pro"),
                       "tags": ((), ("a", "b"))}
@@ -269,8 +276,11 @@ def test_record_is_compact_and_shares_equal_tags() -> None:
     builder = RecordBuilder()
     a = builder.record(customer_from_json(full(id=1)))
     b = builder.record(customer_from_json(full(id=2)))
-    assert type(a) is CustomerRecord and not hasattr(a, "__dict__")
-    assert a.tags is b.tags and a.locale is b.locale
-    assert a.first_seen == TS and a.custom_data == (("plan", "pro"),)
+    assert type(a) is CustomerRecord
+    assert not hasattr(a, "__dict__")
+    assert a.tags is b.tags
+    assert a.locale is b.locale
+    assert a.first_seen == TS
+    assert a.custom_data == (("plan", "pro"),)
     assert a.unknown == 0
     assert sys.getsizeof(a) < 250  # a tuple of the compared fields, not the JSON
