@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL
+from ._customer_diff import UNKNOWN
+from ._customer_sync import CustomerSync, CustomerSyncResult
 from ._exceptions import (
     AmbiguousCustomerError,
     APIConnectionError,
@@ -27,6 +29,7 @@ from ._exceptions import (
     BatchItemError,
     BulkAbortedError,
     ConflictError,
+    CustomerNotFoundError,
     ErrorDetail,
     HelpCrunchError,
     NotFoundError,
@@ -47,6 +50,7 @@ from ._version import __version__
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "UNKNOWN",
     "UNSET",
     "APIConnectionError",
     "APIError",
@@ -65,6 +69,9 @@ __all__ = [
     "CustomDataInput",
     "CustomDataValue",
     "Customer",
+    "CustomerNotFoundError",
+    "CustomerSync",
+    "CustomerSyncResult",
     "CustomerFields",
     "CustomerPager",
     "CustomerUpdate",

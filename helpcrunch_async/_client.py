@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Iterable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Awaitable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
-from typing import Literal, Unpack
+from typing import Any, Literal, Unpack
 from urllib.parse import urlencode
 
 import aiohttp
@@ -26,6 +33,7 @@ from ._config import (
     to_client_timeout,
 )
 from ._convert import customer_from_json, encode_body, tags_to_json, update_to_json
+from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
 from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
 from ._filters import Filter
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
@@ -629,13 +637,7 @@ class AsyncHelpCrunch:
             ...         if not r.ok:
             ...             print(r.index, r.customer_id, r.error)
         """
-        concurrency = self._max_concurrency if max_concurrency is None else max_concurrency
-        if (isinstance(concurrency, bool) or not isinstance(concurrency, int)
-                or concurrency < 1):
-            raise ValidationError(
-                f"max_concurrency must be an int >= 1, got {concurrency!r}",
-                field="max_concurrency",
-            )
+        concurrency = self._job_concurrency(max_concurrency)
         for name, flag in (("ordered", ordered), ("replace", replace), ("batch", batch),
                            ("batch_fallback", batch_fallback)):
             if not isinstance(flag, bool):  # "false" is truthy: never guess at PUT
@@ -666,6 +668,101 @@ class AsyncHelpCrunch:
             max_concurrency=concurrency, ordered=ordered, batch_fallback=batch_fallback,
             replace=replace,
         )
+
+    def sync_customers(
+        self,
+        rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+        /,
+        *,
+        match: SyncMatch = "user_id",
+        create_missing: bool = False,
+        exact_tags: bool = False,
+        dry_run: bool = False,
+        strategy: SyncStrategy = "auto",
+        max_concurrency: int | None = None,
+        ordered: bool = False,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> CustomerSync:
+        """Make HelpCrunch match your rows, sending only what differs (the data sync).
+
+        An async iterator (:class:`CustomerSync`) of one :class:`CustomerSyncResult`
+        per row: ``index``, ``key``, ``action`` (``"unchanged"``, ``"updated"``,
+        ``"created"``, ``"failed"``), ``customer_id``, ``changed``, ``diff``, ``error``.
+
+        Each row is a mapping with the keyword fields of :meth:`update_customer` plus
+        the match key (``user_id`` and ``email`` are fields themselves; ``match="id"``
+        takes HelpCrunch's numeric ``id``). It is validated like ``update_customer``'s
+        fields; a bad row fails with its :class:`ValidationError`.
+
+        The sync reads every customer once (``list_customers``: one request per 100)
+        and keeps one compact record per customer (about 0.5 KB; never the raw JSON),
+        then compares each row with its customer field by field, after normalising
+        both sides (timestamps as whole seconds, custom data per property with numbers
+        equal to the same number as a string, ``None`` meaning clear). A row that
+        already matches sends nothing; one that differs sends a ``PATCH`` of only the
+        differing fields. A field HelpCrunch's answer does not show is sent anyway.
+
+        * **Tags** in a row are tags the customer must have: missing ones are added with
+          the tag endpoint, others are left alone — with ``exact_tags=True`` removed
+          with the untag endpoint (``tags=None`` removes all).
+        * **Custom data** properties the row does not name are left alone. When one
+          differs, the ``PATCH`` carries the customer's current properties with the
+          row's over them: HelpCrunch does not document whether ``customData`` under
+          ``PATCH`` merges or replaces, and this keeps the others either way.
+        * **No match**: with ``create_missing=True`` the row is created (``POST``, never
+          re-sent once it may have reached the server; a re-run finds it by its key
+          first), otherwise it fails with :class:`CustomerNotFoundError`.
+        * **Several customers with the key**: the row fails with
+          :class:`AmbiguousCustomerError`; nothing is sent. ``email`` keys ignore case.
+        * ``dry_run=True`` reads as usual and yields every action with its diff, sending
+          no write.
+
+        Args:
+            rows: an iterable or async iterable of mappings, read lazily.
+            match: ``"user_id"`` (default), ``"email"`` or ``"id"``.
+            create_missing, exact_tags, dry_run: see above.
+            strategy: ``"list"`` reads the whole account first; ``"search"`` looks up
+                each row's customer on its own (a search, or a fetch by id: about one
+                request per row, and only the created keys are kept in memory);
+                ``"auto"`` (default) reads the first list page to learn the account's
+                size and searches when the input has fewer rows than the account has
+                pages — ``len(rows)`` when it has one, otherwise by reading at most that
+                many rows ahead.
+            max_concurrency: rows in flight (default: the client's).
+            ordered: yield results in input order.
+            timeout, max_retries: per-request overrides.
+
+        Raises:
+            ValidationError: bad arguments, here, before anything is sent.
+            HelpCrunchError: reading the account failed (from the iterator, before any
+                row is touched).
+
+        Example:
+            >>> rows = [{"user_id": "u-1", "name": "Ann", "tags": ["paid"]}]
+            >>> async for r in client.sync_customers(rows, create_missing=True):  # doctest: +SKIP
+            ...     print(r.index, r.action, r.changed)
+            0 updated ('name', 'tags')
+        """
+        if max_retries is not None:
+            check_max_retries(max_retries)
+        return CustomerSync(
+            self, rows, match=match, create_missing=create_missing, exact_tags=exact_tags,
+            dry_run=dry_run, strategy=strategy,
+            max_concurrency=self._job_concurrency(max_concurrency), ordered=ordered,
+            timeout=timeout, max_retries=max_retries,
+        )
+
+    def _job_concurrency(self, max_concurrency: int | None) -> int:
+        """A bulk job's concurrency: the client's by default, checked."""
+        concurrency = self._max_concurrency if max_concurrency is None else max_concurrency
+        if (isinstance(concurrency, bool) or not isinstance(concurrency, int)
+                or concurrency < 1):
+            raise ValidationError(
+                f"max_concurrency must be an int >= 1, got {concurrency!r}",
+                field="max_concurrency",
+            )
+        return concurrency
 
     def _send_customer(
         self,

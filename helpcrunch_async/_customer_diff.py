@@ -52,7 +52,7 @@ from ._types import UNSET, CustomDataInput, CustomDataValue
 
 __all__ = [
     "COMPARED_FIELDS", "UNKNOWN", "CustomerRecord", "RecordBuilder", "RowPlan",
-    "needs_full_customer", "plan_create", "plan_update", "record_of",
+    "needs_full_customer", "plan_create", "plan_update", "record_of", "record_of_update",
 ]
 
 
@@ -156,6 +156,28 @@ class RecordBuilder:
 def record_of(customer: Customer) -> CustomerRecord:
     """The :class:`CustomerRecord` of one customer (without sharing)."""
     return RecordBuilder().record(customer)
+
+
+def record_of_update(update: CustomerUpdate) -> CustomerRecord:
+    """The record of the customer that creating ``update`` would make (``id`` unknown).
+
+    A dry run compares later rows with the same key with it. Fields the row does not
+    set are empty, as on a new customer.
+
+    Example:
+        >>> record_of_update(CustomerUpdate(name="Ann", tags=["vip"])).tags
+        (('vip', None),)
+    """
+    values = {name: getattr(update, name) for name in _SCALARS}
+    fields: dict[str, Any] = {
+        name: None if value is UNSET else _seconds(value) if name in _TIMESTAMPS else value
+        for name, value in values.items()}
+    tags = () if update.tags is UNSET or update.tags is None else tuple(
+        dict.fromkeys((t.name, None if t.color is UNSET else t.color) for t in update.tags))
+    data = update.custom_data
+    custom = () if data is UNSET or data is None else tuple(
+        (k, _seconds(v) if isinstance(v, datetime) else v) for k, v in data.items())
+    return CustomerRecord(id=None, tags=tags, custom_data=custom, **fields)
 
 
 def _seconds(value: datetime | int | None) -> int | None:

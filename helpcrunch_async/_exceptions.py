@@ -6,6 +6,7 @@
     ├── ValidationError (ValueError)     bad input, raised before any request is sent
     ├── AmbiguousCustomerError           find_customer matched several customers
     ├── BulkAbortedError                 a bulk job stopped: HelpCrunch refused the API key
+    ├── CustomerNotFoundError            sync_customers: no customer has the row's key
     ├── APIConnectionError               no usable HTTP response: DNS, refused, reset
     │   └── APITimeoutError              the request timed out
     └── APIError                         HelpCrunch answered with an error, or an unreadable body
@@ -43,6 +44,7 @@ import attrs
 
 __all__ = [
     "AmbiguousCustomerError",
+    "CustomerNotFoundError",
     "BatchItemError",
     "BulkAbortedError",
     "APIConnectionError",
@@ -115,6 +117,31 @@ class AmbiguousCustomerError(HelpCrunchError):
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_rebuild_ambiguous, (str(self), self.customer_ids))
+
+
+class CustomerNotFoundError(HelpCrunchError):
+    """No customer has the row's key, and the data sync was not asked to create one.
+
+    ``match`` names the key (``"user_id"``, ``"email"`` or ``"id"``), ``key`` its value.
+
+    Example:
+        >>> err = CustomerNotFoundError("no customer has user_id 'u1'", match="user_id",
+        ...                             key="u1")
+        >>> err.match, err.key
+        ('user_id', 'u1')
+    """
+
+    def __init__(self, message: str, *, match: str, key: str | int) -> None:
+        super().__init__(message)
+        self.match = match
+        self.key = key
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_not_found, (str(self), self.match, self.key))
+
+
+def _rebuild_not_found(message: str, match: str, key: str | int) -> CustomerNotFoundError:
+    return CustomerNotFoundError(message, match=match, key=key)
 
 
 def _rebuild_ambiguous(message: str, customer_ids: tuple[int, ...]) -> AmbiguousCustomerError:

@@ -24,6 +24,7 @@ from collections.abc import (
     Callable,
     Iterable,
     Iterator,
+    Mapping,
     Sequence,
 )
 from concurrent.futures import Future
@@ -35,6 +36,7 @@ import aiohttp
 from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, resolve_api_key
+from ._customer_sync import CustomerSyncResult, SyncMatch, SyncStrategy
 from ._exceptions import HelpCrunchError, ValidationError
 from ._filters import Filter
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag
@@ -483,6 +485,40 @@ class HelpCrunch:
         )
 
         return self._iterate(agen)  # arguments were checked above, before any iteration
+
+    def sync_customers(
+        self,
+        rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+        /,
+        *,
+        match: SyncMatch = "user_id",
+        create_missing: bool = False,
+        exact_tags: bool = False,
+        dry_run: bool = False,
+        strategy: SyncStrategy = "auto",
+        max_concurrency: int | None = None,
+        ordered: bool = False,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> Iterator[CustomerSyncResult]:
+        """The data sync: an iterator of one :class:`CustomerSyncResult` per row.
+
+        Same arguments and guarantees as :meth:`AsyncHelpCrunch.sync_customers`; the
+        rows are read lazily on the client's loop thread. Leaving the loop early (or
+        closing the iterator) cancels the requests still in flight.
+
+        Example:
+            >>> rows = [{"user_id": "u-1", "name": "Ann"}]
+            >>> for r in client.sync_customers(rows, dry_run=True):  # doctest: +SKIP
+            ...     print(r.action, r.diff)
+            updated {'name': ('Anne', 'Ann')}
+        """
+        job = self._client().sync_customers(
+            rows, match=match, create_missing=create_missing, exact_tags=exact_tags,
+            dry_run=dry_run, strategy=strategy, max_concurrency=max_concurrency,
+            ordered=ordered, timeout=timeout, max_retries=max_retries,
+        )
+        return self._iterate(job)  # arguments were checked above, before any iteration
 
     def _iterate(self, agen: _AsyncSteps[T]) -> Iterator[T]:
         async def step() -> T | None:

@@ -1,0 +1,589 @@
+"""The data sync: make HelpCrunch match your rows, sending only what differs.
+
+:meth:`AsyncHelpCrunch.sync_customers` returns a :class:`CustomerSync`, an async
+iterator of one :class:`CustomerSyncResult` per input row. It works in two phases:
+
+1. **Reading the account** (``strategy="list"``): every customer once, 100 a request
+   (``list_customers``), kept as one compact record each
+   (:class:`~helpcrunch_async._customer_diff.CustomerRecord`) in a map from the match
+   key to the record. Keys held by several customers are marked ambiguous. With
+   ``strategy="search"`` nothing is read up front: each row's customer is looked up
+   on its own (``find_customer``, or ``get_customer`` for ``match="id"``).
+2. **Rows**: each row is validated (as ``update_customer`` would), compared with its
+   customer field by field (:mod:`helpcrunch_async._customer_diff`) and then
+   *unchanged* (no request), *updated* (a ``PATCH`` of only the differing fields, plus
+   tag/untag calls), *created* (``POST``, with ``create_missing=True``) or *failed*.
+
+Rows run through the same engine as ``update_customers``
+(:func:`helpcrunch_async._bulk.schedule`): bounded concurrency, the input read lazily,
+every row reported exactly once; every request goes through the client's rate limiter,
+retries and shared 429 pause.
+
+Creates are never sent twice: a ``POST`` that may have reached the server is not
+retried (the row fails with ``maybe_sent=True``), later rows with the same key in the
+same run fail instead of creating again, and a re-run finds the customer by its key
+before creating. When the account listing may have missed customers (its ``total``
+changed while reading, or fewer customers came than it announced), each create is
+first confirmed with a search by key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+    Sized,
+)
+from typing import Any, Literal, Protocol, TypeAlias
+
+import aiohttp
+import attrs
+
+from ._bulk import InputSource, schedule
+from ._customer_diff import (
+    CustomerRecord,
+    RecordBuilder,
+    RowPlan,
+    needs_full_customer,
+    plan_create,
+    plan_update,
+    record_of_update,
+)
+from ._exceptions import (
+    AmbiguousCustomerError,
+    APIConnectionError,
+    APIError,
+    CustomerNotFoundError,
+    HelpCrunchError,
+    NotFoundError,
+    ValidationError,
+)
+from ._models import Customer, CustomerUpdate, Tag, coerce_update
+from ._paging import AsyncCustomerPager
+from ._validation import check_customer_id
+
+
+class _Client(Protocol):
+    """What the sync uses of :class:`AsyncHelpCrunch` (no import: the client imports us)."""
+
+    def list_customers(self, *, page_size: int = ..., timeout: Any = ...,
+                       max_retries: int | None = ...) -> AsyncCustomerPager: ...
+    async def find_customer(self, *, user_id: str | None = ..., email: str | None = ...,
+                            timeout: Any = ..., max_retries: int | None = ...
+                            ) -> Customer | None: ...
+    async def get_customer(self, customer_id: int | str, /, *, timeout: Any = ...,
+                           max_retries: int | None = ...) -> Customer: ...
+    async def update_customer(self, customer_id: int | str,
+                              update: CustomerUpdate | None = ..., /, *, timeout: Any = ...,
+                              max_retries: int | None = ...) -> Customer: ...
+    async def create_customer(self, update: CustomerUpdate | None = ..., /, *,
+                              timeout: Any = ..., max_retries: int | None = ...
+                              ) -> Customer: ...
+    async def tag_customer(self, customer_id: int | str, tags: Sequence[Tag | str], /, *,
+                           timeout: Any = ..., max_retries: int | None = ...) -> Customer: ...
+    async def untag_customer(self, customer_id: int | str, tags: Sequence[Tag | str], /, *,
+                             timeout: Any = ..., max_retries: int | None = ...
+                             ) -> Customer: ...
+
+__all__ = ["CustomerSync", "CustomerSyncResult", "SyncAction", "SyncMatch", "SyncStrategy"]
+
+SyncAction: TypeAlias = Literal["unchanged", "updated", "created", "failed"]
+SyncMatch: TypeAlias = Literal["user_id", "email", "id"]
+SyncStrategy: TypeAlias = Literal["auto", "list", "search"]
+_PAGE = 100  # customers per list request: the most the docs show
+
+
+@attrs.frozen(kw_only=True)
+class CustomerSyncResult:
+    """What the sync did with one input row.
+
+    Attributes:
+        index: the row's position in the input, from 0.
+        key: the row's match key (its ``user_id``, ``email`` or ``id``; ``None`` when
+            the row has none).
+        action: ``"unchanged"`` (no request sent), ``"updated"``, ``"created"`` or
+            ``"failed"``. Under ``dry_run=True``: what would be done.
+        customer_id: HelpCrunch's id of the customer (``None`` when unknown, e.g. a
+            create under ``dry_run``).
+        changed: the changed field names (``"custom_data.<property>"`` per property,
+            ``"tags"``), also for a failed row whose changes were attempted.
+        diff: field → ``(old, new)``, normalised (timestamps as epoch seconds, tags as
+            names); ``old`` is ``UNKNOWN`` where HelpCrunch's answer did not show it.
+        error: why the row failed: :class:`ValidationError` (bad row),
+            :class:`AmbiguousCustomerError` (several customers have the key),
+            :class:`CustomerNotFoundError` (no customer has it and ``create_missing``
+            is off), or the API/connection error of a request.
+
+    Example:
+        >>> r = CustomerSyncResult(index=0, key="u1", action="unchanged", customer_id=7)
+        >>> r.ok, r.changed
+        (True, ())
+    """
+
+    index: int
+    key: str | int | None
+    action: SyncAction
+    customer_id: int | None = None
+    changed: tuple[str, ...] = ()
+    diff: Mapping[str, tuple[Any, Any]] = attrs.field(factory=dict, repr=False)
+    error: HelpCrunchError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless the row failed."""
+        return self.action != "failed"
+
+
+class _Ambiguous:
+    """A key several existing customers have."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: list[int]) -> None:
+        self.ids = ids
+
+
+class _Uncertain:
+    """A key whose create may have reached the server (its answer was lost)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: HelpCrunchError) -> None:
+        self.error = error
+
+
+_Entry: TypeAlias = "CustomerRecord | _Ambiguous | _Uncertain"
+_Job: TypeAlias = "Callable[[], Awaitable[CustomerSyncResult]]"
+
+
+class CustomerSync(AsyncIterator[CustomerSyncResult]):
+    """A running data sync: an async iterator of :class:`CustomerSyncResult`, one per row.
+
+    Made by :meth:`AsyncHelpCrunch.sync_customers`; see there. The attributes show
+    progress while it runs (for a progress display):
+
+    Attributes:
+        phase: ``"starting"``, ``"reading"`` (the account), ``"rows"``, ``"done"``.
+        strategy: ``"list"`` or ``"search"`` once decided (``None`` before).
+        pages_read, pages_total: list requests done, and the total once known.
+        counts: results so far by action.
+        customers_read: customers read from the account listing.
+        reads, writes: requests made (not counting retries): reads are list pages,
+            searches and fetches; writes are ``PATCH``, ``POST``, tag and untag.
+    """
+
+    def __init__(self, client: _Client, rows: Iterable[Mapping[str, Any]]
+                 | AsyncIterable[Mapping[str, Any]], *, match: SyncMatch,
+                 create_missing: bool, exact_tags: bool, dry_run: bool,
+                 strategy: SyncStrategy, max_concurrency: int, ordered: bool,
+                 timeout: float | aiohttp.ClientTimeout | None = None,
+                 max_retries: int | None = None) -> None:
+        if match not in ("user_id", "email", "id"):
+            raise ValidationError(f"match must be 'user_id', 'email' or 'id', got {match!r}",
+                                  field="match")
+        if strategy not in ("auto", "list", "search"):
+            raise ValidationError(
+                f"strategy must be 'auto', 'list' or 'search', got {strategy!r}",
+                field="strategy")
+        for name, flag in (("create_missing", create_missing), ("exact_tags", exact_tags),
+                           ("dry_run", dry_run), ("ordered", ordered)):
+            if not isinstance(flag, bool):
+                raise ValidationError(f"{name} must be True or False, got {flag!r}",
+                                      field=name)
+        if create_missing and match == "id":
+            raise ValidationError(
+                "create_missing needs match='user_id' or 'email': HelpCrunch assigns ids "
+                "itself, so a row whose id matches nobody cannot be created", field="match")
+        if not isinstance(rows, AsyncIterable | Iterable) or isinstance(rows, str | bytes
+                                                                          | Mapping):
+            raise ValidationError(
+                "rows must be an iterable or async iterable of mappings, got "
+                f"{type(rows).__name__}", field="rows")
+        self._client = client
+        self._rows = rows
+        self._match = match
+        self._create_missing = create_missing
+        self._exact_tags = exact_tags
+        self._dry_run = dry_run
+        self._strategy = strategy
+        self._max_concurrency = max_concurrency
+        self._ordered = ordered
+        self._call: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
+        self._builder = RecordBuilder()
+        # key -> record (or a marker); in "search" mode only keys this run created
+        self._index: dict[str | int, _Entry] = {}
+        self._busy: dict[str | int, asyncio.Event] = {}
+        self._confirm_creates = False
+        self._pager: AsyncCustomerPager | None = None
+        self.phase: Literal["starting", "reading", "rows", "done"] = "starting"
+        self.strategy: Literal["list", "search"] | None = None
+        self.pages_total: int | None = None
+        self.counts: dict[SyncAction, int] = dict.fromkeys(
+            ("unchanged", "updated", "created", "failed"), 0)
+        self.reads = 0
+        self.writes = 0
+        self.customers_read = 0
+        self._results = self._run()
+
+    # --- the iterator --------------------------------------------------------------------
+
+    def __aiter__(self) -> CustomerSync:
+        return self
+
+    async def __anext__(self) -> CustomerSyncResult:
+        result = await anext(self._results)
+        self.counts[result.action] += 1
+        return result
+
+    async def aclose(self) -> None:
+        """Stop early: requests in flight are cancelled and their rows not reported."""
+        await self._results.aclose()
+
+    @property
+    def pages_read(self) -> int:
+        """List requests answered so far."""
+        return 0 if self._pager is None else self._pager.pages_fetched
+
+    @property
+    def customers_indexed(self) -> int:
+        """Keys held in memory (one compact record each)."""
+        return len(self._index)
+
+    # --- phases --------------------------------------------------------------------------
+
+    async def _run(self) -> AsyncGenerator[CustomerSyncResult, None]:
+        rows: Iterable[Any] | AsyncIterable[Any] = self._rows
+        strategy = self._strategy
+        if strategy != "search":
+            pager = self._pager = self._client.list_customers(page_size=_PAGE, **self._call)
+            self.phase = "reading"
+            first = await anext(pager, None)
+            self.reads += 1
+            self.pages_total = _pages(pager.total, self.pages_read)
+            if strategy == "auto":
+                strategy, rows = await self._choose(rows, self.pages_total)
+            if strategy == "list":
+                if first is not None:
+                    self._add(first)
+                await self._read_account(pager)
+            else:
+                await pager.aclose()
+                self._pager = None
+        self.strategy = strategy
+        self.phase = "rows"
+
+        async def start(jobs: list[_Job]) -> list[CustomerSyncResult]:
+            return [await jobs[0]()]
+
+        results = schedule(rows, prepare=self._prepare, result_type=CustomerSyncResult,
+                           start=start, max_concurrency=self._max_concurrency,
+                           ordered=self._ordered)
+        try:
+            async for result in results:
+                yield result
+        finally:
+            await results.aclose()
+        self.phase = "done"
+
+    async def _choose(self, rows: Any, pages: int) -> tuple[Literal["list", "search"], Any]:
+        """``"search"`` when the input has fewer rows than the account has list pages.
+
+        The input's size is ``len(rows)`` when it has one; otherwise up to ``pages``
+        rows are read ahead (so never more than one row per 100 customers) and, if the
+        input ends before that, it is small.
+        """
+        if isinstance(rows, Sized) and not isinstance(rows, AsyncIterable):
+            return ("search" if len(rows) < pages else "list"), rows
+        source = InputSource(rows)
+        ahead: list[Any] = []
+        while len(ahead) < pages:
+            more, item = await source.next()
+            if not more:
+                return "search", ahead
+            ahead.append(item)
+
+        async def chained() -> AsyncGenerator[Any, None]:
+            for item in ahead:
+                yield item
+            ahead.clear()
+            while True:
+                more, item = await source.next()
+                if not more:
+                    return
+                yield item
+
+        return "list", chained()
+
+    async def _read_account(self, pager: AsyncCustomerPager) -> None:
+        announced = pager.total
+        async for customer in pager:
+            self._add(customer)
+            self.pages_total = _pages(pager.total, pager.pages_fetched)
+        self.reads = pager.pages_fetched
+        # Offset paging can miss customers when others are added or deleted meanwhile:
+        # then a create is confirmed by a search first (see the module docstring).
+        self._confirm_creates = (pager.total != announced
+                                 or (pager.total is not None
+                                     and self.customers_read < pager.total))
+
+    def _add(self, customer: Customer) -> None:
+        self.customers_read += 1
+        record = self._builder.record(customer)
+        key = self._key_of(record)
+        if key is None:
+            return
+        entry = self._index.get(key)
+        if entry is None:
+            self._index[key] = record
+        elif isinstance(entry, _Ambiguous):
+            entry.ids.append(customer.id)
+        elif isinstance(entry, CustomerRecord) and entry.id is not None:
+            self._index[key] = _Ambiguous([entry.id, customer.id])
+
+    def _key_of(self, record: CustomerRecord) -> str | int | None:
+        if self._match == "id":
+            return record.id
+        value = record.user_id if self._match == "user_id" else record.email
+        return self._lookup(value) if value else None
+
+    def _lookup(self, key: str | int) -> str | int:
+        """The index key: emails ignore case (as ``find_customer`` does)."""
+        if self._match == "email" and isinstance(key, str):
+            folded = key.casefold()
+            return key if folded == key else folded
+        return key
+
+    # --- rows ----------------------------------------------------------------------------
+
+    def _parse(self, row: Any) -> tuple[str | int, CustomerUpdate]:
+        if not isinstance(row, Mapping):
+            raise ValidationError(f"a row must be a mapping of fields, got {type(row).__name__}",
+                                  field="row")
+        if self._match == "id":
+            if row.get("id") is None:
+                raise ValidationError("the row has no id to match on", field="id")
+            key: str | int = check_customer_id(row["id"])
+            update = coerce_update(None, {k: v for k, v in row.items() if k != "id"})
+            return key, update
+        update = coerce_update(None, row)
+        value = getattr(update, self._match)
+        if not isinstance(value, str) or not value:
+            raise ValidationError(f"the row has no {self._match} to match on",
+                                  field=self._match)
+        return value, update
+
+    def _given_key(self, row: Any) -> str | int | None:
+        if isinstance(row, Mapping):
+            value = row.get(self._match)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                return value
+        return None
+
+    def _prepare(self, index: int, row: Any) -> CustomerSyncResult | _Job:
+        try:
+            key, update = self._parse(row)
+        except ValidationError as exc:
+            return _failed(index, self._given_key(row), exc)
+        return self._decide(index, key, update, searched=self.strategy == "search")
+
+    def _decide(self, index: int, key: str | int, update: CustomerUpdate, *,
+                searched: bool) -> CustomerSyncResult | _Job:
+        """The row's result when it needs no request; otherwise the job that sends them."""
+        lookup = self._lookup(key)
+        if lookup in self._busy:  # an earlier row with this key is in flight: wait for it
+            return lambda: self._after(index, key, update, searched)
+        entry = self._index.get(lookup)
+        if entry is None and searched:
+            return self._claim(lookup, lambda: self._search(index, key, update))
+        return self._with_entry(index, key, update, entry)
+
+    def _with_entry(self, index: int, key: str | int, update: CustomerUpdate,
+                    entry: _Entry | None, *, claim: bool = True) -> CustomerSyncResult | _Job:
+        """The row against what is known of its key; a job is claimed unless ``claim``
+        is False (the caller holds the key already)."""
+        lookup = self._lookup(key)
+        job: _Job
+        if isinstance(entry, _Ambiguous):
+            ids = tuple(sorted(entry.ids))
+            return _failed(index, key, AmbiguousCustomerError(
+                f"{len(ids)} customers have {self._match} {key!r} (ids "
+                f"{', '.join(map(str, ids))}); nothing sent", customer_ids=ids))
+        if isinstance(entry, _Uncertain):
+            return _failed(index, key, HelpCrunchError(
+                f"an earlier row's create of {self._match} {key!r} may have reached "
+                f"HelpCrunch ({entry.error}); not created again: run the sync again to "
+                "find it"))
+        if entry is None:
+            if not self._create_missing:
+                return _failed(index, key, CustomerNotFoundError(
+                    f"no customer has {self._match} {key!r} (create_missing is off)",
+                    match=self._match, key=key))
+            plan = plan_create(update)
+            if self._dry_run:
+                self._index[lookup] = record_of_update(update)
+                return _result(index, key, None, plan)
+
+            def job() -> Awaitable[CustomerSyncResult]:
+                return self._create(index, key, update, plan)
+        elif needs_full_customer(update, entry, exact_tags=self._exact_tags):
+            record = entry
+
+            def job() -> Awaitable[CustomerSyncResult]:
+                return self._fetch_and_update(index, key, update, record)
+        else:
+            try:
+                plan = plan_update(update, entry, exact_tags=self._exact_tags)
+            except HelpCrunchError as exc:
+                return _failed(index, key, exc, entry.id)
+            if plan.unchanged or self._dry_run:
+                return _result(index, key, entry.id, plan)
+            cid = entry.id
+            assert cid is not None  # only dry runs hold records without an id
+
+            def job() -> Awaitable[CustomerSyncResult]:
+                return self._update(index, key, cid, plan)
+        return self._claim(lookup, job) if claim else job
+
+    def _claim(self, lookup: str | int, job: _Job) -> _Job:
+        """Mark the key busy until ``job`` is done, so later rows with it wait."""
+        event = self._busy[lookup] = asyncio.Event()
+
+        async def run() -> CustomerSyncResult:
+            try:
+                return await job()
+            finally:
+                del self._busy[lookup]
+                event.set()
+
+        return run
+
+    async def _after(self, index: int, key: str | int, update: CustomerUpdate,
+                     searched: bool) -> CustomerSyncResult:
+        lookup = self._lookup(key)
+        while lookup in self._busy:
+            await self._busy[lookup].wait()
+        outcome = self._decide(index, key, update, searched=searched)
+        return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
+
+    # --- requests ------------------------------------------------------------------------
+
+    async def _search(self, index: int, key: str | int, update: CustomerUpdate
+                      ) -> CustomerSyncResult:
+        try:
+            customer = await self._find(key)
+        except HelpCrunchError as exc:  # AmbiguousCustomerError included
+            return _failed(index, key, exc)
+        entry = None if customer is None else self._builder.record(customer)
+        outcome = self._with_entry(index, key, update, entry, claim=False)
+        return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
+
+    async def _find(self, key: str | int) -> Customer | None:
+        self.reads += 1
+        if self._match == "id":
+            try:
+                return await self._client.get_customer(key, **self._call)
+            except NotFoundError:
+                return None
+        if self._match == "user_id":
+            return await self._client.find_customer(user_id=str(key), **self._call)
+        return await self._client.find_customer(email=str(key), **self._call)
+
+    async def _fetch_and_update(self, index: int, key: str | int, update: CustomerUpdate,
+                                entry: CustomerRecord) -> CustomerSyncResult:
+        assert entry.id is not None
+        try:
+            self.reads += 1
+            customer = await self._client.get_customer(entry.id, **self._call)
+        except HelpCrunchError as exc:
+            return _failed(index, key, exc, entry.id)
+        record = self._builder.record(customer)
+        self._refresh(key, customer)
+        try:
+            plan = plan_update(update, record, exact_tags=self._exact_tags)
+        except HelpCrunchError as exc:
+            return _failed(index, key, exc, entry.id)
+        if plan.unchanged or self._dry_run:
+            return _result(index, key, entry.id, plan)
+        return await self._update(index, key, entry.id, plan)
+
+    async def _update(self, index: int, key: str | int, cid: int, plan: RowPlan
+                      ) -> CustomerSyncResult:
+        client = self._client
+        customer: Customer | None = None
+        try:
+            if plan.patch is not None:
+                self.writes += 1
+                customer = await client.update_customer(cid, plan.patch, **self._call)
+            if plan.add_tags:
+                self.writes += 1
+                customer = await client.tag_customer(cid, plan.add_tags, **self._call)
+            if plan.remove_tags:
+                self.writes += 1
+                customer = await client.untag_customer(cid, plan.remove_tags, **self._call)
+        except HelpCrunchError as exc:
+            return _failed(index, key, exc, cid, plan)
+        finally:
+            if customer is not None:  # a later row with this key compares with the new state
+                self._refresh(key, customer)
+        return _result(index, key, cid, plan)
+
+    async def _create(self, index: int, key: str | int, update: CustomerUpdate,
+                      plan: RowPlan) -> CustomerSyncResult:
+        lookup = self._lookup(key)
+        if self._confirm_creates:  # the listing may have missed this customer
+            try:
+                found = await self._find(key)
+            except HelpCrunchError as exc:
+                return _failed(index, key, exc)
+            if found is not None:
+                record = self._index[lookup] = self._builder.record(found)
+                outcome = self._with_entry(index, key, update, record, claim=False)
+                return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
+        try:
+            self.writes += 1
+            customer = await self._client.create_customer(update, **self._call)
+        except APIConnectionError as exc:
+            if exc.maybe_sent:
+                self._index[lookup] = _Uncertain(exc)
+            return _failed(index, key, exc, None, plan)
+        except APIError as exc:
+            if exc.status is not None and exc.status >= 500:  # the create may have happened
+                self._index[lookup] = _Uncertain(exc)
+            return _failed(index, key, exc, None, plan)
+        except HelpCrunchError as exc:
+            return _failed(index, key, exc, None, plan)
+        self._index[lookup] = self._builder.record(customer)
+        return _result(index, key, customer.id, plan)
+
+    def _refresh(self, key: str | int, customer: Customer) -> None:
+        """Replace the key's record (the search strategy holds only created keys)."""
+        lookup = self._lookup(key)
+        if lookup in self._index:
+            self._index[lookup] = self._builder.record(customer)
+
+
+def _pages(total: int | None, fetched: int) -> int:
+    if total is None:
+        return fetched
+    return max(fetched, math.ceil(total / _PAGE))
+
+
+def _result(index: int, key: str | int, cid: int | None, plan: RowPlan) -> CustomerSyncResult:
+    return CustomerSyncResult(index=index, key=key, action=plan.action, customer_id=cid,
+                              changed=plan.changed, diff=plan.diff)
+
+
+def _failed(index: int, key: str | int | None, error: HelpCrunchError,
+            cid: int | None = None, plan: RowPlan | None = None) -> CustomerSyncResult:
+    return CustomerSyncResult(
+        index=index, key=key, action="failed", customer_id=cid, error=error,
+        changed=() if plan is None else plan.changed,
+        diff={} if plan is None else plan.diff)
