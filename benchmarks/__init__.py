@@ -8,5 +8,5 @@ nothing here asserts an absolute time.
 """
 
 BENCHMARKS = ("client_cpu", "rate_ceiling", "memory", "sync_facade", "conversion",
-              "many_workers")
+              "many_workers", "customer_sync")
 """Module names, in the order ``python -m benchmarks`` runs them."""
