@@ -1,8 +1,8 @@
 """Data sync: requests and time of ``sync_customers`` against one PATCH per row.
 
 The fake server (another process) holds 10,000 customers (``--quick``: 2,000) and
-enforces a sliding window of 100 requests / 10 s (HelpCrunch's 120 / 60 s, scaled up
-5× so the sync takes about a minute). The input is the account's own rows — the same
+enforces a sliding window of 60 requests / 10 s (HelpCrunch's 120 / 60 s, scaled up
+3× so the sync takes about a minute). The input is the account's own rows — the same
 fields HelpCrunch has — where 2 % differ in one or two fields (``name``; ``name`` and
 ``locale``) and 1 % are new customers. Each job starts on a fresh server:
 
@@ -155,7 +155,7 @@ def child(customers: int, base: str) -> None:
 
 def run(quick: bool = False) -> list[Table]:
     customers = 2_000 if quick else 10_000
-    limit, period = 100, 10.0
+    limit, period = 60, 10.0
     rate = limit / period
     changed, new = counts(customers)
     existing = customers - new

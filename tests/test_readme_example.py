@@ -109,3 +109,31 @@ async def test_finding_customers_example_runs_as_printed(
     assert printed[-1] == "1"                                # .total of the search
     assert 4 not in helpcrunch_fake.customers                # tagged, untagged, deleted
     assert [r.method for r in helpcrunch_fake.requests][-3:] == ["PUT", "DELETE", "DELETE"]
+
+
+async def test_syncing_your_user_table_example_runs_as_printed(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
+    [code] = _python_blocks(_section("Syncing your user table"))
+    helpcrunch_fake.seed_customers(1, fields={"userId": "u-42", "name": "Ann"})
+    compiled = compile(code, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        await eval(compiled, {"client": helpcrunch_client, "hc": hc})
+    printed = out.getvalue().splitlines()
+    assert printed[:6] == [
+        "u-42 updated name: 'Ann' -> 'Ann Lee'",
+        "u-42 updated custom_data.plan: None -> 'pro'",
+        "u-42 updated tags: () -> ('paid',)",
+        "u-43 created name: None -> 'Bo'",
+        "u-43 created email: None -> 'bo@example.com'",
+        "u-43 created user_id: None -> 'u-43'",
+    ]
+    assert sorted(printed[6:8]) == [
+        "0 updated 1 ('name', 'custom_data.plan', 'tags') None",
+        "1 created 2 ('name', 'email', 'user_id') None",
+    ]
+    assert printed[8:] == [
+        "{'unchanged': 0, 'updated': 1, 'created': 1, 'failed': 0} 1 reads 3 writes"]
+    assert helpcrunch_fake.customers[1]["name"] == "Ann Lee"
+    assert helpcrunch_fake.customers[2]["userId"] == "u-43"
