@@ -123,11 +123,23 @@ def ratio(value: float, floor: float) -> str:
     return f"{value / floor:.2f}×"
 
 
-def cli(run: Callable[[bool], list[Table]], doc: str | None) -> None:
-    """``main()`` of one benchmark module: ``--quick``, print the tables."""
+def cli(run: Callable[[bool], list[Table]], doc: str | None, *,
+        child: Callable[[int, str], None] | None = None, quick_help: str = "smaller, faster run",
+        ) -> None:
+    """``main()`` of one benchmark module: ``--quick``, print the tables.
+
+    With ``child``, the hidden options ``--child N --base-url URL`` run ``child(N, URL)``
+    instead: a measurement in a fresh process (for its peak RSS alone).
+    """
     parser = argparse.ArgumentParser(description=(doc or "").strip().splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller, faster run")
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    if child is not None:
+        parser.add_argument("--child", type=int, metavar="N", help=argparse.SUPPRESS)
+        parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if child is not None and args.child is not None:
+        child(args.child, args.base_url)
+        return
     for table in run(args.quick):
         print(table.text(), end="\n\n", flush=True)
 

@@ -21,7 +21,6 @@ customer of its compact records measured with ``tracemalloc``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import math
@@ -38,7 +37,7 @@ from helpcrunch_async._convert import customer_from_json
 from helpcrunch_async._customer_diff import RecordBuilder
 from helpcrunch_async.testing._store import CustomerStore
 
-from ._common import API_KEY, Table, fake_server, progress
+from ._common import API_KEY, Table, cli, fake_server, progress
 
 TS = 1603885746  # the fake seeds firstSeen/lastSeen as str(TS + id)
 CHANGED_EVERY = 50  # 2 %
@@ -218,16 +217,7 @@ def run(quick: bool = False) -> list[Table]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 customers; 20,000 for RSS")
-    parser.add_argument("--child", type=int, metavar="N", help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child is not None:
-        child(args.child, args.base_url)
-        return
-    for table in run(args.quick):
-        print(table.text(), end="\n\n", flush=True)
+    cli(run, __doc__, child=child, quick_help="2,000 customers; 20,000 for RSS")
 
 
 if __name__ == "__main__":

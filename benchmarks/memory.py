@@ -10,7 +10,6 @@ N's peak to the smallest's — flat means ≈ 1.00. ``--quick`` runs 10k and 100
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import resource
@@ -20,7 +19,7 @@ import time
 
 import helpcrunch_async as hc
 
-from ._common import API_KEY, Table, fake_server, progress
+from ._common import API_KEY, Table, cli, fake_server, progress
 
 CUSTOMERS = 1000
 
@@ -77,16 +76,7 @@ def run(quick: bool = False) -> list[Table]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="10k and 100k updates")
-    parser.add_argument("--child", type=int, metavar="N", help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.child is not None:
-        child(args.child, args.base_url)
-        return
-    for table in run(args.quick):
-        print(table.text(), end="\n\n", flush=True)
+    cli(run, __doc__, child=child, quick_help="10k and 100k updates")
 
 
 if __name__ == "__main__":

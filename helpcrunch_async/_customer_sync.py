@@ -439,14 +439,10 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             def job() -> Awaitable[CustomerSyncResult]:
                 return self._fetch_and_update(index, key, update, record)
         else:
-            try:
-                plan = plan_update(update, entry, exact_tags=self._exact_tags)
-            except HelpCrunchError as exc:
-                return _failed(index, key, exc, entry.id)
-            if plan.unchanged or self._dry_run:
-                return _result(index, key, entry.id, plan)
-            cid = entry.id
-            assert cid is not None  # only dry runs hold records without an id
+            outcome = self._against(index, key, update, entry)
+            if isinstance(outcome, CustomerSyncResult):
+                return outcome
+            cid, plan = outcome
 
             def job() -> Awaitable[CustomerSyncResult]:
                 return self._update(index, key, cid, plan)
@@ -504,15 +500,23 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             customer = await self._client.get_customer(entry.id, **self._call)
         except HelpCrunchError as exc:
             return _failed(index, key, exc, entry.id)
-        record = self._builder.record(customer)
         self._refresh(key, customer)
+        outcome = self._against(index, key, update, self._builder.record(customer))
+        if isinstance(outcome, CustomerSyncResult):
+            return outcome
+        return await self._update(index, key, *outcome)
+
+    def _against(self, index: int, key: str | int, update: CustomerUpdate,
+                 record: CustomerRecord) -> CustomerSyncResult | tuple[int, RowPlan]:
+        """The row's result when it needs no write, else the customer id and the plan."""
         try:
             plan = plan_update(update, record, exact_tags=self._exact_tags)
         except HelpCrunchError as exc:
-            return _failed(index, key, exc, entry.id)
+            return _failed(index, key, exc, record.id)
         if plan.unchanged or self._dry_run:
-            return _result(index, key, entry.id, plan)
-        return await self._update(index, key, entry.id, plan)
+            return _result(index, key, record.id, plan)
+        assert record.id is not None  # only dry runs hold records without an id
+        return record.id, plan
 
     async def _update(self, index: int, key: str | int, cid: int, plan: RowPlan
                       ) -> CustomerSyncResult:
