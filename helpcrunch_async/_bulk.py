@@ -349,7 +349,7 @@ async def schedule(
     prepare: Callable[[int, Any], R | P],
     result_type: type[R],
     start: Callable[[list[P]], Awaitable[list[R]]],
-    unsent: Callable[[P, BulkAbortedError], R],
+    unsent: Callable[[P, BulkAbortedError], R] | None = None,
     chunk_size: int = 1,
     max_concurrency: int,
     ordered: bool = False,
@@ -360,10 +360,13 @@ async def schedule(
     result (an instance of ``result_type``: a bad item, or one that needs no request)
     or a job; ``start(jobs)`` runs ``chunk_size`` jobs (fewer at the end) and returns
     their results; ``unsent(job, error)`` is the result of a job never started because
-    the key was refused. At most ``max_concurrency`` starts run at once; see
+    the key was refused (needed with ``chunk_size > 1`` only: single jobs start at once).
+    At most ``max_concurrency`` starts run at once; see
     :func:`run_bulk` for reading, ordering, input errors, a refused key and closing
     early.
     """
+    if chunk_size > 1 and unsent is None:
+        raise TypeError("schedule: jobs started in chunks need unsent=")
     source = items if isinstance(items, InputSource) else InputSource(items)
     size = chunk_size
     window = 4 * max_concurrency * size
@@ -417,7 +420,8 @@ async def schedule(
                     aborted = _key_refused(ready)
                     if aborted is not None:  # stop: read nothing more, send nothing more
                         exhausted = True
-                        ready.extend(unsent(p, aborted) for p in chunk)
+                        if unsent is not None:
+                            ready.extend(unsent(p, aborted) for p in chunk)
                         chunk = []
             if not ordered:
                 while ready:

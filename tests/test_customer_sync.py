@@ -453,3 +453,18 @@ def test_blocking_client(helpcrunch_fake_thread: FakeHelpCrunch,
     results = list(helpcrunch_sync_client.sync_customers(
         [row(1), row(2, name="B"), {"user_id": "n"}], create_missing=True, ordered=True))
     assert [r.action for r in results] == ["unchanged", "updated", "created"]
+
+
+async def test_a_refused_key_stops_the_sync(helpcrunch_fake: FakeHelpCrunch,
+                                            helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake.seed_customers(30)
+    helpcrunch_fake.add_faults(Fault.status(401), method="PATCH")
+    job = helpcrunch_client.sync_customers([row(i, name=f"N{i}") for i in range(1, 31)],
+                                           max_concurrency=2)
+    seen = []
+    with pytest.raises(hc.BulkAbortedError):
+        async for r in job:
+            seen.append(r)
+    assert any(isinstance(r.error, hc.AuthenticationError) for r in seen)
+    assert len(seen) < 30  # the rest of the input was not read
+    assert len({r.index for r in seen}) == len(seen)
