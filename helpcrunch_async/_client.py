@@ -737,6 +737,9 @@ class AsyncHelpCrunch:
             ValidationError: bad arguments, here, before anything is sent.
             HelpCrunchError: reading the account failed (from the iterator, before any
                 row is touched).
+            BulkAbortedError: HelpCrunch refused the API key (401/403) while rows were
+                sent: no more rows are read, and the iterator raises it after every row
+                read has been reported.
 
         Example:
             >>> rows = [{"user_id": "u-1", "name": "Ann", "tags": ["paid"]}]

@@ -47,7 +47,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 import aiohttp
 import attrs
 
-from ._bulk import InputSource, schedule
+from ._bulk import InputSource, _failure, schedule
 from ._customer_diff import (
     CustomerRecord,
     RecordBuilder,
@@ -392,7 +392,18 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             key, update = self._parse(row)
         except ValidationError as exc:
             return _failed(index, self._given_key(row), exc)
-        return self._decide(index, key, update, searched=self.strategy == "search")
+        outcome = self._decide(index, key, update, searched=self.strategy == "search")
+        if isinstance(outcome, CustomerSyncResult):
+            return outcome
+        job = outcome
+
+        async def guarded() -> CustomerSyncResult:
+            try:
+                return await job()
+            except Exception as exc:  # a bug or a surprise: this row fails, the sync goes on
+                return _failed(index, key, _failure(exc)[0])
+
+        return guarded
 
     def _decide(self, index: int, key: str | int, update: CustomerUpdate, *,
                 searched: bool) -> CustomerSyncResult | _Job:

@@ -468,3 +468,21 @@ async def test_a_refused_key_stops_the_sync(helpcrunch_fake: FakeHelpCrunch,
     assert any(isinstance(r.error, hc.AuthenticationError) for r in seen)
     assert len(seen) < 30  # the rest of the input was not read
     assert len({r.index for r in seen}) == len(seen)
+
+
+async def test_an_unexpected_error_fails_its_row_only(
+        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    helpcrunch_fake.seed_customers(2)
+    original = helpcrunch_client.update_customer
+
+    async def broken(cid: Any, *args: Any, **kwargs: Any) -> Any:
+        if cid == 1:
+            raise RuntimeError("surprise")
+        return await original(cid, *args, **kwargs)
+
+    monkeypatch.setattr(helpcrunch_client, "update_customer", broken)
+    results = await run(helpcrunch_client, [row(1, name="A"), row(2, name="B")])
+    assert [r.action for r in results] == ["failed", "updated"]
+    assert isinstance(results[0].error, hc.HelpCrunchError)
+    assert "surprise" in str(results[0].error)
