@@ -284,3 +284,27 @@ def test_record_is_compact_and_shares_equal_tags() -> None:
     assert a.custom_data == (("plan", "pro"),)
     assert a.unknown == 0
     assert sys.getsizeof(a) < 250  # a tuple of the compared fields, not the JSON
+
+
+def test_records_of_a_thousand_customers_stay_small() -> None:
+    """The map the sync keeps: a few hundred bytes per customer, not the JSON (~1.2 KB)."""
+    import tracemalloc
+
+    from helpcrunch_async.testing._store import CustomerStore
+
+    store = CustomerStore()
+    store.seed(1000)
+    customers = [customer_from_json(c) for c in store.customers.values()]
+    builder = RecordBuilder()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        index = {}
+        for customer in customers:
+            record = builder.record(customer)
+            index[record.user_id] = record
+        per_customer = (tracemalloc.get_traced_memory()[0] - before) / len(customers)
+    finally:
+        tracemalloc.stop()
+    assert len(index) == 1000
+    assert per_customer < 450
