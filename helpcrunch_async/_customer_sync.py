@@ -438,7 +438,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                     f"no customer has {self._match} {key!r} (create_missing is off)",
                     match=self._match, key=key))
             plan = plan_create(update)
-            if self._dry_run:
+            if self._dry_run and not self._confirm_creates:
                 self._index[lookup] = record_of_update(update)
                 return _result(index, key, None, plan)
 
@@ -562,6 +562,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                 record = self._index[lookup] = self._builder.record(found)
                 outcome = self._with_entry(index, key, update, record, claim=False)
                 return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
+        if self._dry_run:
+            self._index[lookup] = record_of_update(update)
+            return _result(index, key, None, plan)
         try:
             self.writes += 1
             customer = await self._client.create_customer(update, **self._call)

@@ -266,10 +266,15 @@ async def test_a_listing_that_missed_customers_confirms_creates_by_search(
 
     monkeypatch.setattr("helpcrunch_async._client.customer_page_from_json", shifted)
     rows = [row(2), row(3, name="C"), {"user_id": "new", "name": "N"}]
+    preview = await run(helpcrunch_client, rows, create_missing=True, strategy="list",
+                        dry_run=True)
+    assert [r.action for r in preview] == ["unchanged", "updated", "created"]
+    assert writes(helpcrunch_fake) == []
+    calls.clear()
     results = await run(helpcrunch_client, rows, create_missing=True, strategy="list")
     assert [r.action for r in results] == ["unchanged", "updated", "created"]
     assert [w[0] for w in writes(helpcrunch_fake)] == ["POST", "PATCH"]
-    assert sum(r.endswith("/search") for r in reads(helpcrunch_fake)) == 2
+    assert sum(r.endswith("/search") for r in reads(helpcrunch_fake)) == 4  # 2 a run
 
 
 async def test_create_after_a_server_error_is_not_repeated(
