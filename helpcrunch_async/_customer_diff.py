@@ -147,7 +147,7 @@ class RecordBuilder:
         return CustomerRecord(
             customer.id, customer.name, customer.email, customer.user_id,
             customer.company, customer.phone, share(customer.source),
-            share(customer.referer), customer.last_page, share(customer.locale),
+            customer.referer, customer.last_page, share(customer.locale),
             customer.notes, _seconds(customer.first_seen), _seconds(customer.last_seen),
             customer.unsubscribed, customer.blocked, tags, custom, unknown,
         )
