@@ -466,10 +466,14 @@ async def test_a_refused_key_stops_the_sync(helpcrunch_fake: FakeHelpCrunch,
     helpcrunch_fake.add_faults(Fault.status(401), method="PATCH")
     job = helpcrunch_client.sync_customers([row(i, name=f"N{i}") for i in range(1, 31)],
                                            max_concurrency=2)
-    seen = []
-    with pytest.raises(hc.BulkAbortedError):
+    seen: list[hc.CustomerSyncResult] = []
+
+    async def collect() -> None:
         async for r in job:
             seen.append(r)
+
+    with pytest.raises(hc.BulkAbortedError):
+        await collect()
     assert any(isinstance(r.error, hc.AuthenticationError) for r in seen)
     assert len(seen) < 30  # the rest of the input was not read
     assert len({r.index for r in seen}) == len(seen)
