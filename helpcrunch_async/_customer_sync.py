@@ -176,6 +176,8 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         pages_read, pages_total: list requests done, and the total once known.
         counts: results so far by action.
         customers_read: customers read from the account listing.
+        on_progress: a callable the sync calls with itself after each list page and
+            when the phase changes (for a progress display); ``None`` by default.
         reads, writes: requests made (not counting retries): reads are list pages,
             searches and fetches; writes are ``PATCH``, ``POST``, tag and untag.
     """
@@ -231,6 +233,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self.reads = 0
         self.writes = 0
         self.customers_read = 0
+        self.on_progress: Callable[[CustomerSync], None] | None = None
         self._results = self._run()
 
     # --- the iterator --------------------------------------------------------------------
@@ -268,6 +271,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             first = await anext(pager, None)
             self.reads += 1
             self.pages_total = _pages(pager.total, self.pages_read)
+            self._progress()
             if strategy == "auto":
                 strategy, rows = await self._choose(rows, self.pages_total)
             if strategy == "list":
@@ -279,6 +283,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                 self._pager = None
         self.strategy = strategy
         self.phase = "rows"
+        self._progress()
 
         async def start(jobs: list[_Job]) -> list[CustomerSyncResult]:
             return [await jobs[0]()]
@@ -324,15 +329,23 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
 
     async def _read_account(self, pager: AsyncCustomerPager) -> None:
         announced = pager.total
+        shown = pager.pages_fetched
         async for customer in pager:
             self._add(customer)
-            self.pages_total = _pages(pager.total, pager.pages_fetched)
+            if pager.pages_fetched != shown:
+                shown = pager.pages_fetched
+                self.pages_total = _pages(pager.total, shown)
+                self._progress()
         self.reads = pager.pages_fetched
         # Offset paging can miss customers when others are added or deleted meanwhile:
         # then a create is confirmed by a search first (see the module docstring).
         self._confirm_creates = (pager.total != announced
                                  or (pager.total is not None
                                      and self.customers_read < pager.total))
+
+    def _progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self)
 
     def _add(self, customer: Customer) -> None:
         self.customers_read += 1

@@ -515,9 +515,10 @@ class ReportWriter:
 
     def write(self, line: int, raw_id: object, status: str,
               error: HelpCrunchError | None = None, attempts: int = 0,
-              key: object = None) -> None:
+              key: object = None, **extra: Any) -> None:
         """Record one input line's outcome. A ``keyed`` report (``--match
-        user_id|email``) has the line's ``key`` too, and ``id`` is the customer found."""
+        user_id|email``) has the line's ``key`` too, and ``id`` is the customer found;
+        ``extra``: more keys for the entry (``sync`` adds ``action`` and ``changed``)."""
         if self._file is None:
             return
         entry: dict[str, Any] = {
@@ -528,6 +529,7 @@ class ReportWriter:
             "http_status": error.status if isinstance(error, APIError) else None,
             "codes": list(error.codes) if isinstance(error, APIError) else [],
             "attempts": attempts,
+            **extra,
         }
         if self._keyed:
             entry["key"] = key if isinstance(key, str) else None

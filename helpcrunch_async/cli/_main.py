@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from .._exceptions import ValidationError
 from .._version import __version__
-from . import _demo, _export, _fake_server, _find, _update
+from . import _customer_sync, _demo, _export, _fake_server, _find, _update
 from ._common import EXIT_BROKEN_PIPE, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, say
 from ._jobfile import InputError
 
@@ -23,6 +23,7 @@ Examples:
   helpcrunch update-customers customers.jsonl --resume report.jsonl
   helpcrunch find --email ann@example.com           # one customer as JSON
   helpcrunch export -o backup.jsonl                 # a backup update-customers restores
+  helpcrunch sync users.jsonl --match user_id --create-missing --report report.jsonl
   helpcrunch COMMAND --help                         # options, input format, exit codes
 
 {EXIT_CODES_HELP}"""
@@ -36,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                         version=f"helpcrunch {__version__} (helpcrunch-async)",
                         help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_update, _find, _export, _demo, _fake_server):
+    for module in (_update, _customer_sync, _find, _export, _demo, _fake_server):
         module.add_parser(commands)
     return parser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Any
 
@@ -37,6 +38,7 @@ class Progress:
         stream: IO[str] | None = None,
         interval: float = 5.0,
         label: str = "customers",
+        detail: Callable[[], str] | None = None,
     ) -> None:
         self.total = total
         self.done = 0
@@ -44,6 +46,7 @@ class Progress:
         self._stream = stream if stream is not None else sys.stderr
         self._interval = interval
         self._label = label
+        self._detail = detail  # more to show on each update, e.g. counts by kind
         self._enabled = enabled
         self._start = time.monotonic()
         self._last_print = self._start
@@ -70,6 +73,7 @@ class Progress:
                     BarColumn(),
                     MofNCompleteColumn(),
                     TextColumn("[red]{task.fields[failed]} failed"),
+                    TextColumn("{task.fields[detail]}"),
                     TextColumn("{task.fields[rate]}/s"),
                     TimeElapsedColumn(),
                     TextColumn("ETA"),
@@ -93,7 +97,8 @@ class Progress:
         self._start = self._last_print = time.monotonic()
         if self._rich is not None:
             self._rich.start()
-            self._task = self._rich.add_task(self._label, total=self.total, failed=0, rate="0.0")
+            self._task = self._rich.add_task(self._label, total=self.total, failed=0, rate="0.0",
+                                             detail="")
         return self
 
     def __exit__(
@@ -121,7 +126,8 @@ class Progress:
 
     def _refresh_rich(self) -> None:
         self._rich.update(self._task, completed=self.done + self.failed, failed=self.failed,
-                          rate=f"{self.rate:.1f}")
+                          rate=f"{self.rate:.1f}",
+                          detail=self._detail() if self._detail is not None else "")
 
     def _print_line(self) -> None:
         self._last_print = time.monotonic()
@@ -130,7 +136,8 @@ class Progress:
         eta = ""
         if self.total is not None and self.rate > 0:
             eta = f", ETA {_duration((self.total - finished) / self.rate)}"
-        print(f"{finished}{of} {self._label}: {self.done} done, {self.failed} failed, "
+        detail = f" ({self._detail()})" if self._detail is not None else ""
+        print(f"{finished}{of} {self._label}: {self.done} done, {self.failed} failed{detail}, "
               f"{self.rate:.1f}/s, {_duration(self.elapsed)} elapsed{eta}",
               file=self._stream, flush=True)
 

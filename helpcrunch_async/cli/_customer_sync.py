@@ -1,0 +1,328 @@
+"""``helpcrunch sync``: make HelpCrunch match a JSON Lines or CSV file, sending only changes.
+
+The command around :meth:`AsyncHelpCrunch.sync_customers`: the same input formats as
+``update-customers`` (:mod:`helpcrunch_async.cli._jobfile`, with the match key's column
+instead of ``id``), the same report, ``--resume`` and exit codes. Progress shows the two
+phases: reading the account (pages done/total), then the rows (unchanged, updated,
+created, failed). The summary compares the requests sent with the one request per row
+that ``update-customers`` would have sent. ``--dry-run`` reads the account, prints the
+diff of every row that would change and sends no write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+
+from .._client import AsyncHelpCrunch
+from .._config import API_KEY_ENV
+from .._customer_diff import UNKNOWN
+from .._customer_sync import CustomerSync, CustomerSyncResult
+from .._exceptions import BulkAbortedError, HelpCrunchError
+from .._models import CustomerUpdate
+from .._ratelimit import RateLimit
+from .._types import UNSET
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_command,
+    add_signal_handler,
+    positive_int,
+    remove_signal_handler,
+    say,
+)
+from ._connect import add_client_options, failure_message
+from ._jobfile import (
+    InputError,
+    JobLine,
+    ReportWriter,
+    close_input,
+    done_lines,
+    open_input,
+    read_lines,
+)
+from ._progress import Progress
+from ._update import _count_lines, _Job, _show_failures
+
+__all__ = ["add_parser", "run"]
+
+_EPILOG = f"""\
+Examples:
+  export {API_KEY_ENV}=...
+  helpcrunch sync users.jsonl --match user_id --dry-run          # print what would change
+  helpcrunch sync users.jsonl --match user_id --create-missing --report report.jsonl
+  helpcrunch sync users.jsonl --match user_id --create-missing --resume report.jsonl
+
+Input: as for update-customers (JSON Lines or CSV, same field names), with the match
+key's column instead of id: userId (or user_id) for --match user_id, email for --match
+email, id for --match id. Each line holds the fields HelpCrunch should have; fields a
+line leaves out are left alone. tags: tags the customer must have (--exact-tags also
+removes the others); customData: the properties named (others are left alone).
+
+What is sent: the account is read once (one request per 100 customers); a line that
+already matches sends nothing, one that differs sends only the differing fields (plus a
+tag/untag call), a line whose key matches nobody is created with --create-missing (and
+fails without it). Several customers with the same key: the line fails, nothing sent.
+
+Report (--report FILE): one JSON line per input line, as update-customers writes it,
+plus "action" (unchanged, updated, created, failed) and "changed" (field names).
+--resume FILE skips the lines FILE says are done."""
+
+
+def add_parser(commands: Any) -> None:
+    """Add ``sync`` to the subcommands of the ``helpcrunch`` parser."""
+    sync = add_command(
+        commands, "sync", help="make HelpCrunch match a JSON Lines or CSV file, sending "
+                               "only what changed",
+        description="Compare every line with the customer HelpCrunch has (matched by "
+                    "--match) and send only the differences. The API key is read from "
+                    f"${API_KEY_ENV}.", epilog=_EPILOG)
+    sync.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
+    sync.add_argument("--match", choices=("user_id", "email", "id"), required=True,
+                      help="the key matching a line to a customer: your user_id, the "
+                           "email (case ignored) or HelpCrunch's id")
+    sync.add_argument("--create-missing", action="store_true",
+                      help="create the lines whose key matches nobody (POST, never sent "
+                           "twice); without it they fail")
+    sync.add_argument("--exact-tags", action="store_true",
+                      help="also remove the tags a line does not name (untag)")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="read the account, print the changes, send no write")
+    sync.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
+                      help="lines in flight (default 8)")
+    sync.add_argument("--report", metavar="FILE",
+                      help="append one JSON line per input line (line, id, key, status, "
+                           "action, changed, error); needed for --resume")
+    sync.add_argument("--resume", metavar="FILE",
+                      help="skip lines this report marks done; new results are appended to "
+                           "it unless --report says otherwise")
+    add_client_options(sync)
+    sync.add_argument("--no-progress", action="store_true", help="no progress display")
+    sync.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``sync``; returns the exit code."""
+    if args.create_missing and args.match == "id":
+        say("helpcrunch: --create-missing needs --match user_id or email (HelpCrunch "
+            "assigns ids itself)")
+        return EXIT_USAGE
+    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    if not api_key:
+        say(f"helpcrunch: set {API_KEY_ENV} to your API key (the sync reads the account, "
+            "even with --dry-run); `helpcrunch demo` runs without one")
+        return EXIT_USAGE
+    if args.dry_run and args.report:
+        say("helpcrunch: --dry-run writes no report (nothing is done)")
+    elif not (args.report or args.resume or args.dry_run):
+        say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
+            "resumed")
+    return asyncio.run(_run_sync(args, api_key))
+
+
+def _row(line: JobLine, match: str) -> dict[str, Any]:
+    """The sync's row for a valid line: its fields and its key (``--match`` took the
+    ``userId``/``email`` out of the fields: here it is the row's match key)."""
+    update = line.update
+    assert update is not None
+    fields = {a.name: value for a in attrs.fields(CustomerUpdate)
+              if (value := getattr(update, a.name)) is not UNSET}
+    fields[match] = line.customer_id if match == "id" else line.raw_id
+    return fields
+
+
+class _Lines(_Job):
+    """The lines of a sync: rows in, results back to the report — or, under
+    ``--dry-run``, the diff of each changed line to stdout. Invalid lines, the resume
+    report, failures on screen and stops (refused key, unreachable host) as
+    ``update-customers`` has them."""
+
+    def __init__(self, lines: Iterator[JobLine], args: argparse.Namespace,
+                 skip: dict[int, str | None], report: ReportWriter) -> None:
+        # Counted without display while the account is read (see attach()).
+        super().__init__(lines, skip, report, Progress(None, enabled=False), args.match)
+        self._dry_run = args.dry_run
+        self._lines_by_index: dict[int, JobLine] = {}
+        self.invalid = 0
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """The valid, not-yet-done lines as rows; invalid ones are reported here and now."""
+        for index, line in enumerate(self.lines()):
+            self._lines_by_index[index] = line
+            yield _row(line, self._match)
+
+    def attach(self, progress: Progress) -> None:
+        """Show lines on ``progress`` from now on, with the failures so far."""
+        self._progress = progress
+        for _ in range(self.failed):
+            progress.advance(ok=False)
+
+    def _write(self, line: JobLine, customer_id: int | None, status: str,
+               error: HelpCrunchError | None, attempts: int = 0, **extra: Any) -> None:
+        if status == "invalid":
+            self.invalid += 1
+        if self._dry_run:
+            return  # nothing was done: a report would make --resume skip these lines
+        if self._match == "id":
+            self._report.write(line.number, line.raw_id, status, error, attempts, **extra)
+        else:
+            self._report.write(line.number, customer_id, status, error, attempts,
+                               key=line.raw_id, **extra)
+
+    def synced(self, result: CustomerSyncResult) -> None:
+        line = self._lines_by_index.pop(result.index)
+        if self._dry_run and result.changed:
+            print(f"line {line.number} ({self._match} {result.key}): {result.action}")
+            for field, (old, new) in result.diff.items():
+                print(f"  {field}: {_shown(old)} → {_shown(new)}")
+        self._write(line, result.customer_id, "failed" if result.error else "done",
+                    result.error, action=result.action, changed=list(result.changed))
+        if result.error is None:
+            self._progress.advance(ok=True)
+        else:
+            self._fail(line, result.error)
+
+
+def _shown(value: object) -> str:
+    return "(not shown by HelpCrunch)" if value is UNKNOWN else repr(value)
+
+
+class _Pages:
+    """Phase 1 on screen: the account's list pages, done/total, while they are read
+    (``CustomerSync.on_progress``)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._enabled = enabled
+        self._progress: Progress | None = None
+
+    def __call__(self, job: CustomerSync) -> None:
+        if job.phase == "reading" and self._progress is None:
+            self._progress = Progress(job.pages_total, enabled=self._enabled,
+                                      label="account pages read").__enter__()
+        if self._progress is not None:
+            while self._progress.done < job.pages_read:
+                self._progress.advance(ok=True)
+            if job.phase != "reading":
+                self.close()
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+            self._progress = None
+
+
+async def _run_sync(args: argparse.Namespace, api_key: str) -> int:
+    skip = done_lines(args.resume) if args.resume else {}
+    report_path = None if args.dry_run else (args.report or args.resume)
+    stream = open_input(args.file)
+    total = _count_lines(args.file)
+    if total is not None:
+        total = max(0, total - len(skip))
+    report = ReportWriter(report_path, keyed=args.match != "id")
+    limit = RateLimit(*args.rate_limit) if args.rate_limit else None
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    started = time.monotonic()
+    interrupted = False
+    refused: BulkAbortedError | None = None
+    lines = _Lines(read_lines(stream, args.file, args.match), args, skip, report)
+    try:
+        async with AsyncHelpCrunch(
+            api_key, base_url=args.base_url, rate_limit=limit,
+            max_concurrency=args.concurrency, max_retries=args.max_retries,
+        ) as client:
+            job = client.sync_customers(
+                lines.rows(), match=args.match, create_missing=args.create_missing,
+                exact_tags=args.exact_tags, dry_run=args.dry_run,
+                max_concurrency=args.concurrency)
+
+            def on_interrupt() -> None:
+                nonlocal interrupted
+                if (lines.stopping or job.phase != "rows") and main_task is not None:
+                    main_task.cancel()  # second Ctrl-C, or nothing written yet: abort now
+                    return
+                interrupted = lines.stopping = True
+                say("\nhelpcrunch: stopping — finishing the lines in flight "
+                    "(Ctrl-C again to abort)")
+
+            add_signal_handler(loop, on_interrupt)
+            job.on_progress = pages = _Pages(not args.no_progress)
+            try:
+                async with contextlib.aclosing(job):
+                    first = await anext(job, None)  # comes once the account is read
+                    pages.close()
+                    with Progress(total, enabled=not args.no_progress, label="lines",
+                                  detail=lambda: _counts(job)) as progress:
+                        lines.attach(progress)
+                        if first is not None:
+                            lines.synced(first)
+                        async for result in job:
+                            lines.synced(result)
+            except BulkAbortedError as exc:
+                refused = exc
+            finally:
+                pages.close()
+            stats = client.stats
+    except asyncio.CancelledError:
+        say("helpcrunch: aborted; lines in flight were not reported and will be redone "
+            "by --resume" if report_path else "helpcrunch: aborted")
+        return EXIT_INTERRUPTED
+    except InputError:
+        raise
+    except HelpCrunchError as exc:  # reading the account failed: nothing was written
+        say(failure_message(exc))
+        say("helpcrunch: could not read the account; nothing sent")
+        return EXIT_FAILED
+    finally:
+        remove_signal_handler(loop)
+        report.close()
+        close_input(stream, args.file)
+    return _summary(args, job, lines, stats, time.monotonic() - started, report_path,
+                    refused or lines.refused, interrupted)
+
+
+def _counts(job: CustomerSync) -> str:
+    c = job.counts
+    return (f"{c['unchanged']} unchanged, {c['updated']} updated, {c['created']} created, "
+            f"{c['failed']} failed")
+
+
+def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: Any,
+             elapsed: float, report_path: str | None, refused: BulkAbortedError | None,
+             interrupted: bool) -> int:
+    _show_failures(lines, report_path)
+    c = job.counts
+    would = "would be " if args.dry_run else ""
+    print(f"{'dry run: ' if args.dry_run else ''}{c['unchanged']} unchanged, "
+          f"{c['updated']} {would}updated, {c['created']} {would}created, "
+          f"{lines.failed} failed"
+          + (f" ({lines.invalid} invalid lines)" if lines.invalid else "")
+          + (f", {lines.skipped} skipped (done before)" if lines.skipped else "")
+          + f" in {elapsed:.1f} s")
+    print(f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "
+          f"writing, {stats.retries} retries, {stats.rate_limited} rate-limited); "
+          f"update-customers would have sent {sum(c.values()):,} (one per line)"
+          + (f"; report: {report_path}" if report_path else ""))
+    stopped = interrupted or refused is not None or lines.unreachable is not None
+    if refused is not None:
+        say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the sync stopped.")
+    elif lines.unreachable is not None:
+        say(f"helpcrunch: cannot connect to HelpCrunch: {lines.unreachable}; the sync "
+            "stopped. Check the network and --base-url.")
+    if not args.dry_run and (stopped or lines.failed):
+        what = "the lines not done" if stopped else "the failed lines"
+        say(f"helpcrunch: to sync {what} again, run the same command with "
+            f"--resume {report_path}" if report_path else
+            "helpcrunch: no --report was given, so this run cannot be resumed")
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if lines.failed == 0 and not stopped else EXIT_FAILED

@@ -1,0 +1,170 @@
+"""``helpcrunch sync``: the data sync as a command (input, report, resume, dry run, summary)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import keyed_fake
+
+from helpcrunch_async.cli import main
+from helpcrunch_async.testing import FakeHelpCrunch, Fault
+
+TS = 1603885746
+
+
+def run_sync(fake: FakeHelpCrunch, *args: str) -> int:
+    return main(["sync", *args, "--base-url", fake.base_url, "--no-progress",
+                 "--rate-limit", "off"])
+
+
+def jsonl(tmp_path: Path, rows: list[dict[str, Any]]) -> str:
+    path = tmp_path / "users.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def report(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def writes(fake: FakeHelpCrunch) -> list[tuple[str, str]]:
+    return [(r.method, r.path) for r in fake.requests
+            if r.method != "GET" and not r.path.endswith("/search")]
+
+
+ROWS = [
+    {"userId": "user_1", "name": "Customer 1", "firstSeen": str(TS + 1)},   # unchanged
+    {"userId": "user_2", "name": "Renamed", "tags": ["vip"]},              # updated
+    {"userId": "new-1", "name": "New", "customData": {"plan": "pro"}},     # created
+    {"name": "no key"},                                                    # invalid
+]
+
+
+def test_sync_jsonl_with_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    with keyed_fake(monkeypatch, customers=150) as fake:
+        code = run_sync(fake, jsonl(tmp_path, ROWS), "--match", "user_id",
+                        "--create-missing", "--report", str(tmp_path / "r.jsonl"))
+        assert fake.customers[2]["name"] == "Renamed"
+        assert [t["name"] for t in fake.customers[2]["tags"]] == ["vip"]
+        assert fake.customers[151]["userId"] == "new-1"
+        assert sorted(writes(fake)) == [("PATCH", "/v1/customers/2"), ("POST", "/v1/customers"),
+                                        ("PUT", "/v1/customers/2/tags")]
+    assert code == 1  # the invalid line
+    out, err = capsys.readouterr()
+    assert "1 unchanged, 1 updated, 1 created, 1 failed (1 invalid lines)" in out
+    assert "5 sent (2 reading, 3 writing" in out
+    assert "update-customers would have sent 3 (one per line)" in out
+    assert "line 4: the line has no userId" in err
+    entries = {e["line"]: e for e in report(tmp_path / "r.jsonl")}
+    assert entries[1]["status"] == "done"
+    assert entries[1]["action"] == "unchanged"
+    assert entries[2]["action"] == "updated"
+    assert entries[2]["changed"] == ["name", "tags"]
+    assert entries[3]["action"] == "created"
+    assert entries[3]["key"] == "new-1"
+    assert entries[3]["id"] == 151  # the customer created
+    assert entries[4]["status"] == "invalid"
+
+
+def test_sync_csv_matched_by_email(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("email,name,customData.plan\n"
+                    "CUSTOMER1@example.com,Customer 1,\n"
+                    "customer2@example.com,Two,pro\n", encoding="utf-8")
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        code = run_sync(fake, str(path), "--match", "email")
+        assert fake.customers[2]["customData"] == {"plan": "pro"}
+        assert fake.customers[1]["email"] == "CUSTOMER1@example.com"  # case: an update
+    assert code == 0
+    assert "0 unchanged, 2 updated, 0 created, 0 failed" in capsys.readouterr().out
+
+
+def test_csv_without_the_key_column_is_a_usage_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "users.csv"
+    path.write_text("id,name\n1,A\n", encoding="utf-8")
+    with keyed_fake(monkeypatch) as fake:
+        assert run_sync(fake, str(path), "--match", "user_id") == 2
+    assert "must have a 'userId' or 'user_id' column" in capsys.readouterr().err
+
+
+def test_dry_run_prints_a_diff_per_changed_row_and_sends_no_write(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        code = run_sync(fake, jsonl(tmp_path, ROWS[:3]), "--match", "user_id",
+                        "--create-missing", "--dry-run", "--report", str(tmp_path / "r"))
+        assert writes(fake) == []
+    assert code == 0
+    out = capsys.readouterr().out
+    assert ("line 2 (user_id user_2): updated\n"
+            "  name: 'Customer 2' → 'Renamed'\n"
+            "  tags: () → ('vip',)\n") in out
+    assert "line 3 (user_id new-1): created\n  name: None → 'New'\n" in out
+    assert "line 1" not in out  # unchanged: no diff
+    assert "dry run: 1 unchanged, 1 would be updated, 1 would be created, 0 failed" in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_resume_after_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"userId": f"user_{i}", "name": f"N{i}"} for i in range(1, 6)]
+    path, rep = jsonl(tmp_path, rows), tmp_path / "r.jsonl"
+    with keyed_fake(monkeypatch, customers=5) as fake:
+        fake.add_faults(Fault.status(400), method="PATCH", path="/v1/customers/3")
+        assert run_sync(fake, path, "--match", "user_id", "--report", str(rep)) == 1
+        assert "--resume" in capsys.readouterr().err
+        assert fake.customers[3]["name"] == "Customer 3"
+        first = len(writes(fake))
+        assert run_sync(fake, path, "--match", "user_id", "--resume", str(rep)) == 0
+        assert writes(fake)[first:] == [("PATCH", "/v1/customers/3")]  # only the failed one
+        assert fake.customers[3]["name"] == "N3"
+    out = capsys.readouterr().out
+    assert "0 unchanged, 1 updated, 0 created, 0 failed, 4 skipped (done before)" in out
+
+
+def test_create_missing_needs_a_key_that_can_be_created(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with keyed_fake(monkeypatch) as fake:
+        assert run_sync(fake, jsonl(tmp_path, [{"id": 1, "name": "A"}]), "--match", "id",
+                        "--create-missing") == 2
+        assert "--create-missing needs" in capsys.readouterr().err
+        assert run_sync(fake, jsonl(tmp_path, [{"id": 1, "name": "A"}]), "--match", "id") == 0
+        assert fake.customers[1]["name"] == "A"
+
+
+def test_reading_the_account_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    with keyed_fake(monkeypatch) as fake:
+        monkeypatch.setenv("HELPCRUNCH_API_KEY", "wrong")
+        assert run_sync(fake, jsonl(tmp_path, ROWS[:1]), "--match", "user_id") == 1
+    err = capsys.readouterr().err
+    assert "HelpCrunch refused the API key" in err
+    assert "could not read the account; nothing sent" in err
+
+
+def test_progress_shows_both_phases(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    with keyed_fake(monkeypatch, customers=250) as fake:
+        rows = [{"userId": f"user_{i}", "name": f"Customer {i}" if i % 2 else "X"}
+                for i in range(1, 7)]
+        code = main(["sync", jsonl(tmp_path, rows), "--match", "user_id",
+                     "--base-url", fake.base_url, "--rate-limit", "off"])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "3/3 account pages read: 3 done, 0 failed" in err
+    assert "6/6 lines: 6 done, 0 failed (3 unchanged, 3 updated, 0 created, 0 failed)" in err
+
+
+def test_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)
+    assert main(["sync", jsonl(tmp_path, ROWS), "--match", "user_id"]) == 2
+    assert "HELPCRUNCH_API_KEY" in capsys.readouterr().err
