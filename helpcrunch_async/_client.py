@@ -696,7 +696,7 @@ class AsyncHelpCrunch:
         fields; a bad row fails with its :class:`ValidationError`.
 
         The sync reads every customer once (``list_customers``: one request per 100)
-        and keeps one compact record per customer (about 0.5 KB; never the raw JSON),
+        and keeps one compact record per customer (about 300 bytes; never the raw JSON),
         then compares each row with its customer field by field, after normalising
         both sides (timestamps as whole seconds, custom data per property with numbers
         equal to the same number as a string, ``None`` meaning clear). A row that

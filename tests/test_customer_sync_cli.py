@@ -168,3 +168,29 @@ def test_no_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)
     assert main(["sync", jsonl(tmp_path, ROWS), "--match", "user_id"]) == 2
     assert "HELPCRUNCH_API_KEY" in capsys.readouterr().err
+
+
+def test_readme_sync_commands_run_as_printed(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Syncing your user table", 1)[1].split("\n### ", 1)[0]
+    (jsonl_text,) = re.findall(r"```jsonl\n(.*?)```", section, flags=re.DOTALL)
+    (console,) = re.findall(r"```console\n(.*?)```", section, flags=re.DOTALL)
+    (tmp_path / "users.jsonl").write_text(jsonl_text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    runs = [words[1:] for line in console.splitlines()
+            if (words := shlex.split(line, comments=True)) and words[0] == "helpcrunch"]
+    assert len(runs) == 3
+    with keyed_fake(monkeypatch, customers=2) as fake:
+        fake.customers[2]["userId"] = "u-42"
+        codes = [main([*args, "--base-url", fake.base_url, "--no-progress"]) for args in runs]
+        assert codes == [0, 0, 0]
+        assert fake.customers[2]["name"] == "Ann Lee"
+        assert fake.customers[2]["customData"] == {"plan": "pro"}
+        assert [c["userId"] for c in fake.customers.values()].count("u-43") == 1
+        entries = report(tmp_path / "sync-report.jsonl")
+        assert sorted(e["action"] for e in entries) == ["created", "updated"]  # the --resume
+        # run found both lines done and sent nothing more
