@@ -194,3 +194,50 @@ def test_readme_sync_commands_run_as_printed(tmp_path: Path,
         entries = report(tmp_path / "sync-report.jsonl")
         assert sorted(e["action"] for e in entries) == ["created", "updated"]  # the --resume
         # run found both lines done and sent nothing more
+
+
+@pytest.mark.slow
+def test_interrupted_sync_resumes_without_doing_a_line_twice(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from collections import Counter
+
+    from helpcrunch_async.testing import FakeHelpCrunch
+
+    lines = 60
+    rows = [{"userId": f"user_{i}", "name": f"v{i}"} for i in range(1, 41)]
+    rows += [{"userId": f"new_{i}", "name": f"n{i}"} for i in range(20)]
+    src = jsonl(tmp_path, rows)
+    rep = tmp_path / "r.jsonl"
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        fake.seed_customers(40)
+        env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
+        command = [sys.executable, "-m", "helpcrunch_async", "sync", src, "--match", "user_id",
+                   "--create-missing", "--base-url", fake.base_url, "--rate-limit", "20/1",
+                   "--concurrency", "4", "--no-progress"]
+        proc = subprocess.Popen([*command, "--report", str(rep)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if rep.exists() and len(rep.read_text().splitlines()) >= 15:
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        assert f"--resume {rep}" in err.decode()
+        first = report(rep)
+        assert 15 <= len(first) < lines
+        resumed = subprocess.run([*command, "--resume", str(rep)], env=env,
+                                 capture_output=True, timeout=60)
+        assert resumed.returncode == 0, resumed.stderr
+        entries = report(rep)
+        done = Counter(e["line"] for e in entries if e["status"] == "done")
+        assert sorted(done) == list(range(1, lines + 1))
+        assert set(done.values()) == {1}  # every line done exactly once
+        assert sum(r.method == "POST" for r in fake.requests) == 20  # no create twice
+        assert sum(r.method == "PATCH" for r in fake.requests) == 40
+        assert all(fake.customers[i]["name"] == f"v{i}" for i in range(1, 41))
