@@ -21,26 +21,23 @@ from typing import Any
 
 import attrs
 
-from .._client import AsyncHelpCrunch
 from .._config import API_KEY_ENV
 from .._customer_diff import UNKNOWN
 from .._customer_sync import CustomerSync, CustomerSyncResult
 from .._exceptions import BulkAbortedError, HelpCrunchError
 from .._models import CustomerUpdate
-from .._ratelimit import RateLimit
+from .._ratelimit import RateLimiter
 from .._types import UNSET
 from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
-    EXIT_OK,
     EXIT_USAGE,
     add_command,
     add_signal_handler,
-    positive_int,
     remove_signal_handler,
     say,
 )
-from ._connect import add_client_options, failure_message
+from ._connect import add_client_options, client_rate_limit, failure_message
 from ._jobfile import (
     InputError,
     JobLine,
@@ -51,7 +48,15 @@ from ._jobfile import (
     read_lines,
 )
 from ._progress import Progress
-from ._update import _count_lines, _Job, _show_failures
+from ._update import (
+    _add_line_options,
+    _ctrl_c,
+    _ending,
+    _Job,
+    _job_client,
+    _lines_to_do,
+    _show_failures,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -97,14 +102,8 @@ def add_parser(commands: Any) -> None:
                       help="also remove the tags a line does not name (untag)")
     sync.add_argument("--dry-run", action="store_true",
                       help="read the account, print the changes, send no write")
-    sync.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
-                      help="lines in flight (default 8)")
-    sync.add_argument("--report", metavar="FILE",
-                      help="append one JSON line per input line (line, id, key, status, "
-                           "action, changed, error); needed for --resume")
-    sync.add_argument("--resume", metavar="FILE",
-                      help="skip lines this report marks done; new results are appended to "
-                           "it unless --report says otherwise")
+    _add_line_options(sync, in_flight="lines",
+                      report="line, id, key, status, action, changed, error")
     add_client_options(sync)
     sync.add_argument("--no-progress", action="store_true", help="no progress display")
     sync.set_defaults(run=run)
@@ -121,12 +120,13 @@ def run(args: argparse.Namespace) -> int:
         say(f"helpcrunch: set {API_KEY_ENV} to your API key (the sync reads the account, "
             "even with --dry-run); `helpcrunch demo` runs without one")
         return EXIT_USAGE
+    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     if args.dry_run and args.report:
         say("helpcrunch: --dry-run writes no report (nothing is done)")
     elif not (args.report or args.resume or args.dry_run):
         say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
             "resumed")
-    return asyncio.run(_run_sync(args, api_key))
+    return asyncio.run(_run_sync(args, api_key, limit))
 
 
 def _row(line: JobLine, match: str) -> dict[str, Any]:
@@ -220,41 +220,27 @@ class _Pages:
             self._progress = None
 
 
-async def _run_sync(args: argparse.Namespace, api_key: str) -> int:
+async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter | None) -> int:
     skip = done_lines(args.resume) if args.resume else {}
     report_path = None if args.dry_run else (args.report or args.resume)
     stream = open_input(args.file)
-    total = _count_lines(args.file)
-    if total is not None:
-        total = max(0, total - len(skip))
+    total = _lines_to_do(args.file, skip)
     report = ReportWriter(report_path, keyed=args.match != "id")
-    limit = RateLimit(*args.rate_limit) if args.rate_limit else None
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     started = time.monotonic()
-    interrupted = False
     refused: BulkAbortedError | None = None
     lines = _Lines(read_lines(stream, args.file, args.match), args, skip, report)
     try:
-        async with AsyncHelpCrunch(
-            api_key, base_url=args.base_url, rate_limit=limit,
-            max_concurrency=args.concurrency, max_retries=args.max_retries,
-        ) as client:
+        async with _job_client(args, api_key, limit) as client:
             job = client.sync_customers(
                 lines.rows(), match=args.match, create_missing=args.create_missing,
                 exact_tags=args.exact_tags, dry_run=args.dry_run,
                 max_concurrency=args.concurrency)
 
-            def on_interrupt() -> None:
-                nonlocal interrupted
-                if (lines.stopping or job.phase != "rows") and main_task is not None:
-                    main_task.cancel()  # second Ctrl-C, or nothing written yet: abort now
-                    return
-                interrupted = lines.stopping = True
-                say("\nhelpcrunch: stopping — finishing the lines in flight "
-                    "(Ctrl-C again to abort)")
-
-            add_signal_handler(loop, on_interrupt)
+            # Ctrl-C while the account is read aborts at once: nothing was written yet.
+            add_signal_handler(loop, _ctrl_c(lines, main_task, "the lines",
+                                             lambda: job.phase != "rows"))
             job.on_progress = pages = _Pages(not args.no_progress)
             try:
                 async with contextlib.aclosing(job):
@@ -287,7 +273,7 @@ async def _run_sync(args: argparse.Namespace, api_key: str) -> int:
         report.close()
         close_input(stream, args.file)
     return _summary(args, job, lines, stats, time.monotonic() - started, report_path,
-                    refused or lines.refused, interrupted)
+                    refused)
 
 
 def _counts(job: CustomerSync) -> str:
@@ -297,8 +283,8 @@ def _counts(job: CustomerSync) -> str:
 
 
 def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: Any,
-             elapsed: float, report_path: str | None, refused: BulkAbortedError | None,
-             interrupted: bool) -> int:
+             elapsed: float, report_path: str | None,
+             refused: BulkAbortedError | None) -> int:
     _show_failures(lines, report_path)
     c = job.counts
     would = "would be " if args.dry_run else ""
@@ -312,17 +298,5 @@ def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: 
           f"writing, {stats.retries} retries, {stats.rate_limited} rate-limited); "
           f"update-customers would have sent {sum(c.values()):,} (one per line)"
           + (f"; report: {report_path}" if report_path else ""))
-    stopped = interrupted or refused is not None or lines.unreachable is not None
-    if refused is not None:
-        say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the sync stopped.")
-    elif lines.unreachable is not None:
-        say(f"helpcrunch: cannot connect to HelpCrunch: {lines.unreachable}; the sync "
-            "stopped. Check the network and --base-url.")
-    if not args.dry_run and (stopped or lines.failed):
-        what = "the lines not done" if stopped else "the failed lines"
-        say(f"helpcrunch: to sync {what} again, run the same command with "
-            f"--resume {report_path}" if report_path else
-            "helpcrunch: no --report was given, so this run cannot be resumed")
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if lines.failed == 0 and not stopped else EXIT_FAILED
+    return _ending(lines, refused, report_path, noun="sync", verb="sync",
+                   resumable=not args.dry_run)

@@ -27,7 +27,7 @@ import contextlib
 import io
 import os
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Any
 
 import attrs
@@ -134,14 +134,7 @@ def add_parser(commands: Any) -> None:
     up.add_argument("--batch", action="store_true",
                     help="send PUT /customers/batch, 10 customers a request (semantics of "
                          "left-out fields undocumented by HelpCrunch)")
-    up.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
-                    help="requests in flight (default 8)")
-    up.add_argument("--report", metavar="FILE",
-                    help="append one JSON line per input line (line, id, status, error); "
-                         "needed for --resume")
-    up.add_argument("--resume", metavar="FILE",
-                    help="skip lines this report marks done; new results are appended to "
-                         "it unless --report says otherwise")
+    _add_line_options(up, in_flight="requests", report="line, id, status, error")
     up.add_argument("--dry-run", action="store_true",
                     help="validate every line and send nothing")
     up.add_argument("--match", choices=("id", "user_id", "email"), default="id",
@@ -153,6 +146,19 @@ def add_parser(commands: Any) -> None:
     add_client_options(up)
     up.add_argument("--no-progress", action="store_true", help="no progress display")
     up.set_defaults(run=run)
+
+
+def _add_line_options(parser: argparse.ArgumentParser, *, in_flight: str,
+                      report: str) -> None:
+    """``--concurrency``, ``--report`` and ``--resume``: what a job over input lines has."""
+    parser.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
+                        help=f"{in_flight} in flight (default 8)")
+    parser.add_argument("--report", metavar="FILE",
+                        help=f"append one JSON line per input line ({report}); needed for "
+                             "--resume")
+    parser.add_argument("--resume", metavar="FILE",
+                        help="skip lines this report marks done; new results are appended "
+                             "to it unless --report says otherwise")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -228,6 +234,19 @@ def _count_lines(path: str) -> int | None:
     return count - 1 if path.endswith(".csv") else count
 
 
+def _lines_to_do(path: str, skip: dict[int, str | None]) -> int | None:
+    """The input's lines not done before, for the progress bar (``None``: stdin)."""
+    total = _count_lines(path)
+    return None if total is None else max(0, total - len(skip))
+
+
+def _job_client(args: argparse.Namespace, api_key: str,
+                limit: RateLimiter | None) -> AsyncHelpCrunch:
+    """The client for a job over lines: the connection options and ``--concurrency``."""
+    return AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
+                           max_concurrency=args.concurrency, max_retries=args.max_retries)
+
+
 class _Job:
     """Feeds input lines to the client, maps results back to lines, writes the report.
 
@@ -249,6 +268,7 @@ class _Job:
         self._next_index = 0
         self.skipped = 0
         self.stopping = False
+        self.interrupted = False  # by Ctrl-C (see _ctrl_c)
         self.refused: BulkAbortedError | None = None
         self.unreachable: APIConnectionError | None = None
         self.failures: list[str] = []  # the first few, for the screen
@@ -362,19 +382,13 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
     skip = done_lines(args.resume) if args.resume else {}
     report_path = args.report or args.resume
     stream = _open_job_input(args)
-    total = _count_lines(args.file)
-    if total is not None:
-        total = max(0, total - len(skip))
+    total = _lines_to_do(args.file, skip)
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
-    interrupted = False
     refused: BulkAbortedError | None = None
     report: ReportWriter | None = None
     try:
-        async with AsyncHelpCrunch(
-            api_key, base_url=args.base_url, rate_limit=limit,
-            max_concurrency=args.concurrency, max_retries=args.max_retries,
-        ) as client:
+        async with _job_client(args, api_key, limit) as client:
             resolver = None
             if args.match != "id":
                 how = args.resolve or "auto"
@@ -391,16 +405,7 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
                 job = _Job(read_lines(stream, args.file, args.match), skip, report, progress,
                            args.match, send_key=resolver is not None and (args.put or args.batch))
 
-                def on_interrupt() -> None:
-                    nonlocal interrupted
-                    if job.stopping and main_task is not None:
-                        main_task.cancel()  # second Ctrl-C: abort now
-                        return
-                    interrupted = job.stopping = True
-                    say("\nhelpcrunch: stopping — finishing requests in flight "
-                        "(Ctrl-C again to abort)")
-
-                add_signal_handler(loop, on_interrupt)
+                add_signal_handler(loop, _ctrl_c(job, main_task, "requests"))
                 items = (job.items() if resolver is None
                          else job.resolved_items(resolver, args.concurrency))
                 results = client.update_customers(
@@ -430,19 +435,43 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
           + f" in {progress.elapsed:.1f} s; {stats.requests} requests, {stats.retries} "
             f"retries, {stats.rate_limited} rate-limited (429)"
           + (f"; report: {report_path}" if report_path else ""))
+    return _ending(job, refused, report_path)
+
+
+def _ctrl_c(job: _Job, main_task: asyncio.Task[Any] | None, in_flight: str,
+            abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
+    """The SIGINT handler of a job: the first Ctrl-C stops reading input (what is in
+    flight finishes and is reported), the second — or the first while ``abort_now()``
+    — cancels ``main_task`` at once."""
+
+    def on_interrupt() -> None:
+        if (job.stopping or abort_now()) and main_task is not None:
+            main_task.cancel()
+            return
+        job.interrupted = job.stopping = True
+        say(f"\nhelpcrunch: stopping — finishing {in_flight} in flight "
+            "(Ctrl-C again to abort)")
+
+    return on_interrupt
+
+
+def _ending(job: _Job, refused: BulkAbortedError | None, report_path: str | None, *,
+            noun: str = "job", verb: str = "send", resumable: bool = True) -> int:
+    """The end of a job's summary — why it stopped early, how to go on — and its exit
+    code."""
     refused = refused or job.refused
-    stopped = interrupted or refused is not None or job.unreachable is not None
+    stopped = job.interrupted or refused is not None or job.unreachable is not None
     if refused is not None:
-        say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the job stopped.")
+        say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the {noun} stopped.")
     elif job.unreachable is not None:
-        say(f"helpcrunch: cannot connect to HelpCrunch: {job.unreachable}; the job "
+        say(f"helpcrunch: cannot connect to HelpCrunch: {job.unreachable}; the {noun} "
             "stopped. Check the network and --base-url.")
-    if stopped or job.failed:
+    if resumable and (stopped or job.failed):
         what = ("the lines not done" if stopped else "the failed lines")
-        say(f"helpcrunch: to send {what} again, run the same command with "
+        say(f"helpcrunch: to {verb} {what} again, run the same command with "
             f"--resume {report_path}" if report_path else
             "helpcrunch: no --report was given, so this run cannot be resumed")
-    if interrupted:
+    if job.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if job.failed == 0 and not stopped else EXIT_FAILED
 
