@@ -241,3 +241,18 @@ def test_interrupted_sync_resumes_without_doing_a_line_twice(tmp_path: Path) -> 
         assert sum(r.method == "POST" for r in fake.requests) == 20  # no create twice
         assert sum(r.method == "PATCH" for r in fake.requests) == 40
         assert all(fake.customers[i]["name"] == f"v{i}" for i in range(1, 41))
+
+
+def test_help_shows_examples_input_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sync", "--help"])
+    out = capsys.readouterr().out
+    assert "helpcrunch sync users.jsonl --match user_id" in out.split("Examples:", 1)[1]
+    assert "Input:" in out
+    assert "Exit codes:" in out
+    for option in ("--match", "--create-missing", "--exact-tags", "--dry-run", "--report",
+                   "--resume", "--concurrency", "--rate-limit", "--redis"):
+        assert option in out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "sync" in capsys.readouterr().out

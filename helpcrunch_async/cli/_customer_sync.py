@@ -71,7 +71,9 @@ Input: as for update-customers (JSON Lines or CSV, same field names), with the m
 key's column instead of id: userId (or user_id) for --match user_id, email for --match
 email, id for --match id. Each line holds the fields HelpCrunch should have; fields a
 line leaves out are left alone. tags: tags the customer must have (--exact-tags also
-removes the others); customData: the properties named (others are left alone).
+removes the others); customData: the properties named (others are left alone). As with
+update-customers --match, a line with an id as well, or a second line with the same
+key, is invalid.
 
 What is sent: the account is read once (one request per 100 customers); a line that
 already matches sends nothing, one that differs sends only the differing fields (plus a
