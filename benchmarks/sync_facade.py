@@ -10,12 +10,14 @@ fake server in another process, by:
   every call — the usual hand-made way to call async code from sync code.
 
 Median calls per second over interleaved repetitions, and each as a fraction of the
-awaited ``AsyncHelpCrunch`` rate.
+awaited ``AsyncHelpCrunch`` rate. A second table: total calls per second of
+``THREADS`` threads sharing one ``HelpCrunch``, each calling one after another.
 """
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import helpcrunch_async as hc
@@ -59,6 +61,31 @@ def run_per_call(base: str, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+THREADS = 8
+
+
+def sync_facade_threads(base: str, n: int) -> float:
+    """Total calls/s of THREADS threads sharing one client, n calls in all."""
+    with hc.HelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
+        client.update_customer(1, name="warm-up")
+        barrier = threading.Barrier(THREADS + 1)
+        per_thread = n // THREADS
+
+        def work(worker: int) -> None:
+            barrier.wait()
+            for i in range(per_thread):
+                client.update_customer((worker * per_thread + i) % 100 + 1, name=f"C {i}")
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(THREADS)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        start = time.perf_counter()
+        for t in threads:
+            t.join()
+        return per_thread * THREADS / (time.perf_counter() - start)
+
+
 VARIANTS = [
     ("AsyncHelpCrunch, awaited sequentially", async_sequential),
     ("HelpCrunch (sync facade)", sync_facade),
@@ -67,13 +94,15 @@ VARIANTS = [
 
 
 def run(quick: bool = False) -> list[Table]:
-    n, reps = (200, 3) if quick else (1000, 5)
+    n, reps = (200, 3) if quick else (1000, 7)
     rates: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
+    threaded: list[float] = []
     with fake_server(rate_limit="off", customers=100) as fake:
         for rep in range(reps):
             progress("sync_facade repetition %d/%d", rep + 1, reps)
             for name, fn in VARIANTS:
                 rates[name].append(fn(fake.base_url, n))
+            threaded.append(sync_facade_threads(fake.base_url, n))
     base = median(rates[VARIANTS[0][0]])
     table = Table(f"sync_facade: sequential update_customer calls (N={n}, median of {reps})",
                   ["variant", "calls/s", "min–max", "vs async"])
@@ -81,7 +110,11 @@ def run(quick: bool = False) -> list[Table]:
         values = rates[name]
         table.add(name, f"{median(values):,.0f}", f"{min(values):,.0f}–{max(values):,.0f}",
                   f"{median(values) / base:.2f}×")
-    return [table]
+    threads = Table(f"sync_facade: {THREADS} threads sharing one HelpCrunch (N={n} in all, "
+                    f"median of {reps})", ["variant", "total calls/s", "min–max"])
+    threads.add(f"HelpCrunch, {THREADS} threads", f"{median(threaded):,.0f}",
+                f"{min(threaded):,.0f}–{max(threaded):,.0f}")
+    return [table, threads]
 
 
 def main() -> None:

@@ -1,14 +1,16 @@
 """``HelpCrunch``: the blocking client, a thin facade over :class:`AsyncHelpCrunch`.
 
 Each method runs the async method of the same name to completion; no logic is
-duplicated. One event loop runs in a daemon thread for the client's whole life, so
-one connection pool is reused across calls, and the client works the same from
-plain scripts, from several threads at once, and from places where an event loop is
-already running (a Jupyter cell, an async web handler: the call blocks that thread
-until the request is done; in async code, prefer :class:`AsyncHelpCrunch`).
+duplicated. Each client has one event loop for its whole life, so one connection pool
+and one rate limiter are reused across calls. A plain script's call runs that loop in
+the calling thread (no thread hand-off: as fast as awaiting the async client); a
+background thread takes the loop over when it must keep running without the caller —
+several threads calling at once, a caller inside a running event loop (a Jupyter cell,
+an async web handler: the call blocks that thread until the request is done; in async
+code, prefer :class:`AsyncHelpCrunch`), or an open ``update_customers`` iterator.
 
-After ``os.fork()`` the child gets a fresh loop thread and connection pool on its
-first call (the parent's sockets are left alone, untouched).
+After ``os.fork()`` the child gets a fresh loop and connection pool on its first call
+(the parent's sockets are left alone, untouched).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Literal, Protocol, TypeVar, Unpack
 
@@ -61,6 +62,7 @@ class _AsyncSteps(Protocol[T_co]):
 # never closed (closing would touch sockets and an epoll set shared with the parent).
 _ABANDONED_AFTER_FORK: list[object] = []
 _UNWIND_TIMEOUT = 5.0  # seconds an interrupted call gets to finish cancelling
+_WAKE_UP = 0.5  # seconds between checks, while waiting, that the client was not closed
 # RateLimits in use by a HelpCrunch: each runs its own loop, and a RateLimit is bound
 # to one loop, so two blocking clients cannot share one (share the client instead).
 _SYNC_LIMITS: weakref.WeakSet[RateLimit] = weakref.WeakSet()
@@ -78,83 +80,256 @@ class _Secret:
         return "<secret>"
 
 
-class _LoopThread:
-    """One event loop running in a daemon thread; coroutines are submitted to it."""
+class _LoopRunner:
+    """One event loop for one client, run by whichever thread needs it.
+
+    A call runs the loop **in the calling thread** (``run_until_complete``) when the loop
+    is idle and that thread has no running loop of its own: the common case of a script
+    calling one method after another, with no thread hand-off at all. Otherwise the call
+    is handed to the loop and a background thread runs the loop until no call needs it:
+    when another thread is mid-call, when the caller is inside a running event loop (a
+    Jupyter cell, an async handler), and while a bulk iterator is open (its requests
+    must keep moving between results). Either way it is the same loop, so the same
+    connection pool and rate limiter.
+
+    Ctrl-C in a call the calling thread runs cancels that call and lets it unwind (no
+    signal handler is installed for that: the ``KeyboardInterrupt`` itself is caught).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
-        self._stopping = False
-
-    def _start(self) -> asyncio.AbstractEventLoop:
-        with self._lock:
-            if self._loop is None:
-                loop = asyncio.new_event_loop()
-                ready = threading.Event()
-
-                def run() -> None:
-                    asyncio.set_event_loop(loop)
-                    loop.call_soon(ready.set)
-                    loop.run_forever()
-
-                thread = threading.Thread(target=run, name="helpcrunch-async-loop", daemon=True)
-                thread.start()
-                ready.wait()
-                self._loop, self._thread = loop, thread
-            return self._loop
+        self._driver: threading.Thread | None = None  # who runs the loop now
+        self._busy = 0  # calls in progress + open bulk iterators
+        self._stopping = False  # stop() began: no new calls
+        self._dead = False  # stop() ended: the loop is closed
+        self._stopped = threading.Event()
 
     def forked(self) -> bool:
         return self._pid != os.getpid()
 
-    def run(self, factory: Callable[[], Awaitable[T]]) -> T:
-        """Run ``factory()`` on the loop thread and wait for its result."""
-        loop = self._start()
-        if threading.current_thread() is self._thread:
-            raise HelpCrunchError(
-                "HelpCrunch was called from its own event-loop thread (a callback of the "
-                "client itself); use AsyncHelpCrunch in async code"
-            )
+    def _start(self) -> asyncio.AbstractEventLoop:
+        # Under self._lock. The background thread waits, idle, until it is needed.
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._serve, args=(self._loop,),
+                                            name="helpcrunch-async-loop", daemon=True)
+            self._thread.start()
+        return self._loop
 
-        finished = threading.Event()
-
-        async def call() -> T:
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The background thread: run the loop whenever it is handed over."""
+        me = threading.current_thread()
+        with self._wake:
             try:
-                return await factory()
-            except asyncio.CancelledError:
-                if self._stopping:  # close() from another thread ended this call
-                    raise HelpCrunchError(
-                        "the client was closed while this call was waiting") from None
-                raise
+                while not self._dead:
+                    if self._driver is not me:
+                        self._wake.wait()
+                    elif self._busy == 0:  # nobody needs the loop any more
+                        self._driver = None
+                    else:
+                        self._wake.release()
+                        try:
+                            loop.run_forever()
+                        finally:
+                            self._wake.acquire()
             finally:
-                finished.set()
+                if self._driver is me:
+                    self._driver = None
+                self._wake.notify_all()
 
-        future: Future[T] = asyncio.run_coroutine_threadsafe(call(), loop)
+    def _hand_over(self) -> None:
+        # Under self._lock: the background thread runs the loop from now on.
+        self._driver = self._thread
+        self._wake.notify_all()
+
+    def _done(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Under self._lock: one call or iterator less; stop the background run if idle.
+        self._busy -= 1
+        if self._busy == 0 and self._driver is self._thread and not self._dead:
+            loop.call_soon_threadsafe(loop.stop)  # a stale stop only costs a re-run
+
+    def run(self, factory: Callable[[], Awaitable[T]], *, closing: bool = False) -> T:
+        """Run ``factory()`` on the loop (in this thread when it can) and return its result."""
+        running = asyncio._get_running_loop()
+        with self._lock:
+            if self._stopping and not closing:
+                raise HelpCrunchError("the client is closed; create a new one")
+            loop = self._start()
+            if running is loop:
+                raise HelpCrunchError(
+                    "HelpCrunch was called from its own event loop (a callback of the "
+                    "client itself); use AsyncHelpCrunch in async code"
+                )
+            self._busy += 1
+            direct = self._driver is None and running is None
+            if direct:
+                self._driver = threading.current_thread()
+            else:
+                if self._driver is None:
+                    self._hand_over()
         try:
-            return future.result()
-        except BaseException:  # KeyboardInterrupt/SystemExit while waiting: stop the request
-            future.cancel()
-            # Let the call unwind on the loop (its finally blocks, an async generator
-            # it was stepping) before the caller goes on and, say, closes that generator.
-            finished.wait(_UNWIND_TIMEOUT)
+            if direct:
+                return self._drive(loop, factory)
+            return self._submit(loop, factory, closing)
+        finally:
+            with self._lock:
+                if direct:
+                    self._busy -= 1
+                    if self._busy:  # other threads handed calls in meanwhile
+                        self._hand_over()
+                    else:
+                        self._driver = None
+                        if self._stopping:
+                            self._wake.notify_all()
+                else:
+                    self._done(loop)
+
+    def _drive(self, loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[T]]) -> T:
+        """Run the call's task on the loop in this thread."""
+        task = loop.create_task(_fresh(factory))
+        try:
+            return loop.run_until_complete(task)
+        except asyncio.CancelledError:
+            if self._stopping:  # close() from another thread ended this call
+                raise HelpCrunchError(
+                    "the client was closed while this call was waiting") from None
+            raise
+        except BaseException:  # KeyboardInterrupt/SystemExit while it ran: stop the request
+            if not task.done():
+                task.cancel()
+                # Let the call unwind (its finally blocks, an async generator it was
+                # stepping) before the caller goes on; a second Ctrl-C cuts this short.
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(asyncio.wait((task,), timeout=_UNWIND_TIMEOUT))
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: no "exception was never retrieved" log
             raise
 
-    def stop(self) -> None:
+    def _submit(
+        self, loop: asyncio.AbstractEventLoop, factory: Callable[[], Awaitable[T]], closing: bool
+    ) -> T:
+        """Hand the call to the loop (run by another thread) and wait for its result."""
+        finished = threading.Event()
+        call = self._call(factory, finished, closing)
+        try:
+            future = asyncio.run_coroutine_threadsafe(call, loop)
+        except RuntimeError:  # the loop was closed meanwhile by close() in another thread
+            call.close()
+            raise HelpCrunchError("the client is closed; create a new one") from None
+        try:
+            while True:
+                try:
+                    return future.result(_WAKE_UP)
+                except TimeoutError:
+                    if self._dead and not future.done():  # closed before the call began
+                        break
+        except BaseException:  # KeyboardInterrupt/SystemExit while waiting: stop the request
+            future.cancel()
+            # Let the call unwind on the loop (its finally blocks, an async generator it
+            # was stepping) before the caller goes on and, say, closes that generator.
+            finished.wait(_UNWIND_TIMEOUT)
+            raise
+        future.cancel()
+        raise HelpCrunchError("the client was closed while this call was waiting")
+
+    async def _call(
+        self, factory: Callable[[], Awaitable[T]], finished: threading.Event, closing: bool
+    ) -> T:
+        try:
+            if self._stopping and not closing:  # handed in just as close() began
+                raise asyncio.CancelledError
+            return await factory()
+        except asyncio.CancelledError:
+            if self._stopping:  # close() from another thread ended this call
+                raise HelpCrunchError(
+                    "the client was closed while this call was waiting") from None
+            raise
+        finally:
+            finished.set()
+
+    def hold(self) -> None:
+        """A bulk iterator opened: keep the loop running in the background until release."""
         with self._lock:
-            loop, thread = self._loop, self._thread
-            self._loop = self._thread = None
-        if loop is None or thread is None:
-            return
-        if thread is not threading.current_thread() and loop.is_running():
-            # Calls that other threads still wait on (rate limiter, backoff) end now,
-            # with a HelpCrunchError saying the client was closed.
+            if self._stopping:
+                return
+            self._start()
+            self._busy += 1
+            if self._driver is None:
+                self._hand_over()
+
+    def release(self) -> None:
+        """The bulk iterator of a :meth:`hold` ended."""
+        with self._lock:
+            if not self._stopping and self._loop is not None:
+                self._done(self._loop)
+
+    def close_generator(self, agen: _AsyncSteps[Any]) -> None:
+        """Close a bulk job's generator on the loop.
+
+        Once :meth:`stop` has begun this waits for it instead: stop closes every async
+        generator of the loop (``shutdown_asyncgens``) before the loop is closed, so the
+        job never ends up as a task left pending on a stopped loop.
+        """
+        with self._lock:
+            stopping = self._stopping
+        if not stopping:
+            try:
+                self.run(agen.aclose)
+                return
+            except HelpCrunchError:
+                if not self._stopping:
+                    raise
+        if threading.current_thread() is not self._thread:
+            self._stopped.wait(_UNWIND_TIMEOUT)
+
+    def stop(self, aclose: Callable[[], Awaitable[None]] | None) -> None:
+        """End every call still running, close async generators and ``aclose``, close the loop."""
+        with self._lock:
+            if self._stopping:
+                return
             self._stopping = True
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join()
-        loop.close()
+            loop, thread = self._loop, self._thread
+        try:
+            if loop is not None and asyncio._get_running_loop() is not loop:
+                self.run(lambda: _wind_down(loop, aclose), closing=True)
+        finally:
+            with self._wake:
+                self._dead = True
+                self._wake.notify_all()
+                if loop is not None and self._driver is thread:
+                    loop.call_soon_threadsafe(loop.stop)
+                # Wait until no thread runs the loop (a call ending on another thread).
+                while (loop is not None and self._driver is not None
+                       and self._driver is not threading.current_thread()):
+                    self._wake.wait(_UNWIND_TIMEOUT)
+            if thread is not None and thread is not threading.current_thread():
+                thread.join()
+                if loop is not None and not loop.is_running():
+                    loop.close()
+            self._stopped.set()
+
+
+async def _fresh(factory: Callable[[], Awaitable[T]]) -> T:
+    # One pass of the loop before the request: events that came while it was not
+    # running (a keep-alive connection the server closed) are seen, so the pool does
+    # not hand out a dead connection.
+    await asyncio.sleep(0)
+    return await factory()
+
+
+async def _wind_down(
+    loop: asyncio.AbstractEventLoop, aclose: Callable[[], Awaitable[None]] | None
+) -> None:
+    """Cancel every call, close the async generators (bulk jobs) and the client."""
+    await _cancel_all()
+    await loop.shutdown_asyncgens()
+    if aclose is not None:
+        await aclose()
+    await _cancel_all()  # whatever the generators' cleanup started
 
 
 async def _cancel_all() -> None:
@@ -166,15 +341,13 @@ async def _cancel_all() -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _shutdown(runner: _LoopThread, client: AsyncHelpCrunch) -> None:
-    """Close the async client on its loop, then stop the loop (also run by a finalizer)."""
+def _shutdown(runner: _LoopRunner, client: AsyncHelpCrunch) -> None:
+    """Close the async client on its loop, then close the loop (also run by a finalizer)."""
     if runner.forked():
         return
     try:
-        if not client.closed:
-            runner.run(client.aclose)
+        runner.stop(None if client.closed else client.aclose)
     finally:
-        runner.stop()
         if isinstance(client.rate_limit, RateLimit):  # free for another client (it rebinds)
             _SYNC_LIMITS.discard(client.rate_limit)
 
@@ -182,10 +355,10 @@ def _shutdown(runner: _LoopThread, client: AsyncHelpCrunch) -> None:
 class HelpCrunch:
     """Blocking client with the same methods and arguments as :class:`AsyncHelpCrunch`.
 
-    Holds one event loop (in a background thread) and one connection pool for its
-    whole life. Safe to share between threads — which is also how threads share one
-    rate limit: a :class:`RateLimit` belongs to one event loop, so two ``HelpCrunch``
-    clients cannot use the same one at once. Use it as a context manager or call
+    Holds one event loop and one connection pool for its whole life. Safe to share
+    between threads — which is also how threads share one rate limit: a
+    :class:`RateLimit` belongs to one event loop, so two ``HelpCrunch`` clients cannot
+    use the same one at once. Use it as a context manager or call
     :meth:`close`.
 
     Example:
@@ -234,7 +407,7 @@ class HelpCrunch:
 
     def _setup(self, client: AsyncHelpCrunch) -> None:
         self._async = client
-        self._runner = _LoopThread()
+        self._runner = _LoopRunner()
         self._finalizer = weakref.finalize(self, _shutdown, self._runner, client)
 
     def _run(self, factory: Callable[[], Awaitable[T]]) -> T:
@@ -296,7 +469,11 @@ class HelpCrunch:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool and stop the loop thread. Safe to call twice."""
+        """Close the connection pool and the loop. Safe to call twice.
+
+        Calls still running in other threads end with a :class:`HelpCrunchError`; an
+        ``update_customers`` iterator still open is closed (its requests cancelled).
+        """
         self._closed = True
         self._finalizer()
 
@@ -521,12 +698,20 @@ class HelpCrunch:
         return self._iterate(job)  # arguments were checked above, before any iteration
 
     def _iterate(self, agen: _AsyncSteps[T]) -> Iterator[T]:
-        async def step() -> T | None:
+        """Step an async generator of the client, one result per ``next()``.
+
+        While the iterator is open the loop keeps running in the background, so the
+        job's requests go on between results. Closing it early closes the job.
+        """
+        async def step() -> T | _Exhausted:
             try:
                 return await anext(agen)
             except StopAsyncIteration:
-                return None
+                return _EXHAUSTED
 
+        self._client()  # a forked child steps its own client's job
+        runner = self._runner
+        runner.hold()
         # Close the job if the caller leaves early — but not when a step itself was
         # interrupted: cancelling that step already closed (or is closing) the job.
         open_job = True
@@ -534,10 +719,20 @@ class HelpCrunch:
             while True:
                 open_job = False
                 result = self._run(step)
-                if result is None:
+                if isinstance(result, _Exhausted):
                     break
                 open_job = True
                 yield result
         finally:
-            if open_job and not self._closed:
-                self._run(agen.aclose)
+            try:
+                if open_job and not runner.forked():
+                    runner.close_generator(agen)
+            finally:
+                runner.release()
+
+
+class _Exhausted:
+    """The end of an async generator stepped by :meth:`HelpCrunch._iterate`."""
+
+
+_EXHAUSTED = _Exhausted()

@@ -8,6 +8,7 @@ that thread too: ``mock_api`` works here unchanged (every test below checks what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -258,3 +259,143 @@ def test_close_while_another_thread_waits_does_not_hang(
     assert len(outcome) == 1
     assert isinstance(outcome[0], hc.HelpCrunchError)
     assert "closed" in str(outcome[0])
+
+
+def _close_while_a_thread_holds_a_bulk_iterator(fake: Any, delay: float) -> list[bool]:
+    """Thread A holds an open update_customers() iterator, thread B waits in a call, the
+    main thread closes the client while A closes its iterator ``delay`` s later.
+    Returns what the job's input generator saw: [True] once its ``finally`` ran."""
+    import time
+    from collections.abc import AsyncIterator
+
+    from helpcrunch_async.testing import Fault
+
+    fake.reset()
+    ids = fake.seed_customers(50)
+    fake.add_faults(Fault.delay(2.0), method="GET")
+    client = hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None,
+                           max_retries=0)
+    opened, go = threading.Event(), threading.Event()
+    input_closed: list[bool] = []
+
+    async def source() -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        try:
+            for cid in ids:
+                yield cid, {"name": "x"}
+        finally:
+            input_closed.append(True)
+
+    def holder() -> None:
+        it = client.update_customers(source(), max_concurrency=4)
+        assert next(it).ok
+        opened.set()
+        go.wait(5)
+        time.sleep(delay)
+        it.close()
+
+    def caller() -> None:
+        with contextlib.suppress(hc.HelpCrunchError):
+            client.get_customer(ids[0])
+
+    a = threading.Thread(target=holder, daemon=True)
+    b = threading.Thread(target=caller, daemon=True)
+    a.start()
+    assert opened.wait(5)
+    b.start()
+    time.sleep(0.05)  # B is now waiting for its delayed answer
+    go.set()
+    client.close()
+    a.join(5)
+    b.join(5)
+    assert not a.is_alive()
+    assert not b.is_alive()
+    return input_closed
+
+
+def test_close_while_another_thread_holds_a_bulk_iterator_leaves_nothing_pending(
+    caplog: pytest.LogCaptureFixture, no_api_key_env: None
+) -> None:
+    # Issue 10 item 3: the job must be shut down on the loop (its input's `finally`
+    # runs) and nothing may be left pending on the stopped loop (asyncio logs that at
+    # ERROR when such a task is collected), wherever A's close lands in close().
+    import gc
+    import logging
+
+    from helpcrunch_async.testing import FakeHelpCrunch
+
+    caplog.set_level(logging.ERROR, logger="asyncio")
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        for attempt in range(10):
+            input_closed = _close_while_a_thread_holds_a_bulk_iterator(fake, attempt * 0.0003)
+            gc.collect()
+            assert input_closed == [True], f"attempt {attempt}: the job was not shut down"
+    pending = [r for r in caplog.records if "destroyed but it is pending" in r.getMessage()]
+    assert pending == []
+
+
+def test_ctrl_c_during_a_call_this_thread_runs(no_api_key_env: None) -> None:
+    # A plain script's call runs the loop in the calling (main) thread: Ctrl-C there
+    # raises KeyboardInterrupt, cancels the request, and leaves the client usable.
+    import signal
+    import time
+
+    from helpcrunch_async.testing import FakeHelpCrunch, Fault
+
+    assert threading.current_thread() is threading.main_thread()
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        ids = fake.seed_customers(1)
+        fake.add_faults(Fault.delay(3.0), method="PATCH")
+        with hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None,
+                           max_retries=0) as client:
+            assert client.get_customer(ids[0]).id == ids[0]
+            timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            started = time.monotonic()
+            with pytest.raises(KeyboardInterrupt):
+                client.update_customer(ids[0], name="slow")
+            timer.join()
+            assert time.monotonic() - started < 2.5  # not after the delayed answer
+            assert client.update_customer(ids[0], name="after").name == "after"
+            assert client._runner._driver is None  # nobody holds the loop
+
+
+def test_a_keep_alive_connection_closed_by_the_server_is_not_reused(
+    no_api_key_env: None,
+) -> None:
+    # Between calls the loop may not run at all (the calling thread runs it during a
+    # call); a connection the server closed meanwhile must still be seen as closed, or
+    # a create (never re-sent) would fail on the dead connection.
+    import time
+
+    from aiohttp import web
+
+    async def create(request: web.Request) -> web.Response:
+        body = await request.json()
+        return web.json_response({"id": 7, **body})
+
+    loop = asyncio.new_event_loop()
+    server = threading.Thread(target=loop.run_forever, daemon=True)
+    server.start()
+
+    async def start() -> tuple[web.AppRunner, str]:
+        app = web.Application()
+        app.router.add_post("/v1/customers", create)
+        runner = web.AppRunner(app, keepalive_timeout=0.05, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/v1"
+
+    runner, base_url = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        with hc.HelpCrunch(API_KEY, base_url=base_url, rate_limit=None,
+                           max_retries=0) as client:
+            for i in range(3):
+                assert client.create_customer(name=f"n{i}").name == f"n{i}"
+                time.sleep(0.3)  # the server closes the idle keep-alive connection
+            assert client.stats.requests == 3
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        server.join(10)
+        loop.close()
