@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,8 +132,8 @@ def encode_body(payload: Any) -> bytes:
     for ``1e-07``, with the same value). Whatever orjson would encode where json
     refuses or differs goes to :func:`encode_json`: anything orjson refuses (a subclass
     of str/int/dict/list, a datetime, an int beyond 64 bits, a non-str key, a lone
-    surrogate) and any output holding ``null`` (orjson writes NaN and Infinity as
-    ``null``; json refuses them).
+    surrogate) and a payload holding NaN or Infinity (orjson writes them as ``null``;
+    json refuses them). A legitimate ``null`` (``email=None``) stays with orjson.
     """
     if _orjson_dumps is not None:
         try:
@@ -141,9 +141,22 @@ def encode_body(payload: Any) -> bytes:
         except TypeError:
             pass
         else:
-            if b"null" not in out:
+            if b"null" not in out or (type(payload) in (dict, list) and _all_finite(payload)):
                 return out
     return encode_json(payload)
+
+
+def _all_finite(value: dict[str, Any] | list[Any]) -> bool:
+    """False if a float in ``value`` (nested in dicts and lists) is NaN or infinite."""
+    items: Iterable[Any] = value.values() if type(value) is dict else value
+    for item in items:
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+        elif (kind is dict or kind is list) and not _all_finite(item):
+            return False
+    return True
 
 
 # --- reading ---------------------------------------------------------------------------
