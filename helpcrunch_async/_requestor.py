@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -38,6 +39,7 @@ __all__ = ["RequestStats", "Requestor", "discard_body", "error_details_of", "log
 
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.-]*").fullmatch  # nothing to escape, no query
 
 USER_AGENT = (
     f"helpcrunch-async/{__version__} python/{platform.python_version_tuple()[0]}."
@@ -86,6 +88,7 @@ class Requestor:
     ) -> None:
         self._transport = transport
         self._base = str(base_url)
+        self._base_url = base_url
         self._base_path = base_url.path.rstrip("/")
         self._timeout = timeout
         self._retry = retry
@@ -153,7 +156,9 @@ class Requestor:
         retry_as = method if idempotent is None else ("GET" if idempotent else "POST")
         retries = self._retry.max_retries if max_retries is None else check_max_retries(
             max_retries)
-        url = self._base + path
+        # A prebuilt URL: aiohttp would otherwise parse the string again for every request.
+        url = (self._base_url.with_path(full_path, encoded=True) if _PLAIN_PATH(path)
+               else URL(self._base + path))
         timeout = timeout or self._timeout
         # One coroutine for the whole retry loop and the send: each extra await layer
         # costs CPU on every resumption of every request.

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import attrs
 from multidict import CIMultiDictProxy
+from yarl import URL
 
 from ._exceptions import APIConnectionError, APITimeoutError, HelpCrunchError
 
@@ -69,9 +70,8 @@ class AiohttpTransport:
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
         if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, limit_per_host=self._max_connections
-            )
+            # One host only: ``limit`` bounds it (a per-host limit would only add work).
+            connector = aiohttp.TCPConnector(limit=self._max_connections)
             # The per-request timeout always overrides this; it is only a backstop.
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=300)
@@ -89,7 +89,7 @@ class AiohttpTransport:
     async def send(
         self,
         method: str,
-        url: str,
+        url: str | URL,
         *,
         path: str,
         headers: Mapping[str, str],
