@@ -32,7 +32,13 @@ from ._config import (
     resolve_api_key,
     to_client_timeout,
 )
-from ._convert import customer_from_json, encode_body, tags_to_json, update_to_json
+from ._convert import (
+    customer_from_json,
+    encode_body,
+    fields_to_json,
+    tags_to_json,
+    update_to_json,
+)
 from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
 from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
 from ._filters import Filter
@@ -220,13 +226,13 @@ class AsyncHelpCrunch:
             ...     1568834, email=None, custom_data={"plan": "pro"})
         """
         cid = check_customer_id(customer_id)
-        record = coerce_update(update, fields)
-        if record.is_empty():
+        payload = _update_json(update, fields)
+        if not payload:
             raise ValidationError(
                 "nothing to update: give at least one field (None clears a field)",
                 field="update",
             )
-        return (await self._send_customer("PATCH", cid, record, timeout, max_retries))[0]
+        return (await self._send_customer("PATCH", cid, payload, timeout, max_retries))[0]
 
     async def replace_customer(
         self,
@@ -260,7 +266,8 @@ class AsyncHelpCrunch:
                 "refusing an empty replace: PUT would set every field of the customer to null",
                 field="update",
             )
-        return (await self._send_customer("PUT", cid, update, timeout, max_retries))[0]
+        return (await self._send_customer("PUT", cid, update_to_json(update), timeout,
+                                          max_retries))[0]
 
     async def create_customer(
         self,
@@ -285,10 +292,10 @@ class AsyncHelpCrunch:
             >>> c.id  # doctest: +SKIP
             1568835
         """
-        record = coerce_update(update, fields)
-        if record.is_empty():
+        payload = _update_json(update, fields)
+        if not payload:
             raise ValidationError("nothing to create: give at least one field", field="update")
-        body = encode_body(update_to_json(record))
+        body = encode_body(payload)
         return await self._requestor.request(
             "POST", "/customers", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,
@@ -650,7 +657,8 @@ class AsyncHelpCrunch:
         batch_path = f"{self._base_url.path.rstrip('/')}/customers/batch"
 
         def send_one(cid: int, record: CustomerUpdate) -> Awaitable[tuple[Customer, int]]:
-            return self._send_customer(method, cid, record, timeout, max_retries)
+            return self._send_customer(method, cid, update_to_json(record), timeout,
+                                       max_retries)
 
         async def send_batch(
             items: list[tuple[int, CustomerUpdate]],
@@ -771,13 +779,13 @@ class AsyncHelpCrunch:
         self,
         method: str,
         cid: int,
-        update: CustomerUpdate,
+        payload: dict[str, Any],
         timeout: float | aiohttp.ClientTimeout | None,
         max_retries: int | None,
     ) -> Awaitable[tuple[Customer, int]]:
         # A plain function returning the request's coroutine: no extra await layer on
         # the hot path of every update.
-        body = encode_body(update_to_json(update))
+        body = encode_body(payload)
         return self._requestor.request_counted(
             method, f"/customers/{cid}", customer_from_json, body=body,
             timeout=_call_timeout(timeout), max_retries=max_retries,
@@ -806,6 +814,13 @@ def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
     if not checked:  # None, UNSET or empty
         raise ValidationError("give at least one tag (a name or a Tag)", field="tags")
     return checked  # type: ignore[return-value]
+
+
+def _update_json(update: CustomerUpdate | None, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON object of a record (or mapping) or of keyword fields, checked."""
+    if update is None:  # keywords go straight to the wire, checked as the record checks them
+        return fields_to_json(fields)
+    return update_to_json(coerce_update(update, fields))
 
 
 def _call_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout | None:

@@ -36,12 +36,12 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
-from ._models import Customer, CustomerUpdate, Device, Location, Tag
+from ._models import Customer, CustomerUpdate, Device, Location, Tag, check_field_names
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
 __all__ = [
     "InvalidJSON", "customer_from_json", "decode_json", "encode_body", "encode_json",
-    "tags_to_json", "update_to_json",
+    "fields_to_json", "tags_to_json", "update_to_json",
 ]
 
 # --- writing ---------------------------------------------------------------------------
@@ -81,18 +81,21 @@ def _custom_data_out(
     ]
 
 
+# How each CustomerUpdate field goes on the wire (both writers below follow this table).
+_WIRE_KEYS = {"user_id": "userId", "first_seen": "firstSeen", "last_seen": "lastSeen",
+              "last_page": "lastPage", "custom_data": "customData"}
+_OUT_HOOKS: dict[str, Callable[[Any], Any]] = {
+    "first_seen": _timestamp_out, "last_seen": _timestamp_out, "tags": _tags_out,
+    "custom_data": _custom_data_out,
+}
+
+_overrides: dict[str, Any] = {
+    name: override(rename=_WIRE_KEYS.get(name), unstruct_hook=_OUT_HOOKS.get(name))
+    for name in _WIRE_KEYS.keys() | _OUT_HOOKS.keys()
+}
 _writer = cattrs.Converter()
 _unstructure_update = make_dict_unstructure_fn(
-        CustomerUpdate,
-        _writer,
-        _cattrs_omit_if_default=True,
-        user_id=override(rename="userId"),
-        first_seen=override(rename="firstSeen", unstruct_hook=_timestamp_out),
-        last_seen=override(rename="lastSeen", unstruct_hook=_timestamp_out),
-        last_page=override(rename="lastPage"),
-        tags=override(unstruct_hook=_tags_out),
-        custom_data=override(rename="customData", unstruct_hook=_custom_data_out),
-)
+    CustomerUpdate, _writer, _cattrs_omit_if_default=True, **_overrides)
 _writer.register_unstructure_hook(CustomerUpdate, _unstructure_update)
 
 
@@ -101,6 +104,48 @@ def update_to_json(update: CustomerUpdate) -> dict[str, Any]:
     # cattrs' generated function itself, without the converter's dispatch on every call.
     result: dict[str, Any] = _unstructure_update(update)
     return result
+
+
+# name -> (position, attrs attribute, converter, validator, wire key, out hook)
+_update_attributes: tuple[attrs.Attribute[Any], ...] = attrs.fields(CustomerUpdate)
+_UPDATE_FIELDS: dict[str, tuple[int, attrs.Attribute[Any], Any, Any, str, Any]] = {
+    a.name: (i, a, a.converter, a.validator, _WIRE_KEYS.get(a.name, a.name),
+             _OUT_HOOKS.get(a.name))
+    for i, a in enumerate(_update_attributes)
+}
+
+
+def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``update_to_json(CustomerUpdate(**fields))``, without building the record.
+
+    Keyword fields of ``update_customer(**fields)`` go straight to the JSON object. Each
+    value is checked by its own :class:`CustomerUpdate` field's converter and validator
+    (the same functions, so one set of rules), in the order the record's ``__init__``
+    runs them — converters, then validators, each in field order — so the same input
+    raises the same :class:`ValidationError`.
+
+    Example:
+        >>> fields_to_json({"phone": None, "user_id": "u1", "first_seen": 1603885746})
+        {'userId': 'u1', 'phone': None, 'firstSeen': '1603885746'}
+    """
+    check_field_names(fields)
+    info = _UPDATE_FIELDS
+    names = sorted(fields, key=lambda name: info[name][0]) if len(fields) > 1 else list(fields)
+    values = [fields[name] for name in names]
+    for i, name in enumerate(names):
+        convert = info[name][2]
+        if convert is not None:
+            values[i] = convert(values[i])
+    for name, value in zip(names, values, strict=True):
+        _, attribute, _, validate, _, _ = info[name]
+        if validate is not None:
+            validate(None, attribute, value)
+    out: dict[str, Any] = {}
+    for name, value in zip(names, values, strict=True):
+        if value is not UNSET:
+            _, _, _, _, key, hook = info[name]
+            out[key] = value if hook is None else hook(value)
+    return out
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -214,9 +214,25 @@ def coerce_update(update: object, fields: Mapping[str, Any]) -> CustomerUpdate:
             f"update must be a CustomerUpdate or a mapping of fields, got {type(update).__name__}",
             field="update",
         )
-    if _UPDATE_NAMES.issuperset(update):
-        return CustomerUpdate(**update)
-    for key in update:
+    check_field_names(update)
+    return CustomerUpdate(**update)
+
+
+def check_field_names(fields: Mapping[str, Any]) -> None:
+    """Refuse a name that is not a :class:`CustomerUpdate` field, suggesting the right one.
+
+    Example:
+        >>> check_field_names({"userId": "u1"})
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: unknown customer field 'userId'; \
+did you mean 'user_id'? (writable fields: name, email, user_id, company, phone, \
+first_seen, last_seen, unsubscribed, blocked, source, referer, last_page, locale, notes, \
+tags, custom_data)
+    """
+    if _UPDATE_NAMES.issuperset(fields):
+        return
+    for key in fields:
         if key not in _UPDATE_NAMES:
             hint = difflib.get_close_matches(_snake(str(key)), _UPDATE_NAMES, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
@@ -225,7 +241,6 @@ def coerce_update(update: object, fields: Mapping[str, Any]) -> CustomerUpdate:
                 f"(writable fields: {', '.join(a.name for a in _UPDATE_FIELDS)})",
                 field=str(key),
             )
-    return CustomerUpdate(**update)
 
 
 def _snake(name: str) -> str:

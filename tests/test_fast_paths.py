@@ -123,3 +123,55 @@ def test_encode_body_refuses_what_encode_json_refuses(payload: Any) -> None:
 
 def test_a_well_typed_response_takes_the_fast_path() -> None:
     assert _convert._fast_customer(dict(BASE)) == slow_customer(dict(BASE))
+
+
+def _via_record(fields: dict[str, Any]) -> Any:
+    from helpcrunch_async._convert import update_to_json
+    from helpcrunch_async._models import coerce_update
+
+    try:
+        return ("ok", update_to_json(coerce_update(None, fields)))
+    except hc.ValidationError as exc:
+        return ("error", str(exc), exc.field)
+
+
+def _via_keywords(fields: dict[str, Any]) -> Any:
+    from helpcrunch_async._convert import fields_to_json
+
+    try:
+        return ("ok", fields_to_json(fields))
+    except hc.ValidationError as exc:
+        return ("error", str(exc), exc.field)
+
+
+_UTC = __import__("datetime").timezone.utc
+_field_values = st.one_of(
+    st.none(), st.just(hc.UNSET), st.booleans(), st.integers(-2, 2**40), st.text(max_size=3),
+    st.sampled_from(["en", "uk", "EN", " ", "1603885746", "#fff"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.datetimes(timezones=st.sampled_from([None, _UTC])),
+    st.lists(st.one_of(st.text(max_size=3), st.integers(), st.builds(hc.Tag, name=st.just("t"))),
+             max_size=2),
+    st.dictionaries(st.sampled_from(["plan", "", " ", "n"]),
+                    st.one_of(st.none(), st.text(max_size=2), st.integers(), st.floats(),
+                              st.lists(st.integers(), max_size=1)), max_size=2),
+)
+_field_names = st.sampled_from([
+    "name", "email", "user_id", "company", "phone", "first_seen", "last_seen", "unsubscribed",
+    "blocked", "source", "referer", "last_page", "locale", "notes", "tags", "custom_data",
+    "userId", "nmae"])
+
+
+@given(st.dictionaries(_field_names, _field_values, max_size=5))
+def test_keyword_fields_go_to_the_wire_exactly_as_through_the_record(
+        fields: dict[str, Any]) -> None:
+    # update_customer(**fields) skips the CustomerUpdate record: same JSON object, and
+    # the same ValidationError (message and field) for the same bad input.
+    assert _via_keywords(fields) == _via_record(fields)
+
+
+def test_keyword_fields_errors_come_in_the_records_order() -> None:
+    # Converters (tags, custom_data) run before validators, as in CustomerUpdate.__init__.
+    bad = {"name": 5, "custom_data": {"a": math.nan}, "tags": [""]}
+    assert _via_keywords(bad) == _via_record(bad)
+    assert _via_keywords(bad)[2] == "tags"
