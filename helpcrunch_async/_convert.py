@@ -113,6 +113,7 @@ _UPDATE_FIELDS: dict[str, tuple[int, attrs.Attribute[Any], Any, Any, str, Any]] 
              _OUT_HOOKS.get(a.name))
     for i, a in enumerate(_update_attributes)
 }
+_FIELD_POSITION = {name: spec[0] for name, spec in _UPDATE_FIELDS.items()}.__getitem__
 
 
 def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -130,20 +131,17 @@ def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
     """
     check_field_names(fields)
     info = _UPDATE_FIELDS
-    names = sorted(fields, key=lambda name: info[name][0]) if len(fields) > 1 else list(fields)
-    values = [fields[name] for name in names]
-    for i, name in enumerate(names):
+    names = sorted(fields, key=_FIELD_POSITION) if len(fields) > 1 else list(fields)
+    values = []
+    for name in names:  # converters first, as attrs runs them while assigning
         convert = info[name][2]
-        if convert is not None:
-            values[i] = convert(values[i])
-    for name, value in zip(names, values, strict=True):
-        _, attribute, _, validate, _, _ = info[name]
+        values.append(fields[name] if convert is None else convert(fields[name]))
+    out: dict[str, Any] = {}
+    for name, value in zip(names, values, strict=True):  # then validators
+        _, attribute, _, validate, key, hook = info[name]
         if validate is not None:
             validate(None, attribute, value)
-    out: dict[str, Any] = {}
-    for name, value in zip(names, values, strict=True):
         if value is not UNSET:
-            _, _, _, _, key, hook = info[name]
             out[key] = value if hook is None else hook(value)
     return out
 
