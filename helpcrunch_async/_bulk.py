@@ -37,7 +37,7 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 
 import attrs
 
-from ._convert import ResponseShapeError, customer_from_json
+from ._convert import ResponseShapeError, customer_from_json, fields_to_json, update_to_json
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -48,7 +48,7 @@ from ._exceptions import (
     PermissionDeniedError,
     ValidationError,
 )
-from ._models import Customer, CustomerUpdate, coerce_update
+from ._models import Customer, CustomerUpdate
 from ._requestor import error_details_of
 from ._validation import check_customer_id
 
@@ -63,10 +63,11 @@ BATCH_SIZE = 10
 BulkItem: TypeAlias = tuple[int | str, CustomerUpdate | Mapping[str, Any]]
 """One input item: ``(customer_id, CustomerUpdate or a mapping of keyword fields)``."""
 
-SendOne = Callable[[int, CustomerUpdate], Awaitable[tuple[Customer, int]]]
+# The update of an item goes out as its JSON object (update_to_json / fields_to_json).
+SendOne = Callable[[int, dict[str, Any]], Awaitable[tuple[Customer, int]]]
 BatchOutcome: TypeAlias = "Customer | BatchItemError | None"
 SendBatch = Callable[
-    [list[tuple[int, CustomerUpdate]]], Awaitable[tuple[list[BatchOutcome], int]]
+    [list[tuple[int, dict[str, Any]]]], Awaitable[tuple[list[BatchOutcome], int]]
 ]
 
 
@@ -98,7 +99,7 @@ class BulkResult:
     attempts: int = 0
 
 
-_Prepared: TypeAlias = "tuple[int, int | str, int, CustomerUpdate]"  # index, given id, id, update
+_Prepared: TypeAlias = "tuple[int, int | str, int, dict[str, Any]]"  # index, given id, id, JSON
 
 
 def _prepare(index: int, item: object, replace: bool) -> _Prepared | BulkResult:
@@ -115,16 +116,16 @@ def _prepare(index: int, item: object, replace: bool) -> _Prepared | BulkResult:
             given = raw_id
         cid = check_customer_id(raw_id)
         if isinstance(update, CustomerUpdate):
-            record = update
-        elif isinstance(update, Mapping):
-            record = coerce_update(None, update)
+            payload = update_to_json(update)
+        elif isinstance(update, Mapping):  # checked as CustomerUpdate(**update) checks it
+            payload = fields_to_json(update)
         else:
             raise ValidationError(
                 f"item {index}: the update must be a CustomerUpdate or a mapping of fields, "
                 f"got {type(update).__name__}",
                 field="update",
             )
-        if record.is_empty():
+        if not payload:
             raise ValidationError(
                 f"item {index}: nothing to update"
                 + (" (an empty replace would clear the customer)" if replace else ""),
@@ -132,7 +133,7 @@ def _prepare(index: int, item: object, replace: bool) -> _Prepared | BulkResult:
             )
     except ValidationError as exc:
         return BulkResult(index=index, customer_id=given, ok=False, error=exc)
-    return index, given if given is not None else cid, cid, record
+    return index, given if given is not None else cid, cid, payload
 
 
 def _failure(exc: BaseException) -> tuple[HelpCrunchError, int]:
@@ -147,9 +148,9 @@ def _failure(exc: BaseException) -> tuple[HelpCrunchError, int]:
 
 
 async def _one(send_one: SendOne, prepared: _Prepared) -> list[BulkResult]:
-    index, given, cid, record = prepared
+    index, given, cid, payload = prepared
     try:
-        customer, attempts = await send_one(cid, record)
+        customer, attempts = await send_one(cid, payload)
     except Exception as exc:  # every failure becomes this item's result
         error, attempts = _failure(exc)
         return [BulkResult(index=index, customer_id=given, ok=False, error=error,

@@ -656,15 +656,13 @@ class AsyncHelpCrunch:
         method = "PUT" if replace else "PATCH"
         batch_path = f"{self._base_url.path.rstrip('/')}/customers/batch"
 
-        def send_one(cid: int, record: CustomerUpdate) -> Awaitable[tuple[Customer, int]]:
-            return self._send_customer(method, cid, update_to_json(record), timeout,
-                                       max_retries)
+        def send_one(cid: int, payload: dict[str, Any]) -> Awaitable[tuple[Customer, int]]:
+            return self._send_customer(method, cid, payload, timeout, max_retries)
 
         async def send_batch(
-            items: list[tuple[int, CustomerUpdate]],
+            items: list[tuple[int, dict[str, Any]]],
         ) -> tuple[list[BatchOutcome], int]:
-            body = encode_body([{"customer": cid, **update_to_json(record)}
-                                for cid, record in items])
+            body = encode_body([{"customer": cid, **payload} for cid, payload in items])
             ids = [cid for cid, _ in items]
             return await self._requestor.request_counted(
                 "PUT", "/customers/batch", lambda data: batch_outcomes(data, ids, batch_path),
