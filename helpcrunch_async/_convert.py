@@ -439,6 +439,7 @@ def customer_from_json(data: Any) -> Customer:
 
 
 _SCALARS = frozenset((str, int, float, bool))
+_from_epoch = datetime.fromtimestamp
 
 
 def _positional_builder(cls: type[Any]) -> Callable[..., Any]:
@@ -528,9 +529,13 @@ def _fast_customer(data: dict[str, Any]) -> Customer | None:
         device = _build_device(device_id, ip, timezone, platform, user_agent)
     tags, custom_data = get("tags"), get("customData")
     first_seen, last_seen = get("firstSeen"), get("lastSeen")
-    try:
-        first_seen = _datetime_in(first_seen, None)
-        last_seen = _datetime_in(last_seen, None)
+    try:  # the documented "1603885746" inline; any other form through _datetime_in
+        first_seen = (_from_epoch(int(first_seen), UTC) if type(first_seen) is str
+                      and first_seen.isdigit() and first_seen.isascii()
+                      else _datetime_in(first_seen, None))
+        last_seen = (_from_epoch(int(last_seen), UTC) if type(last_seen) is str
+                     and last_seen.isdigit() and last_seen.isascii()
+                     else _datetime_in(last_seen, None))
         tags = () if tags is None or tags == [] else _tags_in(tags, None)
         if type(custom_data) is dict and all(
                 value is None or type(value) in _SCALARS for value in custom_data.values()):
