@@ -380,9 +380,21 @@ async def schedule(
     aborted: BulkAbortedError | None = None
     chunk: list[P] = []
     ready: list[R] = []
+    # Finished requests, in the order they finished: one done callback per request and
+    # one future to wait on, instead of asyncio.wait() re-registering every request in
+    # flight on each round.
+    finished: list[asyncio.Task[list[R]]] = []
+    wake: asyncio.Future[None] | None = None
+
+    def on_done(task: asyncio.Task[list[R]]) -> None:
+        finished.append(task)
+        if wake is not None and not wake.done():
+            wake.set_result(None)
 
     def launch(prepared_chunk: list[P]) -> None:
-        pending.add(asyncio.ensure_future(start(prepared_chunk)))
+        task = asyncio.ensure_future(start(prepared_chunk))
+        pending.add(task)
+        task.add_done_callback(on_done)
 
     try:
         while True:
@@ -413,8 +425,14 @@ async def schedule(
                 launch(chunk)
                 chunk = []
             if pending and not ready:
-                done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                for task in sorted(done, key=_first_index):
+                if not finished:
+                    wake = asyncio.get_running_loop().create_future()
+                    try:
+                        await wake
+                    finally:
+                        wake = None
+                done, finished[:] = sorted(finished, key=_first_index), []
+                for task in done:
                     pending.discard(task)
                     ready.extend(task.result())
                 if aborted is None:
