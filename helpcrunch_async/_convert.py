@@ -537,9 +537,13 @@ def _fast_customer(data: dict[str, Any]) -> Customer | None:
                      and last_seen.isdigit() and last_seen.isascii()
                      else _datetime_in(last_seen, None))
         tags = () if tags is None or tags == [] else _tags_in(tags, None)
-        if type(custom_data) is dict and all(
-                value is None or type(value) in _SCALARS for value in custom_data.values()):
-            custom_data = dict(custom_data)  # JSON object keys are always str
+        if type(custom_data) is dict:
+            for value in custom_data.values():
+                if value is not None and type(value) not in _SCALARS:
+                    custom_data = _custom_data_in(custom_data, None)
+                    break
+            else:
+                custom_data = dict(custom_data)  # JSON object keys are always str
         else:
             custom_data = _custom_data_in(custom_data, None)
     except Exception:  # _Invalid, or a timestamp out of range: the converter reports it
