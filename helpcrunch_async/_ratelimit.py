@@ -142,6 +142,8 @@ class PauseGate:
 
     def remaining(self) -> float:
         """Seconds until the gate opens (0 when open)."""
+        if not self._until:  # never closed: no clock to read on every request
+            return 0.0
         return max(0.0, self._until - asyncio.get_running_loop().time())
 
     async def wait(self) -> None:
