@@ -68,6 +68,18 @@ _WAKE_UP = 0.5  # seconds between checks, while waiting, that the client was not
 _SYNC_LIMITS: weakref.WeakSet[RateLimit] = weakref.WeakSet()
 
 
+# Bumped in a forked child: how a client learns it runs in a child, without a system call.
+_FORKS = [0]
+
+
+def _count_fork() -> None:
+    _FORKS[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
+
+
 class _Secret:
     """Holds the API key so that it never shows in ``repr``/``vars`` output."""
 
@@ -101,7 +113,7 @@ class _LoopRunner:
         self._wake = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
+        self._forks = _FORKS[0]
         self._driver: threading.Thread | None = None  # who runs the loop now
         self._busy = 0  # calls in progress + open bulk iterators
         self._stopping = False  # stop() began: no new calls
@@ -109,7 +121,7 @@ class _LoopRunner:
         self._stopped = threading.Event()
 
     def forked(self) -> bool:
-        return self._pid != os.getpid()
+        return self._forks != _FORKS[0]  # no getpid() system call on every call
 
     def _start(self) -> asyncio.AbstractEventLoop:
         # Under self._lock. The background thread waits, idle, until it is needed.
