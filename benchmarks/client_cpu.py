@@ -175,7 +175,7 @@ def run(quick: bool = False) -> list[Table]:
         values = samples[name]
         table.add(name, fmt(median(values)), f"{min(values):.0f}–{max(values):.0f}",
                   f"{median(values) / floor:.2f}×")
-    table.notes.append("target: (b) and (c) within 1.15× of (a)")
+    table.notes.append("target: (b) and (c) within 1.10× of (a)")
     speedups = getattr(_convert, "_orjson_loads", None) is not None
     table.notes.append("(b) and (c) decode responses and encode bodies with orjson when the "
                        "`speedups` extra is installed" + ("" if speedups else " (it is not here)"))
