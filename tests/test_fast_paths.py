@@ -174,4 +174,4 @@ def test_keyword_fields_errors_come_in_the_records_order() -> None:
     # Converters (tags, custom_data) run before validators, as in CustomerUpdate.__init__.
     bad = {"name": 5, "custom_data": {"a": math.nan}, "tags": [""]}
     assert _via_keywords(bad) == _via_record(bad)
-    assert _via_keywords(bad)[2] == "tags"
+    assert _via_keywords(bad)[2].startswith("tags")
