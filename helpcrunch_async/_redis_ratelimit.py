@@ -49,6 +49,7 @@ from typing import Any
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ._exceptions import HelpCrunchError, ValidationError
@@ -61,6 +62,7 @@ logger = logging.getLogger("helpcrunch_async")
 _HEADROOM = 0.03  # of the period, kept spare for jitter between Redis and HelpCrunch
 _MIN_HEADROOM = 0.1  # seconds
 _FAILURES = (RedisError, OSError, TimeoutError)
+_BAD_REPLY = (TypeError, ValueError)  # a script reply that is not {int, int}
 
 # KEYS[1]: next free send time, KEYS[2]: paused until (µs of Redis's TIME).
 # ARGV: interval µs, pause µs to start now (0: none), furthest reservation µs ahead,
@@ -145,7 +147,9 @@ class RedisRateLimit:
             one ``redis.asyncio`` client per event loop, with ``timeout`` for connecting
             and reading, and closes it when the client using it closes -- or a
             ``redis.asyncio.Redis`` (or ``RedisCluster``) client you own and close (it
-            belongs to one event loop; give it short timeouts too).
+            belongs to one event loop: the limiter then works on that loop only, and
+            raises :class:`~helpcrunch_async.HelpCrunchError` on another; give it short
+            timeouts too).
         requests: requests allowed per period (HelpCrunch: 120).
         period: the period in seconds (HelpCrunch: 60).
         name: a name for the budget in Redis, for one budget shared by several API
@@ -210,6 +214,7 @@ class RedisRateLimit:
                       math.ceil(self.period * 1000))
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary())
+        self._client_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
         _LIMITERS.add(self)
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
@@ -251,8 +256,9 @@ class RedisRateLimit:
                 epoch = state.pause_epoch
                 wait = await self._reserve(state, loop)
                 if wait is not None:
-                    if wait < 0:  # too far ahead to reserve: ask again later
-                        await asyncio.sleep(-wait)
+                    if wait < 0:  # too far ahead to reserve: ask again later -- within a
+                        # period: after Redis's clock stepped back, keys expire in real time
+                        await asyncio.sleep(min(-wait, self.period))
                         continue
                     if wait > 0:
                         await asyncio.sleep(wait)
@@ -296,11 +302,22 @@ class RedisRateLimit:
             if self._keys is None:
                 raise HelpCrunchError("a RedisRateLimit outside a client needs name=")
             if self._url is not None:
+                # retry_on_error: redis-py 5.0 retries a dropped connection (a
+                # restarted Redis) only for the errors listed there, whatever ``retry``.
                 client: Any = Redis.from_url(
                     self._url, socket_timeout=self.timeout,
-                    socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 1))
+                    socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 1),
+                    retry_on_error=[RedisConnectionError])
                 state = _LoopState(client, True, self._fallback())
             else:
+                first = self._client_loop() if self._client_loop is not None else None
+                if self._client_loop is not None and first is not loop:
+                    raise HelpCrunchError(
+                        "the redis client given to this RedisRateLimit belongs to the event "
+                        "loop it was first used on, not this one (a second asyncio.run(), "
+                        "another thread); give RedisRateLimit a URL instead: it then opens "
+                        "one client per event loop")
+                self._client_loop = weakref.ref(loop)
                 state = _LoopState(self._client, False, self._fallback())
             self._states[loop] = state
         return state
@@ -320,10 +337,11 @@ class RedisRateLimit:
         state.inflight += 1
         try:
             async with asyncio.timeout(self.timeout):
-                wait_us, reserved = await state.script(
+                reply = await state.script(
                     keys=self._keys, args=(interval, max(0, round(pause * 1e6)), ahead, idle),
                     client=state.redis)
-        except _FAILURES as exc:
+            wait_us, reserved = map(int, reply)
+        except (*_FAILURES, *_BAD_REPLY) as exc:
             state.retry_at = loop.time() + self.retry_redis_after
             if state.healthy:
                 state.healthy = False

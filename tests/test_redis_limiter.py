@@ -307,3 +307,59 @@ def test_many_workers_example_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -
     assert (limit.requests, limit.period) == (120, 60.0)
     assert limit.keys is not None
     assert key_digest(API_KEY) in limit.keys[0]
+
+
+# --- hostile conditions -------------------------------------------------------------------
+
+
+async def test_a_redis_clock_stepped_back_does_not_stall_for_the_step(
+        redis_server: RedisServer) -> None:
+    limit = hc.RedisRateLimit(redis_server.url, requests=10, period=0.5, name="stepped")
+    async with aioredis.Redis.from_url(redis_server.url) as r:
+        seconds, micros = await r.time()
+        # What Redis holds after its clock went back an hour: a next send time an hour
+        # "ahead", expiring in real time (as every key the script writes does).
+        await r.set(limit.keys[0], str((seconds + 3600) * 1_000_000 + micros), px=300)
+    await asyncio.wait_for(limit.acquire(), 10)  # not an hour
+    await limit.aclose()
+
+
+async def test_an_unexpected_script_reply_falls_back_instead_of_raising(
+        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    limit = hc.RedisRateLimit(redis_server.url, requests=10, period=1.0, name="odd")
+    state = limit._state()
+
+    async def odd_reply(**_: object) -> object:
+        return None  # e.g. a proxy or a Redis-compatible server answering oddly
+
+    state.script = odd_reply
+    await asyncio.wait_for(limit.acquire(), 5)
+    assert len(warnings_of(caplog)) == 1
+    await limit.aclose()
+
+
+def test_a_redis_client_you_pass_in_refuses_another_event_loop_clearly(
+        redis_server: RedisServer) -> None:
+    mine = aioredis.Redis.from_url(redis_server.url)
+    limit = hc.RedisRateLimit(mine, requests=100, period=1.0, name="one-loop")
+    with asyncio.Runner() as first, asyncio.Runner() as second:
+        first.run(limit.acquire())
+        # Its connections belong to the first loop (a RuntimeError from redis-py before).
+        with pytest.raises(hc.HelpCrunchError, match="give RedisRateLimit a URL"):
+            second.run(limit.acquire())
+        first.run(limit.acquire())  # still fine on its own loop
+        first.run(mine.aclose())
+
+
+async def test_the_limiters_own_client_retries_a_dropped_connection_on_every_redis_py(
+        redis_server: RedisServer) -> None:
+    # redis-py 5.0 (the floor) retries a connection dropped by a restarted Redis only
+    # for the errors in retry_on_error; without it the first call after a restart fails
+    # into the fallback (seen with redis==5.0.1 on
+    # test_a_restarted_redis_gets_the_script_again).
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    limit = hc.RedisRateLimit(redis_server.url, requests=100, period=1.0, name="retry")
+    kwargs = limit._state().redis.connection_pool.connection_kwargs
+    assert RedisConnectionError in kwargs.get("retry_on_error", [])
+    await limit.aclose()
