@@ -15,6 +15,10 @@ added or deleted while you iterate, later pages shift.
   left, so the customer that moved across the page boundary is never seen; a customer
   added behind the current position (or sorted there) is not seen either. For a
   complete snapshot, iterate while nothing else writes, or compare ``total``.
+* A server that ignores ``offset`` (the same page again and again) would make paging
+  endless: after 3 full pages in a row holding only customers already yielded, the
+  iterator raises :class:`~helpcrunch_async.HelpCrunchError` rather than ask forever
+  (or stop quietly with customers missing).
 
 Example:
     >>> async for c in client.list_customers(sort="first_seen", order="asc"):  # doctest: +SKIP
@@ -27,7 +31,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal
 
 from ._convert import ResponseShapeError, customer_from_json
-from ._exceptions import ValidationError
+from ._exceptions import HelpCrunchError, ValidationError
 from ._models import Customer
 
 __all__ = [
@@ -42,6 +46,7 @@ __all__ = [
 ]
 
 MAX_PAGE_SIZE = 100  # the docs show no larger page: never ask for more
+_MAX_STALE_PAGES = 3  # full pages in a row with nothing new: the server ignores offset
 #: Python name -> API name of the documented sort fields.
 SORT_FIELDS = {"first_seen": "customers.firstSeen", "last_seen": "customers.lastSeen"}
 _SORT_API_NAMES = frozenset(SORT_FIELDS.values())
@@ -148,6 +153,7 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
         self._yielded = 0
         self._done = limit == 0
         self._last_page = False
+        self._stale_pages = 0
         self.total: int | None = None
         self.pages_fetched = 0
 
@@ -178,6 +184,17 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
         self._offset += len(customers)
         self._last_page = (len(customers) < self._page_size
                            or (total is not None and self._offset >= total))
+        if self._last_page or any(c.id not in self._seen for c in customers):
+            self._stale_pages = 0
+        else:
+            self._stale_pages += 1
+            if self._stale_pages >= _MAX_STALE_PAGES:
+                self._done = True
+                raise HelpCrunchError(
+                    f"{self._stale_pages} pages in a row held only customers already "
+                    f"yielded (offset {self._offset - len(customers)}): the server seems "
+                    f"to ignore offset; stopped after {self._yielded} customers rather "
+                    "than page forever")
         self._buffer = customers[::-1]  # pop() from the end, in page order
 
     async def aclose(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -471,6 +472,47 @@ async def test_total_key_order_does_not_matter(mock_api: Any, client: hc.AsyncHe
     pager = client.list_customers()
     assert [c.id async for c in pager] == [7]
     assert pager.total == 1
+
+
+@pytest.mark.parametrize("total", [None, 10**9], ids=["no-total", "lying-total"])
+async def test_a_server_ignoring_offset_does_not_make_paging_endless(
+        mock_api: Any, client: hc.AsyncHelpCrunch, total: int | None) -> None:
+    from aioresponses import CallbackResult
+
+    page: dict[str, Any] = {"data": [{"id": i} for i in range(1, 11)]}
+    if total is not None:
+        page["total"] = total
+    calls = 0
+
+    def same_page(url: Any, **_: Any) -> CallbackResult:
+        nonlocal calls
+        calls += 1  # the same full page whatever the offset (an empty one after 50,
+        return CallbackResult(payload=page if calls <= 50 else {"data": []})  # to end)
+
+    mock_api.get(re.compile(r"https://api\.helpcrunch\.com/v1/customers\?.*"),
+                 callback=same_page, repeat=True)
+    pager = client.list_customers(page_size=10)
+    seen = []
+
+    async def read_all() -> None:
+        async for c in pager:
+            seen.append(c.id)
+
+    with pytest.raises(hc.HelpCrunchError, match="ignore offset"):
+        await read_all()
+    assert seen == list(range(1, 11))  # each once, then the error instead of more pages
+    assert pager.pages_fetched == calls == 4
+    assert [c async for c in pager] == []  # and it stays stopped
+
+
+async def test_a_page_shifted_by_insertions_is_not_taken_for_an_ignored_offset(
+        mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
+    url = "https://api.helpcrunch.com/v1/customers?limit=2&offset={}"
+    mock_api.get(url.format(0), payload={"data": [{"id": 1}, {"id": 2}]})
+    mock_api.get(url.format(2), payload={"data": [{"id": 1}, {"id": 2}]})  # 2 inserted
+    mock_api.get(url.format(4), payload={"data": [{"id": 1}, {"id": 2}]})  # 2 more
+    mock_api.get(url.format(6), payload={"data": [{"id": 3}]})
+    assert [c.id async for c in client.list_customers(page_size=2)] == [1, 2, 3]
 
 
 # --- the blocking facade -----------------------------------------------------------------
