@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal
 
@@ -206,6 +207,9 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
 class CustomerPager(Iterator[Customer]):
     """The blocking counterpart of :class:`AsyncCustomerPager` (from :class:`HelpCrunch`).
 
+    Thread-safe: threads reading one pager share its customers (each comes once), and
+    :meth:`close` from another thread waits for the page being read, then stops.
+
     Example:
         >>> customers = client.list_customers()  # doctest: +SKIP
         >>> for c in customers:  # doctest: +SKIP
@@ -217,6 +221,7 @@ class CustomerPager(Iterator[Customer]):
     def __init__(self, pager: AsyncCustomerPager, steps: Iterator[Customer]) -> None:
         self._pager = pager
         self._steps = steps
+        self._lock = threading.Lock()  # a generator runs in one thread at a time
 
     @property
     def total(self) -> int | None:
@@ -232,10 +237,12 @@ class CustomerPager(Iterator[Customer]):
         return self
 
     def __next__(self) -> Customer:
-        return next(self._steps)
+        with self._lock:
+            return next(self._steps)
 
     def close(self) -> None:
         """Stop: no further page is fetched."""
         close = getattr(self._steps, "close", None)
         if close is not None:
-            close()
+            with self._lock:
+                close()

@@ -556,3 +556,52 @@ def test_sync_pager_left_early_fetches_no_more(helpcrunch_fake_thread: FakeHelpC
     customers.close()
     assert list(customers) == []
     assert len(helpcrunch_fake_thread.requests) == 1
+
+
+def test_one_sync_pager_read_from_two_threads_yields_each_customer_once(
+        helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_sync_client: hc.HelpCrunch) -> None:
+    import threading
+
+    helpcrunch_fake_thread.seed_customers(60)
+    customers = helpcrunch_sync_client.list_customers(page_size=5)
+    got: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+
+    def read(into: list[int]) -> None:
+        try:
+            into.extend(c.id for c in customers)
+        except BaseException as exc:  # before the fix: "generator already executing"
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(into,)) for into in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    assert sorted(got[0] + got[1]) == list(range(1, 61))
+
+
+def test_a_sync_pager_closed_from_another_thread_stops_cleanly(
+        helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_sync_client: hc.HelpCrunch) -> None:
+    import threading
+
+    helpcrunch_fake_thread.seed_customers(200)
+    customers = helpcrunch_sync_client.list_customers(page_size=1)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for _ in customers:
+                pass
+        except BaseException as exc:
+            errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    while customers.pages_fetched < 3 and reader.is_alive():
+        threading.Event().wait(0.001)
+    customers.close()  # before the fix: ValueError, generator already executing
+    reader.join(60)
+    assert errors == []
+    assert list(customers) == []
