@@ -605,3 +605,24 @@ def test_a_sync_pager_closed_from_another_thread_stops_cleanly(
     reader.join(60)
     assert errors == []
     assert list(customers) == []
+
+
+@pytest.mark.parametrize(("method", "query", "body", "code"), [
+    ("POST", "", {"filter": [{"field": ["customers.email"], "operator": "=", "value": "a"}]},
+     "filter[0].field"),
+    ("POST", "", {"filter": [{"field": "customers.email", "operator": "=", "value": "a"}],
+                  "sort": ["customers.lastSeen"]}, "sort"),
+    ("POST", "", {"filter": [{"field": "customers.lastSeen", "operator": "=",
+                              "value": "9" * 5000}]}, "filter[0].value"),
+    ("GET", "?offset=" + "9" * 5000, None, "offset"),
+], ids=["unhashable-field", "unhashable-sort", "huge-timestamp", "huge-offset"])
+async def test_fake_answers_a_malformed_query_with_400_not_500(
+        helpcrunch_fake: FakeHelpCrunch, method: str, query: str, body: Any,
+        code: str) -> None:
+    path = "/customers/search" if method == "POST" else "/customers"
+    async with aiohttp.ClientSession() as s:
+        r = await s.request(method, f"{helpcrunch_fake.base_url}{path}{query}", json=body,
+                            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"})
+        assert r.status == 400, await r.text()
+        answer = await r.json()
+    assert answer["errors"][1]["code"] == code

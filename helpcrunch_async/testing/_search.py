@@ -61,10 +61,11 @@ def _err(code: str, message: str) -> ApiError:
 def _number(value: Any, code: str, default: int) -> int:
     if value is None:
         return default
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
+    number = _timestamp(value) if isinstance(value, str) else None
+    if number is not None:
+        return number
     raise _err(code, "This value should be of type numeric.")
 
 
@@ -79,7 +80,7 @@ def _paged(customers: Iterable[JsonDict], limit: Any, offset: Any, sort: Any,
                               ("asc", "desc")):
         raise _err("order", "The value you selected is not a valid choice.")
     if sort is not None:
-        if sort not in SORT_KEYS:
+        if not isinstance(sort, str) or sort not in SORT_KEYS:
             raise _err("sort", "The value you selected is not a valid choice.")
         key = SORT_KEYS[sort]
         rows.sort(key=lambda c: (_timestamp(c.get(key)) or 0, c["id"]),
@@ -117,7 +118,10 @@ def _timestamp(value: Any) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
+        try:
+            return int(value)
+        except ValueError:  # more digits than Python converts (sys.int_info)
+            return None
     return None
 
 
@@ -129,6 +133,8 @@ def _condition(item: Any, code: str) -> Callable[[JsonDict], bool]:
             raise _err(f"{code}.{key}", "This field was not expected.")
     field, op, value = item.get("field"), item.get("operator"), item.get("value")
     get: Callable[[JsonDict], Any]
+    if not isinstance(field, str):
+        raise _err(f"{code}.field", "The value you selected is not a valid choice.")
     if field in _STRING_FIELDS:
         kind, path = "string", _STRING_FIELDS[field]
 
