@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
+import sys
 from collections import deque
 from typing import Protocol, runtime_checkable
 
@@ -111,12 +113,20 @@ class RateLimiter(Protocol):
 
 
 def check_budget(requests: int, period: float) -> tuple[int, float]:
-    """``(requests, float(period))`` once both are valid; a :class:`ValidationError` if not."""
-    if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
+    """``(requests, float(period))`` once both are valid; a :class:`ValidationError` if not.
+
+    Example:
+        >>> check_budget(120, 60)
+        (120, 60.0)
+    """
+    if (isinstance(requests, bool) or not isinstance(requests, int)
+            or not 1 <= requests <= sys.maxsize):
         raise ValidationError(f"requests must be an int >= 1, got {requests!r}",
                               field="requests")
-    if isinstance(period, bool) or not isinstance(period, int | float) or not period > 0:
-        raise ValidationError(f"period must be > 0 seconds, got {period!r}", field="period")
+    if (isinstance(period, bool) or not isinstance(period, int | float)
+            or not 0 < period < math.inf):
+        raise ValidationError(f"period must be a finite number of seconds > 0, got {period!r}",
+                              field="period")
     return requests, float(period)
 
 

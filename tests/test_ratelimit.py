@@ -147,6 +147,9 @@ def test_blocking_clients_cannot_share_a_rate_limit() -> None:
         ({"period": 0}, "period"),
         ({"period": -1.0}, "period"),
         ({"period": "60"}, "period"),
+        ({"period": float("inf")}, "period"),  # accepted before, then waited forever
+        ({"period": float("nan")}, "period"),
+        ({"requests": 10**30}, "requests"),  # OverflowError before
     ],
 )
 def test_bad_settings_are_rejected(kwargs: dict[str, object], field: str) -> None:

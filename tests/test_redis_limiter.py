@@ -254,6 +254,8 @@ def test_one_limiter_serves_one_api_key_unless_named() -> None:
     ({"redis": 42}, "redis"),
     ({"requests": 0}, "requests"),
     ({"period": -1}, "period"),
+    ({"period": float("inf")}, "period"),  # OverflowError before
+    ({"requests": 10**30}, "requests"),
     ({"name": "a{b}"}, "name"),
     ({"name": ""}, "name"),
     ({"timeout": 0}, "timeout"),
