@@ -88,3 +88,13 @@ def test_objects_without_the_methods_are_rejected() -> None:
         hc.AsyncHelpCrunch(KEY, rate_limit=Half())  # type: ignore[arg-type]
     assert info.value.field == "rate_limit"
     assert "RateLimiter" in str(info.value)
+
+
+def test_a_key_utf8_cannot_encode_gets_a_digest_not_an_error_holding_the_key() -> None:
+    odd = "sk-\ud800-SECRET"  # a lone surrogate (e.g. from a badly decoded env file)
+    digest = key_digest(odd)  # before: UnicodeEncodeError, with the key in its .object
+    assert len(digest) == 32
+    assert digest != key_digest("sk--SECRET")
+    limiter = RecorderWithHooks()
+    hc.AsyncHelpCrunch(odd, rate_limit=limiter)
+    assert limiter.calls == [("bind_key", digest)]
