@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal
@@ -130,7 +131,8 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
     Made by :meth:`AsyncHelpCrunch.list_customers` and
     :meth:`~AsyncHelpCrunch.search_customers`. Each page is one request through the
     client's rate limiter and retries; the next page is asked for only when this one is
-    used up. See the module docstring for what concurrent changes can do.
+    used up. Several tasks may read one pager (each customer goes to one of them).
+    See the module docstring for what concurrent changes can do.
 
     Attributes:
         total: the API's ``total`` from the latest page (``None`` before the first).
@@ -155,6 +157,7 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
         self._done = limit == 0
         self._last_page = False
         self._stale_pages = 0
+        self._fetching = asyncio.Lock()
         self.total: int | None = None
         self.pages_fetched = 0
 
@@ -176,7 +179,9 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
                 self._done = True
                 self._buffer.clear()
                 raise StopAsyncIteration
-            await self._next_page()
+            async with self._fetching:  # tasks sharing this pager fetch one page at a time
+                if not (self._buffer or self._done or self._last_page):
+                    await self._next_page()
 
     async def _next_page(self) -> None:
         customers, total = await self._fetch(self._offset, self._page_size)

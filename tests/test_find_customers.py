@@ -505,6 +505,24 @@ async def test_a_server_ignoring_offset_does_not_make_paging_endless(
     assert [c async for c in pager] == []  # and it stays stopped
 
 
+async def test_one_pager_shared_by_several_tasks_skips_no_page(
+        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    import asyncio
+
+    helpcrunch_fake.seed_customers(60)
+    pager = helpcrunch_client.list_customers(page_size=10)
+
+    async def worker() -> list[int]:  # the usual "N workers, one queue" pattern
+        return [c.id async for c in pager]
+
+    got = await asyncio.gather(*(worker() for _ in range(3)))
+    ids = [cid for part in got for cid in part]
+    # before: two tasks fetched the same offset at once and the next page was skipped
+    assert sorted(ids) == list(range(1, 61))
+    assert [q["offset"] for q in _queries(helpcrunch_fake)] == [
+        [str(n)] for n in range(0, 60, 10)]
+
+
 async def test_a_page_shifted_by_insertions_is_not_taken_for_an_ignored_offset(
         mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     url = "https://api.helpcrunch.com/v1/customers?limit=2&offset={}"
