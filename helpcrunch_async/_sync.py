@@ -601,7 +601,11 @@ class HelpCrunch:
         max_retries: int | None = None,
     ) -> Customer | None:
         """The one customer with this ``user_id`` or ``email``, or ``None``; see
-        :meth:`AsyncHelpCrunch.find_customer`."""
+        :meth:`AsyncHelpCrunch.find_customer`.
+
+        Example:
+            >>> c = client.find_customer(email="ann@example.com")  # doctest: +SKIP
+        """
         return self._run(lambda: self._async.find_customer(
             user_id=user_id, email=email, timeout=timeout, max_retries=max_retries))
 
@@ -613,7 +617,11 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> None:
-        """Delete a customer; see :meth:`AsyncHelpCrunch.delete_customer`."""
+        """Delete a customer; see :meth:`AsyncHelpCrunch.delete_customer`.
+
+        Example:
+            >>> client.delete_customer(1568834)  # doctest: +SKIP
+        """
         self._run(lambda: self._async.delete_customer(
             customer_id, timeout=timeout, max_retries=max_retries))
 
@@ -626,7 +634,11 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Customer:
-        """Add tags; see :meth:`AsyncHelpCrunch.tag_customer`."""
+        """Add tags; see :meth:`AsyncHelpCrunch.tag_customer`.
+
+        Example:
+            >>> c = client.tag_customer(1568834, ["vip"])  # doctest: +SKIP
+        """
         return self._run(lambda: self._async.tag_customer(
             customer_id, tags, timeout=timeout, max_retries=max_retries))
 
@@ -639,7 +651,11 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Customer:
-        """Remove tags; see :meth:`AsyncHelpCrunch.untag_customer`."""
+        """Remove tags; see :meth:`AsyncHelpCrunch.untag_customer`.
+
+        Example:
+            >>> c = client.untag_customer(1568834, ["vip"])  # doctest: +SKIP
+        """
         return self._run(lambda: self._async.untag_customer(
             customer_id, tags, timeout=timeout, max_retries=max_retries))
 

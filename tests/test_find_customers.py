@@ -644,3 +644,10 @@ async def test_fake_answers_a_malformed_query_with_400_not_500(
         assert r.status == 400, await r.text()
         answer = await r.json()
     assert answer["errors"][1]["code"] == code
+
+
+@pytest.mark.parametrize("cls", [hc.AsyncHelpCrunch, hc.HelpCrunch])
+@pytest.mark.parametrize("name", ["list_customers", "search_customers", "find_customer",
+                                  "delete_customer", "tag_customer", "untag_customer"])
+def test_every_finding_method_has_a_docstring_example(cls: type, name: str) -> None:
+    assert ">>>" in (getattr(cls, name).__doc__ or "")
