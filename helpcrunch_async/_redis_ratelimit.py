@@ -181,7 +181,11 @@ class RedisRateLimit:
         if isinstance(redis, str):
             self._url: str | None = redis
             self._client = None
-            Redis.from_url(redis)  # reject a malformed URL now (nothing connects yet)
+            try:  # reject a malformed URL now (nothing connects yet)
+                Redis.from_url(redis)
+            except ValueError as exc:  # redis-py's messages never quote the URL
+                raise ValidationError(f"redis is not a Redis URL: {exc}",
+                                      field="redis") from None
         elif isinstance(redis, Redis | RedisCluster):
             self._url, self._client = None, redis
         else:

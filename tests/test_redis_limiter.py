@@ -252,6 +252,8 @@ def test_one_limiter_serves_one_api_key_unless_named() -> None:
 
 @pytest.mark.parametrize(("kwargs", "field"), [
     ({"redis": 42}, "redis"),
+    ({"redis": "http://127.0.0.1:6379"}, "redis"),  # a ValueError of redis-py's before
+    ({"redis": "redis://127.0.0.1:port/0"}, "redis"),
     ({"requests": 0}, "requests"),
     ({"period": -1}, "period"),
     ({"period": float("inf")}, "period"),  # OverflowError before
