@@ -43,6 +43,7 @@ import asyncio
 import logging
 import math
 import os
+import threading
 import weakref
 from typing import Any
 
@@ -126,6 +127,7 @@ def _forget_parent_connections() -> None:
     for limiter in list(_LIMITERS):
         _ABANDONED_AFTER_FORK.append(limiter._states)
         limiter._states = weakref.WeakKeyDictionary()
+        limiter._lock = threading.Lock()  # another thread may have held it at the fork
 
 
 os.register_at_fork(after_in_child=_forget_parent_connections)
@@ -219,6 +221,7 @@ class RedisRateLimit:
         self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary())
         self._client_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._lock = threading.Lock()  # making or dropping a loop's state
         _LIMITERS.add(self)
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
@@ -293,7 +296,8 @@ class RedisRateLimit:
         """Close the Redis connections this limiter opened on the running event loop
         (never a client you passed in). Clients call it when they close; the limiter
         stays usable and connects again when next needed."""
-        state = self._states.pop(asyncio.get_running_loop(), None)
+        with self._lock:
+            state = self._states.pop(asyncio.get_running_loop(), None)
         if state is not None:
             state.retired = True
             if state.inflight == 0:
@@ -305,6 +309,17 @@ class RedisRateLimit:
         if state is None:
             if self._keys is None:
                 raise HelpCrunchError("a RedisRateLimit outside a client needs name=")
+            with self._lock:
+                return self._new_state(loop)
+        return state
+
+    def _new_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+        # A closed loop never comes back, and its state (whose connections refer to
+        # the loop) would keep it and their sockets alive: let them go.
+        for old in [old for old in self._states if old.is_closed()]:
+            del self._states[old]
+        state = self._states.get(loop)
+        if state is None:
             if self._url is not None:
                 # retry_on_error: redis-py 5.0 retries a dropped connection (a
                 # restarted Redis) only for the errors listed there, whatever ``retry``.

@@ -367,3 +367,19 @@ async def test_the_limiters_own_client_retries_a_dropped_connection_on_every_red
     kwargs = limit._state().redis.connection_pool.connection_kwargs
     assert RedisConnectionError in kwargs.get("retry_on_error", [])
     await limit.aclose()
+
+
+def test_states_of_closed_event_loops_are_let_go(redis_server: RedisServer) -> None:
+    limit = hc.RedisRateLimit(redis_server.url, requests=1000, period=1.0, name="loops")
+
+    async def use_without_aclose() -> None:
+        await limit.acquire()
+        # Close the sockets only (so that this test leaks nothing); the state stays,
+        # as it does when nobody calls aclose() on this loop.
+        await limit._state().redis.aclose()
+        await limit._state().redis.connection_pool.disconnect()
+
+    for _ in range(5):
+        asyncio.run(use_without_aclose())
+    # before: five states, each keeping its closed loop (and, unclosed, a Redis socket)
+    assert len(limit._states) == 1
