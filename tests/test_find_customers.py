@@ -651,3 +651,23 @@ async def test_fake_answers_a_malformed_query_with_400_not_500(
                                   "delete_customer", "tag_customer", "untag_customer"])
 def test_every_finding_method_has_a_docstring_example(cls: type, name: str) -> None:
     assert ">>>" in (getattr(cls, name).__doc__ or "")
+
+
+def test_a_sync_pager_left_half_read_does_not_hang_the_interpreter_exit(
+        helpcrunch_fake_thread: FakeHelpCrunch) -> None:
+    import subprocess
+    import sys
+
+    helpcrunch_fake_thread.seed_customers(30)
+    script = (
+        "import helpcrunch_async as hc\n"
+        f"client = hc.HelpCrunch({helpcrunch_fake_thread.api_key!r}, "
+        f"base_url={helpcrunch_fake_thread.base_url!r}, rate_limit=None)\n"
+        "customers = client.list_customers(page_size=10)\n"
+        "print(next(customers).id)\n"  # then exit: nothing closed
+    )
+    # The pager's cleanup runs after the client's at exit; with the loop-thread runner
+    # of 35924bf it started a new loop thread that never started, and waited forever.
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30)
+    assert (done.returncode, done.stdout) == (0, "1\n"), done.stderr
