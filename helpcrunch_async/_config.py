@@ -41,6 +41,8 @@ _CONNECT_TIMEOUT = 10.0
 def resolve_api_key(api_key: str | None) -> str:
     """The key given, else ``$HELPCRUNCH_API_KEY``; refuse none, empty, or one with spaces.
 
+    A key with a control character or a lone surrogate is refused too: it could not be
+    sent in a header, and the error aiohttp or the codec would raise carries the key.
     The key is never echoed in a message.
     """
     key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
@@ -54,6 +56,11 @@ def resolve_api_key(api_key: str | None) -> str:
     if any(ch.isspace() for ch in key):
         raise ValidationError(
             "api_key contains whitespace; paste the key whole, with no spaces or newlines",
+            field="api_key",
+        )
+    if not key.isprintable():
+        raise ValidationError(
+            "api_key contains a control character or an unprintable one; paste the key whole",
             field="api_key",
         )
     return key

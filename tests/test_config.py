@@ -157,3 +157,16 @@ def test_sync_client_checks_the_same_settings(no_api_key_env: None) -> None:
         hc.HelpCrunch(API_KEY, base_url="http://api.helpcrunch.com/v1")
     with pytest.raises(hc.HelpCrunchError, match="HELPCRUNCH_API_KEY"):
         hc.HelpCrunch()
+
+
+@pytest.mark.parametrize("bad", ["k\x00ey-SECRET", "k\ud800ey-SECRET", "k\x7fey-SECRET"])
+def test_key_with_a_control_character_or_lone_surrogate_is_refused_without_echoing_it(
+    no_api_key_env: None, bad: str
+) -> None:
+    # Sent as is, aiohttp raised a plain ValueError (header injection) and the codec a
+    # UnicodeEncodeError whose .object holds the whole key.
+    with pytest.raises(hc.ValidationError) as info:
+        hc.AsyncHelpCrunch(api_key=bad)
+    assert info.value.field == "api_key"
+    assert "SECRET" not in str(info.value)
+    assert "SECRET" not in repr(info.value)
