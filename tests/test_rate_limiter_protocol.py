@@ -96,5 +96,7 @@ def test_a_key_utf8_cannot_encode_gets_a_digest_not_an_error_holding_the_key() -
     assert len(digest) == 32
     assert digest != key_digest("sk--SECRET")
     limiter = RecorderWithHooks()
-    hc.AsyncHelpCrunch(odd, rate_limit=limiter)
-    assert limiter.calls == [("bind_key", digest)]
+    with pytest.raises(hc.ValidationError) as info:  # the client refuses such a key first
+        hc.AsyncHelpCrunch(odd, rate_limit=limiter)
+    assert "SECRET" not in str(info.value)
+    assert limiter.calls == []
