@@ -23,8 +23,8 @@ Creates are never sent twice: a ``POST`` that may have reached the server is not
 retried (the row fails with ``maybe_sent=True``), later rows with the same key in the
 same run fail instead of creating again, and a re-run finds the customer by its key
 before creating. When the account listing may have missed customers (its ``total``
-changed while reading, or fewer customers came than it announced), each create is
-first confirmed with a search by key.
+changed while reading, or the number of customers that came differs from it), each
+create is first confirmed with a search by key.
 """
 
 from __future__ import annotations
@@ -339,9 +339,11 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self.reads = pager.pages_fetched
         # Offset paging can miss customers when others are added or deleted meanwhile:
         # then a create is confirmed by a search first (see the module docstring).
+        # A total the pages contradict (more customers came than it counts) is a
+        # listing not to trust either.
         self._confirm_creates = (pager.total != announced
                                  or (pager.total is not None
-                                     and self.customers_read < pager.total))
+                                     and self.customers_read != pager.total))
 
     def _progress(self) -> None:
         if self.on_progress is not None:

@@ -9,6 +9,10 @@ or after ``limit`` customers.
 Offset paging and concurrent changes: the API pages by position, so when customers are
 added or deleted while you iterate, later pages shift.
 
+The listing ends on a short (or empty) page, or when ``offset`` reaches ``total``
+exactly. A ``total`` smaller than what the pages bring is wrong and is not trusted:
+paging goes on to a short page.
+
 * A customer never comes twice in one iteration: ids already yielded are skipped
   (an insertion before the current position shifts the rest right).
 * A customer **can be missed**: a deletion before the current position shifts the rest
@@ -188,8 +192,11 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
         self.pages_fetched += 1
         self.total = total
         self._offset += len(customers)
+        # ``total`` ends the listing only where it agrees with the pages: a full page
+        # that goes past it proves it wrong (more customers came than it counts), and
+        # trusting it would silently drop the rest.
         self._last_page = (len(customers) < self._page_size
-                           or (total is not None and self._offset >= total))
+                           or (total is not None and self._offset == total))
         if self._last_page or any(c.id not in self._seen for c in customers):
             self._stale_pages = 0
         else:

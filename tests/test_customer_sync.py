@@ -277,6 +277,35 @@ async def test_a_listing_that_missed_customers_confirms_creates_by_search(
     assert sum(r.endswith("/search") for r in reads(helpcrunch_fake)) == 4  # 2 a run
 
 
+async def test_a_listing_whose_total_lies_is_read_to_the_end_and_creates_nothing_twice(
+        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The answer says total 5 while 150 customers come: trusting it read one page, and
+    # customer 140 (emails are not unique in HelpCrunch) was created a second time.
+    helpcrunch_fake.seed_customers(150)
+    from helpcrunch_async import _paging
+
+    original = _paging.customer_page_from_json
+
+    def lying(data: Any) -> Any:
+        if "total" in data:
+            data["total"] = 5
+        return original(data)
+
+    monkeypatch.setattr("helpcrunch_async._client.customer_page_from_json", lying)
+    rows = [{"email": "customer140@example.com", "name": "Customer 140"},
+            {"email": "new@example.com", "name": "New"}]
+    results = await run(helpcrunch_client, rows, match="email", create_missing=True,
+                        strategy="list")
+    assert [(r.action, r.customer_id) for r in results] == [("unchanged", 140),
+                                                            ("created", 151)]
+    assert [w[:2] for w in writes(helpcrunch_fake)] == [("POST", "/v1/customers")]
+    assert len(helpcrunch_fake.customers) == 151
+    # the total was wrong: the create was confirmed by a search first
+    assert [r for r in reads(helpcrunch_fake) if r.endswith("/search")] == [
+        "POST /v1/customers/search"]
+
+
 async def test_create_after_a_server_error_is_not_repeated(
         helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
     helpcrunch_fake.add_faults(Fault.status(500), method="POST")

@@ -51,6 +51,24 @@ async def test_list_stops_at_total_without_an_empty_page(
     assert len(helpcrunch_fake.requests) == 2  # offset 40 == total: no third request
 
 
+async def test_list_does_not_trust_a_total_the_pages_contradict(
+        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    helpcrunch_fake.seed_customers(250)
+    from helpcrunch_async import _paging
+
+    original = _paging.customer_page_from_json
+
+    def lying(data: Any) -> Any:  # a full page of 100, and "total": 5
+        data["total"] = 5
+        return original(data)
+
+    monkeypatch.setattr("helpcrunch_async._client.customer_page_from_json", lying)
+    pager = helpcrunch_client.list_customers()
+    assert [c.id async for c in pager] == list(range(1, 251))
+    assert pager.pages_fetched == 3
+
+
 async def test_list_limit_stops_after_n_customers(
         helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
     helpcrunch_fake.seed_customers(300)
