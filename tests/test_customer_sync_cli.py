@@ -112,6 +112,17 @@ def test_dry_run_prints_a_diff_per_changed_row_and_sends_no_write(
     assert not (tmp_path / "r").exists()
 
 
+def test_dry_run_with_invalid_lines_exits_2_as_documented(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        code = run_sync(fake, jsonl(tmp_path, ROWS), "--match", "user_id",
+                        "--create-missing", "--dry-run")
+        assert writes(fake) == []
+    assert code == 2  # `helpcrunch sync --help`: "2 ... (also: invalid lines under --dry-run)"
+    assert "line 4: the line has no userId" in capsys.readouterr().err
+
+
 def test_resume_after_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     rows = [{"userId": f"user_{i}", "name": f"N{i}"} for i in range(1, 6)]

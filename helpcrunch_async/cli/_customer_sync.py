@@ -299,5 +299,8 @@ def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: 
           f"writing, {stats.retries} retries, {stats.rate_limited} rate-limited); "
           f"update-customers would have sent {sum(c.values()):,} (one per line)"
           + (f"; report: {report_path}" if report_path else ""))
-    return _ending(lines, refused, report_path, noun="sync", verb="sync",
+    code = _ending(lines, refused, report_path, noun="sync", verb="sync",
                    resumable=not args.dry_run)
+    if args.dry_run and lines.invalid and code == EXIT_FAILED:
+        return EXIT_USAGE  # as documented: invalid lines under --dry-run are exit 2
+    return code
