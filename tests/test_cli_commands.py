@@ -237,3 +237,34 @@ def test_console_script_entry_point_runs() -> None:
                             timeout=60, env=env)
     assert result.returncode == 0
     assert hc.__version__ in result.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["demo", "--fault-rate", "2"], ["demo", "--fault-rate", "nan"],
+    ["demo", "--fault-rate", "-0.5"], ["fake-server", "--fault-rate", "5"],
+    ["fake-server", "--port", "99999"],
+])
+def test_out_of_range_fault_rate_and_port_are_usage_errors(
+        args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:  # was a ValueError/OverflowError traceback
+        main(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"helpcrunch {args[0]}: error: argument {args[1]}")
+
+
+def test_fake_server_on_a_taken_port_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = main(["fake-server", "--port", str(port), "--customers", "0"])
+    assert code == 2
+    out, err = capsys.readouterr()
+    assert err.startswith(f"helpcrunch: cannot listen on 127.0.0.1:{port}: ")
+    assert err.endswith("address already in use\n")
+    assert err.count("\n") == 1  # one line, no traceback
+    assert out == ""

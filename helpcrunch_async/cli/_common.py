@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import signal
 import sys
 from typing import Any
@@ -23,7 +24,9 @@ __all__ = [
     "EXIT_USAGE",
     "add_command",
     "add_signal_handler",
+    "fraction",
     "non_negative_int",
+    "port_number",
     "parse_rate_limit",
     "positive_int",
     "remove_signal_handler",
@@ -96,6 +99,34 @@ def positive_int(text: str) -> int:
 def non_negative_int(text: str) -> int:
     """An option value that must be an integer of at least 0."""
     return _int_at_least(text, 0)
+
+
+def fraction(text: str) -> float:
+    """An option value that must be a share from 0 to 1 (``--fault-rate``).
+
+    Example:
+        >>> fraction("0.05")
+        0.05
+        >>> fraction("2")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: expected a share from 0 to 1, got '2'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:  # NaN too
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 1, got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An option value that must be a TCP port, 0 to 65535 (0: any free port)."""
+    value = _int_at_least(text, 0)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"a port is at most 65535, got {value}")
+    return value
 
 
 def _int_at_least(text: str, low: int) -> int:

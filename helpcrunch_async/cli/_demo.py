@@ -23,7 +23,14 @@ from typing import Any
 
 from .._client import AsyncHelpCrunch
 from .._ratelimit import RateLimit
-from ._common import add_command, non_negative_int, parse_rate_limit, positive_int, say
+from ._common import (
+    add_command,
+    fraction,
+    non_negative_int,
+    parse_rate_limit,
+    positive_int,
+    say,
+)
 from ._connect import add_redis_option, client_rate_limit
 from ._progress import Progress
 
@@ -70,7 +77,7 @@ to stdout; progress and messages to stderr.""")
                       help="the fake's and the client's limit (default 240/2: HelpCrunch's "
                            "rate of 120 a minute, 60 times faster; off: none)")
     add_redis_option(demo)
-    demo.add_argument("--fault-rate", type=float, default=0.01,
+    demo.add_argument("--fault-rate", type=fraction, default=0.01,
                       help="share of requests the fake fails (5xx, drops; default 0.01)")
     demo.add_argument("--concurrency", type=positive_int, default=16, metavar="N",
                       help="requests in flight (default 16)")

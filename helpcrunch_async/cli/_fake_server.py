@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import EXIT_OK, add_command, non_negative_int, parse_rate_limit
+from ._common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    add_command,
+    fraction,
+    non_negative_int,
+    parse_rate_limit,
+    port_number,
+    say,
+)
 
 __all__ = ["add_parser", "run"]
 
@@ -26,7 +35,7 @@ Examples:
 Input: none. Prints its base URL and key on stdout, then serves until Ctrl-C.""")
     fake.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default %(default)s)")
-    fake.add_argument("--port", type=non_negative_int, default=8080,
+    fake.add_argument("--port", type=port_number, default=8080,
                       help="port to listen on (default %(default)s; 0: any free port)")
     fake.add_argument("--api-key", default="test-key",
                       help="the only API key the fake accepts (default: %(default)s)")
@@ -35,7 +44,7 @@ Input: none. Prints its base URL and key on stdout, then serves until Ctrl-C."""
                       help="sliding window (default 120/60, HelpCrunch's; off: none)")
     fake.add_argument("--retry-after", action="store_true",
                       help="send Retry-After on 429 (the real API's headers are undocumented)")
-    fake.add_argument("--fault-rate", type=float, default=0.0,
+    fake.add_argument("--fault-rate", type=fraction, default=0.0,
                       help="share of requests failed on purpose (5xx, drops; default 0)")
     fake.add_argument("--seed", type=int, default=None,
                       help="seed of the injected faults (default: random)")
@@ -48,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; returns the exit code."""
     from ..testing import run_fake_server
 
-    run_fake_server(args.host, args.port, api_key=args.api_key, rate_limit=args.rate_limit,
-                    retry_after=args.retry_after, fault_rate=args.fault_rate, seed=args.seed,
-                    customers=args.customers)
+    try:
+        run_fake_server(args.host, args.port, api_key=args.api_key,
+                        rate_limit=args.rate_limit, retry_after=args.retry_after,
+                        fault_rate=args.fault_rate, seed=args.seed, customers=args.customers)
+    except OSError as exc:  # the port is taken, the host is not an address of this machine
+        say(f"helpcrunch: cannot listen on {args.host}:{args.port}: "
+            f"{exc.strerror or exc}")
+        return EXIT_USAGE
     return EXIT_OK
