@@ -212,7 +212,10 @@ def _normal(value: object) -> tuple[str, object]:
         return ("number", _seconds(value))
     if isinstance(value, str):
         if _INT_TEXT.fullmatch(value):
-            return ("number", int(value))
+            try:
+                return ("number", int(value))
+            except ValueError:  # over Python's 4,300-digit limit: no number of HelpCrunch's
+                return ("text", value)
         if _FLOAT_TEXT.fullmatch(value) and repr(float(value)) == value:
             return ("number", float(value))
         if _DATE_TEXT.fullmatch(value):

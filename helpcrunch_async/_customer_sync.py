@@ -407,7 +407,10 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             key, update = self._parse(row)
         except ValidationError as exc:
             return _failed(index, self._given_key(row), exc)
-        outcome = self._decide(index, key, update, searched=self.strategy == "search")
+        try:
+            outcome = self._decide(index, key, update, searched=self.strategy == "search")
+        except Exception as exc:  # a bug or a surprise: this row fails, the sync goes on
+            return _failed(index, key, _failure(exc)[0])
         if isinstance(outcome, CustomerSyncResult):
             return outcome
         job = outcome

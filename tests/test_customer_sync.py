@@ -524,3 +524,25 @@ async def test_an_unexpected_error_fails_its_row_only(
     assert [r.action for r in results] == ["failed", "updated"]
     assert isinstance(results[0].error, hc.HelpCrunchError)
     assert "surprise" in str(results[0].error)
+
+
+async def test_a_stored_value_the_diff_cannot_read_fails_its_row_only(
+        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    helpcrunch_fake.seed_customers(3)
+    helpcrunch_fake.customers[1]["customData"] = {"x": "1" * 5000}
+    results = await run(helpcrunch_client, [row(1, custom_data={"x": "2"}), row(2, name="B")],
+                        strategy="list")
+    assert [r.action for r in results] == ["updated", "updated"]  # was: ValueError, no result
+    assert helpcrunch_fake.customers[1]["customData"] == {"x": "2"}
+
+    from helpcrunch_async import _customer_sync
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("surprise")
+
+    monkeypatch.setattr(_customer_sync, "plan_update", broken)
+    results = await run(helpcrunch_client, [row(1, name="A"), row(2, name="C")],
+                        strategy="list")
+    assert [r.action for r in results] == ["failed", "failed"]  # each row, not the sync
+    assert all("ValueError" in str(r.error) for r in results)

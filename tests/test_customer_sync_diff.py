@@ -308,3 +308,10 @@ def test_records_of_a_thousand_customers_stay_small() -> None:
         tracemalloc.stop()
     assert len(index) == 1000
     assert per_customer < 450
+
+
+def test_digit_strings_over_pythons_int_limit_compare_as_text() -> None:
+    long = "1" * 5000  # int() refuses it (ValueError): the whole sync crashed on it
+    assert same_custom_value(long, long)
+    assert not same_custom_value("2", long)
+    assert not same_custom_value(long, 1)
