@@ -268,3 +268,29 @@ def test_fake_server_on_a_taken_port_is_one_line(capsys: pytest.CaptureFixture[s
     assert err.endswith("address already in use\n")
     assert err.count("\n") == 1  # one line, no traceback
     assert out == ""
+
+
+@pytest.mark.parametrize("command", [
+    ["update-customers", "{input}", "--report", "{target}"],
+    ["sync", "{input}", "--match", "user_id", "--report", "{target}"],
+    ["export", "-o", "{target}"],
+])
+@pytest.mark.parametrize("target", ["a-directory", "a-file/report.jsonl"])
+def test_an_unwritable_report_or_output_is_one_line_exit_2_nothing_sent(
+        command: list[str], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a-directory").mkdir()
+    (tmp_path / "a-file").write_text("")
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": 1, "name": "A"}\n' if command[0] == "update-customers"
+                      else '{"userId": "user_1", "name": "A"}\n')
+    args = [a.format(input=source, target=tmp_path / target) for a in command]
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        code = main([*args, "--base-url", fake.base_url, "--rate-limit", "off",
+                     "--no-progress"])  # was an IsADirectoryError/FileExistsError traceback
+        assert [r.method for r in fake.requests if r.method != "GET"] == []
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"cannot write {'the report ' if command[0] != 'export' else ''}" in err
+    assert err.count("\n") <= 2  # the line (and the no-report warning, never here)

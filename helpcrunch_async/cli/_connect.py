@@ -29,6 +29,7 @@ from .._exceptions import (
 )
 from .._ratelimit import RateLimit, RateLimiter
 from ._common import EXIT_FAILED, EXIT_USAGE, non_negative_int, parse_rate_limit, say
+from ._jobfile import InputError
 
 __all__ = [
     "REDIS_URL_ENV",
@@ -121,7 +122,7 @@ def run_with_client(args: argparse.Namespace,
 
     try:
         return asyncio.run(go())
-    except ValidationError:
+    except (ValidationError, InputError):  # usage or input errors: exit 2, from main()
         raise
     except HelpCrunchError as exc:
         say(failure_message(exc))

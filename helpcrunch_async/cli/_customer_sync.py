@@ -226,8 +226,12 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
     skip = done_lines(args.resume) if args.resume else {}
     report_path = None if args.dry_run else (args.report or args.resume)
     stream = open_input(args.file)
+    try:
+        report = ReportWriter(report_path, keyed=args.match != "id")
+    except InputError:
+        close_input(stream, args.file)
+        raise
     total = _lines_to_do(args.file, skip)
-    report = ReportWriter(report_path, keyed=args.match != "id")
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     started = time.monotonic()

@@ -219,6 +219,8 @@ class _Output:
 
     def __enter__(self) -> _Output:
         if self._path is not None:
+            if os.path.isdir(self._path):  # found now, not after reading every customer
+                raise InputError(f"cannot write {self._path}: it is a directory")
             self._partial = f"{self._path}.partial"
             try:
                 self.stream = open(self._partial, "w", encoding="utf-8")
@@ -239,7 +241,12 @@ class _Output:
             return
         self.stream.close()
         if exc_type is None:
-            os.replace(self._partial, self._path)
+            try:
+                os.replace(self._partial, self._path)
+            except OSError as exc:
+                raise InputError(
+                    f"cannot write {self._path}: {exc.strerror or exc}; the {self.count} "
+                    f"customers exported are in {self._partial}") from None
         else:
             say(f"helpcrunch: the export is incomplete: {self.count} customers written to "
                 f"{self._partial}; {self._path} was not written")

@@ -508,10 +508,14 @@ class ReportWriter:
         self._keyed = keyed
         if path is not None:
             report = Path(path)
-            report.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(report, "a", encoding="utf-8")  # noqa: SIM115 - see close()
-            if report.stat().st_size and not _ends_with_newline(report):
-                self._file.write("\n")  # a crash cut the last entry short: start afresh
+            try:
+                report.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(report, "a", encoding="utf-8")  # noqa: SIM115 - close()
+                if report.stat().st_size and not _ends_with_newline(report):
+                    self._file.write("\n")  # a crash cut the last entry short: start afresh
+            except OSError as exc:  # a directory, no permission, a file where a dir should be
+                raise InputError(f"cannot write the report {path}: "
+                                 f"{exc.strerror or exc}") from None
 
     def write(self, line: int, raw_id: object, status: str,
               error: HelpCrunchError | None = None, attempts: int = 0,
