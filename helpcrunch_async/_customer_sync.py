@@ -591,7 +591,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                 self._index[lookup] = _Uncertain(exc)
             return _failed(index, key, exc, None, plan)
         except APIError as exc:
-            if exc.status is not None and exc.status >= 500:  # the create may have happened
+            # Only a 4xx refused the create for sure: after a 5xx it may have happened,
+            # and after a 2xx whose answer could not be read it did.
+            if exc.status is None or not 400 <= exc.status < 500:
                 self._index[lookup] = _Uncertain(exc)
             return _failed(index, key, exc, None, plan)
         except HelpCrunchError as exc:

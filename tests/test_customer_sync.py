@@ -546,3 +546,19 @@ async def test_a_stored_value_the_diff_cannot_read_fails_its_row_only(
                         strategy="list")
     assert [r.action for r in results] == ["failed", "failed"]  # each row, not the sync
     assert all("ValueError" in str(r.error) for r in results)
+
+
+async def test_a_create_answered_with_an_unreadable_201_is_not_repeated(
+        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake.seed_customers(3)
+    helpcrunch_fake.add_faults(Fault.non_json(), method="POST", path="/v1/customers")
+    rows = [{"email": "new@example.com", "name": "A"},
+            {"email": "NEW@example.com", "name": "A"}]  # the same key (emails ignore case)
+    results = await run(helpcrunch_client, rows, match="email", create_missing=True,
+                        max_concurrency=1)
+    assert isinstance(results[0].error, hc.APIResponseValidationError)
+    assert results[0].error.status == 201  # HelpCrunch created it; its answer was lost
+    assert results[1].action == "failed"  # was: "created", a second customer
+    assert "may have reached HelpCrunch" in str(results[1].error)
+    assert [w[0] for w in writes(helpcrunch_fake)] == ["POST"]
+    assert len(helpcrunch_fake.customers) == 4
