@@ -16,7 +16,9 @@ It uses the library and the library never imports it. Commands:
   manual tests and benchmarks.
 
 Results go to stdout; progress, warnings and errors to stderr. Shared pieces (exit
-codes, option types, help layout) live in :mod:`._common`; each subcommand module has
+codes, option types, help layout) live in :mod:`._common`; what ``update-customers``
+and ``sync`` share as jobs over input lines (line options, report, failures on screen,
+Ctrl-C, the ending) in :mod:`._job`; each subcommand module has
 ``add_parser(commands)`` and ``run(args)``.
 
 Exit codes: 0 all done; 1 some items failed, or the job stopped early (HelpCrunch

@@ -38,6 +38,15 @@ from ._common import (
     say,
 )
 from ._connect import add_client_options, client_rate_limit, failure_message
+from ._job import (
+    LineJob,
+    add_line_options,
+    ctrl_c_handler,
+    ending,
+    job_client,
+    lines_to_do,
+    show_failures,
+)
 from ._jobfile import (
     InputError,
     JobLine,
@@ -48,15 +57,6 @@ from ._jobfile import (
     read_lines,
 )
 from ._progress import Progress
-from ._update import (
-    _add_line_options,
-    _ctrl_c,
-    _ending,
-    _Job,
-    _job_client,
-    _lines_to_do,
-    _show_failures,
-)
 
 __all__ = ["add_parser", "run"]
 
@@ -104,7 +104,7 @@ def add_parser(commands: Any) -> None:
                       help="also remove the tags a line does not name (untag)")
     sync.add_argument("--dry-run", action="store_true",
                       help="read the account, print the changes, send no write")
-    _add_line_options(sync, in_flight="lines",
+    add_line_options(sync, in_flight="lines",
                       report="line, id, key, status, action, changed, error")
     add_client_options(sync)
     sync.add_argument("--no-progress", action="store_true", help="no progress display")
@@ -142,7 +142,7 @@ def _row(line: JobLine, match: str) -> dict[str, Any]:
     return fields
 
 
-class _Lines(_Job):
+class _Lines(LineJob):
     """The lines of a sync: rows in, results back to the report — or, under
     ``--dry-run``, the diff of each changed line to stdout. Invalid lines, the resume
     report, failures on screen and stops (refused key, unreachable host) as
@@ -231,21 +231,21 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
     except InputError:
         close_input(stream, args.file)
         raise
-    total = _lines_to_do(args.file, skip)
+    total = lines_to_do(args.file, skip)
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     started = time.monotonic()
     refused: BulkAbortedError | None = None
     lines = _Lines(read_lines(stream, args.file, args.match), args, skip, report)
     try:
-        async with _job_client(args, api_key, limit) as client:
+        async with job_client(args, api_key, limit) as client:
             job = client.sync_customers(
                 lines.rows(), match=args.match, create_missing=args.create_missing,
                 exact_tags=args.exact_tags, dry_run=args.dry_run,
                 max_concurrency=args.concurrency)
 
             # Ctrl-C while the account is read aborts at once: nothing was written yet.
-            add_signal_handler(loop, _ctrl_c(lines, main_task, "the lines",
+            add_signal_handler(loop, ctrl_c_handler(lines, main_task, "the lines",
                                              lambda: job.phase != "rows"))
             job.on_progress = pages = _Pages(not args.no_progress)
             try:
@@ -290,7 +290,7 @@ def _counts(job: CustomerSync) -> str:
 def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: Any,
              elapsed: float, report_path: str | None,
              refused: BulkAbortedError | None) -> int:
-    _show_failures(lines, report_path)
+    show_failures(lines, report_path)
     c = job.counts
     would = "would be " if args.dry_run else ""
     print(f"{'dry run: ' if args.dry_run else ''}{c['unchanged']} unchanged, "
@@ -303,7 +303,7 @@ def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: 
           f"writing, {stats.retries} retries, {stats.rate_limited} rate-limited); "
           f"update-customers would have sent {sum(c.values()):,} (one per line)"
           + (f"; report: {report_path}" if report_path else ""))
-    code = _ending(lines, refused, report_path, noun="sync", verb="sync",
+    code = ending(lines, refused, report_path, noun="sync", verb="sync",
                    resumable=not args.dry_run)
     if args.dry_run and lines.invalid and code == EXIT_FAILED:
         return EXIT_USAGE  # as documented: invalid lines under --dry-run are exit 2

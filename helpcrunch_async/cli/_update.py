@@ -27,21 +27,13 @@ import contextlib
 import io
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
 from typing import IO, Any
 
-import attrs
-
-from .._client import AsyncHelpCrunch
 from .._config import API_KEY_ENV
 from .._exceptions import (
-    APIConnectionError,
-    AuthenticationError,
     BulkAbortedError,
     HelpCrunchError,
-    PermissionDeniedError,
 )
-from .._models import CustomerUpdate
 from .._ratelimit import RateLimiter
 from ._common import (
     EXIT_FAILED,
@@ -50,17 +42,23 @@ from ._common import (
     EXIT_USAGE,
     add_command,
     add_signal_handler,
-    positive_int,
     remove_signal_handler,
     say,
 )
 from ._connect import add_client_options, client_rate_limit, failure_message
+from ._job import (
+    LineJob,
+    add_line_options,
+    ctrl_c_handler,
+    ending,
+    id_text,
+    job_client,
+    lines_to_do,
+    show_failures,
+)
 from ._jobfile import (
-    MATCH_NAMES,
     InputError,
-    JobLine,
     ReportWriter,
-    check_resume,
     close_input,
     done_lines,
     match_key,
@@ -68,12 +66,9 @@ from ._jobfile import (
     read_lines,
 )
 from ._progress import Progress
-from ._resolve import Resolver, choose_resolver, resolve_lines
+from ._resolve import choose_resolver
 
 __all__ = ["add_parser", "run"]
-
-SHOWN_FAILURES = 5
-"""Failed lines printed on screen, with line, id and message; the rest are counted."""
 
 _EPILOG = f"""\
 Examples:
@@ -134,7 +129,7 @@ def add_parser(commands: Any) -> None:
     up.add_argument("--batch", action="store_true",
                     help="send PUT /customers/batch, 10 customers a request (semantics of "
                          "left-out fields undocumented by HelpCrunch)")
-    _add_line_options(up, in_flight="requests", report="line, id, status, error")
+    add_line_options(up, in_flight="requests", report="line, id, status, error")
     up.add_argument("--dry-run", action="store_true",
                     help="validate every line and send nothing")
     up.add_argument("--match", choices=("id", "user_id", "email"), default="id",
@@ -146,19 +141,6 @@ def add_parser(commands: Any) -> None:
     add_client_options(up)
     up.add_argument("--no-progress", action="store_true", help="no progress display")
     up.set_defaults(run=run)
-
-
-def _add_line_options(parser: argparse.ArgumentParser, *, in_flight: str,
-                      report: str) -> None:
-    """``--concurrency``, ``--report`` and ``--resume``: what a job over input lines has."""
-    parser.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
-                        help=f"{in_flight} in flight (default 8)")
-    parser.add_argument("--report", metavar="FILE",
-                        help=f"append one JSON line per input line ({report}); needed for "
-                             "--resume")
-    parser.add_argument("--resume", metavar="FILE",
-                        help="skip lines this report marks done; new results are appended "
-                             "to it unless --report says otherwise")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -210,145 +192,12 @@ def _dry_run(path: str, match: str) -> int:
                 valid += 1
             else:
                 invalid += 1
-                say(f"line {line.number}{_id_text(line.raw_id, match)}: {line.error}")
+                say(f"line {line.number}{id_text(line.raw_id, match)}: {line.error}")
     finally:
         close_input(stream, path)
     looked_up = "" if match == "id" else "; customers are not looked up in a dry run"
     print(f"dry run: {valid} valid, {invalid} invalid lines; nothing sent{looked_up}")
     return EXIT_OK if invalid == 0 else EXIT_USAGE
-
-
-def _id_text(raw_id: object, match: str = "id") -> str:
-    name = "id" if match == "id" else MATCH_NAMES[match]
-    return f" ({name} {raw_id})" if isinstance(raw_id, int | str) and raw_id != "" else ""
-
-
-def _count_lines(path: str) -> int | None:
-    if path == "-":
-        return None
-    try:
-        with open(path, "rb") as f:
-            count = sum(1 for raw in f if raw.strip())
-    except OSError:
-        return None
-    return count - 1 if path.endswith(".csv") else count
-
-
-def _lines_to_do(path: str, skip: dict[int, str | None]) -> int | None:
-    """The input's lines not done before, for the progress bar (``None``: stdin)."""
-    total = _count_lines(path)
-    return None if total is None else max(0, total - len(skip))
-
-
-def _job_client(args: argparse.Namespace, api_key: str,
-                limit: RateLimiter | None) -> AsyncHelpCrunch:
-    """The client for a job over lines: the connection options and ``--concurrency``."""
-    return AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
-                           max_concurrency=args.concurrency, max_retries=args.max_retries)
-
-
-class _Job:
-    """Feeds input lines to the client, maps results back to lines, writes the report.
-
-    With ``--match user_id|email`` each line's customer is found first
-    (:meth:`resolved_items`); a line whose key matches nobody or several customers is
-    reported failed and nothing is sent for it.
-    """
-
-    def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
-                 report: ReportWriter, progress: Progress, match: str = "id",
-                 send_key: bool = False) -> None:
-        self._lines = lines
-        self._send_key = send_key
-        self._skip = skip
-        self._report = report
-        self._progress = progress
-        self._match = match
-        self._by_index: dict[int, tuple[JobLine, int]] = {}
-        self._next_index = 0
-        self.skipped = 0
-        self.stopping = False
-        self.interrupted = False  # by Ctrl-C (see _ctrl_c)
-        self.refused: BulkAbortedError | None = None
-        self.unreachable: APIConnectionError | None = None
-        self.failures: list[str] = []  # the first few, for the screen
-        self.failed = 0
-
-    def lines(self) -> Iterator[JobLine]:
-        """The valid, not-yet-done lines; invalid ones are reported here and now."""
-        for line in self._lines:
-            if self.stopping:
-                return
-            if line.number in self._skip:
-                check_resume(line, self._skip[line.number])
-                self.skipped += 1
-                continue
-            if line.error is not None or line.update is None or (
-                    self._match == "id" and line.customer_id is None):
-                self._write(line, None, "invalid", line.error)
-                self._fail(line, line.error)
-                continue
-            yield line
-
-    def items(self) -> Iterator[tuple[int, CustomerUpdate]]:
-        """``(customer id, update)`` of each line to send (``--match id``)."""
-        for line in self.lines():
-            assert line.customer_id is not None
-            yield self._admit(line, line.customer_id)
-
-    async def resolved_items(self, resolver: Resolver,
-                             window: int) -> AsyncIterator[tuple[int, CustomerUpdate]]:
-        """``(customer id, update)`` of each line whose customer was found."""
-        async for line, found in resolve_lines(self.lines(), resolver, window):
-            if isinstance(found, int):
-                yield self._admit(line, found)
-            else:
-                self._write(line, None, "failed", found)
-                self._fail(line, found)
-
-    def _admit(self, line: JobLine, customer_id: int) -> tuple[int, CustomerUpdate]:
-        assert line.update is not None
-        self._by_index[self._next_index] = (line, customer_id)
-        self._next_index += 1
-        if self._send_key and isinstance(line.raw_id, str):
-            # a PUT (or a batch item that acts like one) must not clear the key
-            update = (attrs.evolve(line.update, user_id=line.raw_id)
-                      if self._match == "user_id"
-                      else attrs.evolve(line.update, email=line.raw_id))
-            return customer_id, update
-        return customer_id, line.update
-
-    def finished(self, index: int, ok: bool, error: HelpCrunchError | None,
-                 attempts: int) -> None:
-        line, customer_id = self._by_index.pop(index)
-        self._write(line, customer_id, "done" if ok else "failed", error, attempts)
-        if ok:
-            self._progress.advance(ok=True)
-            return
-        self._fail(line, error)
-
-    def _write(self, line: JobLine, customer_id: int | None, status: str,
-               error: HelpCrunchError | None, attempts: int = 0) -> None:
-        if self._match == "id":
-            self._report.write(line.number, line.raw_id, status, error, attempts)
-        else:
-            self._report.write(line.number, customer_id, status, error, attempts,
-                               key=line.raw_id)
-
-    def _fail(self, line: JobLine, error: HelpCrunchError | None) -> None:
-        self.failed += 1
-        if len(self.failures) < SHOWN_FAILURES:
-            self.failures.append(
-                f"  line {line.number}{_id_text(line.raw_id, self._match)}: {error}")
-        self._progress.advance(ok=False)
-        if (isinstance(error, AuthenticationError | PermissionDeniedError)
-                and self.refused is None):
-            self.refused = BulkAbortedError(error)  # a search was refused: stop reading
-            self.stopping = True
-        if (isinstance(error, APIConnectionError) and not error.maybe_sent
-                and self.unreachable is None):
-            self.unreachable = error  # the host cannot be reached: stop reading input
-            self.stopping = True
 
 
 def _open_job_input(args: argparse.Namespace) -> IO[str]:
@@ -382,13 +231,13 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
     skip = done_lines(args.resume) if args.resume else {}
     report_path = args.report or args.resume
     stream = _open_job_input(args)
-    total = _lines_to_do(args.file, skip)
+    total = lines_to_do(args.file, skip)
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     refused: BulkAbortedError | None = None
     report: ReportWriter | None = None
     try:
-        async with _job_client(args, api_key, limit) as client:
+        async with job_client(args, api_key, limit) as client:
             resolver = None
             if args.match != "id":
                 how = args.resolve or "auto"
@@ -402,10 +251,10 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
                     return EXIT_FAILED
             report = ReportWriter(report_path, keyed=resolver is not None)
             with Progress(total, enabled=not args.no_progress) as progress:
-                job = _Job(read_lines(stream, args.file, args.match), skip, report, progress,
+                job = LineJob(read_lines(stream, args.file, args.match), skip, report, progress,
                            args.match, send_key=resolver is not None and (args.put or args.batch))
 
-                add_signal_handler(loop, _ctrl_c(job, main_task, "requests"))
+                add_signal_handler(loop, ctrl_c_handler(job, main_task, "requests"))
                 items = (job.items() if resolver is None
                          else job.resolved_items(resolver, args.concurrency))
                 results = client.update_customers(
@@ -429,60 +278,10 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
         if report is not None:
             report.close()
         close_input(stream, args.file)
-    _show_failures(job, report_path)
+    show_failures(job, report_path)
     print(f"{progress.done} done, {job.failed} failed"
           + (f", {job.skipped} skipped (done before)" if job.skipped else "")
           + f" in {progress.elapsed:.1f} s; {stats.requests} requests, {stats.retries} "
             f"retries, {stats.rate_limited} rate-limited (429)"
           + (f"; report: {report_path}" if report_path else ""))
-    return _ending(job, refused, report_path)
-
-
-def _ctrl_c(job: _Job, main_task: asyncio.Task[Any] | None, in_flight: str,
-            abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
-    """The SIGINT handler of a job: the first Ctrl-C stops reading input (what is in
-    flight finishes and is reported), the second — or the first while ``abort_now()``
-    — cancels ``main_task`` at once."""
-
-    def on_interrupt() -> None:
-        if (job.stopping or abort_now()) and main_task is not None:
-            main_task.cancel()
-            return
-        job.interrupted = job.stopping = True
-        say(f"\nhelpcrunch: stopping — finishing {in_flight} in flight "
-            "(Ctrl-C again to abort)")
-
-    return on_interrupt
-
-
-def _ending(job: _Job, refused: BulkAbortedError | None, report_path: str | None, *,
-            noun: str = "job", verb: str = "send", resumable: bool = True) -> int:
-    """The end of a job's summary — why it stopped early, how to go on — and its exit
-    code."""
-    refused = refused or job.refused
-    stopped = job.interrupted or refused is not None or job.unreachable is not None
-    if refused is not None:
-        say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the {noun} stopped.")
-    elif job.unreachable is not None:
-        say(f"helpcrunch: cannot connect to HelpCrunch: {job.unreachable}; the {noun} "
-            "stopped. Check the network and --base-url.")
-    if resumable and (stopped or job.failed):
-        what = ("the lines not done" if stopped else "the failed lines")
-        say(f"helpcrunch: to {verb} {what} again, run the same command with "
-            f"--resume {report_path}" if report_path else
-            "helpcrunch: no --report was given, so this run cannot be resumed")
-    if job.interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if job.failed == 0 and not stopped else EXIT_FAILED
-
-
-def _show_failures(job: _Job, report_path: str | None) -> None:
-    if not job.failed:
-        return
-    say(f"helpcrunch: {job.failed} lines failed" + (
-        f"; the first {len(job.failures)}:" if job.failed > len(job.failures) else ":"))
-    for text in job.failures:
-        say(text)
-    if job.failed > len(job.failures):
-        say(f"  ... and {job.failed - len(job.failures)} more"
-            + (f" (see {report_path})" if report_path else ""))
+    return ending(job, refused, report_path)

@@ -1,0 +1,230 @@
+"""A job over input lines, as ``update-customers`` and ``sync`` run it: the line options,
+the client, the report of each line, failures on screen, Ctrl-C, and how the job ends.
+
+:class:`LineJob` feeds the valid lines of the input on, reports the invalid ones at once,
+skips those ``--resume`` says are done, and stops reading when HelpCrunch refuses the API
+key or the host cannot be reached (see :mod:`helpcrunch_async.cli._update`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import attrs
+
+from .._client import AsyncHelpCrunch
+from .._config import API_KEY_ENV
+from .._exceptions import (
+    APIConnectionError,
+    AuthenticationError,
+    BulkAbortedError,
+    HelpCrunchError,
+    PermissionDeniedError,
+)
+from .._models import CustomerUpdate
+from .._ratelimit import RateLimiter
+from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, positive_int, say
+from ._jobfile import MATCH_NAMES, JobLine, ReportWriter, check_resume
+from ._progress import Progress
+from ._resolve import Resolver, resolve_lines
+
+__all__ = [
+    "SHOWN_FAILURES", "LineJob", "add_line_options", "ctrl_c_handler", "ending", "id_text",
+    "job_client", "lines_to_do", "show_failures",
+]
+
+SHOWN_FAILURES = 5
+"""Failed lines printed on screen, with line, id and message; the rest are counted."""
+
+def add_line_options(parser: argparse.ArgumentParser, *, in_flight: str,
+                      report: str) -> None:
+    """``--concurrency``, ``--report`` and ``--resume``: what a job over input lines has."""
+    parser.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
+                        help=f"{in_flight} in flight (default 8)")
+    parser.add_argument("--report", metavar="FILE",
+                        help=f"append one JSON line per input line ({report}); needed for "
+                             "--resume")
+    parser.add_argument("--resume", metavar="FILE",
+                        help="skip lines this report marks done; new results are appended "
+                             "to it unless --report says otherwise")
+
+def id_text(raw_id: object, match: str = "id") -> str:
+    name = "id" if match == "id" else MATCH_NAMES[match]
+    return f" ({name} {raw_id})" if isinstance(raw_id, int | str) and raw_id != "" else ""
+
+def _count_lines(path: str) -> int | None:
+    if path == "-":
+        return None
+    try:
+        with open(path, "rb") as f:
+            count = sum(1 for raw in f if raw.strip())
+    except OSError:
+        return None
+    return count - 1 if path.endswith(".csv") else count
+
+
+def lines_to_do(path: str, skip: dict[int, str | None]) -> int | None:
+    """The input's lines not done before, for the progress bar (``None``: stdin)."""
+    total = _count_lines(path)
+    return None if total is None else max(0, total - len(skip))
+
+def job_client(args: argparse.Namespace, api_key: str,
+                limit: RateLimiter | None) -> AsyncHelpCrunch:
+    """The client for a job over lines: the connection options and ``--concurrency``."""
+    return AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
+                           max_concurrency=args.concurrency, max_retries=args.max_retries)
+
+class LineJob:
+    """Feeds input lines to the client, maps results back to lines, writes the report.
+
+    With ``--match user_id|email`` each line's customer is found first
+    (:meth:`resolved_items`); a line whose key matches nobody or several customers is
+    reported failed and nothing is sent for it.
+    """
+
+    def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
+                 report: ReportWriter, progress: Progress, match: str = "id",
+                 send_key: bool = False) -> None:
+        self._lines = lines
+        self._send_key = send_key
+        self._skip = skip
+        self._report = report
+        self._progress = progress
+        self._match = match
+        self._by_index: dict[int, tuple[JobLine, int]] = {}
+        self._next_index = 0
+        self.skipped = 0
+        self.stopping = False
+        self.interrupted = False  # by Ctrl-C (see ctrl_c_handler)
+        self.refused: BulkAbortedError | None = None
+        self.unreachable: APIConnectionError | None = None
+        self.failures: list[str] = []  # the first few, for the screen
+        self.failed = 0
+
+    def lines(self) -> Iterator[JobLine]:
+        """The valid, not-yet-done lines; invalid ones are reported here and now."""
+        for line in self._lines:
+            if self.stopping:
+                return
+            if line.number in self._skip:
+                check_resume(line, self._skip[line.number])
+                self.skipped += 1
+                continue
+            if line.error is not None or line.update is None or (
+                    self._match == "id" and line.customer_id is None):
+                self._write(line, None, "invalid", line.error)
+                self._fail(line, line.error)
+                continue
+            yield line
+
+    def items(self) -> Iterator[tuple[int, CustomerUpdate]]:
+        """``(customer id, update)`` of each line to send (``--match id``)."""
+        for line in self.lines():
+            assert line.customer_id is not None
+            yield self._admit(line, line.customer_id)
+
+    async def resolved_items(self, resolver: Resolver,
+                             window: int) -> AsyncIterator[tuple[int, CustomerUpdate]]:
+        """``(customer id, update)`` of each line whose customer was found."""
+        async for line, found in resolve_lines(self.lines(), resolver, window):
+            if isinstance(found, int):
+                yield self._admit(line, found)
+            else:
+                self._write(line, None, "failed", found)
+                self._fail(line, found)
+
+    def _admit(self, line: JobLine, customer_id: int) -> tuple[int, CustomerUpdate]:
+        assert line.update is not None
+        self._by_index[self._next_index] = (line, customer_id)
+        self._next_index += 1
+        if self._send_key and isinstance(line.raw_id, str):
+            # a PUT (or a batch item that acts like one) must not clear the key
+            update = (attrs.evolve(line.update, user_id=line.raw_id)
+                      if self._match == "user_id"
+                      else attrs.evolve(line.update, email=line.raw_id))
+            return customer_id, update
+        return customer_id, line.update
+
+    def finished(self, index: int, ok: bool, error: HelpCrunchError | None,
+                 attempts: int) -> None:
+        line, customer_id = self._by_index.pop(index)
+        self._write(line, customer_id, "done" if ok else "failed", error, attempts)
+        if ok:
+            self._progress.advance(ok=True)
+            return
+        self._fail(line, error)
+
+    def _write(self, line: JobLine, customer_id: int | None, status: str,
+               error: HelpCrunchError | None, attempts: int = 0) -> None:
+        if self._match == "id":
+            self._report.write(line.number, line.raw_id, status, error, attempts)
+        else:
+            self._report.write(line.number, customer_id, status, error, attempts,
+                               key=line.raw_id)
+
+    def _fail(self, line: JobLine, error: HelpCrunchError | None) -> None:
+        self.failed += 1
+        if len(self.failures) < SHOWN_FAILURES:
+            self.failures.append(
+                f"  line {line.number}{id_text(line.raw_id, self._match)}: {error}")
+        self._progress.advance(ok=False)
+        if (isinstance(error, AuthenticationError | PermissionDeniedError)
+                and self.refused is None):
+            self.refused = BulkAbortedError(error)  # a search was refused: stop reading
+            self.stopping = True
+        if (isinstance(error, APIConnectionError) and not error.maybe_sent
+                and self.unreachable is None):
+            self.unreachable = error  # the host cannot be reached: stop reading input
+            self.stopping = True
+
+def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None, in_flight: str,
+            abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
+    """The SIGINT handler of a job: the first Ctrl-C stops reading input (what is in
+    flight finishes and is reported), the second — or the first while ``abort_now()``
+    — cancels ``main_task`` at once."""
+
+    def on_interrupt() -> None:
+        if (job.stopping or abort_now()) and main_task is not None:
+            main_task.cancel()
+            return
+        job.interrupted = job.stopping = True
+        say(f"\nhelpcrunch: stopping — finishing {in_flight} in flight "
+            "(Ctrl-C again to abort)")
+
+    return on_interrupt
+
+
+def ending(job: LineJob, refused: BulkAbortedError | None, report_path: str | None, *,
+            noun: str = "job", verb: str = "send", resumable: bool = True) -> int:
+    """The end of a job's summary — why it stopped early, how to go on — and its exit
+    code."""
+    refused = refused or job.refused
+    stopped = job.interrupted or refused is not None or job.unreachable is not None
+    if refused is not None:
+        say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the {noun} stopped.")
+    elif job.unreachable is not None:
+        say(f"helpcrunch: cannot connect to HelpCrunch: {job.unreachable}; the {noun} "
+            "stopped. Check the network and --base-url.")
+    if resumable and (stopped or job.failed):
+        what = ("the lines not done" if stopped else "the failed lines")
+        say(f"helpcrunch: to {verb} {what} again, run the same command with "
+            f"--resume {report_path}" if report_path else
+            "helpcrunch: no --report was given, so this run cannot be resumed")
+    if job.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if job.failed == 0 and not stopped else EXIT_FAILED
+
+
+def show_failures(job: LineJob, report_path: str | None) -> None:
+    if not job.failed:
+        return
+    say(f"helpcrunch: {job.failed} lines failed" + (
+        f"; the first {len(job.failures)}:" if job.failed > len(job.failures) else ":"))
+    for text in job.failures:
+        say(text)
+    if job.failed > len(job.failures):
+        say(f"  ... and {job.failed - len(job.failures)} more"
+            + (f" (see {report_path})" if report_path else ""))
