@@ -267,3 +267,21 @@ def test_help_shows_examples_input_and_exit_codes(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "sync" in capsys.readouterr().out
+
+
+def test_a_key_with_spaces_at_either_end_is_invalid_not_created(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"email": "customer1@example.com ", "name": "Ann"},
+            {"userId": " user_2", "name": "Bo"}]
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        code = run_sync(fake, jsonl(tmp_path, rows[:1]), "--match", "email",
+                        "--create-missing")
+        code2 = run_sync(fake, jsonl(tmp_path, rows[1:]), "--match", "user_id",
+                         "--create-missing")
+        assert writes(fake) == []  # was: a POST of a second customer for each typo
+        assert len(fake.customers) == 3
+    assert code == code2 == 1
+    err = capsys.readouterr().err
+    assert "email 'customer1@example.com ' starts or ends with spaces" in err
+    assert "userId ' user_2' starts or ends with spaces" in err

@@ -34,8 +34,10 @@ line whose last status is ``"done"``.
 sent (to change a customer's userId or email, match by ``id`` or by the other key) —
 except with ``--put`` or ``--batch``, where it is sent as written so that a replace
 (``PUT``, or a batch item if it acts like one: undocumented) never clears it.
-The report then has ``"key"`` (the line's userId or email) and ``"id"`` is the customer
-it was found to be (``null`` when none was).
+A key with spaces at either end is invalid (it would match nobody, and ``sync
+--create-missing`` would create a second customer for the typo). The report then has
+``"key"`` (the line's userId or email) and ``"id"`` is the customer it was found to be
+(``null`` when none was).
 """
 
 from __future__ import annotations
@@ -263,6 +265,12 @@ def _match_key(match: str, raw_id: object, fields: dict[str, Any], written: dict
             f"the line has {shown}: with --match {match} a non-empty {name} says which "
             "customer to update"))
         value = None
+    elif value != value.strip():
+        # " u-42" matches nobody, so sync --create-missing would create a second customer
+        # for a typo (and again each run if HelpCrunch trims it): refuse it, say why.
+        problems.add(name, ValidationError(
+            f"{name} {value!r} starts or ends with spaces: the key must be written exactly "
+            "as HelpCrunch holds it; remove the spaces"))
     if raw_id is not None and raw_id != "":
         problems.add("id", ValidationError(
             f"the line has an id, but with --match {match} the customer is found by "

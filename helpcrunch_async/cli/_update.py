@@ -100,9 +100,9 @@ Lines keyed by your own ids (--match user_id) or by email (--match email):
   --batch it is sent as written, so that a replace never clears it. A line with an id
   too is invalid. Each customer is looked up first: --resolve search (one request per
   line), list (one pass over every customer: total/100 requests), or auto (default):
-  the cheaper, said on stderr. A key that matches nobody or several customers fails
-  the line, and nothing is sent for it. The report then adds "key", and "id" is the
-  customer found.
+  the cheaper, said on stderr. A key with spaces at either end is invalid; one that
+  matches nobody or several customers fails the line, and nothing is sent for it. The
+  report then adds "key", and "id" is the customer found.
 
 Report (--report FILE): one JSON line per input line, written as each finishes:
   {{"line": 3, "id": 1568834, "status": "done" | "failed" | "invalid", "error": ...,
