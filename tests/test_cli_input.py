@@ -179,3 +179,36 @@ def test_duplicate_id_fails_the_later_line(fake: FakeHelpCrunch, tmp_path: Path)
 def test_invalid_header_in_read_lines_raises_input_error() -> None:
     with pytest.raises(InputError, match="found: 'name'"):
         list(read_lines(io.StringIO("name\nAnn\n"), "in.csv"))
+
+
+@pytest.mark.parametrize("line", [
+    '{"id": 1, "userId": "u-a", "user_id": "u-b"}',        # was: u-b sent, u-a dropped
+    '{"id": 1, "customData": {"a": "1"}, "custom_data": {"b": "2"}}',
+])
+def test_a_field_given_twice_under_two_names_is_invalid(line: str) -> None:
+    (parsed,) = read_lines(io.StringIO(line + "\n"), "in.jsonl")
+    assert parsed.update is None
+    assert parsed.error is not None
+    assert "are the same field, given twice: keep one" in str(parsed.error)
+
+
+@pytest.mark.parametrize(("header", "shown"), [
+    ("id,name,name", "('name')"),
+    ("id,userId,user_id", "('userId' and 'user_id')"),
+    ("id,customData.plan,custom_data.plan", "('customData.plan' and 'custom_data.plan')"),
+])
+def test_a_csv_header_with_a_column_twice_is_an_input_error(
+        header: str, shown: str, fake: FakeHelpCrunch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(f"{header}\n1,a,b\n", encoding="utf-8")
+    assert run_update(fake, str(path)) == 2  # was: the last cell silently won
+    assert fake.requests == []
+    assert f"the CSV header has the same column twice {shown}" in capsys.readouterr().err
+
+
+def test_unnamed_trailing_csv_columns_are_no_duplicates() -> None:
+    (parsed,) = read_lines(io.StringIO("id,name,,\n1,Ann,,\n"), "in.csv")
+    assert parsed.error is None
+    assert parsed.update is not None
+    assert parsed.update.name == "Ann"

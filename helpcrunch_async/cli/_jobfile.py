@@ -19,9 +19,10 @@ A line that cannot be used is reported ``invalid`` — with every problem it has
 named by the column or key as written in the file — and the job goes on with the next
 line: bad JSON or nesting too deep, a CSV row with a stray or unterminated quote, a
 cell over the CSV field limit (131,072 characters), more cells than columns, wrong
-values. A second line with the id of an earlier valid line is invalid too (both would
-be sent at once, in no fixed order): merge them. Only a file that cannot be read at
-all (missing, not UTF-8, a CSV header without ``id``) stops the job, with exit code 2.
+values, a field given twice (``userId`` and ``user_id``). A second line with the id of
+an earlier valid line is invalid too (both would be sent at once, in no fixed order):
+merge them. Only a file that cannot be read at all (missing, not UTF-8, a CSV header
+without ``id`` or with a column twice) stops the job, with exit code 2.
 
 The report (``--report``) is JSON Lines too: one line per input line, written and
 flushed as each finishes — ``{"line", "id", "status", "error", "http_status",
@@ -157,9 +158,22 @@ def _json_fields(obj: Mapping[str, Any], problems: _Problems) -> tuple[dict[str,
         except ValidationError as exc:
             problems.add(name, exc)
             continue
+        if _given_twice(key, name, written, problems):
+            continue
         fields[key] = value
         written[key] = name
     return fields, written
+
+
+def _given_twice(key: str, name: str, written: dict[str, str], problems: _Problems) -> bool:
+    """True (and a problem) when the line already gave this field under another name
+    (``userId`` and ``user_id``, or a CSV column twice): which value was meant is not
+    for the reader to guess."""
+    if key not in written:
+        return False
+    problems.add(name, ValidationError(
+        f"{name} and {written[key]} are the same field, given twice: keep one"))
+    return True
 
 
 def _custom_data_list(written: str, items: list[Any]) -> dict[str, Any]:
@@ -214,6 +228,8 @@ def _csv_fields(header: list[str], row: list[str],
                 value = [t.strip() for t in cell.split(";") if t.strip()]
         except ValidationError as exc:
             problems.add(column, exc)
+            continue
+        if _given_twice(key, column, written, problems):
             continue
         fields[key] = value
         written[key] = column
@@ -448,6 +464,18 @@ def _csv_lines(lines: Iterator[str], match: str) -> Iterator[JobLine]:
 
 
 def _check_header(header: list[str], match: str = "id") -> None:
+    first: dict[str, str] = {}
+    for name in header:
+        if not name:  # an unnamed column (trailing commas): its cells are refused if set
+            continue
+        prefix, dot, prop = name.partition(".")
+        field = f"custom_data.{prop}" if dot and _key(prefix) == "custom_data" else _key(name)
+        if field in first:
+            other = first[field]
+            shown = repr(name) if other == name else f"{other!r} and {name!r}"
+            raise InputError(f"the CSV header has the same column twice ({shown}): which "
+                             "cell is meant is not for the reader to guess; keep one")
+        first[field] = name
     if match != "id":
         if any(_key(name) == match for name in header):
             return
