@@ -143,7 +143,7 @@ def test_export_to_stdout_with_searches(fake: FakeHelpCrunch,
                                  {"name": "paid", "color": "#00ff00"}]
     fake.customers[4]["tags"] = [{"name": "vip", "color": "#ff0000"}]
     assert _cli(fake, "export", "--search", "tags", "=", "vip,paid",
-                "--search", "user_id", "=", "user_5", "--match", "any", "--no-progress") == 0
+                "--search", "user_id", "=", "user_5", "--any", "--no-progress") == 0
     captured = capsys.readouterr()
     assert [line["id"] for line in _lines(captured.out)] == [2, 5]
     assert "matching" in captured.err

@@ -36,7 +36,7 @@ import sys
 import textwrap
 import time
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from .._client import AsyncHelpCrunch
 from .._config import API_KEY_ENV
@@ -64,7 +64,7 @@ Examples:
   export {API_KEY_ENV}=...
   helpcrunch export -o backup.jsonl                        # every customer
   helpcrunch export --search email '~' @example.com --search tags = vip,paid -o some.jsonl
-  helpcrunch export --search last_seen '>=' 2024-01-01T00:00:00Z --match any
+  helpcrunch export --search tags = vip --search tags = paid --any    # either tag
   helpcrunch update-customers backup.jsonl --report restore.jsonl   # restore it
 
 Output: JSON Lines, one customer a line, the format update-customers reads:
@@ -95,8 +95,9 @@ def add_parser(commands: Any) -> None:
     ex.add_argument("--search", nargs=3, action="append", metavar=("FIELD", "OP", "VALUE"),
                     help="only customers matching this condition (see below); repeat for "
                          "more")
-    ex.add_argument("--match", choices=("all", "any"), default="all",
-                    help="with several --search: all must hold (default) or any one")
+    ex.add_argument("--any", action="store_true",
+                    help="with several --search: customers matching any one of them (OR); "
+                         "default: all must hold (AND)")
     ex.add_argument("-o", "--output", metavar="FILE",
                     help="write to FILE (via FILE.partial) instead of stdout")
     ex.add_argument("--no-progress", action="store_true", help="no progress display")
@@ -169,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
 async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse.Namespace,
                   out: _Output) -> None:
     order: dict[str, Any] = {"sort": "first_seen", "order": "asc"}
-    pager = (client.search_customers(*filters, match=args.match, **order) if filters
+    match: Literal["all", "any"] = "any" if args.any else "all"
+    pager = (client.search_customers(*filters, match=match, **order) if filters
              else client.list_customers(**order))
     start = time.monotonic()
     refused: list[str] = []
