@@ -223,6 +223,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         # key -> record (or a marker); in "search" mode only keys this run created
         self._index: dict[str | int, _Entry] = {}
         self._busy: dict[str | int, asyncio.Event] = {}
+        self._claims: dict[str | int, int] = {}  # key -> the caller's token (claim_key)
         self._confirm_creates = False
         self._pager: AsyncCustomerPager | None = None
         self.phase: Literal["starting", "reading", "rows", "done"] = "starting"
@@ -259,6 +260,44 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
     def customers_indexed(self) -> int:
         """Keys held in memory (one compact record each)."""
         return len(self._index)
+
+    def claim_key(self, key: str | int, token: int) -> int | None:
+        """Claim ``key`` for the caller's row ``token`` (say, its line number) before
+        handing the row over; returns the token that claimed the key first, or ``None``
+        when this one did. For a caller whose rule is "a second row with the same key
+        is refused" (``helpcrunch sync``); the sync itself lets such a row wait for the
+        first and compares it with the customer as that one left it.
+
+        A claim is kept only for a key that holds a customer when the sync is done — an
+        existing customer's, or one a row creates (with ``create_missing``) — so claims
+        are bounded by the account, not the input: about 70 bytes a claimed customer.
+        A key that matches nobody (without ``create_missing``) or several customers is
+        never claimed: each row with it fails the same way (not found, ambiguous),
+        nothing sent. Under ``strategy="search"`` (an input smaller than the account's
+        page count), and for the rows read ahead to choose the strategy, every key is
+        kept until the account says otherwise.
+
+        Example:
+            >>> import helpcrunch_async as hc
+            >>> sync = hc.AsyncHelpCrunch("key").sync_customers(
+            ...     [], match="email", create_missing=True)
+            >>> sync.claim_key("Ann@Example.com", 3), sync.claim_key("ann@example.com", 7)
+            (None, 3)
+        """
+        lookup = self._lookup(key)
+        entry = self._index.get(lookup) if self.strategy == "list" else None
+        if self.strategy == "list" and (isinstance(entry, _Ambiguous)
+                                        or (entry is None and not self._create_missing)):
+            self._claims.pop(lookup, None)  # claimed while read ahead: not kept after all
+            return None
+        first = self._claims.get(lookup)
+        if first is not None:
+            return first
+        if isinstance(entry, CustomerRecord):
+            # the record's key object, not the row's equal copy: one string less a key
+            lookup = self._key_of(entry) or lookup
+        self._claims[lookup] = token
+        return None
 
     # --- phases --------------------------------------------------------------------------
 

@@ -230,6 +230,34 @@ async def test_same_new_key_twice_in_the_input_creates_once(
     assert [m for m, _, _ in writes(helpcrunch_fake)] == ["POST", "PATCH"]
 
 
+@pytest.mark.parametrize("create_missing", [False, True])
+async def test_claim_key_keeps_only_keys_that_hold_a_customer(
+        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
+        create_missing: bool) -> None:
+    # What `helpcrunch sync` refuses a second line with: an existing or created
+    # customer's key, never one that matches nobody or several customers (every row
+    # with those fails alike), so memory stays bounded by the account.
+    helpcrunch_fake.seed_customers(3)
+    helpcrunch_fake.customers[3]["userId"] = "user_2"
+    keys = ["user_1", "ghost", "user_2", "user_1", "ghost", "user_2"]
+    firsts: list[int | None] = []
+
+    async def rows() -> AsyncIterator[dict[str, Any]]:
+        for line, key in enumerate(keys, start=1):
+            firsts.append(job.claim_key(key, line))
+            if firsts[-1] is None:
+                yield {"user_id": key, "name": "X"}
+
+    job = helpcrunch_client.sync_customers(rows(), strategy="list", dry_run=True,
+                                           create_missing=create_missing)
+    async with contextlib.aclosing(job):
+        actions = [r.action async for r in job]
+    assert firsts == [None, None, None, 1, 2 if create_missing else None, None]
+    expected = (["updated", "created", "failed", "failed"] if create_missing
+                else ["updated", "failed", "failed", "failed", "failed"])
+    assert sorted(actions) == sorted(expected)
+
+
 async def test_create_missing_is_idempotent_across_a_dropped_connection(
         helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
     helpcrunch_fake.seed_customers(2)
