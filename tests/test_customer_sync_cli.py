@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -285,3 +286,98 @@ def test_a_key_with_spaces_at_either_end_is_invalid_not_created(
     err = capsys.readouterr().err
     assert "email 'customer1@example.com ' starts or ends with spaces" in err
     assert "userId ' user_2' starts or ends with spaces" in err
+
+
+# --- a second line with the same key: invalid, and memory bounded by the account -------
+
+def test_a_second_line_with_the_same_key_is_invalid_nothing_sent_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"userId": "user_2", "name": "A"}, {"userId": "new-1", "name": "N"},
+            {"userId": "user_2", "name": "B"}, {"userId": "new-1", "name": "M"},
+            {"userId": "user_3", "name": "C"}]
+    rep = tmp_path / "r.jsonl"
+    with keyed_fake(monkeypatch, customers=5) as fake:
+        code = run_sync(fake, jsonl(tmp_path, rows), "--match", "user_id",
+                        "--create-missing", "--report", str(rep))
+        assert sorted(writes(fake)) == [("PATCH", "/v1/customers/2"),
+                                        ("PATCH", "/v1/customers/3"),
+                                        ("POST", "/v1/customers")]
+        assert fake.customers[2]["name"] == "A"
+        assert fake.customers[6]["name"] == "N"
+    assert code == 1
+    entries = {e["line"]: e for e in report(rep)}
+    assert [entries[n]["status"] for n in range(1, 6)] == [
+        "done", "done", "invalid", "invalid", "done"]
+    assert "userId 'user_2' is already updated by line 1" in entries[3]["error"]
+    assert "userId 'new-1' is already updated by line 2" in entries[4]["error"]
+    assert "(2 invalid lines)" in capsys.readouterr().out
+
+
+def test_a_second_line_with_the_same_email_in_other_case_is_invalid(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [{"email": "customer1@example.com", "name": "A"},
+            {"email": "CUSTOMER1@example.com", "name": "B"}]
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        assert run_sync(fake, jsonl(tmp_path, rows), "--match", "email") == 1
+        assert writes(fake) == [("PATCH", "/v1/customers/1")]
+        assert fake.customers[1]["name"] == "A"
+    assert ("line 2 (email CUSTOMER1@example.com): email 'CUSTOMER1@example.com' is "
+            "already updated by line 1") in capsys.readouterr().err
+
+
+def test_a_key_that_matches_nobody_fails_on_each_of_its_lines_alike(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Not remembered (that would cost memory per line read): without --create-missing
+    # every line with it fails as not found, nothing sent.
+    rows = [{"userId": "ghost", "name": "A"}, {"userId": "ghost", "name": "B"}]
+    rep = tmp_path / "r.jsonl"
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        assert run_sync(fake, jsonl(tmp_path, rows), "--match", "user_id",
+                        "--report", str(rep)) == 1
+        assert writes(fake) == []
+    entries = report(rep)
+    assert [e["status"] for e in entries] == ["failed", "failed"]
+    assert all("no customer has user_id 'ghost'" in e["error"] for e in entries)
+
+
+def test_resume_still_refuses_the_second_line_of_a_key_done_before(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"userId": "user_1", "name": "A"}, {"userId": "user_1", "name": "B"}]
+    rep = tmp_path / "r.jsonl"
+    rep.write_text(json.dumps({"line": 1, "id": 1, "status": "done", "key": "user_1"})
+                   + "\n", encoding="utf-8")
+    with keyed_fake(monkeypatch, customers=3) as fake:
+        assert run_sync(fake, jsonl(tmp_path, rows), "--match", "user_id",
+                        "--resume", str(rep)) == 1
+        assert writes(fake) == []
+    last = report(rep)[-1]
+    assert (last["line"], last["status"]) == (2, "invalid")
+    assert "already updated by line 1" in last["error"]
+
+
+def _traced_peak(fake: FakeHelpCrunch, path: str) -> int:
+    tracemalloc.start()
+    try:
+        run_sync(fake, path, "--match", "user_id", "--dry-run")
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_is_bounded_by_the_account_not_the_input(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Keys that match nobody in a 10-customer account: once every key read was kept
+    # (about 150 bytes a line, 2.7 MB more for the larger input); now nothing is.
+    paths = []
+    for n in (2_000, 20_000):
+        path = tmp_path / f"in{n}.jsonl"
+        path.write_text("".join(f'{{"userId": "user-{i:08d}", "name": "x"}}\n'
+                                for i in range(n)), encoding="utf-8")
+        paths.append(str(path))
+    with keyed_fake(monkeypatch, customers=10) as fake:
+        small, large = (_traced_peak(fake, p) for p in paths)
+    assert "20000 failed" in capsys.readouterr().out
+    assert large - small < 500_000, (small, large)

@@ -53,8 +53,10 @@ from ._jobfile import (
     ReportWriter,
     close_input,
     done_lines,
+    line_key,
     open_input,
     read_lines,
+    repeated_key,
 )
 from ._progress import Progress
 
@@ -72,8 +74,11 @@ key's column instead of id: userId (or user_id) for --match user_id, email for -
 email, id for --match id. Each line holds the fields HelpCrunch should have; fields a
 line leaves out are left alone. tags: tags the customer must have (--exact-tags also
 removes the others); customData: the properties named (others are left alone). As with
-update-customers --match, a line with an id as well, or a second line with the same
-key, is invalid.
+update-customers --match, a line with an id as well, or a second line with the key of
+an earlier one, is invalid (nothing sent for it); but a key that matches nobody
+(without --create-missing) or several customers is not remembered: each line with it
+fails alike, nothing sent. Memory: about 350 bytes per customer of the account,
+nothing per line read.
 
 What is sent: the account is read once (one request per 100 customers); a line that
 already matches sends nothing, one that differs sends only the differing fields (plus a
@@ -153,8 +158,20 @@ class _Lines(LineJob):
         # Counted without display while the account is read (see attach()).
         super().__init__(lines, skip, report, Progress(None, enabled=False), args.match)
         self._dry_run = args.dry_run
-        self._lines_by_index: dict[int, JobLine] = {}
+        self._lines_by_index: dict[int, JobLine] = {}  # the lines in flight
         self.invalid = 0
+        self.sync: CustomerSync | None = None  # set once made: it holds the keys' claims
+
+    def _unique(self, line: JobLine) -> JobLine:
+        """A second line with the key of an earlier one is invalid. The sync keeps the
+        first line of each key that holds a customer (bounded by the account), not
+        every key read: a key that matches nobody (without --create-missing) or several
+        customers fails on every line alike, nothing sent."""
+        key = line_key(line, self._match)
+        if key is None or self.sync is None:
+            return line
+        first = self.sync.claim_key(key, line.number)
+        return line if first is None else repeated_key(line, first, self._match)
 
     def rows(self) -> Iterator[dict[str, Any]]:
         """The valid, not-yet-done lines as rows; invalid ones are reported here and now."""
@@ -236,13 +253,15 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
     main_task = asyncio.current_task()
     started = time.monotonic()
     refused: BulkAbortedError | None = None
-    lines = _Lines(read_lines(stream, args.file, args.match), args, skip, report)
+    lines = _Lines(read_lines(stream, args.file, args.match, unique=False), args, skip,
+                   report)
     try:
         async with job_client(args, api_key, limit) as client:
             job = client.sync_customers(
                 lines.rows(), match=args.match, create_missing=args.create_missing,
                 exact_tags=args.exact_tags, dry_run=args.dry_run,
                 max_concurrency=args.concurrency)
+            lines.sync = job
 
             # Ctrl-C while the account is read aborts at once: nothing was written yet.
             add_signal_handler(loop, ctrl_c_handler(lines, main_task, "the lines",

@@ -109,6 +109,8 @@ class LineJob:
         for line in self._lines:
             if self.stopping:
                 return
+            if line.error is None:
+                line = self._unique(line)
             if line.number in self._skip:
                 check_resume(line, self._skip[line.number])
                 self.skipped += 1
@@ -119,6 +121,12 @@ class LineJob:
                 self._fail(line, line.error)
                 continue
             yield line
+
+    def _unique(self, line: JobLine) -> JobLine:
+        """The line, or an invalid one in its place when an earlier line has its key.
+        Here the reader has checked that (:func:`read_lines`); ``sync`` checks it
+        against the account instead."""
+        return line
 
     def items(self) -> Iterator[tuple[int, CustomerUpdate]]:
         """``(customer id, update)`` of each line to send (``--match id``)."""

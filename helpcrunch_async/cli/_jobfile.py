@@ -21,8 +21,13 @@ line: bad JSON or nesting too deep, a CSV row with a stray or unterminated quote
 cell over the CSV field limit (131,072 characters), more cells than columns, wrong
 values, a field given twice (``userId`` and ``user_id``). A second line with the id of
 an earlier valid line is invalid too (both would be sent at once, in no fixed order):
-merge them. Only a file that cannot be read at all (missing, not UTF-8, a CSV header
-without ``id`` or with a column twice) stops the job, with exit code 2.
+merge them. To tell, :func:`read_lines` keeps every distinct key it has read with its
+line number — about 120 bytes a line for ids, 115 plus the key's length for a
+``userId`` or ``email`` — so ``update-customers`` grows with its input. ``sync`` reads
+with ``unique=False`` and claims each key against the account it holds instead
+(``CustomerSync.claim_key``), bounded by the account. Only a file that cannot be read
+at all (missing, not UTF-8, a CSV header without ``id`` or with a column twice) stops
+the job, with exit code 2.
 
 The report (``--report``) is JSON Lines too: one line per input line, written and
 flushed as each finishes — ``{"line", "id", "status", "error", "http_status",
@@ -62,7 +67,7 @@ from .._validation import check_customer_id
 
 __all__ = [
     "MATCH_NAMES", "InputError", "JobLine", "ReportWriter", "check_resume", "close_input",
-    "done_lines", "match_key", "open_input", "read_lines",
+    "done_lines", "line_key", "match_key", "open_input", "read_lines", "repeated_key",
 ]
 
 _CAMEL = {
@@ -340,7 +345,8 @@ def close_input(stream: IO[str], path: str) -> None:
         stream.detach()  # our wrapper goes, the process's stdin stays
 
 
-def read_lines(stream: IO[str], path: str = "-", match: str = "id") -> Iterator[JobLine]:
+def read_lines(stream: IO[str], path: str = "-", match: str = "id", *,
+               unique: bool = True) -> Iterator[JobLine]:
     """Parse the input lazily, one :class:`JobLine` per non-blank line.
 
     ``match`` is the line's key: ``"id"`` (HelpCrunch's id, the default), or
@@ -351,7 +357,9 @@ def read_lines(stream: IO[str], path: str = "-", match: str = "id") -> Iterator[
 
     A bad line gives a :class:`JobLine` with its ``error``; the lines after it are
     read as usual. A later line with the key of an earlier valid line is invalid
-    (emails compared ignoring case).
+    (emails compared ignoring case): to tell, every distinct key is kept with its line
+    number, so memory grows with the input. ``unique=False`` keeps nothing and leaves
+    that rule to the caller (``sync`` checks keys against the account it holds).
 
     Raises:
         InputError: a CSV header without the key's column, a file that is not UTF-8,
@@ -360,23 +368,35 @@ def read_lines(stream: IO[str], path: str = "-", match: str = "id") -> Iterator[
     seen: dict[object, int] = {}  # key -> the line that updates it
     try:
         for line in _read_lines(stream, path, match):
-            key: object = line.customer_id
-            if match != "id" and line.error is None and isinstance(line.raw_id, str):
-                key = match_key(match, line.raw_id)
+            key = line_key(line, match) if unique else None
             if key is not None:
                 first = seen.setdefault(key, line.number)
                 if first != line.number:
-                    name = "id" if match == "id" else MATCH_NAMES[match]
-                    shown = line.customer_id if match == "id" else repr(line.raw_id)
-                    line = _invalid(
-                        line.number, f"{name} {shown} is already updated by line "
-                        f"{first}; merge the two lines (both would be sent at once, in no "
-                        "fixed order)", name, line.raw_id)
+                    line = repeated_key(line, first, match)
             yield line
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def line_key(line: JobLine, match: str) -> str | int | None:
+    """The key of a valid line in the form keys are compared in (:func:`match_key`);
+    ``None`` for an invalid line."""
+    if match == "id":
+        return line.customer_id
+    if line.error is None and isinstance(line.raw_id, str):
+        return match_key(match, line.raw_id)
+    return None
+
+
+def repeated_key(line: JobLine, first: int, match: str) -> JobLine:
+    """``line`` made invalid: it has the key of line ``first``, which came before."""
+    name = "id" if match == "id" else MATCH_NAMES[match]
+    shown = line.customer_id if match == "id" else repr(line.raw_id)
+    return _invalid(line.number, f"{name} {shown} is already updated by line {first}; "
+                    "merge the two lines (both would be sent at once, in no fixed order)",
+                    name, line.raw_id)
 
 
 def _read_lines(stream: IO[str], path: str, match: str) -> Iterator[JobLine]:
