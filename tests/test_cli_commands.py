@@ -294,3 +294,13 @@ def test_an_unwritable_report_or_output_is_one_line_exit_2_nothing_sent(
     assert "Traceback" not in err
     assert f"cannot write {'the report ' if command[0] != 'export' else ''}" in err
     assert err.count("\n") <= 2  # the line (and the no-report warning, never here)
+
+
+def test_one_failed_line_is_counted_in_the_singular(
+        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "name": "ok"}\n{"id": 900, "name": "x"}\n')
+    assert _run(fake, str(src), "--report", str(tmp_path / "r.jsonl")) == 1
+    err = capsys.readouterr().err
+    assert "helpcrunch: 1 line failed:" in err
+    assert "1 lines" not in err

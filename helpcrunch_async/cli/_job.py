@@ -229,7 +229,8 @@ def ending(job: LineJob, refused: BulkAbortedError | None, report_path: str | No
 def show_failures(job: LineJob, report_path: str | None) -> None:
     if not job.failed:
         return
-    say(f"helpcrunch: {job.failed} lines failed" + (
+    lines = "line" if job.failed == 1 else "lines"
+    say(f"helpcrunch: {job.failed} {lines} failed" + (
         f"; the first {len(job.failures)}:" if job.failed > len(job.failures) else ":"))
     for text in job.failures:
         say(text)
