@@ -194,17 +194,19 @@ def to_custom_data(
     for key, item in value.items():
         if not isinstance(key, str) or not key.strip():
             raise _fail("custom_data key", "a non-empty str", key)
-        field = f"custom_data[{key!r}]"
         if not key.isascii():
             check_text(f"custom_data key {key!r}", key)
         if isinstance(item, str):
             if not item.isascii():
-                check_text(field, item)
+                check_text(f"custom_data[{key!r}]", item)
+        elif item is None or type(item) is int or type(item) is bool:  # nothing to check
+            pass
         elif isinstance(item, datetime):
-            _check_timestamp(field, item)
+            _check_timestamp(f"custom_data[{key!r}]", item)
         elif isinstance(item, float) and not math.isfinite(item):
-            raise _fail(field, "a finite number", item)
-        elif item is not None and not isinstance(item, int | float | bool):
-            raise _fail(field, "a str, int, float, bool, aware datetime or None", item)
+            raise _fail(f"custom_data[{key!r}]", "a finite number", item)
+        elif not isinstance(item, int | float | bool):
+            raise _fail(f"custom_data[{key!r}]",
+                        "a str, int, float, bool, aware datetime or None", item)
         checked[key] = item
     return checked
