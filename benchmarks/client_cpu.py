@@ -62,7 +62,7 @@ async def raw_aiohttp(base: str, n: int, customers: int) -> tuple[float, int]:
     items = [fields_for(i, customers) for i in range(n)]
     urls = [f"{base}/customers/{cid}" for cid, _ in items]
     bodies = [body_for(f) for _, f in items]
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY, limit_per_host=CONCURRENCY)
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
     async with aiohttp.ClientSession(connector=connector) as session:
         sem = asyncio.Semaphore(CONCURRENCY)
 
