@@ -36,9 +36,13 @@ loop between them. Raw ``bytes`` that large make aiohttp warn (``ResourceWarning
 "Sending a large body directly with raw bytes might lock the event loop")."""
 
 
-@attrs.frozen(kw_only=True)
+@attrs.define(kw_only=True)
 class RawResponse:
-    """What came back: status, headers, the whole body, and how long it took."""
+    """What came back: status, headers, the whole body, and how long it took.
+
+    Not frozen: one is built per request, and a frozen attrs record sets each field
+    through ``object.__setattr__`` (nothing writes to it after it is built).
+    """
 
     status: int
     headers: CIMultiDictProxy[str]
