@@ -29,7 +29,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import attrs
 import cattrs
@@ -114,6 +114,21 @@ _UPDATE_FIELDS: dict[str, tuple[int, attrs.Attribute[Any], Any, Any, str, Any]] 
     for i, a in enumerate(_update_attributes)
 }
 _FIELD_POSITION = {name: spec[0] for name, spec in _UPDATE_FIELDS.items()}.__getitem__
+# The given names (in the caller's order) -> (name, converter, attribute, validator, wire
+# key, out hook) of each, in field order: a call usually gives the same few names again.
+_Plan: TypeAlias = tuple[tuple[str, Any, "attrs.Attribute[Any]", Any, str, Any], ...]
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+_MAX_PLANS = 1024
+
+
+def _plan(names: tuple[str, ...], fields: Mapping[str, Any]) -> _Plan:
+    check_field_names(fields)
+    plan = tuple((name, spec[2], spec[1], spec[3], spec[4], spec[5])
+                 for name in sorted(names, key=_FIELD_POSITION)
+                 for spec in (_UPDATE_FIELDS[name],))
+    if len(_PLANS) < _MAX_PLANS:
+        _PLANS[names] = plan
+    return plan
 
 
 def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -129,16 +144,13 @@ def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
         >>> fields_to_json({"phone": None, "user_id": "u1", "first_seen": 1603885746})
         {'userId': 'u1', 'phone': None, 'firstSeen': '1603885746'}
     """
-    check_field_names(fields)
-    info = _UPDATE_FIELDS
-    names = sorted(fields, key=_FIELD_POSITION) if len(fields) > 1 else list(fields)
-    values = []
-    for name in names:  # converters first, as attrs runs them while assigning
-        convert = info[name][2]
-        values.append(fields[name] if convert is None else convert(fields[name]))
+    names = tuple(fields)
+    plan = _PLANS.get(names) or _plan(names, fields)
+    # converters first, as attrs runs them while assigning; then validators
+    values = [fields[name] if convert is None else convert(fields[name])
+              for name, convert, _, _, _, _ in plan]
     out: dict[str, Any] = {}
-    for name, value in zip(names, values, strict=True):  # then validators
-        _, attribute, _, validate, key, hook = info[name]
+    for (_, _, attribute, validate, key, hook), value in zip(plan, values, strict=True):
         if validate is not None:
             validate(None, attribute, value)
         if value is not UNSET:
