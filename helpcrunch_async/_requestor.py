@@ -32,6 +32,7 @@ from ._exceptions import (
 )
 from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
+from ._slots import Slots
 from ._transport import AiohttpTransport, RawResponse
 from ._version import __version__
 
@@ -97,7 +98,7 @@ class Requestor:
         bind_key = getattr(rate_limit, "bind_key", None)
         if bind_key is not None:  # a limiter keyed by API key: tell it which, one-way
             bind_key(key_digest(api_key))
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._slots = Slots(max_concurrency)
         self.stats = RequestStats()
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -163,13 +164,16 @@ class Requestor:
         # One coroutine for the whole retry loop and the send: each extra await layer
         # costs CPU on every resumption of every request.
         attempt = 0
+        slots = self._slots
         try:
             while True:
                 attempt += 1
                 if attempt > 1:
                     self.stats.retries += 1
                 try:
-                    async with self._slots:
+                    if not slots.take_now():
+                        await slots.take()
+                    try:
                         if self._rate_limit is not None:
                             await self._rate_limit.acquire()
                         elif self._gate.remaining() > 0:  # no coroutine while the gate is open
@@ -179,6 +183,8 @@ class Requestor:
                             method, url, path=full_path, headers=self._headers, body=body,
                             timeout=timeout,
                         )
+                    finally:
+                        slots.give()
                 except APIConnectionError as exc:
                     exc.attempts = attempt
                     if attempt > retries or not self._retry.retryable_failure(
