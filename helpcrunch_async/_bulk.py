@@ -278,6 +278,11 @@ class InputSource:
                 field="updates",
             )
 
+    @property
+    def is_async(self) -> bool:
+        """True for an async iterable: read it with :meth:`next`, not :meth:`next_now`."""
+        return self._aiter is not None
+
     async def next(self) -> tuple[bool, Any]:
         """``(True, item)``, or ``(False, None)`` at the end."""
         if self._aiter is not None:
@@ -285,6 +290,10 @@ class InputSource:
                 return True, await anext(self._aiter)
             except StopAsyncIteration:
                 return False, None
+        return self.next_now()
+
+    def next_now(self) -> tuple[bool, Any]:
+        """:meth:`next` of a sync iterable, without a coroutine per item."""
         assert self._iter is not None
         try:
             return True, next(self._iter)
@@ -369,6 +378,8 @@ async def schedule(
     if chunk_size > 1 and unsent is None:
         raise TypeError("schedule: jobs started in chunks need unsent=")
     source = items if isinstance(items, InputSource) else InputSource(items)
+    read_now = None if source.is_async else source.next_now  # no coroutine per item
+    loop = asyncio.get_running_loop()
     size = chunk_size
     window = 4 * max_concurrency * size
     pending: set[asyncio.Task[list[R]]] = set()
@@ -392,7 +403,7 @@ async def schedule(
             wake.set_result(None)
 
     def launch(prepared_chunk: list[P]) -> None:
-        task = asyncio.ensure_future(start(prepared_chunk))
+        task = asyncio.ensure_future(start(prepared_chunk), loop=loop)  # no loop look-up
         pending.add(task)
         task.add_done_callback(on_done)
 
@@ -403,7 +414,7 @@ async def schedule(
                    and len(ready) < max_concurrency  # bad items wait their turn too
                    and not (ordered and pulled - next_out >= window)):
                 try:
-                    more, item = await source.next()
+                    more, item = read_now() if read_now is not None else await source.next()
                 except Exception as exc:  # the caller's iterator failed: drain, then raise
                     input_error, more = exc, False
                 if not more:
@@ -426,7 +437,7 @@ async def schedule(
                 chunk = []
             if pending and not ready:
                 if not finished:
-                    wake = asyncio.get_running_loop().create_future()
+                    wake = loop.create_future()
                     try:
                         await wake
                     finally:
