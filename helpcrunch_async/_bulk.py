@@ -37,7 +37,13 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 
 import attrs
 
-from ._convert import ResponseShapeError, customer_from_json, fields_to_json, update_to_json
+from ._convert import (
+    ResponseShapeError,
+    customer_from_json,
+    fields_to_json,
+    positional_builder,
+    update_to_json,
+)
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -99,6 +105,9 @@ class BulkResult:
     attempts: int = 0
 
 
+# BulkResult(index, customer_id, ok, customer, error, attempts), positionally: one per item.
+_result = positional_builder(BulkResult)
+
 _Prepared: TypeAlias = "tuple[int, int | str, int, dict[str, Any]]"  # index, given id, id, JSON
 
 
@@ -153,10 +162,8 @@ async def _one(send_one: SendOne, prepared: _Prepared) -> list[BulkResult]:
         customer, attempts = await send_one(cid, payload)
     except Exception as exc:  # every failure becomes this item's result
         error, attempts = _failure(exc)
-        return [BulkResult(index=index, customer_id=given, ok=False, error=error,
-                           attempts=attempts)]
-    return [BulkResult(index=index, customer_id=given, ok=True, customer=customer,
-                       attempts=attempts)]
+        return [_result(index, given, False, None, error, attempts)]
+    return [_result(index, given, True, customer, None, attempts)]
 
 
 async def _batch(

@@ -41,7 +41,7 @@ from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
 __all__ = [
     "InvalidJSON", "customer_from_json", "decode_json", "encode_body", "encode_json",
-    "fields_to_json", "tags_to_json", "update_to_json",
+    "fields_to_json", "positional_builder", "tags_to_json", "update_to_json",
 ]
 
 # --- writing ---------------------------------------------------------------------------
@@ -454,7 +454,7 @@ _SCALARS = frozenset((str, int, float, bool))
 _from_epoch = datetime.fromtimestamp
 
 
-def _positional_builder(cls: type[Any]) -> Callable[..., Any]:
+def positional_builder(cls: type[Any]) -> Callable[..., Any]:
     """A function building ``cls`` from every field's value, positionally, in field order.
 
     It builds exactly what ``cls(**fields)`` builds, without matching a score of keyword
@@ -476,9 +476,9 @@ def _positional_builder(cls: type[Any]) -> Callable[..., Any]:
     return build
 
 
-_build_customer = _positional_builder(Customer)
-_build_location = _positional_builder(Location)
-_build_device = _positional_builder(Device)
+_build_customer = positional_builder(Customer)
+_build_location = positional_builder(Location)
+_build_device = positional_builder(Device)
 
 
 def _fast_customer(data: dict[str, Any]) -> Customer | None:

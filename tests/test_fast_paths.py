@@ -175,3 +175,14 @@ def test_keyword_fields_errors_come_in_the_records_order() -> None:
     bad = {"name": 5, "custom_data": {"a": math.nan}, "tags": [""]}
     assert _via_keywords(bad) == _via_record(bad)
     assert _via_keywords(bad)[2].startswith("tags")
+
+
+def test_bulk_result_builder_matches_the_record() -> None:
+    from helpcrunch_async._bulk import BulkResult, _result
+    from helpcrunch_async._exceptions import ValidationError
+
+    error = ValidationError("bad", field="name")
+    built = [_result(3, "7", True, None, None, 2), _result(4, 8, False, None, error, 0)]
+    assert built == [BulkResult(index=3, customer_id="7", ok=True, attempts=2),
+                     BulkResult(index=4, customer_id=8, ok=False, error=error)]
+    assert all(type(r) is BulkResult for r in built)
