@@ -449,7 +449,8 @@ async def schedule(
                         await wake
                     finally:
                         wake = None
-                done, finished[:] = sorted(finished, key=_first_index), []
+                done = sorted(finished, key=_first_index) if len(finished) > 1 else finished[:]
+                finished.clear()
                 for task in done:
                     pending.discard(task)
                     ready.extend(task.result())
@@ -485,11 +486,15 @@ async def schedule(
         raise aborted
 
 
+_KEY_REFUSED = (AuthenticationError, PermissionDeniedError)
+
+
 def _key_refused(results: list[Any]) -> BulkAbortedError | None:
     """The error that stops a job, when one of ``results`` says the key was refused."""
     for result in results:
-        if isinstance(result.error, AuthenticationError | PermissionDeniedError):
-            return BulkAbortedError(result.error)
+        error = result.error  # None for every item done: nothing more to check
+        if error is not None and isinstance(error, _KEY_REFUSED):
+            return BulkAbortedError(error)
     return None
 
 
