@@ -61,13 +61,13 @@ def _tag_out(tag: Tag) -> dict[str, str]:
     return {"name": tag.name, "color": tag.color}
 
 
-def _tags_out(tags: tuple[Tag, ...] | None) -> list[dict[str, str]] | None:
-    return None if tags is None else [_tag_out(t) for t in tags]
-
-
 def tags_to_json(tags: tuple[Tag, ...]) -> list[dict[str, str]]:
     """``[{"name", "color"?}, ...]``: a tag without a colour is sent without ``"color"``."""
     return [_tag_out(t) for t in tags]
+
+
+def _tags_out(tags: tuple[Tag, ...] | None) -> list[dict[str, str]] | None:
+    return None if tags is None else tags_to_json(tags)
 
 
 def _custom_data_out(

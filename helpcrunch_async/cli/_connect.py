@@ -93,11 +93,10 @@ def client_rate_limit(rate_limit: tuple[int, float] | None,
                               "pip install 'helpcrunch-async[redis]'", field="redis") from None
     try:
         return RedisRateLimit(url, requests=rate_limit[0], period=rate_limit[1])
-    except ValidationError:
-        raise
-    except ValueError as exc:  # redis-py's word on a malformed URL (never the URL itself)
-        raise ValidationError(f"--redis / ${REDIS_URL_ENV} is not a Redis URL: {exc}",
-                              field="redis") from None
+    except ValidationError as exc:  # RedisRateLimit checks the URL (never echoes it)
+        if exc.field != "redis":
+            raise
+        raise ValidationError(f"--redis / ${REDIS_URL_ENV}: {exc}", field="redis") from None
 
 
 def run_with_client(args: argparse.Namespace,
