@@ -535,7 +535,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         while lookup in self._busy:
             await self._busy[lookup].wait()
         outcome = self._decide(index, key, update, searched=searched)
-        return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
+        return await _settle(outcome)
 
     # --- requests ------------------------------------------------------------------------
 
@@ -547,7 +547,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             return _failed(index, key, exc)
         entry = None if customer is None else self._builder.record(customer)
         outcome = self._with_entry(index, key, update, entry, claim=False)
-        return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
+        return await _settle(outcome)
 
     async def _find(self, key: str | int) -> Customer | None:
         self.reads += 1
@@ -618,7 +618,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             if found is not None:
                 record = self._index[lookup] = self._builder.record(found)
                 outcome = self._with_entry(index, key, update, record, claim=False)
-                return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
+                return await _settle(outcome)
         if self._dry_run:
             self._index[lookup] = record_of_update(update)
             return _result(index, key, None, plan)
@@ -645,6 +645,11 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         lookup = self._lookup(key)
         if lookup in self._index:
             self._index[lookup] = self._builder.record(customer)
+
+
+async def _settle(outcome: CustomerSyncResult | _Job) -> CustomerSyncResult:
+    """The row's result: ``outcome`` itself, or what its job returns."""
+    return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
 
 
 def _pages(total: int | None, fetched: int) -> int:
