@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -376,110 +377,152 @@ async def schedule(
     ``prepare(index, item)`` turns each input item, as it is read, into either its
     result (an instance of ``result_type``: a bad item, or one that needs no request)
     or a job; ``start(jobs)`` runs ``chunk_size`` jobs (fewer at the end) and returns
-    their results; ``unsent(job, error)`` is the result of a job never started because
-    the key was refused (needed with ``chunk_size > 1`` only: single jobs start at once).
-    At most ``max_concurrency`` starts run at once; see
-    :func:`run_bulk` for reading, ordering, input errors, a refused key and closing
-    early.
+    their results; ``unsent(job, error)`` is the result of a job read but never started
+    because the key was refused (needed with ``chunk_size > 1`` only). At most
+    ``max_concurrency`` starts run at once; see :func:`run_bulk` for reading, ordering,
+    input errors, a refused key and closing early.
+
+    How: up to ``max_concurrency`` worker tasks each read the next input item (or
+    chunk), start it and hand its results over; this generator yields them. A worker
+    whose request finished reads and sends the next item at once, in the same step of
+    the event loop, instead of waiting for this generator to run and start it (which
+    costs a few loop iterations per item). Workers read only while fewer than
+    ``max_concurrency`` results wait to be yielded (and, ordered, while the window
+    allows); an async iterable is read by one worker at a time.
     """
     if chunk_size > 1 and unsent is None:
         raise TypeError("schedule: jobs started in chunks need unsent=")
     source = items if isinstance(items, InputSource) else InputSource(items)
     read_now = None if source.is_async else source.next_now  # no coroutine per item
+    reading = asyncio.Lock() if source.is_async else None  # one anext() at a time
     loop = asyncio.get_running_loop()
     size = chunk_size
     window = 4 * max_concurrency * size
-    pending: set[asyncio.Task[list[R]]] = set()
-    buffer: dict[int, R] = {}
+    ready: deque[R] = deque()  # results handed over, not yet yielded (or buffered)
+    buffer: dict[int, R] = {}  # ordered mode: results waiting for an earlier one
     next_out = 0  # ordered mode: the next index to yield
-    pulled = 0
-    exhausted = False
+    pulled = 0  # items read so far
+    exhausted = False  # read nothing more: end of input, input error, or key refused
     input_error: BaseException | None = None
     aborted: BulkAbortedError | None = None
-    chunk: list[P] = []
-    ready: list[R] = []
-    # Finished requests, in the order they finished: one done callback per request and
-    # one future to wait on, instead of asyncio.wait() re-registering every request in
-    # flight on each round.
-    finished: list[asyncio.Task[list[R]]] = []
-    wake: asyncio.Future[None] | None = None
+    crashed: BaseException | None = None  # a bug in prepare/start: raised, not reported
+    workers: list[asyncio.Task[None]] = []
+    running = 0  # workers not yet finished
+    wake: asyncio.Future[None] | None = None  # this generator waits here for results
+    room: asyncio.Future[None] | None = None  # workers wait here for room to read more
 
-    def on_done(task: asyncio.Task[list[R]]) -> None:
-        finished.append(task)
+    def hand_over(results: list[R]) -> None:
+        nonlocal aborted, exhausted
+        ready.extend(results)
+        if aborted is None:
+            aborted = _key_refused(results)
+            if aborted is not None:  # stop: read nothing more, send nothing more
+                exhausted = True
         if wake is not None and not wake.done():
             wake.set_result(None)
 
-    def launch(prepared_chunk: list[P]) -> None:
-        task = asyncio.ensure_future(start(prepared_chunk), loop=loop)  # no loop look-up
-        pending.add(task)
-        task.add_done_callback(on_done)
+    def full() -> bool:
+        """No room to read: results wait to be yielded, or the ordered window is full."""
+        return len(ready) >= max_concurrency or (ordered and pulled - next_out >= window)
+
+    async def read_chunk() -> list[P]:
+        """Read and prepare up to ``size`` items; bad ones are handed over at once."""
+        nonlocal pulled, exhausted, input_error
+        chunk: list[P] = []
+        while True:
+            try:
+                more, item = read_now() if read_now is not None else await source.next()
+            except Exception as exc:  # the caller's iterator failed: drain, then raise
+                if input_error is None:
+                    input_error = exc
+                more = False
+            if not more:
+                exhausted = True
+                return chunk
+            prepared = prepare(pulled, item)
+            pulled += 1
+            if isinstance(prepared, result_type):
+                hand_over([prepared])
+            else:
+                chunk.append(prepared)  # type: ignore[arg-type]  # not an R: a job
+            # A partial chunk goes out rather than wait: what it waits for may be in it.
+            if len(chunk) >= size or exhausted or full():
+                return chunk
+
+    async def worker() -> None:
+        nonlocal running, room, crashed
+        try:
+            while True:
+                while not exhausted and full():
+                    if room is None:
+                        room = loop.create_future()
+                    await room
+                if exhausted:
+                    return
+                if reading is None:
+                    chunk = await read_chunk()
+                else:
+                    async with reading:
+                        chunk = await read_chunk() if not exhausted else []
+                if not chunk:
+                    continue
+                if aborted is not None:  # refused while this chunk was being read
+                    assert unsent is not None  # only async chunks are read across awaits
+                    hand_over([unsent(p, aborted) for p in chunk])
+                    continue
+                if running < max_concurrency and not exhausted:
+                    spawn()  # another worker reads the next item while this one waits
+                hand_over(await start(chunk))
+        except Exception as exc:  # prepare or start failed (a bug): end the job with it
+            if crashed is None:
+                crashed = exc
+        finally:
+            running -= 1
+            if wake is not None and not wake.done():
+                wake.set_result(None)
+
+    def spawn() -> None:
+        nonlocal running
+        running += 1
+        workers.append(loop.create_task(worker()))
 
     try:
+        spawn()
         while True:
-            # Read input while a request slot is free.
-            while (not exhausted and len(pending) < max_concurrency
-                   and len(ready) < max_concurrency  # bad items wait their turn too
-                   and not (ordered and pulled - next_out >= window)):
-                try:
-                    more, item = read_now() if read_now is not None else await source.next()
-                except Exception as exc:  # the caller's iterator failed: drain, then raise
-                    input_error, more = exc, False
-                if not more:
-                    exhausted = True
-                    if chunk:
-                        launch(chunk)
-                        chunk = []
-                    break
-                prepared = prepare(pulled, item)
-                pulled += 1
-                if isinstance(prepared, result_type):
-                    ready.append(prepared)
-                    continue
-                chunk.append(prepared)  # type: ignore[arg-type]  # not an R: a job
-                if len(chunk) >= size:
-                    launch(chunk)
-                    chunk = []
-            if chunk and not pending and not ready:  # ordered window full: send what we have
-                launch(chunk)
-                chunk = []
-            if pending and not ready:
-                if not finished:
-                    wake = loop.create_future()
-                    try:
-                        await wake
-                    finally:
-                        wake = None
-                done = sorted(finished, key=_first_index) if len(finished) > 1 else finished[:]
-                finished.clear()
-                for task in done:
-                    pending.discard(task)
-                    ready.extend(task.result())
-                if aborted is None:
-                    aborted = _key_refused(ready)
-                    if aborted is not None:  # stop: read nothing more, send nothing more
-                        exhausted = True
-                        if unsent is not None:
-                            ready.extend(unsent(p, aborted) for p in chunk)
-                        chunk = []
             if not ordered:
                 while ready:
-                    yield ready.pop(0)
+                    yield ready.popleft()
             else:
-                for result in ready:
+                while ready:
+                    result = ready.popleft()
                     buffer[result.index] = result
-                ready.clear()
                 while next_out in buffer:
                     yield buffer.pop(next_out)
                     next_out += 1
-            if exhausted and not pending and not ready and not chunk:
+                    while ready:  # handed over while we were away
+                        result = ready.popleft()
+                        buffer[result.index] = result
+            if crashed is not None:
+                raise crashed
+            if room is not None:  # what was yielded made room: let the workers read
+                room.set_result(None)
+                room = None
+            if ready:
+                continue
+            if not running:
                 if buffer:  # pragma: no cover - would mean a result was lost
                     raise AssertionError(f"bulk: results {sorted(buffer)} stuck before {next_out}")
                 break
+            wake = loop.create_future()
+            try:
+                await wake
+            finally:
+                wake = None
     finally:
-        for task in pending:
+        for task in workers:
             task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
     if input_error is not None:
         raise input_error
     if aborted is not None:
@@ -497,7 +540,3 @@ def _key_refused(results: list[Any]) -> BulkAbortedError | None:
             return BulkAbortedError(error)
     return None
 
-
-def _first_index(task: asyncio.Task[list[Any]]) -> int:
-    results = task.result()
-    return results[0].index if results else -1
