@@ -71,19 +71,23 @@ class FakeProcess:
 
 @contextlib.contextmanager
 def fake_server(
-    *, rate_limit: str = "off", customers: int = 1000, extra: Sequence[str] = ()
+    *, rate_limit: str = "off", customers: int = 1000, extra: Sequence[str] = (),
+    cpus: set[int] | None = None,
 ) -> Iterator[FakeProcess]:
     """Run ``python -m helpcrunch_async fake-server`` in its own process group.
 
     Waits until the port accepts connections; always stops the process (and its group)
-    on exit, error or not.
+    on exit, error or not. ``cpus``: the CPUs the server may run on (see
+    :func:`split_cpus`); default, any.
     """
     port = free_port()
     cmd = [sys.executable, "-m", "helpcrunch_async", "fake-server", "--port", str(port),
            "--rate-limit", rate_limit, "--customers", str(customers), "--api-key", API_KEY,
            *extra]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with pinned(cpus):  # the child inherits it
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -101,6 +105,32 @@ def fake_server(
     finally:
         _stop(proc)
         log.close()
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """(the fake server's CPUs, the client's CPUs): one CPU for the server, the rest for
+    the client, so neither process takes the other's CPU time slices in the middle of a
+    measurement. None where CPU affinity cannot be set or there is one CPU only."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
+        return None
+    return {mine[0]}, set(mine[1:])
+
+
+@contextlib.contextmanager
+def pinned(cpus: set[int] | None) -> Iterator[None]:
+    """Run the block (and the processes it starts) on ``cpus``; restore afterwards."""
+    if cpus is None or not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -14,8 +14,11 @@ before its clock starts, and (a) configures its connector as the SDK does (``lim
 only), so the clocks hold the same work on every side: send, receive, decode.
 
 Measured: client-process CPU (``time.process_time()``) per request, median of the
-repetitions, and its ratio to (a). The variants run interleaved (a, b, c, d, a, b, ...)
-so machine noise spreads over all of them.
+repetitions, and its ratio to (a); also each repetition's ratio to the (a) run just
+before it, whose median and spread say how much of a difference is noise. The variants
+run interleaved (a, b, c, d, a, b, ...) so machine noise spreads over all of them. With
+two CPUs or more, the fake server runs on one CPU and the client on the others, so
+neither takes the other's time slices in the middle of a measurement.
 """
 
 from __future__ import annotations
@@ -33,7 +36,17 @@ import helpcrunch_async as hc
 from helpcrunch_async import _convert
 from helpcrunch_async._convert import encode_json
 
-from ._common import API_KEY, Table, cli, fake_server, fmt, median, progress
+from ._common import (
+    API_KEY,
+    Table,
+    cli,
+    fake_server,
+    fmt,
+    median,
+    pinned,
+    progress,
+    split_cpus,
+)
 
 CONCURRENCY = 16
 HEADERS = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json",
@@ -163,29 +176,38 @@ if getattr(_convert, "_orjson_loads", None) is not None:
 def run(quick: bool = False) -> list[Table]:
     n, reps, customers = (500, 3, 500) if quick else (2000, 11, 2000)
     samples: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
-    walls: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
-    with fake_server(rate_limit="off", customers=customers) as fake:
+    split = split_cpus()
+    server_cpus, client_cpus = split if split is not None else (None, None)
+    with fake_server(rate_limit="off", customers=customers, cpus=server_cpus) as fake, \
+            pinned(client_cpus):
         for rep in range(reps):
             progress("client_cpu repetition %d/%d", rep + 1, reps)
             for name, variant in VARIANTS:
-                started = time.perf_counter()
                 cpu, ok = asyncio.run(variant(fake.base_url, n, customers))
-                walls[name].append(time.perf_counter() - started)
                 if ok != n:
                     raise RuntimeError(f"{name}: {ok} of {n} updates succeeded")
                 samples[name].append(cpu / n * 1e6)
-    floor = median(samples[VARIANTS[0][0]])
+    floor_name = VARIANTS[0][0]
+    floor = median(samples[floor_name])
     table = Table(f"client_cpu: client CPU per PATCH update (N={n}, concurrency "
                   f"{CONCURRENCY}, rate limit off, median of {reps})",
-                  ["variant", "CPU µs/request", "min–max µs", "ratio to (a)"])
+                  ["variant", "CPU µs/request", "min–max µs", "ratio to (a)",
+                   "per-rep ratio: median (min–max)"])
     for name, _ in VARIANTS:
         values = samples[name]
+        # each repetition's ratio to (a) of the same repetition, run just before it
+        paired = [v / a for v, a in zip(values, samples[floor_name], strict=True)]
         table.add(name, fmt(median(values)), f"{min(values):.0f}–{max(values):.0f}",
-                  f"{median(values) / floor:.2f}×")
+                  f"{median(values) / floor:.2f}×",
+                  f"{median(paired):.2f}× ({min(paired):.2f}–{max(paired):.2f})")
     table.notes.append("target: (b) and (c) within 1.10× of (a)")
     speedups = getattr(_convert, "_orjson_loads", None) is not None
     table.notes.append("(b) and (c) decode responses and encode bodies with orjson when the "
                        "`speedups` extra is installed" + ("" if speedups else " (it is not here)"))
+    table.notes.append(
+        f"fake server pinned to CPU {sorted(server_cpus)}, client to {sorted(client_cpus)}"
+        if server_cpus is not None and client_cpus is not None
+        else "not pinned to CPUs (one CPU, or no CPU affinity here)")
     return [table]
 
 
