@@ -127,7 +127,7 @@ def _prepare(index: int, item: object, replace: bool) -> _Prepared | BulkResult:
         cid = check_customer_id(raw_id)
         if isinstance(update, CustomerUpdate):
             payload = update_to_json(update)
-        elif isinstance(update, Mapping):  # checked as CustomerUpdate(**update) checks it
+        elif type(update) is dict or isinstance(update, Mapping):  # as CustomerUpdate checks
             payload = fields_to_json(update)
         else:
             raise ValidationError(
@@ -394,7 +394,7 @@ async def schedule(
         raise TypeError("schedule: jobs started in chunks need unsent=")
     source = items if isinstance(items, InputSource) else InputSource(items)
     read_now = None if source.is_async else source.next_now  # no coroutine per item
-    reading = asyncio.Lock() if source.is_async else None  # one anext() at a time
+    reading = asyncio.Lock()  # an async iterable: one anext() at a time
     loop = asyncio.get_running_loop()
     size = chunk_size
     window = 4 * max_concurrency * size
@@ -425,29 +425,53 @@ async def schedule(
         """No room to read: results wait to be yielded, or the ordered window is full."""
         return len(ready) >= max_concurrency or (ordered and pulled - next_out >= window)
 
-    async def read_chunk() -> list[P]:
-        """Read and prepare up to ``size`` items; bad ones are handed over at once."""
-        nonlocal pulled, exhausted, input_error
+    def input_broke(exc: Exception) -> bool:
+        """The caller's iterator failed: read no more, drain, then raise it. False."""
+        nonlocal input_error
+        if input_error is None:
+            input_error = exc
+        return False
+
+    def take(chunk: list[P], more: bool, item: Any) -> bool:
+        """Put what was read into ``chunk`` (a bad item is handed over at once); True when
+        the chunk should go out: full, end of input, or no room to read more."""
+        nonlocal pulled, exhausted
+        if not more:
+            exhausted = True
+            return True
+        prepared = prepare(pulled, item)
+        pulled += 1
+        if isinstance(prepared, result_type):
+            hand_over([prepared])
+        else:
+            chunk.append(prepared)  # type: ignore[arg-type]  # not an R: a job
+        # A partial chunk goes out rather than wait: what it waits for may be in it.
+        return len(chunk) >= size or exhausted or full()
+
+    def read_chunk_now() -> list[P]:
+        """Up to ``size`` prepared jobs from a sync iterable: no coroutine per item."""
+        assert read_now is not None
         chunk: list[P] = []
         while True:
             try:
-                more, item = read_now() if read_now is not None else await source.next()
-            except Exception as exc:  # the caller's iterator failed: drain, then raise
-                if input_error is None:
-                    input_error = exc
-                more = False
-            if not more:
-                exhausted = True
+                more, item = read_now()
+            except Exception as exc:
+                more, item = input_broke(exc), None
+            if take(chunk, more, item):
                 return chunk
-            prepared = prepare(pulled, item)
-            pulled += 1
-            if isinstance(prepared, result_type):
-                hand_over([prepared])
-            else:
-                chunk.append(prepared)  # type: ignore[arg-type]  # not an R: a job
-            # A partial chunk goes out rather than wait: what it waits for may be in it.
-            if len(chunk) >= size or exhausted or full():
-                return chunk
+
+    async def read_chunk() -> list[P]:
+        """Up to ``size`` prepared jobs from an async iterable, one reader at a time."""
+        chunk: list[P] = []
+        async with reading:
+            while not exhausted:
+                try:
+                    more, item = await source.next()
+                except Exception as exc:
+                    more, item = input_broke(exc), None
+                if take(chunk, more, item):
+                    break
+        return chunk
 
     async def worker() -> None:
         nonlocal running, room, crashed
@@ -459,11 +483,7 @@ async def schedule(
                     await room
                 if exhausted:
                     return
-                if reading is None:
-                    chunk = await read_chunk()
-                else:
-                    async with reading:
-                        chunk = await read_chunk() if not exhausted else []
+                chunk = read_chunk_now() if read_now is not None else await read_chunk()
                 if not chunk:
                     continue
                 if aborted is not None:  # refused while this chunk was being read
