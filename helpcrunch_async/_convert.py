@@ -36,7 +36,16 @@ import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception
 
-from ._models import Customer, CustomerUpdate, Device, Location, Tag, check_field_names
+from . import _validation as _v
+from ._models import (
+    Customer,
+    CustomerUpdate,
+    Device,
+    Location,
+    Tag,
+    _to_tags,
+    check_field_names,
+)
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
 __all__ = [
@@ -114,21 +123,33 @@ _UPDATE_FIELDS: dict[str, tuple[int, attrs.Attribute[Any], Any, Any, str, Any]] 
     for i, a in enumerate(_update_attributes)
 }
 _FIELD_POSITION = {name: spec[0] for name, spec in _UPDATE_FIELDS.items()}.__getitem__
-# The given names (in the caller's order) -> (name, converter, attribute, validator, wire
-# key, out hook) of each, in field order: a call usually gives the same few names again.
+
+# The fast path's kinds of field, found by the field's own validator or converter (a
+# field with neither rule known here always takes the general path).
+_TEXT, _FLAG, _LOCALE, _STAMP, _TAGS, _DATA = 1, 2, 3, 4, 5, 6
+_KIND_OF_RULE: dict[Any, int] = {
+    _v.optional_str: _TEXT, _v.optional_bool: _FLAG, _v.optional_locale: _LOCALE,
+    _v.optional_timestamp: _STAMP, _to_tags: _TAGS, _v.to_custom_data: _DATA,
+}
+# The given names (in the caller's order) -> (the fast path's (name, wire key, kind) of
+# each, the general path's (name, converter, attribute, validator, wire key, out hook)
+# of each), both in field order: a call usually gives the same few names again.
 _Plan: TypeAlias = tuple[tuple[str, Any, "attrs.Attribute[Any]", Any, str, Any], ...]
-_PLANS: dict[tuple[str, ...], _Plan] = {}
+_FastPlan: TypeAlias = tuple[tuple[str, str, int], ...]
+_PLANS: dict[tuple[str, ...], tuple[_FastPlan, _Plan]] = {}
 _MAX_PLANS = 1024
 
 
-def _plan(names: tuple[str, ...], fields: Mapping[str, Any]) -> _Plan:
+def _plan(names: tuple[str, ...], fields: Mapping[str, Any]) -> tuple[_FastPlan, _Plan]:
     check_field_names(fields)
     plan = tuple((name, spec[2], spec[1], spec[3], spec[4], spec[5])
                  for name in sorted(names, key=_FIELD_POSITION)
                  for spec in (_UPDATE_FIELDS[name],))
+    fast = tuple((name, key, _KIND_OF_RULE.get(validate) or _KIND_OF_RULE.get(convert, 0))
+                 for name, convert, _, validate, key, _ in plan)
     if len(_PLANS) < _MAX_PLANS:
-        _PLANS[names] = plan
-    return plan
+        _PLANS[names] = (fast, plan)
+    return fast, plan
 
 
 def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,7 +166,36 @@ def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
         {'userId': 'u1', 'phone': None, 'firstSeen': '1603885746'}
     """
     names = tuple(fields)
-    plan = _PLANS.get(names) or _plan(names, fields)
+    fast, plan = _PLANS.get(names) or _plan(names, fields)
+    # Fast path: values of the common exact types that the field's converter and
+    # validator would pass unchanged (ASCII text, a bool, an int timestamp, ...) go
+    # straight out, as its out hook writes them. Anything else (a str subclass,
+    # non-ASCII text, a datetime, a Tag, a bad value) sends the whole call the general
+    # way, which checks every field in the record's order and raises its errors.
+    out: dict[str, Any] = {}
+    for name, key, kind in fast:
+        value = fields[name]
+        if value is None:  # clears the field, whatever its kind
+            out[key] = None
+        elif value is UNSET:
+            pass
+        elif ((kind == _TEXT and type(value) is str and value.isascii())
+              or (kind == _FLAG and (value is True or value is False))
+              or (kind == _LOCALE and type(value) is str and value in _v.ISO_639_1)):
+            out[key] = value
+        elif kind == _DATA and type(value) is dict and (data := _plain_custom_data(value)):
+            out[key] = data
+        elif kind == _STAMP and type(value) is int and value >= 0:
+            out[key] = str(value)
+        elif kind == _TAGS and type(value) in (list, tuple) and (tags := _plain_tags(value)):
+            out[key] = tags
+        else:
+            return _checked_fields_to_json(plan, fields)
+    return out
+
+
+def _checked_fields_to_json(plan: _Plan, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`fields_to_json` the general way: every field's converter, then validator."""
     # converters first, as attrs runs them while assigning; then validators
     values = [fields[name] if convert is None else convert(fields[name])
               for name, convert, _, _, _, _ in plan]
@@ -155,6 +205,34 @@ def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
             validate(None, attribute, value)
         if value is not UNSET:
             out[key] = value if hook is None else hook(value)
+    return out
+
+
+def _plain_custom_data(data: dict[Any, Any]) -> list[dict[str, Any]] | None:
+    """``custom_data`` on the wire if every key is ASCII text and every value a plain str,
+    int, bool, finite float or None (what ``to_custom_data`` passes unchanged); else None.
+    An empty dict gives ``[]``, which the caller takes as "the general way" too."""
+    out = []
+    for key, value in data.items():
+        if type(key) is not str or not key.isascii() or not key.strip():
+            return None
+        kind = type(value)
+        if not (value is None or kind is int or kind is bool
+                or (kind is str and value.isascii())
+                or (kind is float and math.isfinite(value))):
+            return None
+        out.append({"property": key, "value": value})
+    return out
+
+
+def _plain_tags(tags: list[Any] | tuple[Any, ...]) -> list[dict[str, str]] | None:
+    """``tags`` on the wire if every item is a tag name in ASCII text (what ``Tag(name=)``
+    accepts), else None; no tags gives ``[]`` (the general way)."""
+    out = []
+    for name in tags:
+        if type(name) is not str or not name.isascii() or not name.strip():
+            return None
+        out.append({"name": name})
     return out
 
 

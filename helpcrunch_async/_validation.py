@@ -21,7 +21,7 @@ from ._types import UNSET, CustomDataInput, Timestamp, Unset
 __all__ = ["check_customer_id", "check_text"]
 
 # ISO 639-1, the two-letter language codes (the API documents ``locale`` as one).
-_ISO_639_1 = frozenset((
+ISO_639_1 = frozenset((
     "aa", "ab", "ae", "af", "ak", "am", "an", "ar", "as", "av", "ay", "az", "ba", "be", "bg",
     "bi", "bm", "bn", "bo", "br", "bs", "ca", "ce", "ch", "co", "cr", "cs", "cu", "cv", "cy",
     "da", "de", "dv", "dz", "ee", "el", "en", "eo", "es", "et", "eu", "fa", "ff", "fi", "fj",
@@ -127,7 +127,7 @@ def optional_bool(_: object, attribute: Any, value: Any) -> None:
 def optional_locale(_: object, attribute: Any, value: Any) -> None:
     if value is UNSET or value is None:
         return
-    if not isinstance(value, str) or value not in _ISO_639_1:
+    if not isinstance(value, str) or value not in ISO_639_1:
         raise _fail(attribute.name, "a lowercase ISO 639-1 language code such as 'en'", value)
 
 

@@ -130,7 +130,7 @@ def _via_record(fields: dict[str, Any]) -> Any:
     from helpcrunch_async._models import coerce_update
 
     try:
-        return ("ok", update_to_json(coerce_update(None, fields)))
+        return ("ok", list(update_to_json(coerce_update(None, fields)).items()))  # in order
     except hc.ValidationError as exc:
         return ("error", str(exc), exc.field)
 
@@ -139,22 +139,36 @@ def _via_keywords(fields: dict[str, Any]) -> Any:
     from helpcrunch_async._convert import fields_to_json
 
     try:
-        return ("ok", fields_to_json(fields))
+        return ("ok", list(fields_to_json(fields).items()))
     except hc.ValidationError as exc:
         return ("error", str(exc), exc.field)
 
 
+class _Str(str):
+    pass
+
+
+class _Dict(dict[Any, Any]):
+    pass
+
+
 _UTC = __import__("datetime").timezone.utc
+# Text on the edges of fields_to_json's fast path (ASCII only, exact str, not blank).
+_edge_text = st.sampled_from(["vip", "", " ", "\t", "é", "a\ud800", _Str("s"), _Str("en")])
+_custom_values = st.one_of(st.none(), st.booleans(), st.text(max_size=2), _edge_text,
+                           st.integers(), st.floats(), st.lists(st.integers(), max_size=1),
+                           st.datetimes(timezones=st.just(_UTC)))
 _field_values = st.one_of(
     st.none(), st.just(hc.UNSET), st.booleans(), st.integers(-2, 2**40), st.text(max_size=3),
-    st.sampled_from(["en", "uk", "EN", " ", "1603885746", "#fff"]),
+    st.sampled_from(["en", "uk", "EN", " ", "1603885746", "#fff"]), _edge_text,
     st.floats(allow_nan=True, allow_infinity=True),
     st.datetimes(timezones=st.sampled_from([None, _UTC])),
-    st.lists(st.one_of(st.text(max_size=3), st.integers(), st.builds(hc.Tag, name=st.just("t"))),
-             max_size=2),
-    st.dictionaries(st.sampled_from(["plan", "", " ", "n"]),
-                    st.one_of(st.none(), st.text(max_size=2), st.integers(), st.floats(),
-                              st.lists(st.integers(), max_size=1)), max_size=2),
+    st.lists(st.one_of(st.text(max_size=3), _edge_text, st.integers(),
+                       st.builds(hc.Tag, name=st.just("t"))), max_size=2),
+    st.lists(_edge_text, max_size=2).map(tuple),
+    st.dictionaries(st.one_of(st.sampled_from(["plan", "", " ", "n", 1]), _edge_text),
+                    _custom_values, max_size=2),
+    st.dictionaries(st.sampled_from(["plan", "n"]), _custom_values, max_size=2).map(_Dict),
 )
 _field_names = st.sampled_from([
     "name", "email", "user_id", "company", "phone", "first_seen", "last_seen", "unsubscribed",
@@ -168,6 +182,37 @@ def test_keyword_fields_go_to_the_wire_exactly_as_through_the_record(
     # update_customer(**fields) skips the CustomerUpdate record: same JSON object, and
     # the same ValidationError (message and field) for the same bad input.
     assert _via_keywords(fields) == _via_record(fields)
+
+
+@pytest.mark.parametrize("fields", [
+    {"name": "a\ud800"}, {"name": "é"}, {"name": _Str("x")}, {"name": 5}, {"locale": "EN"},
+    {"locale": _Str("en")}, {"blocked": 1}, {"first_seen": -1}, {"first_seen": True},
+    {"last_seen": 2**70}, {"custom_data": {}}, {"custom_data": {" ": 1}},
+    {"custom_data": {"": 1}}, {"custom_data": {1: 1}}, {"custom_data": {"a": math.nan}},
+    {"custom_data": {"a": -math.inf}}, {"custom_data": {"é": "\ud800"}},
+    {"custom_data": {"a": [1]}}, {"custom_data": _Dict(a=1)}, {"custom_data": [("a", 1)]},
+    {"tags": []}, {"tags": ["", "x"]}, {"tags": [" "]}, {"tags": ["\ud800"]}, {"tags": "vip"},
+    {"tags": ["vip", hc.Tag(name="b", color="#fff")]}, {"name": "ok", "tags": [5]},
+    {"name": "a\ud800", "custom_data": {"a": math.nan}},
+])
+def test_keyword_fields_off_the_fast_path_are_checked_as_by_the_record(
+        fields: dict[str, Any]) -> None:
+    assert _via_keywords(fields) == _via_record(fields)
+
+
+def test_common_keyword_fields_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The usual values never reach the general path, and give what the record gives.
+    fields = {"name": "Ann", "email": None, "user_id": hc.UNSET, "blocked": False,
+              "locale": "en", "last_seen": 1603885746, "tags": ["vip", "beta"],
+              "custom_data": {"plan": "pro", "seats": 5, "ratio": 0.5, "gone": None,
+                              "on": True}}
+    expected = _via_record(fields)
+
+    def general(*_: Any) -> Any:
+        raise AssertionError("took the general path")
+
+    monkeypatch.setattr(_convert, "_checked_fields_to_json", general)
+    assert _via_keywords(fields) == expected
 
 
 def test_keyword_fields_errors_come_in_the_records_order() -> None:
