@@ -36,12 +36,13 @@ loop between them. Raw ``bytes`` that large make aiohttp warn (``ResourceWarning
 "Sending a large body directly with raw bytes might lock the event loop")."""
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class RawResponse:
     """What came back: status, headers, the whole body, and how long it took.
 
     Not frozen: one is built per request, and a frozen attrs record sets each field
-    through ``object.__setattr__`` (nothing writes to it after it is built).
+    through ``object.__setattr__`` (nothing writes to it after it is built). Built
+    positionally: matching keyword arguments would cost more than the record itself.
     """
 
     status: int
@@ -124,10 +125,8 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as resp:
                 payload = await resp.read()
-                return RawResponse(
-                    status=resp.status, headers=resp.headers, body=payload,
-                    elapsed=time.monotonic() - started,
-                )
+                return RawResponse(resp.status, resp.headers, payload,
+                                   time.monotonic() - started)
         except aiohttp.ConnectionTimeoutError as exc:
             raise _connection_error(
                 APITimeoutError, "connecting timed out", method, path, maybe_sent=False
