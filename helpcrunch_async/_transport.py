@@ -74,11 +74,14 @@ class AiohttpTransport:
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if self._session is None:
+        session = self._session
+        if session is not None and loop is self._loop:  # every call after the first
+            return session
+        if session is None:
             # One host only: ``limit`` bounds it (a per-host limit would only add work).
             connector = aiohttp.TCPConnector(limit=self._max_connections)
             # The per-request timeout always overrides this; it is only a backstop.
-            self._session = aiohttp.ClientSession(
+            self._session = session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=300)
             )
             self._loop = loop
@@ -89,7 +92,7 @@ class AiohttpTransport:
                 "this client is bound to the event loop it was first used in; create one "
                 "client per event loop (or use the sync HelpCrunch client)"
             )
-        return self._session
+        return session
 
     async def send(
         self,

@@ -53,6 +53,8 @@ def check_customer_id(customer_id: object) -> int:
         helpcrunch_async._exceptions.ValidationError: customer_id must be a positive integer \
 (HelpCrunch's numeric id), got '12/../34'
     """
+    if type(customer_id) is int and customer_id > 0:  # the common case, on every call
+        return customer_id
     value: int | None = None
     if isinstance(customer_id, int) and not isinstance(customer_id, bool):
         value = customer_id

@@ -42,6 +42,22 @@ def test_customer_id_accepts_positive_ints_and_digit_strings(given: Any, expecte
     assert check_customer_id(given) == expected
 
 
+class _Id(int):
+    pass
+
+
+@pytest.mark.parametrize("given", [1, 2**63, 2**70, 0, -1, True, False, _Id(5), _Id(0)])
+def test_customer_id_fast_path_agrees_with_the_general_checks(given: Any) -> None:
+    # check_customer_id passes an exact positive int straight through; every other int
+    # (bools, subclasses, 0 and below) takes the general checks.
+    expected_ok = not isinstance(given, bool) and given > 0
+    if expected_ok:
+        assert check_customer_id(given) == given
+    else:
+        with pytest.raises(hc.ValidationError, match="customer_id must be a positive integer"):
+            check_customer_id(given)
+
+
 BAD_IDS = [True, False, 1.5, 5.0, -1, 0, "0", "12/../34", "abc", "", " 5", "5\n", "-5",
            "+5", "1e3", "٥", None, b"5", [5]]
 
