@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import pytest
@@ -24,6 +25,9 @@ from helpcrunch_async._convert import (
     encode_body,
     encode_json,
 )
+
+# Maps every byte to a digit or "x": bodies dense with digit runs of every length.
+_DIGITS_OR_X = bytes(0x30 + i % 10 if i % 3 else 0x78 for i in range(256))
 
 
 def slow_customer(data: Any) -> hc.Customer:
@@ -90,6 +94,20 @@ def test_decode_json_is_json_loads(body: bytes) -> None:
     expected = json.loads(body)
     got = decode_json(body)
     assert repr(got) == repr(expected)  # repr: NaN != NaN, and int vs float shows
+
+
+@given(st.binary(max_size=80).map(lambda b: b.translate(_DIGITS_OR_X)))
+def test_long_digit_runs_are_found_by_the_sampled_check(body: bytes) -> None:
+    # decode_json's pre-check looks at every 5th byte first; it must miss no run of 20.
+    assert _convert._has_long_digits(body) == bool(re.search(rb"[0-9]{20}", body))
+
+
+@pytest.mark.parametrize("offset", range(5))
+@pytest.mark.parametrize("digits", [19, 20, 21, 24, 25])
+def test_decode_json_reads_long_integers_as_json_does(offset: int, digits: int) -> None:
+    body = b'{"a": "' + b"x" * offset + b'", "n": ' + b"9" * digits + b', "t": "1603885746"}'
+    assert repr(decode_json(body)) == repr(json.loads(body))
+    assert _convert._has_long_digits(body) == (digits >= 20)
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"\xff", b"<html>"])
