@@ -11,6 +11,7 @@ import asyncio
 import logging
 import platform
 import re
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,7 +34,7 @@ from ._exceptions import (
 from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._slots import Slots
-from ._transport import AiohttpTransport, RawResponse
+from ._transport import TRANSPORT_ERRORS, AiohttpTransport, RawResponse, connection_failure
 from ._version import __version__
 
 __all__ = ["RequestStats", "Requestor", "discard_body", "error_details_of", "logger"]
@@ -179,10 +180,19 @@ class Requestor:
                         elif self._gate.remaining() > 0:  # no coroutine while the gate is open
                             await self._gate.wait()
                         self.stats.requests += 1
-                        raw = await self._transport.send(
-                            method, url, path=full_path, headers=self._headers, body=body,
-                            timeout=timeout,
-                        )
+                        # The exchange in this frame, not in a coroutine of the transport's.
+                        failure = None
+                        started = time.monotonic()
+                        try:
+                            async with self._transport.open(
+                                method, url, headers=self._headers, body=body, timeout=timeout,
+                            ) as resp:
+                                raw = RawResponse(resp.status, resp.headers, await resp.read(),
+                                                  time.monotonic() - started)
+                        except TRANSPORT_ERRORS as exc:
+                            failure = connection_failure(exc, method, full_path)
+                        if failure is not None:  # raised here: see connection_failure
+                            raise failure
                     finally:
                         slots.give()
                 except APIConnectionError as exc:

@@ -1,10 +1,12 @@
-"""The HTTP transport: one ``aiohttp.ClientSession`` per client, sending one request.
+"""The HTTP transport: one ``aiohttp.ClientSession`` per client, opening one request.
 
-The transport knows nothing of HelpCrunch: it sends bytes and returns status,
-headers and body, or raises :class:`~helpcrunch_async.APIConnectionError` /
-:class:`~helpcrunch_async.APITimeoutError`. Each such error carries
-``maybe_sent``: whether the request may have reached the server, which is what
-decides whether a non-idempotent request may be re-sent.
+The transport knows nothing of HelpCrunch: it opens a request with bytes to send
+(:meth:`AiohttpTransport.open`), and turns aiohttp's failures into
+:class:`~helpcrunch_async.APIConnectionError` /
+:class:`~helpcrunch_async.APITimeoutError` (:func:`connection_failure`). Each such
+error carries ``maybe_sent``: whether the request may have reached the server, which
+is what decides whether a non-idempotent request may be re-sent. The requestor
+awaits the exchange itself and keeps what came back in a :class:`RawResponse`.
 
 The session is created lazily, inside the running event loop, on first use (an
 ``aiohttp.ClientSession`` belongs to the loop it was created in). A session passed
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -27,8 +28,9 @@ from ._exceptions import APIConnectionError, APITimeoutError, HelpCrunchError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from contextlib import AbstractAsyncContextManager
 
-__all__ = ["AiohttpTransport", "RawResponse"]
+__all__ = ["TRANSPORT_ERRORS", "AiohttpTransport", "RawResponse", "connection_failure"]
 
 _LARGE_BODY = 2**20
 """Bodies above this go to aiohttp as ``io.BytesIO``: sent in chunks, yielding to the
@@ -52,7 +54,7 @@ class RawResponse:
 
 
 class AiohttpTransport:
-    """Sends requests over one ``aiohttp.ClientSession`` (owned, or the caller's).
+    """Opens requests on one ``aiohttp.ClientSession`` (owned, or the caller's).
 
     Args:
         session: a caller's session; used as is, never closed here.
@@ -94,62 +96,33 @@ class AiohttpTransport:
             )
         return session
 
-    async def send(
+    def open(
         self,
         method: str,
-        url: str | URL,
+        url: URL,
         *,
-        path: str,
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: aiohttp.ClientTimeout,
-    ) -> RawResponse:
-        """Send one request and read the whole response.
+    ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
+        """Start one request: ``async with transport.open(...) as resp``.
+
+        Not a coroutine of its own: the requestor awaits the exchange in its own frame
+        (every coroutine layer costs CPU on every resumption of every request). What
+        the request raises is one of :data:`TRANSPORT_ERRORS`; :func:`connection_failure`
+        turns it into the SDK's error.
 
         ``body`` over 1 MiB is handed to aiohttp as ``io.BytesIO`` (a fresh one for
         each attempt), the way aiohttp asks for large bodies; smaller ones as bytes.
         No size is refused here: HelpCrunch documents no request size limit.
-
-        Raises:
-            APITimeoutError: the timeout expired.
-            APIConnectionError: no response could be read.
         """
         if self._closed:
             raise HelpCrunchError("the client is closed; create a new one")
-        session = self._get_session()
-        started = time.monotonic()
-        invalid: str
         data: bytes | io.BytesIO | None = body
         if body is not None and len(body) > _LARGE_BODY:
             data = io.BytesIO(body)
-        try:
-            async with session.request(
-                method, url, data=data, headers=headers, timeout=timeout,
-                allow_redirects=False,
-            ) as resp:
-                payload = await resp.read()
-                return RawResponse(resp.status, resp.headers, payload,
-                                   time.monotonic() - started)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise _connection_error(
-                APITimeoutError, "connecting timed out", method, path, maybe_sent=False
-            ) from exc
-        except TimeoutError as exc:  # total or read timeout: the request may have arrived
-            raise _connection_error(
-                APITimeoutError, "request timed out", method, path, maybe_sent=True
-            ) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise _connection_error(APIConnectionError, f"cannot connect: {exc.os_error}",
-                                    method, path, maybe_sent=False) from exc
-        except aiohttp.ClientResponseError as exc:
-            # Its repr carries the request headers (the API key): neither chain it nor
-            # raise inside this block (that would keep it as __context__).
-            invalid = f"invalid response ({type(exc).__name__}: {exc.message})"
-        except aiohttp.ClientError as exc:
-            raise _connection_error(APIConnectionError,
-                                    f"connection failed ({type(exc).__name__}: {exc})",
-                                    method, path, maybe_sent=True) from exc
-        raise _connection_error(APIConnectionError, invalid, method, path, maybe_sent=True)
+        return self._get_session().request(
+            method, url, data=data, headers=headers, timeout=timeout, allow_redirects=False)
 
     async def aclose(self) -> None:
         """Close the session if we created it; idempotent."""
@@ -157,6 +130,41 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if session is not None and self._owns_session:
             await session.close()
+
+
+TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)
+"""What a request opened with :meth:`AiohttpTransport.open` raises when no response came."""
+
+
+def connection_failure(exc: BaseException, method: str, path: str) -> APIConnectionError:
+    """The :class:`APIConnectionError` for ``exc`` (one of :data:`TRANSPORT_ERRORS`).
+
+    :class:`APITimeoutError` for a timeout. Each carries ``maybe_sent``: whether the
+    request may have reached the server. ``exc`` is its ``__cause__``, except for
+    aiohttp's ``ClientResponseError``, whose repr carries the request headers (the API
+    key): raise the result *after* the ``except`` block that caught ``exc``, so that
+    ``exc`` does not stay reachable as ``__context__`` either.
+    """
+    error: APIConnectionError
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        error = _connection_error(
+            APITimeoutError, "connecting timed out", method, path, maybe_sent=False)
+    elif isinstance(exc, TimeoutError):  # total or read timeout: the request may have arrived
+        error = _connection_error(
+            APITimeoutError, "request timed out", method, path, maybe_sent=True)
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        error = _connection_error(APIConnectionError, f"cannot connect: {exc.os_error}",
+                                  method, path, maybe_sent=False)
+    elif isinstance(exc, aiohttp.ClientResponseError):
+        return _connection_error(
+            APIConnectionError, f"invalid response ({type(exc).__name__}: {exc.message})",
+            method, path, maybe_sent=True)
+    else:
+        error = _connection_error(APIConnectionError,
+                                  f"connection failed ({type(exc).__name__}: {exc})",
+                                  method, path, maybe_sent=True)
+    error.__cause__ = exc  # as "raise error from exc" (which also hides the context)
+    return error
 
 
 def _connection_error(

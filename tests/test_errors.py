@@ -236,6 +236,32 @@ async def test_timeout_becomes_api_timeout_error(
     assert info.value.path == PATH5
 
 
+_KEY = aiohttp.client_reqrep.ConnectionKey("api.helpcrunch.com", 443, True, True, None, None,
+                                           None)
+
+
+@pytest.mark.parametrize(("raised", "cls", "maybe_sent"), [
+    (aiohttp.ClientConnectionError("connection reset"), hc.APIConnectionError, True),
+    (aiohttp.ClientConnectorError(_KEY, ConnectionRefusedError(111, "refused")),
+     hc.APIConnectionError, False),
+    (aiohttp.ConnectionTimeoutError("connect"), hc.APITimeoutError, False),
+    (TimeoutError(), hc.APITimeoutError, True),
+    (aiohttp.ServerDisconnectedError(), hc.APIConnectionError, True),
+])
+async def test_connection_failures_keep_aiohttps_error_as_their_cause(
+    mock_api: Any, client: hc.AsyncHelpCrunch, raised: Exception, cls: type[Exception],
+    maybe_sent: bool,
+) -> None:
+    mock_api.patch(URL5, exception=raised)
+    with pytest.raises(cls) as info:
+        await client.update_customer(5, name="x")
+    err = info.value
+    assert isinstance(err, hc.APIConnectionError)
+    assert err.maybe_sent is maybe_sent
+    assert err.__cause__ is raised  # as "raise ... from", context hidden
+    assert err.__suppress_context__
+
+
 def _raise_client_response_error(url: Any, **kwargs: Any) -> None:
     """What aiohttp raises for a broken response: its RequestInfo carries our headers."""
     info = aiohttp.RequestInfo(
