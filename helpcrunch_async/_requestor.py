@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 import attrs
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._convert import InvalidJSON, ResponseShapeError, decode_json
@@ -34,7 +35,7 @@ from ._exceptions import (
 from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._slots import Slots
-from ._transport import TRANSPORT_ERRORS, AiohttpTransport, RawResponse, connection_failure
+from ._transport import TRANSPORT_ERRORS, AiohttpTransport, connection_failure
 from ._version import __version__
 
 __all__ = ["RequestStats", "Requestor", "discard_body", "error_details_of", "logger"]
@@ -68,6 +69,20 @@ class RequestStats:
     retries: int = 0
     rate_limited: int = 0
     failed: int = 0
+
+
+@attrs.define
+class RawResponse:
+    """What came back for an error answer: status, headers and the whole body.
+
+    Not frozen: a frozen attrs record sets each field through ``object.__setattr__``
+    (nothing writes to it after it is built). Built positionally: matching keyword
+    arguments would cost more than the record itself.
+    """
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
 
 
 class Requestor:
@@ -180,15 +195,16 @@ class Requestor:
                         elif self._gate.remaining() > 0:  # no coroutine while the gate is open
                             await self._gate.wait()
                         self.stats.requests += 1
-                        # The exchange in this frame, not in a coroutine of the transport's.
+                        # The exchange in this frame, not in a coroutine of the transport's;
+                        # what came back stays in locals (a RawResponse only for errors).
                         failure = None
                         started = time.monotonic()
                         try:
                             async with self._transport.open(
                                 method, url, headers=self._headers, body=body, timeout=timeout,
                             ) as resp:
-                                raw = RawResponse(resp.status, resp.headers, await resp.read(),
-                                                  time.monotonic() - started)
+                                status, headers, payload = (
+                                    resp.status, resp.headers, await resp.read())
                         except TRANSPORT_ERRORS as exc:
                             failure = connection_failure(exc, method, full_path)
                         if failure is not None:  # raised here: see connection_failure
@@ -203,19 +219,21 @@ class Requestor:
                     await self._backoff(method, full_path, attempt, str(exc))
                     continue
                 if logger.isEnabledFor(logging.DEBUG):
-                    logger.debug("%s %s -> %s in %.1f ms", method, full_path, raw.status,
-                                 raw.elapsed * 1000)
-                if 200 <= raw.status < 300:
+                    logger.debug("%s %s -> %s in %.1f ms", method, full_path, status,
+                                 (time.monotonic() - started) * 1000)
+                if 200 <= status < 300:
                     if self._rate_limit is not None:
                         self._rate_limit.on_success()
                     try:
-                        return _parse_body(raw, method, full_path, parse, attempt), attempt
+                        return _parse_body(status, headers, payload, method, full_path, parse,
+                                           attempt), attempt
                     except APIResponseValidationError as exc:
                         if (attempt > retries or exc.json_path != "$"
                                 or retry_as not in IDEMPOTENT_METHODS):
                             raise
                         await self._backoff(method, full_path, attempt, "unreadable body")
                         continue
+                raw = RawResponse(status, headers, payload)
                 error = api_error(raw, method, full_path, attempts=attempt)
                 if isinstance(error, RateLimitError):
                     self.stats.rate_limited += 1
@@ -256,18 +274,20 @@ def discard_body(_: Any) -> None:
 
 
 def _parse_body(
-    raw: RawResponse, method: str, path: str, parse: Callable[[Any], T], attempts: int
+    status: int, headers: CIMultiDictProxy[str], body: bytes, method: str, path: str,
+    parse: Callable[[Any], T], attempts: int,
 ) -> T:
     if parse is discard_body:
         return parse(None)
     try:
-        return parse(decode_json(raw.body))
+        return parse(decode_json(body))
     except ResponseShapeError as exc:
         json_path, message = exc.json_path, f"unexpected response: {exc}"
     except InvalidJSON as exc:
         json_path, message = "$", f"the response body is {exc}"
     except (ValueError, UnicodeDecodeError):
         json_path, message = "$", "the response body is not valid JSON"
+    raw = RawResponse(status, headers, body)
     raise APIResponseValidationError(
         status=raw.status, method=method, path=path, body=_text(raw.body),
         request_id=_request_id(raw), json_path=json_path, message=message, attempts=attempts,

@@ -6,7 +6,7 @@ The transport knows nothing of HelpCrunch: it opens a request with bytes to send
 :class:`~helpcrunch_async.APITimeoutError` (:func:`connection_failure`). Each such
 error carries ``maybe_sent``: whether the request may have reached the server, which
 is what decides whether a non-idempotent request may be re-sent. The requestor
-awaits the exchange itself and keeps what came back in a :class:`RawResponse`.
+awaits the exchange itself, in its own frame.
 
 The session is created lazily, inside the running event loop, on first use (an
 ``aiohttp.ClientSession`` belongs to the loop it was created in). A session passed
@@ -20,8 +20,6 @@ import io
 from typing import TYPE_CHECKING
 
 import aiohttp
-import attrs
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._exceptions import APIConnectionError, APITimeoutError, HelpCrunchError
@@ -30,27 +28,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from contextlib import AbstractAsyncContextManager
 
-__all__ = ["TRANSPORT_ERRORS", "AiohttpTransport", "RawResponse", "connection_failure"]
+__all__ = ["TRANSPORT_ERRORS", "AiohttpTransport", "connection_failure"]
 
 _LARGE_BODY = 2**20
 """Bodies above this go to aiohttp as ``io.BytesIO``: sent in chunks, yielding to the
 loop between them. Raw ``bytes`` that large make aiohttp warn (``ResourceWarning``:
 "Sending a large body directly with raw bytes might lock the event loop")."""
-
-
-@attrs.define
-class RawResponse:
-    """What came back: status, headers, the whole body, and how long it took.
-
-    Not frozen: one is built per request, and a frozen attrs record sets each field
-    through ``object.__setattr__`` (nothing writes to it after it is built). Built
-    positionally: matching keyword arguments would cost more than the record itself.
-    """
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-    elapsed: float
 
 
 class AiohttpTransport:
