@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import platform
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -42,7 +41,6 @@ __all__ = ["RequestStats", "Requestor", "discard_body", "error_details_of", "log
 
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
-_PLAIN_PATH = re.compile(r"[A-Za-z0-9/_.-]*").fullmatch  # nothing to escape, no query
 
 USER_AGENT = (
     f"helpcrunch-async/{__version__} python/{platform.python_version_tuple()[0]}."
@@ -162,6 +160,8 @@ class Requestor:
         accepts any 2xx body (even empty or not JSON) and returns ``None``.
         ``idempotent=True`` retries the request like a ``GET`` whatever its method (a
         ``POST`` that only reads, such as a search); ``None`` decides by method.
+        ``path`` is sent as given: it must need no percent-encoding (the client's paths
+        are constants and validated numeric ids); a ``?query`` part is parsed.
 
         Raises:
             APIError: (a subclass of) for any non-2xx status, or an unreadable 2xx body.
@@ -174,7 +174,7 @@ class Requestor:
         retries = self._retry.max_retries if max_retries is None else check_max_retries(
             max_retries)
         # A prebuilt URL: aiohttp would otherwise parse the string again for every request.
-        url = (self._base_url.with_path(full_path, encoded=True) if _PLAIN_PATH(path)
+        url = (self._base_url.with_path(full_path, encoded=True) if "?" not in path
                else URL(self._base + path))
         timeout = timeout or self._timeout
         # One coroutine for the whole retry loop and the send: each extra await layer
@@ -198,7 +198,8 @@ class Requestor:
                         # The exchange in this frame, not in a coroutine of the transport's;
                         # what came back stays in locals (a RawResponse only for errors).
                         failure = None
-                        started = time.monotonic()
+                        debug = logger.isEnabledFor(logging.DEBUG)
+                        started = time.monotonic() if debug else 0.0
                         try:
                             async with self._transport.open(
                                 method, url, headers=self._headers, body=body, timeout=timeout,
@@ -218,7 +219,7 @@ class Requestor:
                         raise
                     await self._backoff(method, full_path, attempt, str(exc))
                     continue
-                if logger.isEnabledFor(logging.DEBUG):
+                if debug:
                     logger.debug("%s %s -> %s in %.1f ms", method, full_path, status,
                                  (time.monotonic() - started) * 1000)
                 if 200 <= status < 300:
