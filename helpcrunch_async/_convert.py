@@ -630,14 +630,16 @@ def _fast_customer(data: dict[str, Any]) -> Customer | None:
         device = _build_device(device_id, ip, timezone, platform, user_agent)
     tags, custom_data = get("tags"), get("customData")
     first_seen, last_seen = get("firstSeen"), get("lastSeen")
-    try:  # the documented "1603885746" inline; any other form through _datetime_in
-        first_seen = (_from_epoch(int(first_seen), UTC) if type(first_seen) is str
-                      and first_seen.isdigit() and first_seen.isascii()
-                      else _datetime_in(first_seen, None))
-        last_seen = (_from_epoch(int(last_seen), UTC) if type(last_seen) is str
-                     and last_seen.isdigit() and last_seen.isascii()
-                     else _datetime_in(last_seen, None))
-        tags = () if tags is None or tags == [] else _tags_in(tags, None)
+    try:  # null and the documented "1603885746" inline; any other form through _datetime_in
+        if first_seen is not None:
+            first_seen = (_from_epoch(int(first_seen), UTC) if type(first_seen) is str
+                          and first_seen.isdigit() and first_seen.isascii()
+                          else _datetime_in(first_seen, None))
+        if last_seen is not None:
+            last_seen = (_from_epoch(int(last_seen), UTC) if type(last_seen) is str
+                         and last_seen.isdigit() and last_seen.isascii()
+                         else _datetime_in(last_seen, None))
+        tags = () if not tags and (tags is None or type(tags) is list) else _tags_in(tags, None)
         if type(custom_data) is dict:
             for value in custom_data.values():
                 if value is not None and type(value) not in _SCALARS:

@@ -80,6 +80,10 @@ def test_fast_customer_matches_the_converter(changes: dict[str, Any]) -> None:
     {"id": "12"}, {"id": True}, {"id": 1, "name": 5}, {"id": 1, "tags": [{"color": "x"}]},
     {"id": 1, "location": []}, {"id": 1, "device": {"id": "x"}}, {"id": 1, "blocked": 1},
     {"id": 1, "customData": {"a": [1]}}, {"id": 1, "firstSeen": "soon"},
+    # the fast path's own shortcuts: null timestamps, empty tags (and falsy non-lists)
+    {"id": 1, "firstSeen": None, "lastSeen": None, "tags": None}, {"id": 1, "tags": []},
+    {"id": 1, "tags": ""}, {"id": 1, "tags": 0}, {"id": 1, "tags": {}},
+    {"id": 1, "tags": False}, {"id": 1, "lastSeen": ""}, {"id": 1, "firstSeen": 0},
 ])
 def test_fast_customer_examples(data: dict[str, Any]) -> None:
     assert outcome(customer_from_json, data) == outcome(slow_customer, data)
