@@ -104,7 +104,7 @@ class Requestor:
         self._transport = transport
         self._base = str(base_url)
         self._base_url = base_url
-        self._base_path = base_url.path.rstrip("/")
+        self._base_path = base_url.raw_path.rstrip("/")  # as sent: URLs are built encoded
         self._timeout = timeout
         self._retry = retry
         self._rate_limit = rate_limit

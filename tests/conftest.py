@@ -21,9 +21,16 @@ import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
 from aioresponses import aioresponses as _aioresponses
+from hypothesis import HealthCheck, settings
 from yarl import URL
 
 import helpcrunch_async as hc
+
+# The machine running the suite may be busy (CI, a benchmark, other suites): property tests
+# check behaviour, never speed, so neither a deadline nor slow data generation fails them.
+settings.register_profile(
+    "helpcrunch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("helpcrunch")
 
 API_KEY = "sk-test-SECRET"
 BASE_URL = "https://api.helpcrunch.com/v1"

@@ -56,6 +56,17 @@ async def test_update_customer_sends_patch_with_only_given_fields(
     assert customer.id == 542335
 
 
+async def test_a_base_url_path_with_escapes_is_sent_as_written(
+    mock_api: Any, seed_response: dict[str, Any]
+) -> None:
+    base = "https://api.helpcrunch.com/my%20proxy/v1"
+    mock_api.patch(f"{base}/customers/5", payload=seed_response)
+    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
+        await client.update_customer(5, name="x")
+    method, url, _ = mock_api.only_request()
+    assert (method, url) == ("PATCH", f"{base}/customers/5")
+
+
 async def test_update_customer_with_a_record_sends_the_same(
     mock_api: Any, client: hc.AsyncHelpCrunch, seed_response: dict[str, Any]
 ) -> None:
