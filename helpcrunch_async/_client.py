@@ -593,7 +593,9 @@ class AsyncHelpCrunch:
         :class:`CustomerUpdate` or a mapping of the keyword fields of
         :meth:`update_customer`. It is read lazily (a generator of millions is fine):
         at most ``max_concurrency`` requests are in flight, and every request goes
-        through this client's rate limiter, retries and shared 429 pause.
+        through this client's rate limiter, retries and shared 429 pause. Requests keep
+        going while your loop handles a result; input is read only while fewer than
+        ``max_concurrency`` results wait for you.
 
         Every item gives exactly one result, done or failed: a bad item fails with its
         :class:`ValidationError` (``attempts == 0``) and the job goes on. Results come
