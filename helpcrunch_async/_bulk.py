@@ -513,15 +513,14 @@ async def schedule(
                 while ready:
                     yield ready.popleft()
             else:
-                while ready:
-                    result = ready.popleft()
-                    buffer[result.index] = result
-                while next_out in buffer:
-                    yield buffer.pop(next_out)
-                    next_out += 1
-                    while ready:  # handed over while we were away
+                while True:
+                    while ready:  # (more may be handed over while we are away at a yield)
                         result = ready.popleft()
                         buffer[result.index] = result
+                    if next_out not in buffer:
+                        break
+                    yield buffer.pop(next_out)
+                    next_out += 1
             if crashed is not None:
                 raise crashed
             if room is not None:  # what was yielded made room: let the workers read
