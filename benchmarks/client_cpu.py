@@ -172,6 +172,17 @@ VARIANTS: list[tuple[str, Callable[[str, int, int], Coroutine[Any, Any, tuple[fl
 if getattr(_convert, "_orjson_loads", None) is not None:
     VARIANTS.insert(2, ("(b) without orjson (json only)", sdk_update_customer_plain_json))
 
+# Variants run on another event loop than asyncio's own: name -> loop factory.
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {}
+UVLOOP_RAW, UVLOOP_SDK = "(a) under uvloop", "(b) under uvloop"
+try:  # not a dependency: measured when it is installed (pip install uvloop)
+    import uvloop  # type: ignore[import-not-found, unused-ignore]
+except ImportError:
+    pass
+else:
+    VARIANTS += [(UVLOOP_RAW, raw_aiohttp), (UVLOOP_SDK, sdk_update_customer)]
+    LOOPS.update({UVLOOP_RAW: uvloop.new_event_loop, UVLOOP_SDK: uvloop.new_event_loop})
+
 
 def run(quick: bool = False) -> list[Table]:
     n, reps, customers = (500, 3, 500) if quick else (2000, 11, 2000)
@@ -183,7 +194,8 @@ def run(quick: bool = False) -> list[Table]:
         for rep in range(reps):
             progress("client_cpu repetition %d/%d", rep + 1, reps)
             for name, variant in VARIANTS:
-                cpu, ok = asyncio.run(variant(fake.base_url, n, customers))
+                with asyncio.Runner(loop_factory=LOOPS.get(name)) as runner:
+                    cpu, ok = runner.run(variant(fake.base_url, n, customers))
                 if ok != n:
                     raise RuntimeError(f"{name}: {ok} of {n} updates succeeded")
                 samples[name].append(cpu / n * 1e6)
@@ -204,6 +216,14 @@ def run(quick: bool = False) -> list[Table]:
     speedups = getattr(_convert, "_orjson_loads", None) is not None
     table.notes.append("(b) and (c) decode responses and encode bodies with orjson when the "
                        "`speedups` extra is installed" + ("" if speedups else " (it is not here)"))
+    if UVLOOP_SDK in samples:
+        uv_paired = [b / a for b, a in zip(samples[UVLOOP_SDK], samples[UVLOOP_RAW],
+                                           strict=True)]
+        uv_ratio = median(samples[UVLOOP_SDK]) / median(samples[UVLOOP_RAW])
+        table.notes.append(
+            f"under uvloop, (b) to (a): {uv_ratio:.2f}× "
+            f"(per repetition {median(uv_paired):.2f}×, {min(uv_paired):.2f}–{max(uv_paired):.2f})"
+            " — uvloop is not a dependency: measured because it is installed")
     table.notes.append(
         f"fake server pinned to CPU {sorted(server_cpus)}, client to {sorted(client_cpus)}"
         if server_cpus is not None and client_cpus is not None

@@ -102,7 +102,7 @@ async def update_job(base: str, customers: int, rows: int, limit: int, period: f
         items = update_items(customers, rows)
         start = time.perf_counter()
         ok = 0
-        async for result in client.update_customers(items):  # type: ignore[arg-type]
+        async for result in client.update_customers(items):
             ok += result.ok
         return {"seconds": time.perf_counter() - start, "requests": client.stats.requests,
                 "ok": ok}
