@@ -286,12 +286,12 @@ def _parse_body(
         json_path, message = exc.json_path, f"unexpected response: {exc}"
     except InvalidJSON as exc:
         json_path, message = "$", f"the response body is {exc}"
-    except (ValueError, UnicodeDecodeError):
-        json_path, message = "$", "the response body is not valid JSON"
-    raw = RawResponse(status, headers, body)
+    except ValueError as exc:  # any other value a parser refuses: still the SDK's error
+        json_path, message = "$", f"unexpected response: {exc}"
     raise APIResponseValidationError(
-        status=raw.status, method=method, path=path, body=_text(raw.body),
-        request_id=_request_id(raw), json_path=json_path, message=message, attempts=attempts,
+        status=status, method=method, path=path, body=_text(body),
+        request_id=_request_id(headers), json_path=json_path, message=message,
+        attempts=attempts,
     )
 
 
@@ -300,7 +300,7 @@ def api_error(raw: RawResponse, method: str, path: str, *, attempts: int = 1) ->
     text = _text(raw.body)
     common: dict[str, Any] = dict(
         status=raw.status, method=method, path=path, errors=_error_details(raw.body),
-        body=text, request_id=_request_id(raw), attempts=attempts,
+        body=text, request_id=_request_id(raw.headers), attempts=attempts,
     )
     cls = _error_class_for(raw.status)
     if cls is RateLimitError:
@@ -313,8 +313,8 @@ def _text(body: bytes) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _request_id(raw: RawResponse) -> str | None:
-    return raw.headers.get("X-Request-Id") or raw.headers.get("X-Request-ID")
+def _request_id(headers: CIMultiDictProxy[str]) -> str | None:
+    return headers.get("X-Request-Id")  # case-insensitive: X-Request-ID too
 
 
 def _error_details(body: bytes) -> tuple[ErrorDetail, ...]:
