@@ -1,8 +1,8 @@
 """The HTTP transport: one ``aiohttp.ClientSession`` per client, opening one request.
 
-The transport knows nothing of HelpCrunch: it opens a request with bytes to send
-(:meth:`AiohttpTransport.open`), and turns aiohttp's failures into
-:class:`~helpcrunch_async.APIConnectionError` /
+The transport knows nothing of HelpCrunch: it opens a request with bytes to send and
+the headers it was given for every request (:meth:`AiohttpTransport.open`), and turns
+aiohttp's failures into :class:`~helpcrunch_async.APIConnectionError` /
 :class:`~helpcrunch_async.APITimeoutError` (:func:`connection_failure`). Each such
 error carries ``maybe_sent``: whether the request may have reached the server, which
 is what decides whether a non-idempotent request may be re-sent. The requestor
@@ -42,14 +42,25 @@ class AiohttpTransport:
     Args:
         session: a caller's session; used as is, never closed here.
         max_connections: the connector's connection limit for a session we create.
+        headers: sent with every request. A session we create holds them as its default
+            headers (aiohttp then has no per-request headers to merge); on a caller's
+            session they go with each request, over the session's own defaults.
     """
 
+    def __repr__(self) -> str:  # never show the headers: they hold the API key
+        return f"<AiohttpTransport owns_session={self._owns_session}>"
+
     def __init__(
-        self, *, session: aiohttp.ClientSession | None = None, max_connections: int = 100
+        self, *, session: aiohttp.ClientSession | None = None, max_connections: int = 100,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
+        self._headers = dict(headers or {})
+        # What each request passes: nothing when our own session already sends them.
+        self._request_headers: dict[str, str] | None = (
+            None if self._owns_session else self._headers)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
 
@@ -67,7 +78,8 @@ class AiohttpTransport:
             connector = aiohttp.TCPConnector(limit=self._max_connections)
             # The per-request timeout always overrides this; it is only a backstop.
             self._session = session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=300)
+                connector=connector, timeout=aiohttp.ClientTimeout(total=300),
+                headers=self._headers,
             )
             self._loop = loop
         elif self._loop is None:
@@ -84,7 +96,6 @@ class AiohttpTransport:
         method: str,
         url: URL,
         *,
-        headers: Mapping[str, str],
         body: bytes | None,
         timeout: aiohttp.ClientTimeout,
     ) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
@@ -105,7 +116,8 @@ class AiohttpTransport:
         if body is not None and len(body) > _LARGE_BODY:
             data = io.BytesIO(body)
         return self._get_session().request(
-            method, url, data=data, headers=headers, timeout=timeout, allow_redirects=False)
+            method, url, data=data, headers=self._request_headers, timeout=timeout,
+            allow_redirects=False)
 
     async def aclose(self) -> None:
         """Close the session if we created it; idempotent."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import platform
 import re
@@ -274,7 +275,8 @@ async def test_callers_session_is_used_and_not_closed(
     mock_api: Any, no_api_key_env: None
 ) -> None:
     mock_api.patch(URL5, payload={"id": 5}, repeat=True)
-    async with aiohttp.ClientSession(headers={"X-Caller": "mine"}) as session:
+    async with aiohttp.ClientSession(
+            headers={"X-Caller": "mine", "Authorization": "Bearer theirs"}) as session:
         async with hc.AsyncHelpCrunch(API_KEY, session=session, rate_limit=None,
                                       max_retries=0) as client:
             await client.update_customer(5, name="x")
@@ -283,9 +285,41 @@ async def test_callers_session_is_used_and_not_closed(
         # the caller's session-level headers travel: it really was their session
         headers = mock_api.only_request()[2]["headers"]
         assert headers["X-Caller"] == "mine"
-        assert headers["Authorization"] == f"Bearer {API_KEY}"
+        assert headers.getall("Authorization") == [f"Bearer {API_KEY}"]  # ours, only ours
         async with session.patch(URL5, data=b"{}") as resp:  # still usable
             assert resp.status == 200
+
+
+async def test_own_session_sends_the_headers_as_its_defaults(
+    mock_api: Any, client: hc.AsyncHelpCrunch
+) -> None:
+    mock_api.patch(URL5, payload={"id": 5})
+    await client.update_customer(5, name="x")
+    session = client._transport._session
+    assert session is not None
+    assert session.headers["Authorization"] == f"Bearer {API_KEY}"
+    headers = mock_api.only_request()[2]["headers"]
+    assert headers.getall("Authorization") == [f"Bearer {API_KEY}"]
+    assert API_KEY not in repr(client._transport) + repr(client._requestor)
+
+
+async def test_update_customer_raises_bad_input_where_it_is_awaited(
+    mock_api: Any, client: hc.AsyncHelpCrunch
+) -> None:
+    # As from an ``async def``: calling never raises, awaiting does; nothing is sent.
+    bad_id = client.update_customer(0, name="x")
+    nothing = client.update_customer(5)
+    bad_field = client.update_customer(5, locale="klingon")  # type: ignore[arg-type]
+    assert inspect.iscoroutine(bad_id)
+    with pytest.raises(hc.ValidationError) as info:
+        await bad_id
+    assert info.value.field == "customer_id"
+    with pytest.raises(hc.ValidationError, match="nothing to update"):
+        await asyncio.create_task(nothing)  # type: ignore[arg-type]
+    with pytest.raises(hc.ValidationError) as info:
+        await bad_field
+    assert info.value.field == "locale"
+    assert not mock_api.requests
 
 
 def test_client_constructed_outside_a_loop_creates_its_session_lazily(
@@ -446,3 +480,26 @@ async def test_mock_api_fixture_really_mocks(mock_api: Any) -> None:
         assert resp.status == 200
         assert resp.headers["X-A"] == "b"
         assert await resp.json() == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    ["https://api.helpcrunch.com/v1", "http://127.0.0.1:8080/hc/v1", "https://[::1]:8443/v1",
+     "https://user:p%40ss@proxy.example.com:444/v1", "http://xn--e1afmkfd.example/v1"],
+)
+def test_request_urls_get_the_parsed_host_part_of_the_base_url(base_url: str) -> None:
+    from yarl import URL
+
+    from helpcrunch_async._requestor import netloc_values
+    base = URL(base_url)
+    values = netloc_values(base)
+    # With this yarl the values are there (a yarl that drops its cache fails here, so an
+    # upgrade that turns the saving off is seen), and each is what yarl computes itself.
+    assert {"raw_user", "raw_host", "port", "host_port_subcomponent"} <= values.keys()
+    prefilled = base.with_path("/v1/customers/5", encoded=True)
+    prefilled._cache.update(values)  # type: ignore[typeddict-item]
+    fresh = base.with_path("/v1/customers/5", encoded=True)
+    for name in (*values, "raw_path_qs", "raw_fragment", "raw_authority", "user", "password"):
+        assert getattr(prefilled, name) == getattr(fresh, name), name
+    assert prefilled.origin() == fresh.origin()
+    assert str(prefilled) == str(fresh)
