@@ -19,6 +19,12 @@ before it, whose median and spread say how much of a difference is noise. The va
 run interleaved (a, b, c, d, a, b, ...) so machine noise spreads over all of them. With
 two CPUs or more, the fake server runs on one CPU and the client on the others, so
 neither takes the other's time slices in the middle of a measurement.
+
+A second table alternates (a), (b) and (c) far more finely: one event loop, one open
+client or session each, and rounds of CHUNK requests per variant (a, b, c, a, b, ...).
+A noisy machine's slow and fast phases last seconds, so each round's ratio to its own
+(a) chunk, milliseconds before, compares like with like; the median of hundreds of
+such ratios moves far less between runs than the ratio of 11 medians.
 """
 
 from __future__ import annotations
@@ -184,8 +190,77 @@ else:
     LOOPS.update({UVLOOP_RAW: uvloop.new_event_loop, UVLOOP_SDK: uvloop.new_event_loop})
 
 
+CHUNK = 400
+
+
+async def _alternating(base: str, rounds: int) -> dict[str, list[float]]:
+    """µs of client CPU per request of each round of CHUNK requests, per variant."""
+    customers = 2000
+    items = [fields_for(i, customers) for i in range(CHUNK)]
+    urls = [f"{base}/customers/{cid}" for cid, _ in items]
+    bodies = [body_for(f) for _, f in items]
+    sem = asyncio.Semaphore(CONCURRENCY)
+    async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session, \
+            hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
+                               max_concurrency=CONCURRENCY) as client:
+
+        async def raw_one(url: str, body: bytes) -> int:
+            async with sem, session.patch(url, data=body, headers=HEADERS) as resp:
+                payload = json.loads(await resp.read())
+                return 1 if resp.status == 200 and payload["id"] else 0
+
+        async def sdk_one(cid: int, fields: dict[str, object]) -> int:
+            async with sem:
+                customer = await client.update_customer(cid, **fields)  # type: ignore[arg-type]
+                return 1 if customer.id else 0
+
+        async def raw() -> int:
+            return sum(await asyncio.gather(*(raw_one(u, b) for u, b in zip(urls, bodies,
+                                                                          strict=True))))
+
+        async def sdk() -> int:
+            return sum(await asyncio.gather(*(sdk_one(cid, f) for cid, f in items)))
+
+        async def bulk() -> int:
+            ok = 0
+            async for result in client.update_customers(item for item in items):
+                ok += result.ok
+            return ok
+
+        runs = {ALTERNATING[0]: raw, ALTERNATING[1]: sdk, ALTERNATING[2]: bulk}
+        for job in runs.values():  # warm up: connections open, code paths taken
+            await job()
+        samples: dict[str, list[float]] = {name: [] for name in runs}
+        for _ in range(rounds):
+            for name, job in runs.items():
+                cpu, ok = await _timed(job)
+                if ok != CHUNK:
+                    raise RuntimeError(f"{name}: {ok} of {CHUNK} updates succeeded")
+                samples[name].append(cpu / CHUNK * 1e6)
+        return samples
+
+
+ALTERNATING = ("(a) raw aiohttp + json.loads", "(b) AsyncHelpCrunch.update_customer",
+               "(c) AsyncHelpCrunch.update_customers")
+
+
+def _alternating_table(samples: dict[str, list[float]], rounds: int) -> Table:
+    table = Table(f"client_cpu, alternating: rounds of {CHUNK} requests per variant, one event "
+                  f"loop, {rounds} rounds", ["variant", "CPU µs/request", "ratio to (a): "
+                                             "median of rounds", "middle half of rounds"])
+    floor = samples[ALTERNATING[0]]
+    for name in ALTERNATING:
+        paired = sorted(v / a for v, a in zip(samples[name], floor, strict=True))
+        table.add(name, fmt(median(samples[name])), f"{median(paired):.3f}×",
+                  f"{paired[len(paired) // 4]:.2f}–{paired[3 * len(paired) // 4]:.2f}×")
+    table.notes.append("each round's ratio is to the (a) round run just before it")
+    return table
+
+
 def run(quick: bool = False) -> list[Table]:
     n, reps, customers = (500, 3, 500) if quick else (2000, 11, 2000)
+    rounds = 20 if quick else 300
     samples: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
     split = split_cpus()
     server_cpus, client_cpus = split if split is not None else (None, None)
@@ -199,6 +274,8 @@ def run(quick: bool = False) -> list[Table]:
                 if ok != n:
                     raise RuntimeError(f"{name}: {ok} of {n} updates succeeded")
                 samples[name].append(cpu / n * 1e6)
+        progress("client_cpu alternating rounds (%d)", rounds)
+        alternating = asyncio.run(_alternating(fake.base_url, rounds))
     floor_name = VARIANTS[0][0]
     floor = median(samples[floor_name])
     table = Table(f"client_cpu: client CPU per PATCH update (N={n}, concurrency "
@@ -228,7 +305,7 @@ def run(quick: bool = False) -> list[Table]:
         f"fake server pinned to CPU {sorted(server_cpus)}, client to {sorted(client_cpus)}"
         if server_cpus is not None and client_cpus is not None
         else "not pinned to CPUs (one CPU, or no CPU affinity here)")
-    return [table]
+    return [table, _alternating_table(alternating, rounds)]
 
 
 def main() -> None:
