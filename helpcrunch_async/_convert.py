@@ -514,31 +514,6 @@ class ResponseShapeError(ValueError):
         self.json_path = json_path
 
 
-def customer_from_json(data: Any) -> Customer:
-    """Build a :class:`Customer` from a parsed JSON object.
-
-    Raises:
-        ResponseShapeError: naming the JSON path of the first value that does not fit.
-    """
-    if not isinstance(data, dict):
-        raise ResponseShapeError(
-            f"expected a customer object, got {type(data).__name__}", "$"
-        )
-    customer: Customer | None = _fast_customer(data)
-    if customer is not None:
-        return customer
-    try:
-        customer = _structure_customer(data, Customer)
-    except Exception as exc:  # cattrs raises ExceptionGroups with path notes
-        messages = cattrs.transform_error(exc, format_exception=_describe)
-        first = messages[0] if messages else str(exc)
-        path = first.rpartition(" @ ")[2] if " @ " in first else "$"
-        path = _wire_path(path)
-        raise ResponseShapeError(f"{first.rpartition(' @ ')[0] or first} at {path}", path) from None
-    object.__setattr__(customer, "raw", data)  # frozen: set once, right after building
-    return customer
-
-
 _SCALARS = frozenset((str, int, float, bool))
 _from_epoch = datetime.fromtimestamp
 
@@ -570,14 +545,20 @@ _build_location = positional_builder(Location)
 _build_device = positional_builder(Device)
 
 
-def _fast_customer(data: dict[str, Any]) -> Customer | None:
-    """The common case of :func:`customer_from_json`, without cattrs' generic dispatch.
+def customer_from_json(data: Any) -> Customer:
+    """Build a :class:`Customer` from a parsed JSON object.
 
-    Takes only values that are already of the field's type (what HelpCrunch sends) and
-    builds exactly what the cattrs path builds; for anything else (a number where text
-    is expected, a bad value, a missing ``id``) it returns ``None`` and the cattrs path
-    converts it or reports the error with its JSON path.
+    The common case by hand, without cattrs' generic dispatch: values that are already
+    of the field's type (what HelpCrunch sends) build exactly what the cattrs path
+    builds. Anything else (a number where text is expected, a bad value, a missing
+    ``id``, not an object at all) goes to cattrs' converter, which converts it or
+    reports the error with its JSON path.
+
+    Raises:
+        ResponseShapeError: naming the JSON path of the first value that does not fit.
     """
+    if type(data) is not dict:
+        return _slow_customer(data)
     get = data.get
     cid = get("id")
     name, email, user_id, company, phone = (
@@ -604,20 +585,20 @@ def _fast_customer(data: dict[str, Any]) -> Customer | None:
             or (unsubscribed is not None and unsubscribed is not True
                 and unsubscribed is not False)
             or (blocked is not None and blocked is not True and blocked is not False)):
-        return None
+        return _slow_customer(data)
     if location is not None:
         if not isinstance(location, dict):
-            return None
+            return _slow_customer(data)
         region_code, country_code, city = (
             location.get("regionCode"), location.get("countryCode"), location.get("city"))
         if ((region_code is not None and not isinstance(region_code, str))
                 or (country_code is not None and not isinstance(country_code, str))
                 or (city is not None and not isinstance(city, str))):
-            return None
+            return _slow_customer(data)
         location = _build_location(region_code, country_code, city)
     if device is not None:
         if not isinstance(device, dict):
-            return None
+            return _slow_customer(data)
         device_id, ip, timezone, platform, user_agent = (
             device.get("id"), device.get("ip"), device.get("timezone"),
             device.get("platform"), device.get("userAgent"))
@@ -626,7 +607,7 @@ def _fast_customer(data: dict[str, Any]) -> Customer | None:
                 or (timezone is not None and not isinstance(timezone, str))
                 or (platform is not None and not isinstance(platform, str))
                 or (user_agent is not None and not isinstance(user_agent, str))):
-            return None
+            return _slow_customer(data)
         device = _build_device(device_id, ip, timezone, platform, user_agent)
     tags, custom_data = get("tags"), get("customData")
     first_seen, last_seen = get("firstSeen"), get("lastSeen")
@@ -650,13 +631,33 @@ def _fast_customer(data: dict[str, Any]) -> Customer | None:
         else:
             custom_data = _custom_data_in(custom_data, None)
     except Exception:  # _Invalid, or a timestamp out of range: the converter reports it
-        return None
-    # Positional, in Customer's field order (test_fast_paths checks it matches cattrs).
-    customer: Customer = _build_customer(
-        cid, name, email, user_id, company, phone, first_seen, last_seen, location, device,
-        unsubscribed, blocked, source, referer, last_page, locale, created_from,
-        integration_id, notes, tags, custom_data, data,
-    )
+        pass  # (outside this handler, so that its error has no context of ours)
+    else:
+        # Positional, in Customer's field order (test_fast_paths checks it matches cattrs).
+        customer: Customer = _build_customer(
+            cid, name, email, user_id, company, phone, first_seen, last_seen, location,
+            device, unsubscribed, blocked, source, referer, last_page, locale, created_from,
+            integration_id, notes, tags, custom_data, data,
+        )
+        return customer
+    return _slow_customer(data)
+
+
+def _slow_customer(data: Any) -> Customer:
+    """:func:`customer_from_json` the general way: cattrs' converter, its errors' paths."""
+    if not isinstance(data, dict):
+        raise ResponseShapeError(
+            f"expected a customer object, got {type(data).__name__}", "$"
+        )
+    try:
+        customer = _structure_customer(data, Customer)
+    except Exception as exc:  # cattrs raises ExceptionGroups with path notes
+        messages = cattrs.transform_error(exc, format_exception=_describe)
+        first = messages[0] if messages else str(exc)
+        path = first.rpartition(" @ ")[2] if " @ " in first else "$"
+        path = _wire_path(path)
+        raise ResponseShapeError(f"{first.rpartition(' @ ')[0] or first} at {path}", path) from None
+    object.__setattr__(customer, "raw", data)  # frozen: set once, right after building
     return customer
 
 

@@ -201,7 +201,7 @@ class Requestor:
                     try:
                         if self._rate_limit is not None:
                             await self._rate_limit.acquire()
-                        elif self._gate.remaining() > 0:  # no coroutine while the gate is open
+                        elif self._gate.until and self._gate.remaining() > 0:  # 0: never closed
                             await self._gate.wait()
                         self.stats.requests += 1
                         # The exchange in this frame, not in a coroutine of the transport's;
@@ -234,15 +234,19 @@ class Requestor:
                     if self._rate_limit is not None:
                         self._rate_limit.on_success()
                     try:
-                        value = _parse_body(status, headers, payload, method, full_path, parse,
-                                            attempt)
+                        value = (parse(None) if parse is discard_body  # any body, even not JSON
+                                 else parse(decode_json(payload)))
+                    except ValueError as exc:  # InvalidJSON, ResponseShapeError, or any other
+                        unreadable = _unreadable_body(exc, status, headers, payload, method,
+                                                      full_path, attempt)
+                    else:
                         return (value, attempt) if counted else value
-                    except APIResponseValidationError as exc:
-                        if (attempt > retries or exc.json_path != "$"
-                                or retry_as not in IDEMPOTENT_METHODS):
-                            raise
-                        await self._backoff(method, full_path, attempt, "unreadable body")
-                        continue
+                    # (raised out here: the error keeps no context of the handler's)
+                    if (attempt > retries or unreadable.json_path != "$"
+                            or retry_as not in IDEMPOTENT_METHODS):
+                        raise unreadable
+                    await self._backoff(method, full_path, attempt, "unreadable body")
+                    continue
                 raw = RawResponse(status, headers, payload)
                 error = api_error(raw, method, full_path, attempts=attempt)
                 if isinstance(error, RateLimitError):
@@ -310,21 +314,18 @@ def discard_body(_: Any) -> None:
     return None
 
 
-def _parse_body(
-    status: int, headers: CIMultiDictProxy[str], body: bytes, method: str, path: str,
-    parse: Callable[[Any], T], attempts: int,
-) -> T:
-    if parse is discard_body:
-        return parse(None)
-    try:
-        return parse(decode_json(body))
-    except ResponseShapeError as exc:
+def _unreadable_body(
+    exc: ValueError, status: int, headers: CIMultiDictProxy[str], body: bytes, method: str,
+    path: str, attempts: int,
+) -> APIResponseValidationError:
+    """The error for a 2xx body that ``parse`` (or JSON decoding) refused with ``exc``."""
+    if isinstance(exc, ResponseShapeError):
         json_path, message = exc.json_path, f"unexpected response: {exc}"
-    except InvalidJSON as exc:
+    elif isinstance(exc, InvalidJSON):
         json_path, message = "$", f"the response body is {exc}"
-    except ValueError as exc:  # any other value a parser refuses: still the SDK's error
+    else:  # any other value a parser refuses: still the SDK's error
         json_path, message = "$", f"unexpected response: {exc}"
-    raise APIResponseValidationError(
+    return APIResponseValidationError(
         status=status, method=method, path=path, body=_text(body),
         request_id=_request_id(headers), json_path=json_path, message=message,
         attempts=attempts,
