@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
+import sys
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
     Awaitable,
+    Callable,
     Coroutine,
     Iterable,
     Mapping,
     Sequence,
 )
 from types import TracebackType
-from typing import Any, Literal, Unpack
+from typing import Any, Literal, TypeVar, Unpack
 from urllib.parse import urlencode
 
 import aiohttp
@@ -61,6 +65,17 @@ from ._validation import check_customer_id
 __all__ = ["AsyncHelpCrunch"]
 
 logger = logging.getLogger("helpcrunch_async")
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _mark_coroutine_function(func: _F) -> _F:
+    """Mark ``func``, a plain function returning a coroutine, as a coroutine function."""
+    if sys.version_info >= (3, 12):
+        return inspect.markcoroutinefunction(func)
+    func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # 3.11
+    return func
 
 
 class AsyncHelpCrunch:
@@ -193,6 +208,7 @@ class AsyncHelpCrunch:
 
     # --- customers -----------------------------------------------------------------------
 
+    @_mark_coroutine_function  # still one to inspect and to unittest.mock's autospec
     def update_customer(
         self,
         customer_id: int | str,
@@ -208,6 +224,10 @@ class AsyncHelpCrunch:
         Only the fields you give are sent; every other field keeps its value. Give a
         :class:`CustomerUpdate`, or the same fields as keywords, not both. ``None``
         clears a field; :data:`UNSET` (the default) leaves it alone.
+
+        Returns a coroutine to await, like an ``async def``: bad input raises where it is
+        awaited, and nothing is sent. The fields are checked and encoded when you call
+        it, so changing a dict you passed afterwards does not change what is sent.
 
         Args:
             customer_id: HelpCrunch's numeric customer id (not your own ``user_id``).
@@ -243,7 +263,7 @@ class AsyncHelpCrunch:
             body = encode_body(payload)
             call_timeout = None if timeout is None else to_client_timeout(timeout)
         except Exception as exc:
-            return _raise_when_awaited(exc)
+            return _update_customer_error(exc)
         return self._requestor.request("PATCH", f"/customers/{cid}", customer_from_json,
                                        body=body, timeout=call_timeout, max_retries=max_retries)
 
@@ -836,7 +856,8 @@ def _update_json(update: CustomerUpdate | None, fields: Mapping[str, Any]) -> di
     return update_to_json(coerce_update(update, fields))
 
 
-async def _raise_when_awaited(exc: Exception) -> Any:
+async def _update_customer_error(exc: Exception) -> Any:
+    """What ``update_customer`` returns for bad input: raises ``exc`` when awaited."""
     raise exc
 
 

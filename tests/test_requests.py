@@ -7,13 +7,17 @@ import inspect
 import json
 import platform
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
+from unittest.mock import AsyncMock, create_autospec
 
 import aiohttp
 import pytest
+from yarl import URL
 
 import helpcrunch_async as hc
+from helpcrunch_async._requestor import netloc_values
 
 API_KEY = "sk-test-SECRET"
 BASE_URL = "https://api.helpcrunch.com/v1"
@@ -309,17 +313,25 @@ async def test_update_customer_raises_bad_input_where_it_is_awaited(
     # As from an ``async def``: calling never raises, awaiting does; nothing is sent.
     bad_id = client.update_customer(0, name="x")
     nothing = client.update_customer(5)
-    bad_field = client.update_customer(5, locale="klingon")  # type: ignore[arg-type]
+    bad_field = client.update_customer(5, locale="klingon")
     assert inspect.iscoroutine(bad_id)
     with pytest.raises(hc.ValidationError) as info:
         await bad_id
     assert info.value.field == "customer_id"
     with pytest.raises(hc.ValidationError, match="nothing to update"):
-        await asyncio.create_task(nothing)  # type: ignore[arg-type]
+        await asyncio.create_task(nothing)
     with pytest.raises(hc.ValidationError) as info:
         await bad_field
     assert info.value.field == "locale"
     assert not mock_api.requests
+
+
+def test_update_customer_is_still_a_coroutine_function_to_mock() -> None:
+    # A plain method returning a coroutine, marked: users' autospec mocks of the client
+    # give an AsyncMock for it, so ``await mock.update_customer(...)`` keeps working.
+    mock = create_autospec(hc.AsyncHelpCrunch, instance=True)
+    assert isinstance(mock.update_customer, AsyncMock)
+    assert isinstance(mock.get_customer, AsyncMock)  # an async def, for comparison
 
 
 def test_client_constructed_outside_a_loop_creates_its_session_lazily(
@@ -482,24 +494,51 @@ async def test_mock_api_fixture_really_mocks(mock_api: Any) -> None:
         assert await resp.json() == {"ok": True}
 
 
+def _prefilled_and_fresh(base: URL, values: dict[str, Any]) -> tuple[URL, URL]:
+    """A request URL below ``base`` given ``values``, and the same URL built on its own
+    (not one of yarl's cached URL objects) that computes every value itself."""
+    path = f"/v1/customers/{uuid.uuid4().int}"  # a path no URL of yarl's cache has
+    prefilled = base.with_path(path, encoded=True)
+    prefilled._cache.update(values)  # type: ignore[typeddict-item]
+    fresh = URL.build(scheme=base.scheme, authority=base.raw_authority, path=path,
+                      encoded=True)
+    assert fresh is not prefilled
+    return prefilled, fresh
+
+
+_URL_PROPERTIES = ("scheme", "raw_user", "raw_password", "raw_host", "host", "port",
+                   "explicit_port", "host_port_subcomponent", "raw_path_qs", "raw_fragment",
+                   "raw_authority", "user", "password", "host_subcomponent")
+
+
+def _differences(prefilled: URL, fresh: URL) -> list[str]:
+    names = [n for n in _URL_PROPERTIES if getattr(prefilled, n) != getattr(fresh, n)]
+    if prefilled.origin() != fresh.origin():
+        names.append("origin()")
+    return names
+
+
 @pytest.mark.parametrize(
     "base_url",
     ["https://api.helpcrunch.com/v1", "http://127.0.0.1:8080/hc/v1", "https://[::1]:8443/v1",
-     "https://user:p%40ss@proxy.example.com:444/v1", "http://xn--e1afmkfd.example/v1"],
+     "https://user:p%40ss@proxy.example.com:444/v1", "http://xn--e1afmkfd.example/v1",
+     "https://api.helpcrunch.com:443/v1", "http://[fe80::1%25eth0]:8080/v1"],
 )
 def test_request_urls_get_the_parsed_host_part_of_the_base_url(base_url: str) -> None:
-    from yarl import URL
-
-    from helpcrunch_async._requestor import netloc_values
     base = URL(base_url)
     values = netloc_values(base)
     # With this yarl the values are there (a yarl that drops its cache fails here, so an
     # upgrade that turns the saving off is seen), and each is what yarl computes itself.
     assert {"raw_user", "raw_host", "port", "host_port_subcomponent"} <= values.keys()
-    prefilled = base.with_path("/v1/customers/5", encoded=True)
-    prefilled._cache.update(values)  # type: ignore[typeddict-item]
-    fresh = base.with_path("/v1/customers/5", encoded=True)
-    for name in (*values, "raw_path_qs", "raw_fragment", "raw_authority", "user", "password"):
-        assert getattr(prefilled, name) == getattr(fresh, name), name
-    assert prefilled.origin() == fresh.origin()
+    assert set(values) <= set(_URL_PROPERTIES)
+    prefilled, fresh = _prefilled_and_fresh(base, values)
+    assert _differences(prefilled, fresh) == []
     assert str(prefilled) == str(fresh)
+
+
+def test_a_wrong_host_part_shows_as_a_difference() -> None:
+    # The comparison above can fail: a host and port that are not the base URL's.
+    base = URL("https://api.helpcrunch.com/v1")
+    wrong = {**netloc_values(base), "host": "evil.example", "port": 1}
+    prefilled, fresh = _prefilled_and_fresh(base, wrong)
+    assert _differences(prefilled, fresh) == ["host", "port"]
