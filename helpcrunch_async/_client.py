@@ -248,20 +248,17 @@ class AsyncHelpCrunch:
             ...     1568834, email=None, custom_data={"plan": "pro"})
         """
         # Not an ``async def``: it returns the request's own coroutine, one await layer
-        # fewer on every update (and a few calls inlined). Bad input still raises where
-        # the call is awaited, as from an ``async def``.
+        # fewer on every update.
         try:
-            cid = (customer_id if type(customer_id) is int and customer_id > 0
-                   else check_customer_id(customer_id))
-            payload = (fields_to_json(fields) if update is None
-                       else update_to_json(coerce_update(update, fields)))
+            cid = check_customer_id(customer_id)
+            payload = _update_json(update, fields)
             if not payload:
                 raise ValidationError(
                     "nothing to update: give at least one field (None clears a field)",
                     field="update",
                 )
             body = encode_body(payload)
-            call_timeout = None if timeout is None else to_client_timeout(timeout)
+            call_timeout = _call_timeout(timeout)
         except Exception as exc:
             return _update_customer_error(exc)
         return self._requestor.request("PATCH", f"/customers/{cid}", customer_from_json,

@@ -147,18 +147,17 @@ class PauseGate:
     """One shared "wait until" moment: every request waits at the gate before it is sent."""
 
     def __init__(self) -> None:
-        self.until = 0.0
-        """The loop time the gate opens at; 0.0 while it has never been closed."""
+        self._until = 0.0
 
     def pause_for(self, seconds: float) -> None:
         """Close the gate for ``seconds`` from now (never shortens a longer pause)."""
-        self.until = max(self.until, asyncio.get_running_loop().time() + seconds)
+        self._until = max(self._until, asyncio.get_running_loop().time() + seconds)
 
     def remaining(self) -> float:
         """Seconds until the gate opens (0 when open)."""
-        if not self.until:  # never closed: no clock to read on every request
+        if not self._until:  # never closed: no clock to read on every request
             return 0.0
-        return max(0.0, self.until - asyncio.get_running_loop().time())
+        return max(0.0, self._until - asyncio.get_running_loop().time())
 
     async def wait(self) -> None:
         """Return when the gate is open."""

@@ -201,7 +201,7 @@ class Requestor:
                     try:
                         if self._rate_limit is not None:
                             await self._rate_limit.acquire()
-                        elif self._gate.until and self._gate.remaining() > 0:  # 0: never closed
+                        elif self._gate.remaining() > 0:  # no coroutine while the gate is open
                             await self._gate.wait()
                         self.stats.requests += 1
                         # The exchange in this frame, not in a coroutine of the transport's;

@@ -115,10 +115,7 @@ class AiohttpTransport:
         data: bytes | io.BytesIO | None = body
         if body is not None and len(body) > _LARGE_BODY:
             data = io.BytesIO(body)
-        session = self._session
-        if session is None or self._loop is not asyncio.get_running_loop():
-            session = self._get_session()  # the first call, or on another loop
-        return session.request(
+        return self._get_session().request(
             method, url, data=data, headers=self._request_headers, timeout=timeout,
             allow_redirects=False)
 
