@@ -38,6 +38,7 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 
 import attrs
 
+from ._call_scope import SCOPE, JobTask
 from ._convert import (
     ResponseShapeError,
     customer_from_json,
@@ -475,6 +476,9 @@ async def schedule(
 
     async def worker() -> None:
         nonlocal running, room, crashed
+        # This task's requests queue behind the rate limit by nature: each one's timeout
+        # starts when it is sent, not when the item was read (see _call_scope).
+        SCOPE.set(JobTask())
         try:
             while True:
                 while not exhausted and full():

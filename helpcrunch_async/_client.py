@@ -30,6 +30,7 @@ from ._bulk import (
     batch_outcomes,
     run_bulk,
 )
+from ._call_scope import deadline_scope
 from ._config import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -494,7 +495,9 @@ class AsyncHelpCrunch:
                 return c.email is not None and c.email.casefold() == wanted
         pager = self.search_customers(Filter(field, "=", value), timeout=timeout,
                                       max_retries=max_retries)
-        matches = [c async for c in pager if same(c)]
+        call_timeout = _call_timeout(timeout) or self._requestor.timeout
+        with deadline_scope(call_timeout.total):  # one deadline for every page
+            matches = [c async for c in pager if same(c)]
         if not matches:
             return None
         if len(matches) > 1:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import platform
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar, overload
@@ -21,16 +21,19 @@ import attrs
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ._call_scope import SCOPE, JobTask
 from ._convert import InvalidJSON, ResponseShapeError, decode_json
 from ._exceptions import (
     APIConnectionError,
     APIError,
     APIResponseValidationError,
+    APITimeoutError,
     ErrorDetail,
     HelpCrunchError,
     RateLimitError,
     _error_class_for,
 )
+from ._per_loop import PerLoop
 from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._slots import Slots
@@ -122,14 +125,23 @@ class Requestor:
         self._retry = retry
         self._rate_limit = rate_limit
         self._gate = PauseGate()  # the 429 pause when there is no rate limiter
+        # acquire_within(max_wait) (optional): the limiter answers at once when the
+        # budget has no send time before a call's deadline (see RateLimiter).
+        self._acquire_within: Callable[[float], Awaitable[bool]] | None = getattr(
+            rate_limit, "acquire_within", None)
         bind_key = getattr(rate_limit, "bind_key", None)
         if bind_key is not None:  # a limiter keyed by API key: tell it which, one-way
             bind_key(key_digest(api_key))
-        self._slots = Slots(max_concurrency)
+        self._slots: PerLoop[Slots] = PerLoop(lambda: Slots(max_concurrency))  # a line per loop
         self.stats = RequestStats()
 
     def __repr__(self) -> str:
         return f"<Requestor {self._base}>"
+
+    @property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """The client's default timeout."""
+        return self._timeout
 
     @overload
     def request(
@@ -168,9 +180,16 @@ class Requestor:
         ``path`` is sent as given: it must need no percent-encoding (the client's paths
         are constants and validated numeric ids); a ``?query`` part is parsed.
 
+        The deadline (see :mod:`._call_scope`): outside a bulk job, ``timeout.total``
+        bounds the whole call -- waits for a free slot, the rate limiter and 429 pauses,
+        backoffs, every attempt. No attempt starts that could not be sent before it: the
+        call then raises the last attempt's error, or, when nothing was sent,
+        :class:`APITimeoutError` with ``maybe_sent=False`` at once. A job's request
+        has no deadline: its timeout starts when it is sent.
+
         Raises:
             APIError: (a subclass of) for any non-2xx status, or an unreadable 2xx body.
-            APIConnectionError: when no response arrived.
+            APIConnectionError: when no response arrived, or none could be sent in time.
             Either carries ``attempts``, the number of attempts made.
         """
         full_path = self._base_path + path
@@ -186,10 +205,20 @@ class Requestor:
             if self._netloc_values:  # see netloc_values
                 url._cache.update(self._netloc_values)  # type: ignore[typeddict-item]
         timeout = timeout or self._timeout
+        scope = SCOPE.get()
+        job: JobTask | None = None
+        deadline: float | None = None
+        if isinstance(scope, JobTask):
+            job = scope
+        elif scope is not None:
+            deadline = scope
+        elif timeout.total:
+            deadline = time.monotonic() + timeout.total
         # One coroutine for the whole retry loop and the send: each extra await layer
         # costs CPU on every resumption of every request.
         attempt = 0
-        slots = self._slots
+        last_error: HelpCrunchError | None = None  # what the attempt before got
+        slots = self._slots.get()
         try:
             while True:
                 attempt += 1
@@ -197,12 +226,25 @@ class Requestor:
                     self.stats.retries += 1
                 try:
                     if not slots.take_now():
-                        await slots.take()
+                        await self._take_slot(slots, deadline, method, full_path, attempt,
+                                              last_error)
                     try:
-                        if self._rate_limit is not None:
+                        if deadline is not None:
+                            await self._wait_to_send(deadline, method, full_path, attempt,
+                                                     last_error)
+                        elif self._rate_limit is not None:
                             await self._rate_limit.acquire()
                         elif self._gate.remaining() > 0:  # no coroutine while the gate is open
                             await self._gate.wait()
+                        send_timeout = timeout
+                        if deadline is not None and timeout.total:
+                            left = deadline - time.monotonic()
+                            if left < timeout.total - _DEADLINE_SLACK:  # time went waiting
+                                send_timeout = _shortened(timeout, left)
+                        if job is not None:
+                            if job.stopped:
+                                raise JobStopped(method, full_path, attempt - 1)
+                            job.on_wire = True
                         self.stats.requests += 1
                         # The exchange in this frame, not in a coroutine of the transport's;
                         # what came back stays in locals (a RawResponse only for errors).
@@ -211,21 +253,27 @@ class Requestor:
                         started = time.monotonic() if debug else 0.0
                         try:
                             async with self._transport.open(
-                                method, url, body=body, timeout=timeout) as resp:
+                                method, url, body=body, timeout=send_timeout) as resp:
                                 status, headers, payload = (
                                     resp.status, resp.headers, await resp.read())
                         except TRANSPORT_ERRORS as exc:
                             failure = connection_failure(exc, method, full_path)
+                        finally:
+                            if job is not None:
+                                job.on_wire = False
                         if failure is not None:  # raised here: see connection_failure
                             raise failure
                     finally:
                         slots.give()
                 except APIConnectionError as exc:
+                    if exc is last_error or isinstance(exc, _NotSentInTime | JobStopped):
+                        raise  # no attempt was sent this time round
                     exc.attempts = attempt
                     if attempt > retries or not self._retry.retryable_failure(
                             retry_as, maybe_sent=exc.maybe_sent):
                         raise
-                    await self._backoff(method, full_path, attempt, str(exc))
+                    last_error = exc
+                    await self._backoff(method, full_path, attempt, str(exc), deadline, exc)
                     continue
                 if debug:
                     logger.debug("%s %s -> %s in %.1f ms", method, full_path, status,
@@ -245,7 +293,9 @@ class Requestor:
                     if (attempt > retries or unreadable.json_path != "$"
                             or retry_as not in IDEMPOTENT_METHODS):
                         raise unreadable
-                    await self._backoff(method, full_path, attempt, "unreadable body")
+                    last_error = unreadable
+                    await self._backoff(method, full_path, attempt, "unreadable body",
+                                        deadline, unreadable)
                     continue
                 raw = RawResponse(status, headers, payload)
                 error = api_error(raw, method, full_path, attempts=attempt)
@@ -256,18 +306,65 @@ class Requestor:
                         self._rate_limit.on_rate_limited(pause)
                     else:
                         self._gate.pause_for(pause)
-                    if attempt > retries:
-                        raise error
+                    if attempt > retries or (
+                            deadline is not None and time.monotonic() + pause >= deadline):
+                        raise error  # (past the deadline: the server's answer, not a timeout)
                     logger.info(
                         "%s %s got 429; pausing all requests %.2f s (attempt %d of %d)",
                         method, full_path, pause, attempt, retries + 1)
+                    last_error = error
                     continue  # the gate holds this retry (and everything else) for the pause
                 if attempt > retries or not self._retry.retryable_status(retry_as, raw.status):
                     raise error
-                await self._backoff(method, full_path, attempt, f"status {raw.status}")
+                last_error = error
+                await self._backoff(method, full_path, attempt, f"status {raw.status}",
+                                    deadline, error)
         except HelpCrunchError:
             self.stats.failed += 1
             raise
+
+    async def _take_slot(
+        self, slots: Slots, deadline: float | None, method: str, path: str, attempt: int,
+        last_error: HelpCrunchError | None,
+    ) -> None:
+        """Wait for a free in-flight slot (all ``max_concurrency`` are busy), by the deadline."""
+        if deadline is None:
+            await slots.take()
+            return
+        try:
+            async with asyncio.timeout(deadline - time.monotonic()):
+                await slots.take()
+        except TimeoutError:
+            raise _not_sent_in_time(method, path, attempt, last_error, "a free connection"
+                                    ) from None
+
+    async def _wait_to_send(
+        self, deadline: float, method: str, path: str, attempt: int,
+        last_error: HelpCrunchError | None,
+    ) -> None:
+        """Wait for the rate limiter (or the 429 pause), or fail at once if it cannot let
+        this attempt go before ``deadline``."""
+        limiter = self._rate_limit
+        if limiter is None:
+            pause = self._gate.remaining()
+            if pause > 0:
+                if time.monotonic() + pause >= deadline:
+                    raise _not_sent_in_time(method, path, attempt, last_error, "the 429 pause")
+                await self._gate.wait()
+            return
+        left = deadline - time.monotonic()
+        if left > 0:
+            if self._acquire_within is not None:  # the limiter knows its own schedule
+                if await self._acquire_within(left):
+                    return
+            else:
+                try:
+                    async with asyncio.timeout(left):
+                        await limiter.acquire()
+                    return
+                except TimeoutError:
+                    pass
+        raise _not_sent_in_time(method, path, attempt, last_error, "the rate limit")
 
     async def aclose(self) -> None:
         """Let the rate limiter release what it opened on this event loop (if it can)."""
@@ -275,11 +372,52 @@ class Requestor:
         if aclose is not None:
             await aclose()
 
-    async def _backoff(self, method: str, full_path: str, attempt: int, why: str) -> None:
+    async def _backoff(self, method: str, full_path: str, attempt: int, why: str,
+                       deadline: float | None, error: HelpCrunchError) -> None:
+        """Sleep before the next attempt; raise ``error`` instead when the deadline would
+        pass first."""
         delay = self._retry.backoff(attempt)
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            raise error
         logger.info("%s %s failed (%s); retrying in %.2f s (attempt %d)",
                     method, full_path, why, delay, attempt)
         await asyncio.sleep(delay)
+
+
+_DEADLINE_SLACK = 0.001
+"""Seconds a call may wait before its attempt's own timeout is cut to what is left."""
+
+
+def _shortened(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
+    """``timeout`` with no part longer than ``left`` seconds (at least 1 ms)."""
+    left = max(left, 0.001)
+    connect = timeout.connect
+    return attrs.evolve(
+        timeout, total=left, connect=left if connect is None else min(connect, left))
+
+
+class _NotSentInTime(APITimeoutError):
+    """No attempt could be sent before the call's deadline (``maybe_sent`` False)."""
+
+
+class JobStopped(APIConnectionError):
+    """A bulk job stopped sending before this request went out (``maybe_sent`` False)."""
+
+    def __init__(self, method: str, path: str, attempts: int) -> None:
+        super().__init__("not sent: the job was stopped before this request went out",
+                         method=method, path=path, attempts=attempts, maybe_sent=False)
+
+
+def _not_sent_in_time(method: str, path: str, attempt: int,
+                      last_error: HelpCrunchError | None, what: str) -> HelpCrunchError:
+    """The error of a call whose next attempt could not be sent before its deadline:
+    the previous attempt's error, or, for the first, an :class:`APITimeoutError`."""
+    if last_error is not None:
+        return last_error
+    return _NotSentInTime(
+        f"timed out waiting for {what}: it allows no request before the call's deadline "
+        "(its timeout); nothing was sent", method=method, path=path, attempts=0,
+        maybe_sent=False)
 
 
 # What yarl works out from a URL's scheme and host part alone: equal for every URL below

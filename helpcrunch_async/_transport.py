@@ -8,9 +8,13 @@ error carries ``maybe_sent``: whether the request may have reached the server, w
 is what decides whether a non-idempotent request may be re-sent. The requestor
 awaits the exchange itself, in its own frame.
 
-The session is created lazily, inside the running event loop, on first use (an
-``aiohttp.ClientSession`` belongs to the loop it was created in). A session passed
-in by the caller is used as is and never closed by us.
+An ``aiohttp.ClientSession`` belongs to the event loop it was created in, so the
+transport keeps one per loop (:class:`~helpcrunch_async._per_loop.PerLoop`): created
+lazily inside the running loop on its first request, closed when that loop ends
+(``asyncio.run`` returns) or at :meth:`AiohttpTransport.aclose`. One client therefore
+works from any loop: one ``asyncio.run`` after another, or several loops in threads.
+A session passed in by the caller is used as is, on its own loop only, and never
+closed by us.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import aiohttp
 from yarl import URL
 
 from ._exceptions import APIConnectionError, APITimeoutError, HelpCrunchError
+from ._per_loop import PerLoop
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -54,40 +59,46 @@ class AiohttpTransport:
         self, *, session: aiohttp.ClientSession | None = None, max_connections: int = 100,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self._session = session
+        self._user_session = session
         self._owns_session = session is None
         self._max_connections = max_connections
         self._headers = dict(headers or {})
         # What each request passes: nothing when our own session already sends them.
         self._request_headers: dict[str, str] | None = (
             None if self._owns_session else self._headers)
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sessions: PerLoop[aiohttp.ClientSession] = PerLoop(
+            self._new_session, _close_session)
         self._closed = False
 
     @property
     def closed(self) -> bool:
         return self._closed
 
+    def sessions(self) -> list[aiohttp.ClientSession]:
+        """The sessions open now: one per event loop used (or the caller's)."""
+        if self._user_session is not None:
+            return [self._user_session]
+        return self._sessions.values()
+
+    def _new_session(self) -> aiohttp.ClientSession:
+        # One host only: ``limit`` bounds it (a per-host limit would only add work).
+        connector = aiohttp.TCPConnector(limit=self._max_connections)
+        # The per-request timeout always overrides this; it is only a backstop.
+        return aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=300),
+            headers=self._headers,
+        )
+
     def _get_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        session = self._session
-        if session is not None and loop is self._loop:  # every call after the first
-            return session
+        session = self._user_session
         if session is None:
-            # One host only: ``limit`` bounds it (a per-host limit would only add work).
-            connector = aiohttp.TCPConnector(limit=self._max_connections)
-            # The per-request timeout always overrides this; it is only a backstop.
-            self._session = session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=300),
-                headers=self._headers,
-            )
-            self._loop = loop
-        elif self._loop is None:
-            self._loop = loop
-        if self._loop is not loop:
+            return self._sessions.get()
+        home = getattr(session, "_loop", None)  # aiohttp's own record of its loop
+        if home is not None and home is not asyncio.get_running_loop():
             raise HelpCrunchError(
-                "this client is bound to the event loop it was first used in; create one "
-                "client per event loop (or use the sync HelpCrunch client)"
+                "the aiohttp.ClientSession passed as session= belongs to another event "
+                "loop; use this client on that loop, or leave session= out (the client "
+                "then opens one connection pool per event loop)"
             )
         return session
 
@@ -120,11 +131,16 @@ class AiohttpTransport:
             allow_redirects=False)
 
     async def aclose(self) -> None:
-        """Close the session if we created it; idempotent."""
+        """Close the sessions we created (on every loop); idempotent.
+
+        A session on a loop that is not running now is closed when that loop ends.
+        """
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session:
-            await session.close()
+        await self._sessions.aclose()
+
+
+async def _close_session(session: aiohttp.ClientSession) -> None:
+    await session.close()
 
 
 TRANSPORT_ERRORS = (aiohttp.ClientError, TimeoutError)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 
 import pytest
 
@@ -99,43 +100,134 @@ async def test_non_adaptive_limiter_never_lowers_its_rate() -> None:
     assert limit.current_rate == full
 
 
-def test_a_limiter_belongs_to_one_running_event_loop() -> None:
-    limit = hc.RateLimit(requests=100, period=1.0)
-    errors: list[BaseException] = []
+def _send_times_from_threads(limit: hc.RateLimit, threads: int, each: int) -> list[float]:
+    """Acquire ``each`` times on each of ``threads`` threads, each with its own loop."""
+    times: list[float] = []
+    lock = threading.Lock()
+    start = threading.Barrier(threads)
 
-    async def main() -> None:
-        await limit.acquire()
+    def worker() -> None:
+        async def main() -> None:
+            for _ in range(each):
+                await limit.acquire()
+                with lock:
+                    times.append(time.monotonic())
 
-        def other_loop() -> None:
-            try:
-                asyncio.run(limit.acquire())
-            except hc.HelpCrunchError as exc:
-                errors.append(exc)
+        start.wait()
+        asyncio.run(main())
 
-        thread = threading.Thread(target=other_loop)
-        thread.start()
-        await asyncio.to_thread(thread.join)
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sorted(times)
 
-    asyncio.run(main())
-    assert len(errors) == 1
-    assert "one event loop" in str(errors[0])
-    # Once the first loop is closed, the limiter moves on (a second asyncio.run()).
-    asyncio.run(limit.acquire())
+
+def test_one_limiter_paces_every_event_loop_and_thread_together() -> None:
+    # Issue 19: the budget belongs to the key, not to a loop. Before, a second loop got
+    # a HelpCrunchError (and aiolimiter itself raises RuntimeError across loops).
+    limit = hc.RateLimit(requests=10, period=0.5)
+    times = _send_times_from_threads(limit, threads=3, each=5)
+    assert len(times) == 15
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= limit.interval * 0.9  # one schedule for all three loops
+    assert all(times[i + 10] - times[i] >= 0.5 for i in range(len(times) - 10))
+
+
+def test_one_asyncio_run_after_another_shares_the_schedule() -> None:
+    limit = hc.RateLimit(requests=5, period=0.5)
+    times: list[float] = []
+    for _ in range(4):  # e.g. one asyncio.run per Celery task
+        asyncio.run(limit.acquire())
+        times.append(time.monotonic())
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert min(gaps) >= limit.interval * 0.9  # a new loop is no fresh budget
     copy = limit.copy()
-    asyncio.run(copy.acquire())
-    assert (copy.requests, copy.period, copy.adaptive) == (100, 1.0, True)
+    assert (copy.requests, copy.period, copy.adaptive) == (5, 0.5, True)
+    started = time.monotonic()
+    asyncio.run(copy.acquire())  # a copy has a budget of its own
+    assert time.monotonic() - started < limit.interval / 2
 
 
-def test_blocking_clients_cannot_share_a_rate_limit() -> None:
-    shared = hc.RateLimit(requests=10, period=1.0)
-    with hc.HelpCrunch("key", rate_limit=shared) as first:
-        assert first.rate_limit is shared
-        with pytest.raises(hc.ValidationError, match="Share the client instead") as info:
-            hc.HelpCrunch("key", rate_limit=shared)
-        assert info.value.field == "rate_limit"
-    # Once the first client is closed, the limiter may go to a new one.
-    with hc.HelpCrunch("key", rate_limit=shared) as second:
-        assert second.rate_limit is shared
+async def _acquire_times_monotonic(limit: hc.RateLimit, count: int) -> list[float]:
+    times: list[float] = []
+
+    async def one() -> None:
+        await limit.acquire()
+        times.append(time.monotonic())
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return sorted(times)
+
+
+async def test_the_first_five_send_times_are_evenly_spaced_from_the_start() -> None:
+    # Issue 20 item 3: RateLimit(120, 60) sent at 0.0, 0.0, 0.51, 1.02, ...: two at once.
+    limit = hc.RateLimit(requests=10, period=2.0)
+    start = time.monotonic()
+    times = await _acquire_times_monotonic(limit, 5)
+    offsets = [t - start for t in times]
+    assert offsets[0] < 0.05  # the first goes at once
+    interval = limit.interval
+    for i in range(1, 5):  # then one every interval: never two back to back
+        assert offsets[i] - offsets[i - 1] >= interval * 0.95
+        assert offsets[i] == pytest.approx(i * interval, abs=0.05)
+
+
+def test_slack_is_1_5_percent_of_the_period_and_at_least_50_ms() -> None:
+    assert hc.RateLimit(120, 60.0).interval == pytest.approx(60.0 * 1.015 / 120)
+    assert hc.RateLimit(20, 2.0).interval == pytest.approx(2.05 / 20)
+
+
+async def test_a_cancelled_wait_gives_its_send_time_to_the_next_request() -> None:
+    limit = hc.RateLimit(requests=2, period=2.0)  # one send time a second
+    await limit.acquire()
+    waiter = asyncio.create_task(limit.acquire())  # takes the send time ~1 s away
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    started = time.monotonic()
+    await limit.acquire()  # gets the cancelled one's send time, not the one after it
+    assert time.monotonic() - started < limit.interval
+
+
+async def test_a_send_time_given_back_in_the_middle_goes_to_a_newcomer() -> None:
+    limit = hc.RateLimit(requests=4, period=1.0)
+    await limit.acquire()
+    first = asyncio.create_task(limit.acquire())  # ~0.25 s
+    second = asyncio.create_task(limit.acquire())  # ~0.5 s
+    await asyncio.sleep(0.02)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    started = time.monotonic()
+    await limit.acquire()  # the newcomer goes at ~0.25 s, before `second`
+    assert time.monotonic() - started < limit.interval * 1.5
+    assert not second.done()
+    await second
+
+
+async def test_acquire_within_refuses_at_once_and_takes_nothing() -> None:
+    limit = hc.RateLimit(requests=2, period=20.0)  # one send time every ~10 s
+    assert await limit.acquire_within(1.0)
+    started = time.monotonic()
+    assert not await limit.acquire_within(1.0)  # ~10 s away: no waiting it out
+    assert time.monotonic() - started < 0.1
+    next_free = limit._next
+    assert not await limit.acquire_within(1.0)
+    assert limit._next == next_free  # refusing took nothing from the budget
+
+
+async def test_acquire_within_gives_up_when_a_429_pushes_past_its_deadline() -> None:
+    limit = hc.RateLimit(requests=10, period=1.0)
+    await limit.acquire()
+    waiter = asyncio.create_task(limit.acquire_within(0.5))
+    await asyncio.sleep(0.01)
+    limit.on_rate_limited(5.0)  # the server says: wait 5 s
+    started = time.monotonic()
+    assert await waiter is False
+    assert time.monotonic() - started < 0.3
 
 
 @pytest.mark.parametrize(
@@ -210,9 +302,11 @@ def test_negative_max_retries_is_rejected() -> None:
         hc.AsyncHelpCrunch("key", max_retries=-1)
 
 
-def test_a_failed_blocking_client_does_not_keep_its_rate_limit() -> None:
+def test_blocking_clients_may_share_a_rate_limit() -> None:
+    # Before, a RateLimit belonged to one event loop, so two blocking clients (each
+    # with its own loop) could not share one: "Share the client instead".
     shared = hc.RateLimit(requests=10, period=1.0)
-    with pytest.raises(hc.ValidationError):
-        hc.HelpCrunch("key", base_url="http://example.com/v1", rate_limit=shared)
-    with hc.HelpCrunch("key", rate_limit=shared) as client:
-        assert client.rate_limit is shared
+    with hc.HelpCrunch("key", rate_limit=shared) as first, \
+            hc.HelpCrunch("key", rate_limit=shared) as second:
+        assert first.rate_limit is shared
+        assert second.rate_limit is shared

@@ -268,8 +268,7 @@ async def test_aclose_after_use_closes_the_owned_session(
     mock_api.patch(URL5, payload={"id": 5})
     client = hc.AsyncHelpCrunch(API_KEY, rate_limit=None, max_retries=0)
     await client.update_customer(5, name="x")
-    session = client._transport._session
-    assert session is not None
+    [session] = client._transport.sessions()
     await client.aclose()
     assert session.closed
     await client.aclose()
@@ -299,8 +298,7 @@ async def test_own_session_sends_the_headers_as_its_defaults(
 ) -> None:
     mock_api.patch(URL5, payload={"id": 5})
     await client.update_customer(5, name="x")
-    session = client._transport._session
-    assert session is not None
+    [session] = client._transport.sessions()
     assert session.headers["Authorization"] == f"Bearer {API_KEY}"
     headers = mock_api.only_request()[2]["headers"]
     assert headers.getall("Authorization") == [f"Bearer {API_KEY}"]
@@ -338,15 +336,14 @@ def test_client_constructed_outside_a_loop_creates_its_session_lazily(
     mock_api: Any, no_api_key_env: None
 ) -> None:
     client = hc.AsyncHelpCrunch(API_KEY, rate_limit=None, max_retries=0)
-    assert client._transport._session is None
+    assert client._transport.sessions() == []
     mock_api.patch(URL5, payload={"id": 5})
 
     async def use() -> int:
         try:
-            assert client._transport._session is None
+            assert client._transport.sessions() == []
             customer = await client.update_customer(5, name="x")
-            session = client._transport._session
-            assert session is not None
+            [session] = client._transport.sessions()
             assert session._loop is asyncio.get_running_loop()
             return customer.id
         finally:
@@ -355,22 +352,52 @@ def test_client_constructed_outside_a_loop_creates_its_session_lazily(
     assert asyncio.run(use()) == 5
 
 
-async def test_client_used_in_another_loop_refuses_clearly(
+async def test_client_used_from_another_loop_at_once_gets_a_pool_there(
     mock_api: Any, no_api_key_env: None
 ) -> None:
+    # Issue 19: before, "this client is bound to the event loop it was first used in".
     mock_api.patch(URL5, payload={"id": 5}, repeat=True)
     client = hc.AsyncHelpCrunch(API_KEY, rate_limit=None, max_retries=0)
     await client.update_customer(5, name="x")
+    [here] = client._transport.sessions()
+    seen: list[Any] = []
 
     def elsewhere() -> None:
         async def call() -> None:
             await client.update_customer(5, name="y")
+            seen.extend(client._transport.sessions())
 
-        with pytest.raises(hc.HelpCrunchError, match="event loop"):
-            asyncio.run(call())
+        asyncio.run(call())  # the other loop's pool is closed as asyncio.run ends
 
     await asyncio.to_thread(elsewhere)
+    assert len(seen) == 2
+    [there] = [s for s in seen if s is not here]
+    assert there.closed and not here.closed
+    assert client._transport.sessions() == [here]
+    assert len(mock_api.sent()) == 2
     await client.aclose()
+    assert here.closed
+
+
+async def test_a_callers_session_used_from_another_loop_refuses_clearly(
+    mock_api: Any, no_api_key_env: None
+) -> None:
+    mock_api.patch(URL5, payload={"id": 5}, repeat=True)
+    async with aiohttp.ClientSession() as session:
+        client = hc.AsyncHelpCrunch(API_KEY, session=session, rate_limit=None,
+                                    max_retries=0)
+        await client.update_customer(5, name="x")
+
+        def elsewhere() -> None:
+            async def call() -> None:
+                await client.update_customer(5, name="y")
+
+            with pytest.raises(hc.HelpCrunchError, match="belongs to another event loop"):
+                asyncio.run(call())
+
+        await asyncio.to_thread(elsewhere)
+        await client.aclose()
+    assert len(mock_api.sent()) == 1
 
 
 def test_repr_shows_base_url_not_key(no_api_key_env: None) -> None:

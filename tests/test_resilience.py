@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+import aiohttp
 import pytest
 
 import helpcrunch_async as hc
@@ -186,16 +187,36 @@ async def test_cancel_during_backoff_sends_nothing_more(monkeypatch: pytest.Monk
 
 @pytest.mark.usefixtures("fast_backoff")
 async def test_timeout_is_api_timeout_error_and_patch_is_retried() -> None:
+    # A retry after a timed-out attempt needs a per-attempt bound shorter than the
+    # call's: `total` bounds the whole call, `sock_read` each attempt's wait for data.
+    per_attempt = aiohttp.ClientTimeout(total=5.0, sock_read=0.3)
     async with FakeHelpCrunch(rate_limit=None) as fake:
         [cid] = fake.seed_customers(1)
         fake.add_faults(Fault.delay(2.0), method="PATCH")
-        async with _client(fake, max_retries=1, timeout=0.3) as client:
+        async with _client(fake, max_retries=1, timeout=per_attempt) as client:
             customer = await client.update_customer(cid, name="Ann")
             assert customer.name == "Ann"
             fake.add_faults(Fault.delay(2.0), Fault.delay(2.0), method="PATCH")
             with pytest.raises(hc.APITimeoutError) as info:
-                await client.update_customer(cid, name="Bob", timeout=0.2)
+                await client.update_customer(cid, name="Bob")
         assert info.value.attempts == 2
+        assert info.value.maybe_sent
+
+
+async def test_timeout_bounds_the_whole_call_retries_included() -> None:
+    # Issue 19: `timeout=` is the call's deadline, not each attempt's: no retry starts
+    # that could not finish in time, and the call never runs past it.
+    async with FakeHelpCrunch(rate_limit=None) as fake:
+        [cid] = fake.seed_customers(1)
+        fake.add_faults(Fault.delay(2.0), Fault.delay(2.0), method="PATCH")
+        async with _client(fake, max_retries=3) as client:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            with pytest.raises(hc.APITimeoutError) as info:
+                await client.update_customer(cid, name="Bob", timeout=0.4)
+            assert loop.time() - started < 0.9
+        assert info.value.attempts == 1
+        assert fake.pending_faults == 1  # one attempt reached the server, no retry
 
 
 @pytest.mark.slow

@@ -101,15 +101,17 @@ def test_one_loop_and_one_session_for_the_whole_life(
 ) -> None:
     mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
     sync_client.update_customer(1, name="a")
-    session = sync_client._async._transport._session
-    thread = sync_client._runner._thread
-    assert session is not None
-    assert thread is not None
+    [session] = sync_client._async._transport.sessions()
+    loop = sync_client._runner._loop
+    assert loop is not None
     for i in range(2, 6):
         assert sync_client.update_customer(i, name="a").id == i
-    assert sync_client._async._transport._session is session
-    assert sync_client._runner._thread is thread
+    assert sync_client._async._transport.sessions() == [session]
+    assert sync_client._runner._loop is loop
     assert not session.closed
+    # One thread calling one method after another needs no background thread.
+    assert sync_client._runner.background_thread is None
+    assert threading.active_count() == 1
 
 
 def test_safe_from_several_threads(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
@@ -148,14 +150,13 @@ def test_close_and_context_manager(mock_api: Any, no_api_key_env: None) -> None:
     mock_api.patch(URL5, payload={"id": 5}, repeat=True)
     with hc.HelpCrunch(API_KEY, rate_limit=None, max_retries=0) as client:
         client.update_customer(5, name="x")
-        session = client._async._transport._session
-        thread = client._runner._thread
+        [session] = client._async._transport.sessions()
+        loop = client._runner._loop
     assert client.closed
     assert "closed" in repr(client)
-    assert session is not None
     assert session.closed
-    assert thread is not None
-    assert not thread.is_alive()
+    assert loop is not None
+    assert loop.is_closed()
     with pytest.raises(hc.HelpCrunchError, match="closed"):
         client.update_customer(5, name="y")
     client.close()  # twice is fine
@@ -197,14 +198,14 @@ def test_same_arguments_as_async_client() -> None:
 def test_survives_fork(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
     mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
     assert sync_client.update_customer(1, name="parent").id == 1
-    parent_thread = sync_client._runner._thread
+    parent_runner = sync_client._runner
     read_fd, write_fd = os.pipe()
     pid = os.fork()
-    if pid == 0:  # child: must not hang on the parent's (absent) loop thread
+    if pid == 0:  # child: must not use the parent's loop or connections
         status = 1
         try:
             customer = sync_client.update_customer(2, name="child")
-            fresh = sync_client._runner._thread is not parent_thread
+            fresh = sync_client._runner is not parent_runner
             os.write(write_fd, f"{customer.id}:{customer.name}:{fresh}".encode())
             status = 0
         finally:
@@ -216,7 +217,7 @@ def test_survives_fork(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert answer == "2:child:True"
     assert sync_client.update_customer(3, name="parent").id == 3
-    assert sync_client._runner._thread is parent_thread
+    assert sync_client._runner is parent_runner
 
 
 def test_forgotten_client_is_cleaned_up_by_gc(mock_api: Any, no_api_key_env: None) -> None:
@@ -225,14 +226,13 @@ def test_forgotten_client_is_cleaned_up_by_gc(mock_api: Any, no_api_key_env: Non
     mock_api.patch(URL5, payload={"id": 5})
     client = hc.HelpCrunch(API_KEY, rate_limit=None, max_retries=0)
     client.update_customer(5, name="x")
-    session = client._async._transport._session
-    thread = client._runner._thread
-    assert session is not None
-    assert thread is not None
+    [session] = client._async._transport.sessions()
+    loop = client._runner._loop
+    assert loop is not None
     del client
-    gc.collect()  # the finalizer closes the session (no ResourceWarning) and stops the loop
+    gc.collect()  # the finalizer closes the session (no ResourceWarning) and the loop
     assert session.closed
-    assert not thread.is_alive()
+    assert loop.is_closed()
 
 
 def test_close_while_another_thread_waits_does_not_hang(
@@ -240,7 +240,7 @@ def test_close_while_another_thread_waits_does_not_hang(
 ) -> None:
     mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
     client = hc.HelpCrunch(API_KEY, rate_limit=hc.RateLimit(requests=1, period=30),
-                           max_retries=0)
+                           max_retries=0, timeout=60)
     client.update_customer(1, name="a")  # spends the budget: the next call waits ~30 s
     outcome: list[BaseException | hc.Customer] = []
 
@@ -357,6 +357,7 @@ def test_ctrl_c_during_a_call_this_thread_runs(no_api_key_env: None) -> None:
             assert time.monotonic() - started < 2.5  # not after the delayed answer
             assert client.update_customer(ids[0], name="after").name == "after"
             assert client._runner._driver is None  # nobody holds the loop
+            assert client._runner.background_thread is None
 
 
 def test_a_keep_alive_connection_closed_by_the_server_is_not_reused(

@@ -34,6 +34,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Literal
 
+from .._call_scope import as_job_task
 from .._client import AsyncHelpCrunch
 from .._exceptions import AmbiguousCustomerError, HelpCrunchError
 from .._models import Customer
@@ -184,7 +185,8 @@ async def resolve_lines(lines: Iterable[JobLine], resolver: Resolver, window: in
     pending: deque[tuple[JobLine, asyncio.Task[int]]] = deque()
     try:
         for line in lines:
-            pending.append((line, asyncio.ensure_future(resolver.lookup(str(line.raw_id)))))
+            lookup = as_job_task(resolver.lookup(str(line.raw_id)))  # queues: no deadline
+            pending.append((line, asyncio.ensure_future(lookup)))
             while pending and (len(pending) >= window or pending[0][1].done()):
                 yield await _outcome(*pending.popleft())
         while pending:

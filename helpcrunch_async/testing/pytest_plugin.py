@@ -2,17 +2,26 @@
 
 Loaded in every pytest run where ``helpcrunch-async`` is installed, so importing it
 has no side effects and needs neither pytest-asyncio nor aiohttp.web (imported lazily).
-The async fixtures exist only when pytest-asyncio is installed.
+
+Every fixture is a plain (sync) fixture: the fake runs on its own thread and event
+loop, and an ``AsyncHelpCrunch`` opens a connection pool on whichever loop uses it. So
+they work in async tests on any loop scope (function, class, module, session: a test
+marked ``@pytest.mark.asyncio(loop_scope="module")``, or
+``asyncio_default_fixture_loop_scope``), in pytest-asyncio's strict and auto modes, under
+anyio's pytest plugin, and in plain sync tests.
 
 Fixtures:
-    ``helpcrunch_fake``        (async) a started :class:`FakeHelpCrunch`, rate limit off
-    ``helpcrunch_client``      (async) an ``AsyncHelpCrunch`` pointed at it (client-side
-                               rate limit off), closed after the test
-    ``helpcrunch_fake_thread`` (sync) a fake running in its own thread
-    ``helpcrunch_sync_client`` (sync) a ``HelpCrunch`` pointed at the threaded fake
+    ``helpcrunch_fake``             a started :class:`FakeHelpCrunch` (rate limit off)
+    ``helpcrunch_client``           an ``AsyncHelpCrunch`` pointed at it (client-side
+                                    rate limit off), closed after the test
+    ``helpcrunch_blocking_client``  a ``HelpCrunch`` (the blocking client) pointed at it
+                                    (client-side rate limit off), closed after the test
+
+``helpcrunch_fake_thread`` and ``helpcrunch_sync_client`` are older names of
+``helpcrunch_fake`` and ``helpcrunch_blocking_client``, kept so that existing tests run.
 
 Options for the fake come from the ``helpcrunch_fake`` marker (keyword arguments of
-:class:`FakeHelpCrunch`), for both the async and the threaded fake.
+:class:`FakeHelpCrunch`).
 
 Example:
     >>> import pytest
@@ -25,7 +34,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+import asyncio
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -35,6 +45,9 @@ if TYPE_CHECKING:
     from helpcrunch_async.testing import FakeHelpCrunch
 
 __all__ = [
+    "helpcrunch_blocking_client",
+    "helpcrunch_client",
+    "helpcrunch_fake",
     "helpcrunch_fake_thread",
     "helpcrunch_sync_client",
     "pytest_configure",
@@ -48,7 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**kwargs): keyword arguments for the FakeHelpCrunch behind the "
-        "helpcrunch_fake / helpcrunch_fake_thread fixtures (e.g. rate_limit=(20, 2.0))",
+        "helpcrunch_fake fixture (e.g. rate_limit=(20, 2.0))",
     )
 
 
@@ -63,12 +76,13 @@ def _options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 @pytest.fixture
-def helpcrunch_fake_thread(request: pytest.FixtureRequest) -> Iterator[FakeHelpCrunch]:
-    """A fake HelpCrunch on its own thread and event loop, for sync tests.
+def helpcrunch_fake(request: pytest.FixtureRequest) -> Iterator[FakeHelpCrunch]:
+    """A started fake HelpCrunch on its own thread and event loop (rate limit off).
 
     Example:
-        >>> def test_it(helpcrunch_fake_thread):
-        ...     assert helpcrunch_fake_thread.base_url.endswith("/v1")
+        >>> @pytest.mark.helpcrunch_fake(rate_limit=(20, 2.0))
+        ... async def test_it(helpcrunch_fake):
+        ...     assert helpcrunch_fake.base_url.endswith("/v1")
     """
     from helpcrunch_async.testing import FakeHelpCrunch
 
@@ -77,59 +91,52 @@ def helpcrunch_fake_thread(request: pytest.FixtureRequest) -> Iterator[FakeHelpC
 
 
 @pytest.fixture
-def helpcrunch_sync_client(helpcrunch_fake_thread: FakeHelpCrunch) -> Iterator[HelpCrunch]:
-    """A ``HelpCrunch`` (blocking) client talking to ``helpcrunch_fake_thread``.
+def helpcrunch_client(helpcrunch_fake: FakeHelpCrunch) -> Iterator[AsyncHelpCrunch]:
+    """An ``AsyncHelpCrunch`` talking to ``helpcrunch_fake`` (client rate limit off).
+
+    Usable on any event loop; its connection pool on a loop is closed when that loop
+    ends, and the client itself after the test.
 
     Example:
-        >>> def test_it(helpcrunch_fake_thread, helpcrunch_sync_client):
-        ...     helpcrunch_fake_thread.seed_customers(1)
-        ...     helpcrunch_sync_client.update_customer(1, name="Ann")
+        >>> async def test_it(helpcrunch_fake, helpcrunch_client):
+        ...     helpcrunch_fake.seed_customers(1)
+        ...     await helpcrunch_client.update_customer(1, name="Ann")
     """
-    from helpcrunch_async import HelpCrunch
+    from helpcrunch_async import AsyncHelpCrunch
 
-    client = HelpCrunch(api_key=helpcrunch_fake_thread.api_key,
-                        base_url=helpcrunch_fake_thread.base_url, rate_limit=None)
+    client = AsyncHelpCrunch(api_key=helpcrunch_fake.api_key, base_url=helpcrunch_fake.base_url,
+                             rate_limit=None)
     try:
         yield client
     finally:
-        client.close()
+        # Closes the pools of loops that are still running; a pool on a loop that is
+        # not running now (a module-scoped loop between tests) closes when it ends.
+        asyncio.run(client.aclose())
 
 
-try:
-    import pytest_asyncio
-except ImportError:  # pragma: no cover - pytest-asyncio not installed
-    pass
-else:
-    __all__ += ["helpcrunch_client", "helpcrunch_fake"]
+@pytest.fixture
+def helpcrunch_blocking_client(helpcrunch_fake: FakeHelpCrunch) -> Iterator[HelpCrunch]:
+    """A ``HelpCrunch`` (the blocking client) talking to ``helpcrunch_fake``.
 
-    @pytest_asyncio.fixture
-    async def helpcrunch_fake(request: pytest.FixtureRequest) -> AsyncIterator[FakeHelpCrunch]:
-        """A started fake HelpCrunch on the test's event loop (rate limit off by default).
+    Example:
+        >>> def test_it(helpcrunch_fake, helpcrunch_blocking_client):
+        ...     helpcrunch_fake.seed_customers(1)
+        ...     helpcrunch_blocking_client.update_customer(1, name="Ann")
+    """
+    from helpcrunch_async import HelpCrunch
 
-        Example:
-            >>> @pytest.mark.helpcrunch_fake(rate_limit=(20, 2.0))
-            ... async def test_it(helpcrunch_fake):
-            ...     assert helpcrunch_fake.base_url.endswith("/v1")
-        """
-        from helpcrunch_async.testing import FakeHelpCrunch
+    with HelpCrunch(api_key=helpcrunch_fake.api_key, base_url=helpcrunch_fake.base_url,
+                    rate_limit=None) as client:
+        yield client
 
-        async with FakeHelpCrunch(**_options(request)) as fake:
-            yield fake
 
-    @pytest_asyncio.fixture
-    async def helpcrunch_client(
-        helpcrunch_fake: FakeHelpCrunch,
-    ) -> AsyncIterator[AsyncHelpCrunch]:
-        """An ``AsyncHelpCrunch`` talking to ``helpcrunch_fake`` (client rate limit off).
+@pytest.fixture
+def helpcrunch_fake_thread(helpcrunch_fake: FakeHelpCrunch) -> FakeHelpCrunch:
+    """The older name of ``helpcrunch_fake`` (which now runs on its own thread too)."""
+    return helpcrunch_fake
 
-        Example:
-            >>> async def test_it(helpcrunch_fake, helpcrunch_client):
-            ...     helpcrunch_fake.seed_customers(1)
-            ...     await helpcrunch_client.update_customer(1, name="Ann")
-        """
-        from helpcrunch_async import AsyncHelpCrunch
 
-        async with AsyncHelpCrunch(api_key=helpcrunch_fake.api_key,
-                                   base_url=helpcrunch_fake.base_url,
-                                   rate_limit=None) as client:
-            yield client
+@pytest.fixture
+def helpcrunch_sync_client(helpcrunch_blocking_client: HelpCrunch) -> HelpCrunch:
+    """The older name of ``helpcrunch_blocking_client``."""
+    return helpcrunch_blocking_client
