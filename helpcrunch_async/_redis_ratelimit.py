@@ -42,8 +42,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
-import threading
 import weakref
 from typing import Any
 
@@ -54,6 +52,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from ._exceptions import HelpCrunchError, ValidationError
+from ._per_loop import PerLoop
 from ._ratelimit import RateLimit, check_budget
 
 __all__ = ["RedisRateLimit"]
@@ -117,20 +116,11 @@ class _LoopState:
             await self.redis.aclose()
 
 
-# Limiters whose per-loop state a forked child must drop (the connections are the
-# parent's): kept referenced, never used, never closed.
-_LIMITERS: weakref.WeakSet[RedisRateLimit] = weakref.WeakSet()
-_ABANDONED_AFTER_FORK: list[object] = []
-
-
-def _forget_parent_connections() -> None:
-    for limiter in list(_LIMITERS):
-        _ABANDONED_AFTER_FORK.append(limiter._states)
-        limiter._states = weakref.WeakKeyDictionary()
-        limiter._lock = threading.Lock()  # another thread may have held it at the fork
-
-
-os.register_at_fork(after_in_child=_forget_parent_connections)
+async def _close_state(state: _LoopState) -> None:
+    """Retire a loop's state: closed now, or by its last script call in flight."""
+    state.retired = True
+    if state.inflight == 0:
+        await state.close()
 
 
 class RedisRateLimit:
@@ -218,11 +208,10 @@ class RedisRateLimit:
         interval = (self.period + max(self.period * _HEADROOM, _MIN_HEADROOM)) / self.requests
         self._args = (round(interval * 1e6), 0, round(self.period * 1e6),
                       math.ceil(self.period * 1000))
-        self._states: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
-            weakref.WeakKeyDictionary())
+        # A Redis client (and a local fallback) per event loop, closed when that loop
+        # ends (one asyncio.run per task leaves no connection behind) or at aclose().
+        self._states: PerLoop[_LoopState] = PerLoop(self._new_state, _close_state)
         self._client_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
-        self._lock = threading.Lock()  # making or dropping a loop's state
-        _LIMITERS.add(self)
 
     def __repr__(self) -> str:  # never the URL: it may hold a password
         named = f", name={self.name!r}" if self.name is not None else ""
@@ -256,26 +245,45 @@ class RedisRateLimit:
 
     async def acquire(self) -> None:
         """Wait until this process may send its next request (see the class docs)."""
+        await self._acquire(None)
+
+    async def acquire_within(self, max_wait: float) -> bool:
+        """:meth:`acquire`, unless Redis has no send time within ``max_wait`` seconds:
+        then ``False`` at once, with nothing reserved (a call's deadline; see
+        :class:`~helpcrunch_async.RateLimiter`)."""
+        return await self._acquire(asyncio.get_running_loop().time() + max_wait)
+
+    async def _acquire(self, deadline: float | None) -> bool:
         state = self._state()
         loop = asyncio.get_running_loop()
         while True:
             if state.healthy or (not state.probing and loop.time() >= state.retry_at):
                 epoch = state.pause_epoch
-                wait = await self._reserve(state, loop)
+                left = None if deadline is None else deadline - loop.time()
+                if left is not None and left < 0:
+                    return False
+                wait = await self._reserve(state, loop, left)
                 if wait is not None:
-                    if wait < 0:  # too far ahead to reserve: ask again later -- within a
-                        # period: after Redis's clock stepped back, keys expire in real time
+                    if wait < 0:  # too far ahead to reserve
+                        if deadline is not None:
+                            return False
+                        # Ask again later -- within a period: after Redis's clock
+                        # stepped back, keys expire in real time.
                         await asyncio.sleep(min(-wait, self.period))
                         continue
                     if wait > 0:
                         await asyncio.sleep(wait)
                     if state.pause_epoch != epoch:  # a 429 meanwhile: get a time after it
                         continue
-                    return
+                    return True
             if (late := state.reserved_until - loop.time()) > 0:
+                if deadline is not None and loop.time() + late >= deadline:
+                    return False
                 await asyncio.sleep(late)  # let the sends Redis scheduled go first
-            await state.fallback.acquire()
-            return
+            if deadline is None:
+                await state.fallback.acquire()
+                return True
+            return await state.fallback.acquire_within(deadline - loop.time())
 
     def on_rate_limited(self, pause: float) -> None:
         """A 429: every process pauses ``pause`` seconds (handed to Redis with the next
@@ -293,62 +301,49 @@ class RedisRateLimit:
             state.fallback.on_success()
 
     async def aclose(self) -> None:
-        """Close the Redis connections this limiter opened on the running event loop
-        (never a client you passed in). Clients call it when they close; the limiter
-        stays usable and connects again when next needed."""
-        with self._lock:
-            state = self._states.pop(asyncio.get_running_loop(), None)
-        if state is not None:
-            state.retired = True
-            if state.inflight == 0:
-                await state.close()
+        """Close the Redis connections this limiter opened (never a client you passed
+        in), on every event loop that is running. Clients call it when they close; the
+        limiter stays usable and connects again when next needed."""
+        await self._states.aclose()
 
     def _state(self) -> _LoopState:
-        loop = asyncio.get_running_loop()
-        state = self._states.get(loop)
-        if state is None:
-            if self._keys is None:
-                raise HelpCrunchError("a RedisRateLimit outside a client needs name=")
-            with self._lock:
-                return self._new_state(loop)
-        return state
+        if self._keys is None:
+            raise HelpCrunchError("a RedisRateLimit outside a client needs name=")
+        return self._states.get()
 
-    def _new_state(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
-        # A closed loop never comes back, and its state (whose connections refer to
-        # the loop) would keep it and their sockets alive: let them go.
-        for old in [old for old in self._states if old.is_closed()]:
-            del self._states[old]
-        state = self._states.get(loop)
-        if state is None:
-            if self._url is not None:
-                # retry_on_error: redis-py 5.0 retries a dropped connection (a
-                # restarted Redis) only for the errors listed there, whatever ``retry``.
-                client: Any = Redis.from_url(
-                    self._url, socket_timeout=self.timeout,
-                    socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 1),
-                    retry_on_error=[RedisConnectionError])
-                state = _LoopState(client, True, self._fallback())
-            else:
-                first = self._client_loop() if self._client_loop is not None else None
-                if self._client_loop is not None and first is not loop:
-                    raise HelpCrunchError(
-                        "the redis client given to this RedisRateLimit belongs to the event "
-                        "loop it was first used on, not this one (a second asyncio.run(), "
-                        "another thread); give RedisRateLimit a URL instead: it then opens "
-                        "one client per event loop")
-                self._client_loop = weakref.ref(loop)
-                state = _LoopState(self._client, False, self._fallback())
-            self._states[loop] = state
-        return state
+    def _new_state(self) -> _LoopState:
+        """This loop's Redis client and fallback (called by ``PerLoop`` in the loop)."""
+        loop = asyncio.get_running_loop()
+        if self._url is not None:
+            # retry_on_error: redis-py 5.0 retries a dropped connection (a
+            # restarted Redis) only for the errors listed there, whatever ``retry``.
+            client: Any = Redis.from_url(
+                self._url, socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 1),
+                retry_on_error=[RedisConnectionError])
+            return _LoopState(client, True, self._fallback())
+        first = self._client_loop() if self._client_loop is not None else None
+        if self._client_loop is not None and first is not loop:
+            raise HelpCrunchError(
+                "the redis client given to this RedisRateLimit belongs to the event "
+                "loop it was first used on, not this one (a second asyncio.run(), "
+                "another thread); give RedisRateLimit a URL instead: it then opens "
+                "one client per event loop")
+        self._client_loop = weakref.ref(loop)
+        return _LoopState(self._client, False, self._fallback())
 
     def _fallback(self) -> RateLimit:
         return RateLimit(max(1, math.floor(self.requests * self.fallback_share)), self.period)
 
-    async def _reserve(self, state: _LoopState, loop: asyncio.AbstractEventLoop) -> float | None:
+    async def _reserve(self, state: _LoopState, loop: asyncio.AbstractEventLoop,
+                       within: float | None = None) -> float | None:
         """Seconds to wait for a reserved send time (< 0: none reserved, ask again in
-        -that); None when Redis failed (the caller falls back)."""
+        -that); None when Redis failed (the caller falls back). ``within``: reserve
+        nothing further ahead than that many seconds."""
         assert self._keys is not None
         interval, _, ahead, idle = self._args
+        if within is not None:
+            ahead = min(ahead, round(within * 1e6))
         pause = state.pause_until - loop.time() if state.pause_pending else 0.0
         epoch = state.pause_epoch
         probe = not state.healthy

@@ -7,6 +7,7 @@ absolute speeds.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import threading
 import time
@@ -130,7 +131,7 @@ def test_one_limiter_paces_every_event_loop_and_thread_together() -> None:
     limit = hc.RateLimit(requests=10, period=0.5)
     times = _send_times_from_threads(limit, threads=3, each=5)
     assert len(times) == 15
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= limit.interval * 0.9  # one schedule for all three loops
     assert all(times[i + 10] - times[i] >= 0.5 for i in range(len(times) - 10))
 
@@ -141,7 +142,7 @@ def test_one_asyncio_run_after_another_shares_the_schedule() -> None:
     for _ in range(4):  # e.g. one asyncio.run per Celery task
         asyncio.run(limit.acquire())
         times.append(time.monotonic())
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= limit.interval * 0.9  # a new loop is no fresh budget
     copy = limit.copy()
     assert (copy.requests, copy.period, copy.adaptive) == (5, 0.5, True)

@@ -235,7 +235,7 @@ def test_blocking_clients_may_share_one_redis_limit(redis_server: RedisServer) -
             b.update_customer(2, name="B")
         assert fake.stats.by_status[200] == 2
     assert redis_server.calls("evalsha") >= 2
-    assert not limit._states  # each client closed the connections of its loop
+    assert not limit._states.values()  # each client closed the connections of its loop
 
 
 def test_one_limiter_serves_one_api_key_unless_named() -> None:
@@ -369,17 +369,42 @@ async def test_the_limiters_own_client_retries_a_dropped_connection_on_every_red
     await limit.aclose()
 
 
-def test_states_of_closed_event_loops_are_let_go(redis_server: RedisServer) -> None:
+def test_each_event_loop_closes_its_connections_when_it_ends(
+        redis_server: RedisServer) -> None:
+    # One asyncio.run per task (Celery, scripts): before, each loop left its Redis
+    # client open ("unclosed transport" ResourceWarnings) and its state kept the loop.
+    import gc
+    import warnings
+
     limit = hc.RedisRateLimit(redis_server.url, requests=1000, period=1.0, name="loops")
 
     async def use_without_aclose() -> None:
         await limit.acquire()
-        # Close the sockets only (so that this test leaks nothing); the state stays,
-        # as it does when nobody calls aclose() on this loop.
-        await limit._state().redis.aclose()
-        await limit._state().redis.connection_pool.disconnect()
 
-    for _ in range(5):
-        asyncio.run(use_without_aclose())
-    # before: five states, each keeping its closed loop (and, unclosed, a Redis socket)
-    assert len(limit._states) == 1
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(5):
+            asyncio.run(use_without_aclose())
+        gc.collect()
+    assert not limit._states.values()  # each loop's state went with its loop
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+async def test_a_call_behind_a_spent_redis_budget_fails_at_once_and_reserves_nothing(
+        fake: FakeHelpCrunch, redis_server: RedisServer) -> None:
+    # Issue 19: a call's timeout is its deadline; when Redis has no send time before
+    # it, the call fails at once, sends nothing and takes no send time from the others.
+    limit = hc.RedisRateLimit(redis_server.url, requests=2, period=20.0)
+    async with aioredis.Redis.from_url(redis_server.url) as redis, \
+            hc.AsyncHelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit) as client:
+        await client.get_customer(1)
+        assert limit.keys is not None
+        next_free = await redis.get(limit.keys[0])
+        started = time.monotonic()
+        with pytest.raises(hc.APITimeoutError) as info:
+            await client.get_customer(1, timeout=1.0)
+        assert time.monotonic() - started < 0.5
+        assert info.value.maybe_sent is False
+        assert await redis.get(limit.keys[0]) == next_free  # nothing reserved
+        assert not await limit.acquire_within(1.0)
+    assert fake.stats.requests == 1

@@ -372,7 +372,8 @@ async def test_client_used_from_another_loop_at_once_gets_a_pool_there(
     await asyncio.to_thread(elsewhere)
     assert len(seen) == 2
     [there] = [s for s in seen if s is not here]
-    assert there.closed and not here.closed
+    assert there.closed
+    assert not here.closed
     assert client._transport.sessions() == [here]
     assert len(mock_api.sent()) == 2
     await client.aclose()
