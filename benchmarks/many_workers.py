@@ -142,14 +142,14 @@ def redis_server() -> Iterator[Redis]:
 
 
 def run_variant(limiter: tuple[str, Any], n: int, budget: tuple[int, float],
-                redis: Redis | None, outage: tuple[float, float] | None
-                ) -> list[dict[str, Any]]:
+                redis: Redis | None, outage: tuple[float, float] | None,
+                weights: tuple[int, ...] = WEIGHTS) -> list[dict[str, Any]]:
     ctx = multiprocessing.get_context("spawn")
     with fake_server(rate_limit=f"{budget[0]}/{budget[1]:g}", customers=n) as fake:
-        barrier, results = ctx.Barrier(WORKERS + 1), ctx.Queue()
+        barrier, results = ctx.Barrier(len(weights) + 1), ctx.Queue()
         procs, first = [], 1
-        for i, weight in enumerate(WEIGHTS):
-            count = n * weight // sum(WEIGHTS)
+        for i, weight in enumerate(weights):
+            count = n * weight // sum(weights)
             ids = list(range(first, first + count))
             first += count
             procs.append(ctx.Process(target=worker, daemon=True,
@@ -215,7 +215,48 @@ def run(quick: bool = False) -> list[Table]:
                        "100 ms) as headroom, so its best is 0.97")
     table.notes.append("client CPU: the workers' process time from each one's first answer "
                        "to its end, over the requests sent meanwhile (start-up left out)")
-    return [table]
+    return [table, run_scaled_down(quick)]
+
+
+SCALED = (20, 2.0)  # a budget scaled down 30 times: the limiters' slack is thinnest here
+SCALED_RUNS = 5
+
+
+def run_scaled_down(quick: bool = False) -> Table:
+    """Two processes (60/40 %) sharing one key at 20 per 2 s, five runs each: the 429s
+    of every run. Each limiter keeps at least 50 ms a period spare (RateLimit: 1.5 % of
+    the period, at least 50 ms; RedisRateLimit: 3 %, at least 100 ms)."""
+    runs = 2 if quick else SCALED_RUNS
+    n = 40  # about 4 s of the budget a run
+    table = Table(
+        f"many_workers, scaled down: {n} updates on one key (2 processes: 60/40 %), "
+        f"a {SCALED[0]}/{SCALED[1]:g} s window, {runs} runs",
+        ["variant", "done (all runs)", "429s in each run", "share of ceiling (median)"])
+    variants: list[tuple[str, str, tuple[int, ...]]] = [
+        (f"RedisRateLimit({SCALED[0]}, {SCALED[1]:g}), one redis-server", "redis", (3, 2)),
+        (f"RateLimit({SCALED[0] // 2}, {SCALED[1]:g}) per process (split by hand)", "local",
+         (3, 2)),
+        (f"RateLimit({SCALED[0]}, {SCALED[1]:g}) in one process (the whole budget)", "local",
+         (1,)),
+    ]
+    for name, kind, weights in variants:
+        progress("many_workers (scaled down): %s", name)
+        done, limited, shares = 0, [], []
+        for _ in range(runs):
+            with redis_server() as redis:
+                arg: Any = ({"redis": redis.url, "requests": SCALED[0], "period": SCALED[1],
+                             "fallback_share": 0.5} if kind == "redis"
+                            else (SCALED[0] // len(weights), SCALED[1]))
+                outcomes = run_variant((kind, arg), n, SCALED, redis, None, weights=weights)
+            done += sum(o["ok"] for o in outcomes)
+            limited.append(sum(o["rate_limited"] for o in outcomes))
+            elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
+            shares.append(sum(o["ok"] for o in outcomes) / elapsed / (SCALED[0] / SCALED[1]))
+        table.add(name, f"{done}/{n * runs}", ", ".join(map(str, limited)),
+                  f"{sorted(shares)[len(shares) // 2]:.3f}")
+    table.notes.append("each run on a fresh fake server (an exact 20-per-2-s sliding window) "
+                       "and a fresh redis-server")
+    return table
 
 
 def main() -> None:

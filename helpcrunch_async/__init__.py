@@ -13,7 +13,7 @@ every field left out. ``HelpCrunch`` is the same client for blocking code.
 
 from typing import TYPE_CHECKING, Any
 
-from ._bulk import BulkItem, BulkResult
+from ._bulk import BulkItem, BulkJob, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL
 from ._customer_diff import UNKNOWN
@@ -32,6 +32,7 @@ from ._exceptions import (
     CustomerNotFoundError,
     ErrorDetail,
     HelpCrunchError,
+    JobStoppedError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
@@ -64,6 +65,7 @@ __all__ = [
     "BatchItemError",
     "BulkAbortedError",
     "BulkItem",
+    "BulkJob",
     "BulkResult",
     "ConflictError",
     "CustomDataInput",
@@ -80,6 +82,7 @@ __all__ = [
     "Filter",
     "HelpCrunch",
     "HelpCrunchError",
+    "JobStoppedError",
     "Location",
     "NotFoundError",
     "PermissionDeniedError",

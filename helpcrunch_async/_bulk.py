@@ -53,6 +53,7 @@ from ._exceptions import (
     BatchItemError,
     BulkAbortedError,
     HelpCrunchError,
+    JobStoppedError,
     PermissionDeniedError,
     ValidationError,
 )
@@ -61,8 +62,8 @@ from ._requestor import error_details_of
 from ._validation import check_customer_id
 
 __all__ = [
-    "BATCH_SIZE", "BulkItem", "BulkResult", "InputSource", "batch_outcomes", "run_bulk",
-    "schedule",
+    "BATCH_SIZE", "BulkItem", "BulkJob", "BulkResult", "InputSource", "StopSignal",
+    "batch_outcomes", "run_bulk", "schedule",
 ]
 
 BATCH_SIZE = 10
@@ -109,6 +110,74 @@ class BulkResult:
 
 # BulkResult(index, customer_id, ok, customer, error, attempts), positionally: one per item.
 _result = positional_builder(BulkResult)
+
+
+class StopSignal:
+    """Tells a running :func:`schedule` to stop sending (see :meth:`BulkJob.stop`)."""
+
+    __slots__ = ("_stop", "stopped")
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self._stop: Callable[[], None] | None = None
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            if self._stop is not None:
+                self._stop()
+
+    def attach(self, stop: Callable[[], None]) -> None:
+        """The running job's way to stop (called by :func:`schedule` when it starts)."""
+        self._stop = stop
+        if self.stopped:
+            stop()
+
+
+class BulkJob:
+    """A running ``update_customers`` job: an async iterator of one :class:`BulkResult`
+    per input item, which can be stopped without losing track of any item.
+
+    ``async for r in job`` yields the results; ``await job.aclose()`` (or
+    ``contextlib.aclosing``) cancels what is in flight, unreported; :meth:`stop` ends the
+    job cleanly.
+
+    Example:
+        >>> import asyncio, helpcrunch_async as hc
+        >>> async def first_ten(client: hc.AsyncHelpCrunch, updates) -> None:
+        ...     job = client.update_customers(updates)
+        ...     async for r in job:
+        ...         if r.index == 9:
+        ...             job.stop()   # the rest: done if on the wire, else not sent
+    """
+
+    __slots__ = ("_results", "_signal")
+
+    def __init__(self, results: AsyncGenerator[BulkResult, None], signal: StopSignal) -> None:
+        self._results = results
+        self._signal = signal
+
+    def __aiter__(self) -> BulkJob:
+        return self
+
+    def __anext__(self) -> Awaitable[BulkResult]:
+        return self._results.__anext__()
+
+    def aclose(self) -> Awaitable[None]:
+        """Cancel the requests in flight (their items are not reported) and end the job."""
+        return self._results.aclose()
+
+    def stop(self) -> None:
+        """Stop the job: read no more input and send nothing more.
+
+        Requests already on the wire finish and their items are reported as usual;
+        every item read but not yet sent is reported failed with
+        :class:`JobStoppedError` (nothing was sent for it) at once, without waiting for
+        the rate limiter; then the iterator ends. Items never read stay in your
+        iterable. Safe to call from a signal handler on the job's event loop (e.g.
+        ``loop.add_signal_handler(signal.SIGTERM, job.stop)``), and more than once.
+        """
+        self._signal.stop()
 
 _Prepared: TypeAlias = "tuple[int, int | str, int, dict[str, Any]]"  # index, given id, id, JSON
 
@@ -319,7 +388,7 @@ def run_bulk(
     ordered: bool = False,
     batch_fallback: bool = False,
     replace: bool = False,
-) -> AsyncGenerator[BulkResult, None]:
+) -> BulkJob:
     """Yield one :class:`BulkResult` per input item; see ``update_customers``.
 
     At most ``max_concurrency`` requests are in flight; the input is read only when a
@@ -338,15 +407,16 @@ def run_bulk(
             return _one(send_one, chunk[0])
         return _batch(send_one, send_batch, chunk, batch_fallback)
 
-    def unsent(p: _Prepared, aborted: BulkAbortedError) -> BulkResult:
-        return BulkResult(index=p[0], customer_id=p[1], ok=False, error=aborted)
+    def unsent(p: _Prepared, error: HelpCrunchError) -> BulkResult:
+        return BulkResult(index=p[0], customer_id=p[1], ok=False, error=error)
 
-    return schedule(
+    signal = StopSignal()
+    return BulkJob(schedule(
         updates, prepare=lambda index, item: _prepare(index, item, replace),
         result_type=BulkResult, start=start, unsent=unsent,
         chunk_size=BATCH_SIZE if send_batch is not None else 1,
-        max_concurrency=max_concurrency, ordered=ordered,
-    )
+        max_concurrency=max_concurrency, ordered=ordered, stop_signal=signal,
+    ), signal)
 
 
 class _Outcome(Protocol):
@@ -368,10 +438,11 @@ async def schedule(
     prepare: Callable[[int, Any], R | P],
     result_type: type[R],
     start: Callable[[list[P]], Awaitable[list[R]]],
-    unsent: Callable[[P, BulkAbortedError], R] | None = None,
+    unsent: Callable[[P, HelpCrunchError], R] | None = None,
     chunk_size: int = 1,
     max_concurrency: int,
     ordered: bool = False,
+    stop_signal: StopSignal | None = None,
 ) -> AsyncGenerator[R, None]:
     """The engine of every bulk job: one result per input item, bounded work in flight.
 
@@ -379,7 +450,8 @@ async def schedule(
     result (an instance of ``result_type``: a bad item, or one that needs no request)
     or a job; ``start(jobs)`` runs ``chunk_size`` jobs (fewer at the end) and returns
     their results; ``unsent(job, error)`` is the result of a job read but never started
-    because the key was refused (needed with ``chunk_size > 1`` only). At most
+    because the key was refused, or stopped by ``stop_signal`` before it was sent
+    (needed with ``chunk_size > 1`` or a ``stop_signal``). At most
     ``max_concurrency`` starts run at once; see :func:`run_bulk` for reading, ordering,
     input errors, a refused key and closing early.
 
@@ -391,8 +463,8 @@ async def schedule(
     ``max_concurrency`` results wait to be yielded (and, ordered, while the window
     allows); an async iterable is read by one worker at a time.
     """
-    if chunk_size > 1 and unsent is None:
-        raise TypeError("schedule: jobs started in chunks need unsent=")
+    if (chunk_size > 1 or stop_signal is not None) and unsent is None:
+        raise TypeError("schedule: jobs started in chunks, or that may be stopped, need unsent=")
     source = items if isinstance(items, InputSource) else InputSource(items)
     read_now = None if source.is_async else source.next_now  # no coroutine per item
     reading = asyncio.Lock()  # an async iterable: one anext() at a time
@@ -408,6 +480,9 @@ async def schedule(
     aborted: BulkAbortedError | None = None
     crashed: BaseException | None = None  # a bug in prepare/start: raised, not reported
     workers: list[asyncio.Task[None]] = []
+    marks: dict[asyncio.Task[None], JobTask] = {}  # each worker's requests' view of it
+    starting: set[asyncio.Task[None]] = set()  # workers inside start(), not between jobs
+    stopped_by_us: set[asyncio.Task[None]] = set()  # cancelled by stop(): report unsent
     running = 0  # workers not yet finished
     wake: asyncio.Future[None] | None = None  # this generator waits here for results
     room: asyncio.Future[None] | None = None  # workers wait here for room to read more
@@ -478,7 +553,11 @@ async def schedule(
         nonlocal running, room, crashed
         # This task's requests queue behind the rate limit by nature: each one's timeout
         # starts when it is sent, not when the item was read (see _call_scope).
-        SCOPE.set(JobTask())
+        me = asyncio.current_task()
+        assert me is not None
+        mark = marks[me] = JobTask()
+        mark.stopped = exhausted and stop_signal is not None and stop_signal.stopped
+        SCOPE.set(mark)
         try:
             while True:
                 while not exhausted and full():
@@ -496,7 +575,18 @@ async def schedule(
                     continue
                 if running < max_concurrency and not exhausted:
                     spawn()  # another worker reads the next item while this one waits
-                hand_over(await start(chunk))
+                starting.add(me)
+                try:
+                    results = await start(chunk)
+                except asyncio.CancelledError:
+                    if me not in stopped_by_us:
+                        raise
+                    me.uncancel()  # stopped, not cancelled: report what was not sent
+                    assert unsent is not None
+                    results = [unsent(p, JobStoppedError()) for p in chunk]
+                finally:
+                    starting.discard(me)
+                hand_over(results)
         except Exception as exc:  # prepare or start failed (a bug): end the job with it
             if crashed is None:
                 crashed = exc
@@ -505,11 +595,28 @@ async def schedule(
             if wake is not None and not wake.done():
                 wake.set_result(None)
 
+    def stop_sending() -> None:
+        """Read nothing more, send nothing more: cancel, at once, every start whose
+        request is not on the wire (its jobs are reported unsent); the rest finish."""
+        nonlocal exhausted
+        exhausted = True
+        for task, mark in marks.items():
+            mark.stopped = True  # a request about to go out (or a retry) does not
+            if task in starting and not mark.on_wire and not task.done():
+                stopped_by_us.add(task)
+                task.cancel()
+        if room is not None and not room.done():
+            room.set_result(None)
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
     def spawn() -> None:
         nonlocal running
         running += 1
         workers.append(loop.create_task(worker()))
 
+    if stop_signal is not None:
+        stop_signal.attach(stop_sending)
     try:
         spawn()
         while True:

@@ -7,7 +7,6 @@ import inspect
 import logging
 import sys
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
     Awaitable,
     Callable,
@@ -25,7 +24,7 @@ import aiohttp
 from ._bulk import (
     BatchOutcome,
     BulkItem,
-    BulkResult,
+    BulkJob,
     InputSource,
     batch_outcomes,
     run_bulk,
@@ -619,7 +618,7 @@ class AsyncHelpCrunch:
         batch_fallback: bool = False,
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
-    ) -> AsyncGenerator[BulkResult, None]:
+    ) -> BulkJob:
         """Update many customers; an async iterator of one :class:`BulkResult` per item.
 
         ``updates`` yields ``(customer_id, update)`` pairs, where ``update`` is a
@@ -641,9 +640,12 @@ class AsyncHelpCrunch:
         :class:`BulkAbortedError` (``.cause`` is the 401/403 error). Items never read
         stay in ``updates``.
 
-        Stopping early: close the iterator (``contextlib.aclosing`` does it for you);
-        requests still in flight are then cancelled and not reported. To end a job
-        cleanly instead, stop feeding input and let the iterator run out.
+        Stopping early: ``job.stop()`` (:meth:`BulkJob.stop`) ends the job cleanly —
+        requests on the wire finish, items read but not sent are reported failed with
+        :class:`JobStoppedError` at once, then the iterator ends. Closing the iterator
+        instead (``contextlib.aclosing`` does it for you) cancels the requests still in
+        flight, unreported. Each request's ``timeout`` starts when it is sent: a job's
+        items queue behind the rate limit by nature.
 
         Args:
             updates: an iterable or async iterable of ``(customer_id, update)`` pairs.

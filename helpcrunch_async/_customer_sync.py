@@ -47,7 +47,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 import aiohttp
 import attrs
 
-from ._bulk import InputSource, _failure, schedule
+from ._bulk import InputSource, StopSignal, _failure, schedule
 from ._customer_diff import (
     CustomerRecord,
     RecordBuilder,
@@ -235,6 +235,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self.writes = 0
         self.customers_read = 0
         self.on_progress: Callable[[CustomerSync], None] | None = None
+        self._signal = StopSignal()
         self._results = self._run()
 
     # --- the iterator --------------------------------------------------------------------
@@ -250,6 +251,18 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
     async def aclose(self) -> None:
         """Stop early: requests in flight are cancelled and their rows not reported."""
         await self._results.aclose()
+
+    def stop(self) -> None:
+        """End the sync cleanly: read no more rows and send nothing more.
+
+        Requests on the wire finish and their rows are reported as usual; every row
+        read but not finished is reported ``"failed"`` with :class:`JobStoppedError`
+        (a re-run does what is left: the sync sends only what still differs); then the
+        iterator ends. While the account is being read, reading stops after the page
+        in flight and no row is read. Safe to call from a signal handler on the sync's
+        event loop, and more than once.
+        """
+        self._signal.stop()
 
     @property
     def pages_read(self) -> int:
@@ -324,12 +337,19 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self.phase = "rows"
         self._progress()
 
-        async def start(jobs: list[_Job]) -> list[CustomerSyncResult]:
+        if self._signal.stopped:  # stopped while the account was being read
+            self.phase = "done"
+            return
+
+        async def start(jobs: list[_RowJob]) -> list[CustomerSyncResult]:
             return [await jobs[0]()]
 
+        def unsent(job: _RowJob, error: HelpCrunchError) -> CustomerSyncResult:
+            return _failed(job.index, job.key, error)
+
         results = schedule(rows, prepare=self._prepare, result_type=CustomerSyncResult,
-                           start=start, max_concurrency=self._max_concurrency,
-                           ordered=self._ordered)
+                           start=start, unsent=unsent, max_concurrency=self._max_concurrency,
+                           ordered=self._ordered, stop_signal=self._signal)
         try:
             async for result in results:
                 yield result
@@ -371,6 +391,8 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         shown = pager.pages_fetched
         async for customer in pager:
             self._add(customer)
+            if self._signal.stopped:
+                return
             if pager.pages_fetched != shown:
                 shown = pager.pages_fetched
                 self.pages_total = _pages(pager.total, shown)
@@ -441,7 +463,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                 return value
         return None
 
-    def _prepare(self, index: int, row: Any) -> CustomerSyncResult | _Job:
+    def _prepare(self, index: int, row: Any) -> CustomerSyncResult | _RowJob:
         try:
             key, update = self._parse(row)
         except ValidationError as exc:
@@ -452,15 +474,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             return _failed(index, key, _failure(exc)[0])
         if isinstance(outcome, CustomerSyncResult):
             return outcome
-        job = outcome
-
-        async def guarded() -> CustomerSyncResult:
-            try:
-                return await job()
-            except Exception as exc:  # a bug or a surprise: this row fails, the sync goes on
-                return _failed(index, key, _failure(exc)[0])
-
-        return guarded
+        return _RowJob(index, key, outcome)
 
     def _decide(self, index: int, key: str | int, update: CustomerUpdate, *,
                 searched: bool) -> CustomerSyncResult | _Job:
@@ -645,6 +659,24 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         lookup = self._lookup(key)
         if lookup in self._index:
             self._index[lookup] = self._builder.record(customer)
+
+
+class _RowJob:
+    """A row's requests to make, and the row's index and key (for its result should it
+    be stopped before they are sent)."""
+
+    __slots__ = ("index", "job", "key")
+
+    def __init__(self, index: int, key: str | int, job: _Job) -> None:
+        self.index = index
+        self.key = key
+        self.job = job
+
+    async def __call__(self) -> CustomerSyncResult:
+        try:
+            return await self.job()
+        except Exception as exc:  # a bug or a surprise: this row fails, the sync goes on
+            return _failed(self.index, self.key, _failure(exc)[0])
 
 
 async def _settle(outcome: CustomerSyncResult | _Job) -> CustomerSyncResult:

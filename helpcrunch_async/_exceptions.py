@@ -8,7 +8,8 @@
     ├── BulkAbortedError                 a bulk job stopped: HelpCrunch refused the API key
     ├── CustomerNotFoundError            sync_customers: no customer has the row's key
     ├── APIConnectionError               no usable HTTP response: DNS, refused, reset
-    │   └── APITimeoutError              the request timed out
+    │   ├── APITimeoutError              timed out (or could not be sent before the deadline)
+    │   └── JobStoppedError              a bulk job was stopped before this was sent
     └── APIError                         HelpCrunch answered with an error, or an unreadable body
         ├── BadRequestError              400
         ├── AuthenticationError          401
@@ -52,6 +53,7 @@ __all__ = [
     "APIResponseValidationError",
     "APITimeoutError",
     "AuthenticationError",
+    "JobStoppedError",
     "BadRequestError",
     "ConflictError",
     "ErrorDetail",
@@ -206,7 +208,35 @@ class APIConnectionError(HelpCrunchError):
 
 
 class APITimeoutError(APIConnectionError):
-    """The request did not complete within its timeout."""
+    """The request did not complete within its timeout.
+
+    For a single call ``timeout=`` bounds the whole call: when the rate limiter (or a
+    429 pause) allows no request before it, the call fails at once with this error and
+    ``maybe_sent=False``: nothing was sent.
+    """
+
+
+class JobStoppedError(APIConnectionError):
+    """A bulk job (``update_customers``, the data sync) was stopped with ``stop()``
+    before this item's request went out: nothing more was sent for it
+    (``maybe_sent`` False; an earlier request of the same item may have been).
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> print(hc.JobStoppedError(method="PATCH", path="/v1/customers/1"))
+        not sent: the job was stopped before this request went out (PATCH /v1/customers/1)
+    """
+
+    def __init__(self, *, method: str = "", path: str = "", attempts: int = 0) -> None:
+        super().__init__("not sent: the job was stopped before this request went out",
+                         method=method, path=path, attempts=attempts, maybe_sent=False)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_job_stopped, (self.method, self.path, self.attempts))
+
+
+def _job_stopped(method: str, path: str, attempts: int) -> JobStoppedError:
+    return JobStoppedError(method=method, path=path, attempts=attempts)
 
 
 class APIError(HelpCrunchError):

@@ -30,6 +30,7 @@ from ._exceptions import (
     APITimeoutError,
     ErrorDetail,
     HelpCrunchError,
+    JobStoppedError,
     RateLimitError,
     _error_class_for,
 )
@@ -243,7 +244,8 @@ class Requestor:
                                 send_timeout = _shortened(timeout, left)
                         if job is not None:
                             if job.stopped:
-                                raise JobStopped(method, full_path, attempt - 1)
+                                raise JobStoppedError(method=method, path=full_path,
+                                                      attempts=attempt - 1)
                             job.on_wire = True
                         self.stats.requests += 1
                         # The exchange in this frame, not in a coroutine of the transport's;
@@ -266,7 +268,7 @@ class Requestor:
                     finally:
                         slots.give()
                 except APIConnectionError as exc:
-                    if exc is last_error or isinstance(exc, _NotSentInTime | JobStopped):
+                    if exc is last_error or isinstance(exc, _NotSentInTime | JobStoppedError):
                         raise  # no attempt was sent this time round
                     exc.attempts = attempt
                     if attempt > retries or not self._retry.retryable_failure(
@@ -398,14 +400,6 @@ def _shortened(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTim
 
 class _NotSentInTime(APITimeoutError):
     """No attempt could be sent before the call's deadline (``maybe_sent`` False)."""
-
-
-class JobStopped(APIConnectionError):
-    """A bulk job stopped sending before this request went out (``maybe_sent`` False)."""
-
-    def __init__(self, method: str, path: str, attempts: int) -> None:
-        super().__init__("not sent: the job was stopped before this request went out",
-                         method=method, path=path, attempts=attempts, maybe_sent=False)
 
 
 def _not_sent_in_time(method: str, path: str, attempt: int,
