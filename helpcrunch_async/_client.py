@@ -31,10 +31,9 @@ from ._bulk import (
 )
 from ._call_scope import deadline_scope
 from ._config import (
-    DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
-    check_base_url,
     resolve_api_key,
+    resolve_base_url,
     to_client_timeout,
 )
 from ._convert import (
@@ -88,8 +87,9 @@ class AsyncHelpCrunch:
     Args:
         api_key: your HelpCrunch API key (Settings → Developers → Public API); read from
             ``$HELPCRUNCH_API_KEY`` when not given. It is never logged or shown in errors.
-        base_url: the API root, ``https://api.helpcrunch.com/v1`` by default. Must be
-            ``https://`` except for loopback hosts (the fake server).
+        base_url: the API root: this, else ``$HELPCRUNCH_BASE_URL``, else
+            ``https://api.helpcrunch.com/v1``. Must be ``https://`` except for loopback
+            hosts (the fake server).
         timeout: seconds for a whole request (default 30; connecting gets at most 10),
             or an ``aiohttp.ClientTimeout``.
         session: your own ``aiohttp.ClientSession`` to send through. It is used as is
@@ -120,7 +120,7 @@ class AsyncHelpCrunch:
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         max_retries: int = 2,
@@ -135,7 +135,7 @@ class AsyncHelpCrunch:
                 f"max_retry_after must be a number of seconds >= 0, got {max_retry_after!r}",
                 field="max_retry_after",
             )
-        self._base_url = check_base_url(base_url)
+        self._base_url = resolve_base_url(base_url)
         if rate_limit is UNSET:
             rate_limit = RateLimit()
         elif rate_limit is not None and not isinstance(rate_limit, RateLimiter):

@@ -1,5 +1,8 @@
 """Client settings, checked once at construction: key, base URL, timeout.
 
+The key and the base URL come from the argument, else the environment
+(``$HELPCRUNCH_API_KEY``, ``$HELPCRUNCH_BASE_URL``), else (the base URL only) the default.
+
 Example:
     >>> from helpcrunch_async._config import check_base_url
     >>> str(check_base_url("https://api.helpcrunch.com/v1/"))
@@ -24,15 +27,18 @@ from ._exceptions import HelpCrunchError, ValidationError
 
 __all__ = [
     "API_KEY_ENV",
+    "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "check_base_url",
     "resolve_api_key",
+    "resolve_base_url",
     "to_client_timeout",
 ]
 
 DEFAULT_BASE_URL = "https://api.helpcrunch.com/v1"
 API_KEY_ENV = "HELPCRUNCH_API_KEY"
+BASE_URL_ENV = "HELPCRUNCH_BASE_URL"
 DEFAULT_TIMEOUT = 30.0
 """Seconds for a whole request (connect, send, read); connecting alone gets 10 s at most."""
 _CONNECT_TIMEOUT = 10.0
@@ -94,6 +100,25 @@ def check_base_url(base_url: str | URL) -> URL:
     if url.query_string or url.fragment:
         raise ValidationError("base_url must not have a query or fragment", field="base_url")
     return url.with_path(url.path.rstrip("/"))
+
+
+def resolve_base_url(base_url: str | URL | None) -> URL:
+    """The base URL given, else ``$HELPCRUNCH_BASE_URL``, else :data:`DEFAULT_BASE_URL`;
+    checked by :func:`check_base_url`. An empty environment variable counts as unset.
+
+    Example:
+        >>> str(resolve_base_url("http://127.0.0.1:8080/v1"))
+        'http://127.0.0.1:8080/v1'
+    """
+    if base_url is not None:
+        return check_base_url(base_url)
+    from_env = os.environ.get(BASE_URL_ENV, "").strip()
+    if not from_env:
+        return check_base_url(DEFAULT_BASE_URL)
+    try:
+        return check_base_url(from_env)
+    except ValidationError as exc:
+        raise ValidationError(f"${BASE_URL_ENV}: {exc}", field="base_url") from None
 
 
 def to_client_timeout(timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:

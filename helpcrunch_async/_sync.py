@@ -38,7 +38,7 @@ import aiohttp
 
 from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
-from ._config import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, resolve_api_key
+from ._config import DEFAULT_TIMEOUT, resolve_api_key, resolve_base_url
 from ._customer_sync import CustomerSyncResult, SyncMatch, SyncStrategy
 from ._exceptions import HelpCrunchError, ValidationError
 from ._filters import Filter
@@ -421,7 +421,7 @@ class HelpCrunch:
         self,
         api_key: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         timeout: float | aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         session: aiohttp.ClientSession | None = None,
         max_retries: int = 2,
@@ -437,7 +437,8 @@ class HelpCrunch:
             )
         self._key = _Secret(resolve_api_key(api_key))  # a forked child must not re-read env
         self._options: dict[str, Any] = {
-            "base_url": base_url, "timeout": timeout,
+            # resolved now: a forked child must not read the environment again
+            "base_url": str(resolve_base_url(base_url)), "timeout": timeout,
             "max_retries": max_retries, "max_retry_after": max_retry_after,
             "rate_limit": rate_limit,
             "max_concurrency": max_concurrency,

@@ -115,6 +115,12 @@ def seed_response() -> dict[str, Any]:
     return json.loads((FIXTURES / "seed_response.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture(autouse=True)
+def _no_base_url_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without $HELPCRUNCH_BASE_URL (a developer's own must not leak in)."""
+    monkeypatch.delenv("HELPCRUNCH_BASE_URL", raising=False)
+
+
 @pytest.fixture
 def no_api_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HELPCRUNCH_API_KEY", raising=False)

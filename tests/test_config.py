@@ -170,3 +170,26 @@ def test_key_with_a_control_character_or_lone_surrogate_is_refused_without_echoi
     assert info.value.field == "api_key"
     assert "SECRET" not in str(info.value)
     assert "SECRET" not in repr(info.value)
+
+
+def test_base_url_comes_from_the_environment_after_the_argument(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # argument > $HELPCRUNCH_BASE_URL > the default, for both clients
+    monkeypatch.setenv("HELPCRUNCH_BASE_URL", "http://127.0.0.1:8080/v1/")
+    assert hc.AsyncHelpCrunch("key").base_url == "http://127.0.0.1:8080/v1"
+    with hc.HelpCrunch("key") as blocking:
+        assert blocking.base_url == "http://127.0.0.1:8080/v1"
+    given = "https://example.helpcrunch.test/v1"
+    assert hc.AsyncHelpCrunch("key", base_url=given).base_url == given
+    monkeypatch.setenv("HELPCRUNCH_BASE_URL", "  ")  # empty: unset
+    assert hc.AsyncHelpCrunch("key").base_url == hc.DEFAULT_BASE_URL
+
+
+def test_a_bad_base_url_in_the_environment_names_the_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HELPCRUNCH_BASE_URL", "http://api.helpcrunch.com/v1")
+    with pytest.raises(hc.ValidationError) as info:
+        hc.AsyncHelpCrunch("key")
+    assert info.value.field == "base_url"
+    assert "$HELPCRUNCH_BASE_URL" in str(info.value)
+    assert "https://" in str(info.value)
