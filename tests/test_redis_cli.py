@@ -82,9 +82,30 @@ def test_demo_shares_its_rate_limit_through_redis(redis_server: RedisServer,
 def test_a_bad_redis_url_is_a_usage_error(fake: FakeHelpCrunch, tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     assert _update(fake, _input(tmp_path, 1), "--redis", "http://nope") == 2
-    assert "is not a Redis URL" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "helpcrunch: --redis http://nope: not a Redis URL; a Redis URL starts with "
+        "redis://, rediss:// or unix://\n")
     assert fake.stats.requests == 0
     assert main(["demo", "--no-progress", "--redis", "nope"]) == 2
+
+
+@pytest.mark.parametrize("command", ["update-customers", "sync", "get", "demo"])
+def test_a_redis_url_without_its_scheme_says_how_to_write_it(
+        command: str, fake: FakeHelpCrunch, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    args = {"update-customers": [_input(tmp_path, 1)],
+            "sync": [_input(tmp_path, 1), "--match", "id"], "get": ["1"],
+            "demo": []}[command]
+    base = [] if command == "demo" else ["--base-url", fake.base_url]
+    assert main([command, *args, *base, "--redis", "localhost:6390"]) == 2
+    assert capsys.readouterr().err == (
+        "helpcrunch: --redis localhost:6390: not a Redis URL; try redis://localhost:6390\n")
+    monkeypatch.setenv("HELPCRUNCH_REDIS_URL", ":s3cret@localhost:6390")  # a password
+    assert main([command, *args, *base]) == 2
+    assert capsys.readouterr().err == (
+        "helpcrunch: $HELPCRUNCH_REDIS_URL=***@localhost:6390: not a Redis URL; try "
+        "redis://***@localhost:6390\n")
+    assert fake.stats.requests == 0
 
 
 def test_without_the_redis_package_the_message_names_the_extra() -> None:

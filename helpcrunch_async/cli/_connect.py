@@ -38,6 +38,7 @@ __all__ = [
     "client_rate_limit",
     "failure_message",
     "json_line",
+    "not_a_redis_url",
     "run_with_client",
 ]
 
@@ -75,7 +76,7 @@ def client_rate_limit(rate_limit: tuple[int, float] | None,
 
     Raises:
         ValidationError: a usage error (exit 2): redis is not installed, or the URL is
-            not one.
+            not one (the message shows it, a password masked, and how to write it).
 
     Example:
         >>> client_rate_limit((120, 60.0), None)
@@ -96,7 +97,32 @@ def client_rate_limit(rate_limit: tuple[int, float] | None,
     except ValidationError as exc:  # RedisRateLimit checks the URL (never echoes it)
         if exc.field != "redis":
             raise
-        raise ValidationError(f"--redis / ${REDIS_URL_ENV}: {exc}", field="redis") from None
+        source = "--redis " if redis_url is not None else f"${REDIS_URL_ENV}="
+        raise ValidationError(not_a_redis_url(source, url, str(exc)), field="redis") from None
+
+
+def not_a_redis_url(source: str, url: str, reason: str) -> str:
+    """What to say of a ``--redis`` value that is not a Redis URL: the value as given
+    (a password masked) and how to write it.
+
+    Example:
+        >>> not_a_redis_url("--redis ", "localhost:6390", "")
+        '--redis localhost:6390: not a Redis URL; try redis://localhost:6390'
+        >>> not_a_redis_url("--redis ", "http://:s3cret@cache:6379", "").split("; ")
+        ['--redis http://***@cache:6379: not a Redis URL', 'a Redis URL starts with redis://, \
+rediss:// or unix://']
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    _, at, host = rest.rpartition("@")
+    shown = f"{scheme}{sep}{'***@' if at else ''}{host}"
+    text = f"{source}{shown}: not a Redis URL"
+    if not sep:
+        return f"{text}; try redis://{shown}"
+    if scheme.lower() not in ("redis", "rediss", "unix"):
+        return f"{text}; a Redis URL starts with redis://, rediss:// or unix://"
+    return f"{text} ({reason.removeprefix('redis is not a Redis URL: ')})"
 
 
 def run_with_client(args: argparse.Namespace,
