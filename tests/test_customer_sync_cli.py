@@ -56,7 +56,7 @@ def test_sync_jsonl_with_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         ("PUT", "/v1/customers/2/tags")]
     assert code == 1  # the invalid line
     out, err = capsys.readouterr()
-    assert "1 unchanged, 1 updated, 1 created, 1 failed (1 invalid lines)" in out
+    assert "1 unchanged, 1 updated, 1 created, 1 failed (1 invalid line)" in out
     assert "5 sent (2 reading, 3 writing" in out
     assert "update-customers would have sent 3 (one per line)" in out
     assert "line 4: the line has no userId" in err

@@ -22,10 +22,12 @@ Ctrl-C, the ending) in :mod:`._job`; each subcommand module has
 ``add_parser(commands)`` and ``run(args)``.
 
 Exit codes: 0 all done; 1 some items failed, or the job stopped early (HelpCrunch
-refused the API key, or the host cannot be reached); 2 usage or input errors (also:
-invalid lines under ``--dry-run``); 130 interrupted by Ctrl-C (the report holds
-everything finished; ``--resume`` goes on from there); 141 stdout was closed early
-(``helpcrunch demo | head -1``): nothing more is printed, as with ``git``.
+refused the API key, the host cannot be reached, the report could not be written), or
+an output could not be written (stdout on a full disk: one line naming it, no
+traceback); 2 usage or input errors (also: invalid lines under ``--dry-run``); 130
+interrupted by Ctrl-C (the report holds everything finished; ``--resume`` goes on from
+there); 141 stdout was closed while the command still wrote (``helpcrunch export |
+head -1``): nothing more is printed, as with ``git``.
 """
 
 from ._main import main

@@ -1,8 +1,14 @@
 """What the ``helpcrunch`` subcommands share: exit codes, option parsers, help layout,
-messages on stderr, and Ctrl-C hooks.
+results on stdout, messages on stderr, and Ctrl-C hooks.
 
-Streams: results go to stdout; progress, warnings and errors go to stderr (so
-``helpcrunch demo > result.txt`` or ``... | head`` gets only results).
+Streams: results go to stdout (:func:`emit`); progress, warnings and errors go to stderr
+(:func:`say`), so ``helpcrunch demo > result.txt`` or ``... | head`` gets only results.
+
+Output that cannot be written — stdout on a full disk, an export file over the
+file-size limit — is an :class:`OutputError`: one line naming the file and the
+operating system's reason, exit 1 (see :func:`helpcrunch_async.cli.main`). A report that
+cannot be written stops its job instead (:mod:`helpcrunch_async.cli._job`); a message
+that cannot be written to stderr is dropped: the job goes on.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import signal
 import sys
 from typing import Any
 
+from .._exceptions import HelpCrunchError
+
 __all__ = [
     "EXIT_BROKEN_PIPE",
     "EXIT_CODES_HELP",
@@ -22,34 +30,122 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "OutputError",
+    "STDOUT_NAME",
     "add_command",
     "add_signal_handler",
+    "emit",
+    "flush_stdout",
     "fraction",
     "non_negative_int",
     "port_number",
     "parse_rate_limit",
+    "plural",
     "positive_int",
     "remove_signal_handler",
     "say",
+    "stdout_closed",
+    "write_error",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 EXIT_BROKEN_PIPE = 141
-"""The reader of stdout went away (``helpcrunch demo | head -1``): 128 + SIGPIPE, what
-a shell reports for ``git log | head -1``'s ``git``. Nothing is printed."""
+"""The reader of stdout went away while the command still wrote (``helpcrunch export |
+head -1``): 128 + SIGPIPE, what a shell reports for ``git log | head -1``'s ``git``.
+Nothing is printed."""
 
 EXIT_CODES_HELP = """\
 Exit codes:
   0    everything done
-  1    some items failed, or the job was stopped (wrong API key, host unreachable)
+  1    some items failed, or the job was stopped (wrong API key, host unreachable,
+       the report could not be written), or an output could not be written (disk full)
   2    usage or input error (also: invalid lines under --dry-run)
   130  interrupted by Ctrl-C
   141  stdout was closed early (for example piped into `head`)"""
 
 
+STDOUT_NAME = "standard output"
+
+
+class OutputError(HelpCrunchError):
+    """An output of the command cannot be written: stdout, an export file (disk full,
+    file too large, closed). The message names the file and says why; ``stdout`` tells
+    whether it was standard output."""
+
+    def __init__(self, message: str, *, stdout: bool = False) -> None:
+        super().__init__(message)
+        self.stdout = stdout
+
+
+def write_error(name: str, exc: OSError) -> str:
+    """``cannot write to NAME: <the OS's reason>``.
+
+    Example:
+        >>> import errno, os
+        >>> write_error("standard output", OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        'cannot write to standard output: No space left on device'
+    """
+    return f"cannot write to {name}: {exc.strerror or exc}"
+
+
+def emit(text: str = "") -> None:
+    """Print a result line on stdout.
+
+    Raises:
+        OutputError: stdout cannot be written (a full disk: ``> /dev/full``; closed:
+            ``>&-``).
+        BrokenPipeError: stdout's reader went away (``| head``): exit 141, quietly.
+    """
+    if sys.stdout is None:
+        raise stdout_closed()
+    try:
+        print(text)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(write_error(STDOUT_NAME, exc), stdout=True) from None
+
+
+def stdout_closed() -> OutputError:
+    """The error for a command started with stdout closed (``>&-``)."""
+    return OutputError(f"cannot write to {STDOUT_NAME}: it is closed", stdout=True)
+
+
+def flush_stdout() -> None:
+    """Flush stdout, where buffered results meet a full disk or a closed pipe; raises as
+    :func:`emit` does. Nothing to do when stdout is closed (``>&-``)."""
+    if sys.stdout is None:
+        return
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(write_error(STDOUT_NAME, exc), stdout=True) from None
+
+
 def say(message: str) -> None:
-    """Print a message for the user (not a result) on stderr."""
-    print(message, file=sys.stderr, flush=True)
+    """Print a message for the user (not a result) on stderr.
+
+    A stderr that cannot be written (a full disk) loses the message, not the job; a
+    closed pipe still raises :class:`BrokenPipeError` (exit 141, as for stdout).
+    """
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except BrokenPipeError:
+        raise
+    except OSError:
+        pass
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``count`` and the noun that goes with it.
+
+    Example:
+        >>> plural(1, "request"), plural(2, "request"), plural(0, "entry", "entries")
+        ('1 request', '2 requests', '0 entries')
+    """
+    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def add_command(commands: Any, name: str, *, help: str, description: str,

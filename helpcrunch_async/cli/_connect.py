@@ -6,7 +6,8 @@ API failures as one line on stderr.
 ``$HELPCRUNCH_API_KEY``, opens an :class:`~helpcrunch_async.AsyncHelpCrunch` with those
 options, runs the subcommand's coroutine and turns a :class:`~helpcrunch_async.HelpCrunchError` into
 ``helpcrunch: ...`` and exit code 1 (a :class:`~helpcrunch_async.ValidationError` goes
-on to :func:`~helpcrunch_async.cli.main`, which makes it a usage error, exit 2).
+on to :func:`~helpcrunch_async.cli.main`, which makes it a usage error, exit 2, and an
+:class:`~helpcrunch_async.cli._common.OutputError` an output error, exit 1).
 """
 
 from __future__ import annotations
@@ -28,7 +29,14 @@ from .._exceptions import (
     ValidationError,
 )
 from .._ratelimit import RateLimit, RateLimiter
-from ._common import EXIT_FAILED, EXIT_USAGE, non_negative_int, parse_rate_limit, say
+from ._common import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    OutputError,
+    non_negative_int,
+    parse_rate_limit,
+    say,
+)
 from ._jobfile import InputError
 
 __all__ = [
@@ -147,7 +155,7 @@ def run_with_client(args: argparse.Namespace,
 
     try:
         return asyncio.run(go())
-    except (ValidationError, InputError):  # usage or input errors: exit 2, from main()
+    except (ValidationError, InputError, OutputError):  # main() says them: exit 2 or 1
         raise
     except HelpCrunchError as exc:
         say(failure_message(exc))

@@ -32,8 +32,11 @@ from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    OutputError,
     add_command,
     add_signal_handler,
+    emit,
+    plural,
     remove_signal_handler,
     say,
 )
@@ -55,10 +58,10 @@ from ._jobfile import (
     done_lines,
     line_key,
     open_input,
-    read_lines,
     repeated_key,
+    start_reading,
 )
-from ._progress import Progress
+from ._progress import Pace, Progress
 
 __all__ = ["add_parser", "run"]
 
@@ -128,12 +131,24 @@ def run(args: argparse.Namespace) -> int:
             "even with --dry-run); `helpcrunch demo` runs without one")
         return EXIT_USAGE
     limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
-    if args.dry_run and args.report:
-        say("helpcrunch: --dry-run writes no report (nothing is done)")
-    elif not (args.report or args.resume or args.dry_run):
-        say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
-            "resumed")
-    return asyncio.run(_run_sync(args, api_key, limit))
+    # The input, the resume report and the report are checked before anything is sent.
+    skip = done_lines(args.resume) if args.resume else {}
+    stream = open_input(args.file)
+    report: ReportWriter | None = None
+    try:
+        lines = start_reading(stream, args.file, args.match, unique=False)
+        report = ReportWriter(None if args.dry_run else (args.report or args.resume),
+                              keyed=args.match != "id")
+        if args.dry_run and args.report:
+            say("helpcrunch: --dry-run writes no report (nothing is done)")
+        elif not (args.report or args.resume or args.dry_run):
+            say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
+                "resumed")
+        return asyncio.run(_run_sync(args, api_key, limit, lines, skip, report))
+    finally:
+        if report is not None:
+            report.close()
+        close_input(stream, args.file)
 
 
 def _row(line: JobLine, match: str) -> dict[str, Any]:
@@ -160,6 +175,8 @@ class _Lines(LineJob):
         self._dry_run = args.dry_run
         self._lines_by_index: dict[int, JobLine] = {}  # the lines in flight
         self.invalid = 0
+        self.rows_read = 0  # handed to the sync
+        self.results = 0  # came back from it
         self.sync: CustomerSync | None = None  # set once made: it holds the keys' claims
 
     def _unique(self, line: JobLine) -> JobLine:
@@ -177,7 +194,18 @@ class _Lines(LineJob):
         """The valid, not-yet-done lines as rows; invalid ones are reported here and now."""
         for index, line in enumerate(self.lines()):
             self._lines_by_index[index] = line
+            self.rows_read = index + 1
             yield _row(line, self._match)
+
+    @property
+    def read(self) -> int:
+        """Lines read that count towards the total (not those done before)."""
+        return self.rows_read + self.invalid
+
+    @property
+    def in_flight(self) -> int:
+        """Rows handed to the sync whose result has not come back: waiting for requests."""
+        return self.rows_read - self.results
 
     def attach(self, progress: Progress) -> None:
         """Show lines on ``progress`` from now on, with the failures so far."""
@@ -191,18 +219,15 @@ class _Lines(LineJob):
             self.invalid += 1
         if self._dry_run:
             return  # nothing was done: a report would make --resume skip these lines
-        if self._match == "id":
-            self._report.write(line.number, line.raw_id, status, error, attempts, **extra)
-        else:
-            self._report.write(line.number, customer_id, status, error, attempts,
-                               key=line.raw_id, **extra)
+        super()._write(line, customer_id, status, error, attempts, **extra)
 
     def synced(self, result: CustomerSyncResult) -> None:
+        self.results += 1
         line = self._lines_by_index.pop(result.index)
         if self._dry_run and result.changed:
-            print(f"line {line.number} ({self._match} {result.key}): {result.action}")
+            emit(f"line {line.number} ({self._match} {result.key}): {result.action}")
             for field, (old, new) in result.diff.items():
-                print(f"  {field}: {_shown(old)} → {_shown(new)}")
+                emit(f"  {field}: {_shown(old)} → {_shown(new)}")
         self._write(line, result.customer_id, "failed" if result.error else "done",
                     result.error, action=result.action, changed=list(result.changed))
         if result.error is None:
@@ -239,22 +264,16 @@ class _Pages:
             self._progress = None
 
 
-async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter | None) -> int:
-    skip = done_lines(args.resume) if args.resume else {}
-    report_path = None if args.dry_run else (args.report or args.resume)
-    stream = open_input(args.file)
-    try:
-        report = ReportWriter(report_path, keyed=args.match != "id")
-    except InputError:
-        close_input(stream, args.file)
-        raise
+async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter | None,
+                    read: Iterator[JobLine], skip: dict[int, str | None],
+                    report: ReportWriter) -> int:
+    report_path = report.path
     total = lines_to_do(args.file, skip)
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     started = time.monotonic()
     refused: BulkAbortedError | None = None
-    lines = _Lines(read_lines(stream, args.file, args.match, unique=False), args, skip,
-                   report)
+    lines = _Lines(read, args, skip, report)
     try:
         async with job_client(args, api_key, limit) as client:
             job = client.sync_customers(
@@ -271,13 +290,19 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
                 async with contextlib.aclosing(job):
                     first = await anext(job, None)  # comes once the account is read
                     pages.close()
+                    pace = Pace(lambda: lines.read, lambda: client.stats.requests)
+                    ceiling = (None if args.rate_limit is None
+                               else args.rate_limit[0] / args.rate_limit[1])
                     with Progress(total, enabled=not args.no_progress, label="lines",
-                                  detail=lambda: _counts(job)) as progress:
+                                  detail=lambda: _counts(job, args.dry_run),
+                                  eta=lambda: _time_left(lines, total, pace, ceiling)
+                                  ) as progress:
                         lines.attach(progress)
                         if first is not None:
                             lines.synced(first)
                         async for result in job:
                             lines.synced(result)
+                            pace.sample()
             except BulkAbortedError as exc:
                 refused = exc
             finally:
@@ -287,7 +312,7 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
         say("helpcrunch: aborted; lines in flight were not reported and will be redone "
             "by --resume" if report_path else "helpcrunch: aborted")
         return EXIT_INTERRUPTED
-    except InputError:
+    except (InputError, OutputError):  # said by main(): exit 2 or 1
         raise
     except HelpCrunchError as exc:  # reading the account failed: nothing was written
         say(failure_message(exc))
@@ -296,14 +321,43 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
     finally:
         remove_signal_handler(loop)
         report.close()
-        close_input(stream, args.file)
     return _summary(args, job, lines, stats, time.monotonic() - started, report_path,
                     refused)
 
 
-def _counts(job: CustomerSync) -> str:
-    c = job.counts  # the bar shows the failed lines itself
-    return f"{c['unchanged']} unchanged, {c['updated']} updated, {c['created']} created"
+def _time_left(lines: _Lines, total: int | None, pace: Pace,
+               ceiling: float | None) -> float | None:
+    """The sync's ETA in seconds, from the work left rather than the lines left: an
+    unchanged line costs no request, a changed one a request at the rate limit.
+
+    The lines in flight each wait for a request, at the recent request rate (else the
+    rate limit's); the lines not yet read come at the recent reading pace, which the
+    requests set (a line is read when a request frees its place). So a run that turns
+    from unchanged lines to changed ones — new users at the end of the file — shows it
+    within seconds. ``None``: unknown (stdin, or nothing read lately).
+    """
+    if total is None:
+        return None
+    read_rate, sent_rate = pace.rates()
+    request_rate = sent_rate or ceiling
+    left = 0.0
+    if lines.in_flight > 0 and request_rate:
+        left += lines.in_flight / request_rate
+    unread = total - lines.read
+    if unread > 0:
+        if read_rate <= 0:
+            return None
+        left += unread / read_rate
+    return left
+
+
+def _counts(job: CustomerSync, dry_run: bool) -> str:
+    """The lines by action, without the failed ones (the bar shows those itself); a dry
+    run says what it would do."""
+    c = job.counts
+    would = "would be " if dry_run else ""
+    return (f"{c['unchanged']} unchanged, {c['updated']} {would}updated, {c['created']} "
+            f"{would}created")
 
 
 def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: Any,
@@ -311,17 +365,15 @@ def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: 
              refused: BulkAbortedError | None) -> int:
     show_failures(lines, report_path)
     c = job.counts
-    would = "would be " if args.dry_run else ""
-    print(f"{'dry run: ' if args.dry_run else ''}{c['unchanged']} unchanged, "
-          f"{c['updated']} {would}updated, {c['created']} {would}created, "
-          f"{lines.failed} failed"
-          + (f" ({lines.invalid} invalid lines)" if lines.invalid else "")
-          + (f", {lines.skipped} skipped (done before)" if lines.skipped else "")
-          + f" in {elapsed:.1f} s")
-    print(f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "
-          f"writing, {stats.retries} retries, {stats.rate_limited} rate-limited); "
-          f"update-customers would have sent {sum(c.values()):,} (one per line)"
-          + (f"; report: {report_path}" if report_path else ""))
+    emit(f"{'dry run: ' if args.dry_run else ''}{_counts(job, args.dry_run)}, "
+         f"{lines.failed} failed"
+         + (f" ({plural(lines.invalid, 'invalid line')})" if lines.invalid else "")
+         + (f", {lines.skipped} skipped (done before)" if lines.skipped else "")
+         + f" in {elapsed:.1f} s")
+    emit(f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "
+         f"writing, {plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} "
+         f"rate-limited); update-customers would have sent {sum(c.values()):,} (one per "
+         "line)" + (f"; report: {report_path}" if report_path else ""))
     code = ending(lines, refused, report_path, noun="sync", verb="sync",
                    resumable=not args.dry_run)
     if args.dry_run and lines.invalid and code == EXIT_FAILED:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import sys
 import time
 from typing import Any
 
@@ -25,9 +24,11 @@ from .._client import AsyncHelpCrunch
 from .._ratelimit import RateLimit
 from ._common import (
     add_command,
+    emit,
     fraction,
     non_negative_int,
     parse_rate_limit,
+    plural,
     positive_int,
     say,
 )
@@ -115,7 +116,6 @@ async def run_demo(
     """
     from ..testing import FakeHelpCrunch
 
-    out = sys.stdout  # results; messages and progress go to stderr
     fault_kinds = ("500", "502", "503", "drop_before", "drop_after")
     async with FakeHelpCrunch(rate_limit=rate_limit, fault_rate=fault_rate,
                               fault_kinds=fault_kinds, seed=seed) as fake:
@@ -146,19 +146,20 @@ async def run_demo(
         fake_stats = fake.stats
 
     per_request = 10 if batch else 1
-    print(f"{bar.done} customers updated, {bar.failed} failed, in {elapsed:.1f} s "
-          f"({bar.done / elapsed:.1f} customers/s).", file=out)
+    emit(f"{plural(bar.done, 'customer')} updated, {bar.failed} failed, in {elapsed:.1f} s "
+         f"({bar.done / elapsed:.1f} customers/s).")
     if rate_limit:
         ceiling = rate_limit[0] / rate_limit[1] * per_request
-        print(f"Throughput: {bar.done / elapsed / ceiling:.1%} of the rate limit's ceiling "
-              f"({ceiling:g} customers/s); requests sent: {stats.requests} "
-              f"({stats.requests / elapsed / (rate_limit[0] / rate_limit[1]):.1%} of the "
-              "request limit).", file=out)
-    print(f"Retries: {stats.retries} (the fake injected {fake_stats.faults} faults); "
-          f"429s received: {stats.rate_limited}.", file=out)
+        emit(f"Throughput: {bar.done / elapsed / ceiling:.1%} of the rate limit's ceiling "
+             f"({ceiling:g} customers/s); requests sent: {stats.requests} "
+             f"({stats.requests / elapsed / (rate_limit[0] / rate_limit[1]):.1%} of the "
+             "request limit).")
+    emit(f"Retries: {stats.retries} (the fake injected {plural(fake_stats.faults, 'fault')}); "
+         f"429s received: {stats.rate_limited}.")
     if wrong:
-        print(f"MISMATCH: {len(wrong)} customers differ from the input "
-              f"(first: {wrong[:5]}).", file=out)
+        emit(f"MISMATCH: {plural(len(wrong), 'customer differs', 'customers differ')} from "
+             f"the input (first: {wrong[:5]}).")
         return 1
-    print(f"Checked: all {len(ids)} stored customers match the input.", file=out)
+    emit(f"Checked: all {plural(len(ids), 'stored customer matches', 'stored customers match')} "
+         "the input.")
     return 0 if bar.failed == 0 else 1

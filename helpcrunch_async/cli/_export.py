@@ -44,7 +44,16 @@ from .._convert import update_to_json
 from .._exceptions import ValidationError
 from .._filters import FIELDS, Filter
 from .._models import Customer, CustomerUpdate
-from ._common import EXIT_OK, add_command, say
+from ._common import (
+    EXIT_OK,
+    STDOUT_NAME,
+    OutputError,
+    add_command,
+    plural,
+    say,
+    stdout_closed,
+    write_error,
+)
 from ._connect import add_client_options, json_line, run_with_client
 from ._jobfile import InputError, read_lines
 from ._progress import Progress
@@ -192,9 +201,11 @@ async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse
                 if len(refused) < _SHOWN_REFUSALS:
                     refused.append(f"  id {customer.id}: {error}")
             progress.advance(ok=True)
-    what = "customers matching the search" if filters else "customers"
-    say(f"exported {out.count} {what} to {out.name} in {time.monotonic() - start:.1f} s; "
-         f"{client.stats.requests} requests ({pager.pages_fetched} pages)")
+    out.flush()  # a full disk shows before the totals, not after them
+    what = plural(out.count, "customer") + (" matching the search" if filters else "")
+    say(f"exported {what} to {out.name} in {time.monotonic() - start:.1f} s; "
+        f"{plural(client.stats.requests, 'request')} "
+        f"({plural(pager.pages_fetched, 'page')})")
     if pager.total is not None and (first_total, out.count) != (pager.total, pager.total):
         counted = (f"{pager.total}" if first_total == pager.total
                    else f"{first_total} at the start and {pager.total} at the end")
@@ -210,7 +221,11 @@ async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse
 
 
 class _Output:
-    """Stdout, or ``FILE.partial`` renamed to ``FILE`` when the export completes."""
+    """Stdout, or ``FILE.partial`` renamed to ``FILE`` when the export completes.
+
+    A write that fails (disk full, the file-size limit) is an :class:`OutputError`
+    naming the file and saying the export is incomplete (``FILE`` is not written).
+    """
 
     def __init__(self, path: str | None) -> None:
         self._path = None if path in (None, "-") else path
@@ -220,6 +235,8 @@ class _Output:
         self._partial = ""
 
     def __enter__(self) -> _Output:
+        if self._path is None and sys.stdout is None:  # found now, not after the export
+            raise stdout_closed()
         if self._path is not None:
             if os.path.isdir(self._path):  # found now, not after reading every customer
                 raise InputError(f"cannot write {self._path}: it is a directory")
@@ -231,24 +248,56 @@ class _Output:
         return self
 
     def write(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        try:
+            self.stream.write(text + "\n")
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
         self.count += 1
 
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if self._path is None:
+    def flush(self) -> None:
+        """Write out what is buffered."""
+        try:
             self.stream.flush()
-            if exc_type is not None and not issubclass(exc_type, BrokenPipeError):
-                say(f"helpcrunch: the export is incomplete: {self.count} customers written "
-                    "to stdout")
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> OutputError:
+        if self._path is None:
+            return OutputError(f"{write_error(STDOUT_NAME, exc)}; the export is incomplete",
+                               stdout=True)
+        return OutputError(f"{write_error(self._partial, exc)}; the export is incomplete "
+                           f"and {self._path} was not written")
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        failed = exc_type is not None and issubclass(exc_type, BrokenPipeError | OutputError)
+        if self._path is None:
+            if exc_type is not None and not failed:
+                say(f"helpcrunch: the export is incomplete: {plural(self.count, 'customer')} "
+                    "written to stdout")
+            try:
+                self.stream.flush()
+            except BrokenPipeError:
+                raise
+            except OSError as exc:
+                if exc_type is None:
+                    raise self._failed(exc) from None
             return
-        self.stream.close()
+        try:
+            self.stream.close()  # what is buffered is written now: the disk may be full
+        except OSError as exc:
+            if exc_type is None:
+                raise self._failed(exc) from None
         if exc_type is None:
             try:
                 os.replace(self._partial, self._path)
             except OSError as exc:
-                raise InputError(
-                    f"cannot write {self._path}: {exc.strerror or exc}; the {self.count} "
-                    f"customers exported are in {self._partial}") from None
-        else:
-            say(f"helpcrunch: the export is incomplete: {self.count} customers written to "
-                f"{self._partial}; {self._path} was not written")
+                raise OutputError(
+                    f"{write_error(self._path, exc)}; the {plural(self.count, 'customer')} "
+                    f"exported are in {self._partial}") from None
+        elif not failed:
+            say(f"helpcrunch: the export is incomplete: {plural(self.count, 'customer')} "
+                f"written to {self._partial}; {self._path} was not written")

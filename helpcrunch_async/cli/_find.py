@@ -19,7 +19,7 @@ from .._config import API_KEY_ENV
 from .._exceptions import AmbiguousCustomerError, NotFoundError
 from .._models import Customer
 from .._validation import check_customer_id
-from ._common import EXIT_FAILED, EXIT_OK, add_command, say
+from ._common import EXIT_FAILED, EXIT_OK, add_command, emit, say
 from ._connect import add_client_options, json_line, run_with_client
 
 __all__ = ["EXIT_AMBIGUOUS", "add_parser", "run_find", "run_get"]
@@ -74,7 +74,7 @@ def add_parser(commands: Any) -> None:
 
 
 def _print(customer: Customer) -> None:
-    print(json_line(dict(customer.raw), sys.stdout))
+    emit(json_line(dict(customer.raw), sys.stdout))
 
 
 def run_get(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@ the client, the report of each line, failures on screen, Ctrl-C, and how the job
 
 :class:`LineJob` feeds the valid lines of the input on, reports the invalid ones at once,
 skips those ``--resume`` says are done, and stops reading when HelpCrunch refuses the API
-key or the host cannot be reached (see :mod:`helpcrunch_async.cli._update`).
+key, the host cannot be reached (see :mod:`helpcrunch_async.cli._update`) or the report
+cannot be written (disk full, file too large): then the requests in flight finish, and
+:func:`ending` lists the lines done but not in the report (``--resume`` sends them again).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ._resolve import Resolver, resolve_lines
 
 __all__ = [
     "SHOWN_FAILURES", "LineJob", "add_line_options", "ctrl_c_handler", "ending", "id_text",
-    "job_client", "lines_to_do", "show_failures",
+    "job_client", "line_ranges", "lines_to_do", "show_failures",
 ]
 
 SHOWN_FAILURES = 5
@@ -166,12 +168,31 @@ class LineJob:
         self._fail(line, error)
 
     def _write(self, line: JobLine, customer_id: int | None, status: str,
-               error: HelpCrunchError | None, attempts: int = 0) -> None:
+               error: HelpCrunchError | None, attempts: int = 0, **extra: Any) -> None:
+        """Record the line in the report; a report that cannot be written stops the job
+        reading input (what is in flight finishes, see :func:`ending`)."""
         if self._match == "id":
-            self._report.write(line.number, line.raw_id, status, error, attempts)
+            self._report.write(line.number, line.raw_id, status, error, attempts, **extra)
         else:
             self._report.write(line.number, customer_id, status, error, attempts,
-                               key=line.raw_id)
+                               key=line.raw_id, **extra)
+        if self._report.error is not None:
+            self.stopping = True
+
+    @property
+    def report_failed(self) -> bool:
+        """The report could not be written: the job stopped reading input."""
+        return self._report.error is not None
+
+    def report_failure(self, verb: str = "send") -> list[str]:
+        """What to say when the report could not be written: the OS error, and the
+        lines done that the report does not hold (``--resume`` does them again)."""
+        done = [number for number, status in self._report.unrecorded if status == "done"]
+        said = [self._report.failure()]
+        if done:
+            said.append(f"done but not in the report: {line_ranges(done)} (--resume {verb}s "
+                        f"{'it' if len(done) == 1 else 'them'} again)")
+        return said
 
     def _fail(self, line: JobLine, error: HelpCrunchError | None) -> None:
         self.failed += 1
@@ -205,12 +226,42 @@ def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None, in_flight:
     return on_interrupt
 
 
+def line_ranges(numbers: list[int], shown: int = 20) -> str:
+    """Line numbers as ranges, the first ``shown`` ranges and a count of the rest.
+
+    Example:
+        >>> line_ranges([7, 1, 2, 3, 5])
+        'lines 1-3, 5, 7'
+        >>> line_ranges([4]), line_ranges([1, 3, 5], shown=2)
+        ('line 4', 'lines 1, 3 and 1 more')
+    """
+    ranges: list[str] = []
+    ordered = sorted(numbers)
+    start = previous = ordered[0]
+    for number in [*ordered[1:], None]:
+        if number is not None and number == previous + 1:
+            previous = number
+            continue
+        ranges.append(str(start) if start == previous else f"{start}-{previous}")
+        if number is not None:
+            start = previous = number
+    rest = len(ranges) - shown
+    text = ", ".join(ranges[:shown]) + (f" and {rest} more" if rest > 0 else "")
+    return f"{'line' if len(numbers) == 1 else 'lines'} {text}"
+
+
 def ending(job: LineJob, refused: BulkAbortedError | None, report_path: str | None, *,
             noun: str = "job", verb: str = "send", resumable: bool = True) -> int:
     """The end of a job's summary — why it stopped early, how to go on — and its exit
     code."""
     refused = refused or job.refused
-    stopped = job.interrupted or refused is not None or job.unreachable is not None
+    stopped = (job.interrupted or refused is not None or job.unreachable is not None
+               or job.report_failed)
+    if job.report_failed:
+        first, *more = job.report_failure(verb)
+        say(f"helpcrunch: {first}; the {noun} stopped")
+        for text in more:
+            say(f"helpcrunch: {text}")
     if refused is not None:
         say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the {noun} stopped.")
     elif job.unreachable is not None:

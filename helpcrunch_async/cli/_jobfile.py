@@ -67,7 +67,8 @@ from .._validation import check_customer_id
 
 __all__ = [
     "MATCH_NAMES", "InputError", "JobLine", "ReportWriter", "check_resume", "close_input",
-    "done_lines", "line_key", "match_key", "open_input", "read_lines", "repeated_key",
+    "done_lines", "input_name", "line_key", "match_key", "open_input", "read_lines",
+    "repeated_key", "start_reading",
 ]
 
 _CAMEL = {
@@ -323,9 +324,16 @@ def _detect_format(path: str, first: str) -> str:
     return "jsonl" if first.lstrip().startswith("{") else "csv"
 
 
+def input_name(path: str) -> str:
+    """The input as messages name it: ``-`` is standard input."""
+    return "standard input" if path == "-" else path
+
+
 def open_input(path: str) -> IO[str]:
     """The input stream: ``-`` is stdin. Raises :class:`InputError` if unreadable."""
     if path == "-":
+        if sys.stdin is None:  # started with stdin closed (<&-)
+            raise InputError("cannot read standard input: it is closed")
         buffer = getattr(sys.stdin, "buffer", None)
         if buffer is None:  # a text-only stdin (tests, embedding): read it as it is
             return sys.stdin
@@ -375,9 +383,24 @@ def read_lines(stream: IO[str], path: str = "-", match: str = "id", *,
                     line = repeated_key(line, first, match)
             yield line
     except UnicodeDecodeError as exc:
-        raise InputError(f"{path} is not UTF-8 text ({exc.reason}); save it as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputError(f"{input_name(path)} is not UTF-8 text ({exc.reason}); save it as "
+                         "UTF-8") from None
+    except OSError as exc:  # unreadable mid-way (an I/O error), or a directory
+        raise InputError(f"cannot read {input_name(path)}: {exc.strerror or exc}") from None
+
+
+def start_reading(stream: IO[str], path: str = "-", match: str = "id", *,
+                  unique: bool = True) -> Iterator[JobLine]:
+    """:func:`read_lines` with its first line read now, so that an input that cannot be
+    read at all (not UTF-8, a CSV header without the key's column) is refused before
+    the job starts — before any warning, and before any request.
+
+    Raises:
+        InputError: as :func:`read_lines`.
+    """
+    lines = read_lines(stream, path, match, unique=unique)
+    first = next(lines, None)
+    return iter(()) if first is None else itertools.chain([first], lines)
 
 
 def line_key(line: JobLine, match: str) -> str | int | None:
@@ -557,19 +580,33 @@ def check_resume(line: JobLine, done_id: str | None) -> None:
 
 
 class ReportWriter:
-    """Appends one JSON line per finished input line, flushed at once (crash-safe)."""
+    """Appends one JSON line per finished input line, written at once (crash-safe).
+
+    A write that fails (disk full, the file-size limit) does not raise: the writer keeps
+    the OS error in :attr:`error`, writes nothing more, and lists each input line it
+    could not record in :attr:`unrecorded` (line number, status), so the job can stop
+    reading input, let the requests in flight finish and say which lines are done but
+    not in the report. An entry cut short by the failure is skipped by ``--resume``
+    (that line is simply redone), and the next run appends after a fresh newline.
+    """
 
     def __init__(self, path: str | None, *, keyed: bool = False) -> None:
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         self._keyed = keyed
+        self.path = path
+        self.error: OSError | None = None
+        self.unrecorded: list[tuple[int, str]] = []
         if path is not None:
             report = Path(path)
             try:
                 report.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(report, "a", encoding="utf-8")  # noqa: SIM115 - close()
+                # unbuffered: each entry is one write() now, none left to fail at close()
+                self._file = open(report, "ab", buffering=0)  # noqa: SIM115 - close()
                 if report.stat().st_size and not _ends_with_newline(report):
-                    self._file.write("\n")  # a crash cut the last entry short: start afresh
+                    _write_all(self._file, b"\n")  # a crash cut the last entry short
             except OSError as exc:  # a directory, no permission, a file where a dir should be
+                if self._file is not None:
+                    self._file.close()
                 raise InputError(f"cannot write the report {path}: "
                                  f"{exc.strerror or exc}") from None
 
@@ -580,6 +617,9 @@ class ReportWriter:
         user_id|email``) has the line's ``key`` too, and ``id`` is the customer found;
         ``extra``: more keys for the entry (``sync`` adds ``action`` and ``changed``)."""
         if self._file is None:
+            return
+        if self.error is not None:
+            self.unrecorded.append((line, status))
             return
         entry: dict[str, Any] = {
             "line": line,
@@ -593,14 +633,36 @@ class ReportWriter:
         }
         if self._keyed:
             entry["key"] = key if isinstance(key, str) else None
-        self._file.write(json.dumps(entry) + "\n")
-        self._file.flush()
+        try:
+            _write_all(self._file, (json.dumps(entry) + "\n").encode())
+        except OSError as exc:  # disk full, file too large: recorded, not raised
+            self.error = exc
+            self.unrecorded.append((line, status))
+
+    def failure(self) -> str:
+        """``cannot write the report FILE: <the OS's reason>`` (after a failed write)."""
+        assert self.error is not None
+        return f"cannot write the report {self.path}: {self.error.strerror or self.error}"
 
     def close(self) -> None:
-        """Flush and close the report file."""
+        """Close the report file (each entry is on disk already)."""
         if self._file is not None:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                if self.error is None:
+                    self.error = exc
             self._file = None
+
+
+def _write_all(file: IO[bytes], data: bytes) -> None:
+    """Write all of ``data`` to an unbuffered file: a write() may take only part of it."""
+    view = memoryview(data)
+    while view:
+        written = file.write(view)
+        if not written:  # pragma: no cover - a raw file says why with an OSError
+            raise OSError(f"wrote nothing of {len(view)} bytes")
+        view = view[written:]
 
 
 def _ends_with_newline(path: Path) -> bool:

@@ -10,7 +10,16 @@ from collections.abc import Sequence
 from .._exceptions import ValidationError
 from .._version import __version__
 from . import _customer_sync, _demo, _export, _fake_server, _find, _update
-from ._common import EXIT_BROKEN_PIPE, EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_USAGE, say
+from ._common import (
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES_HELP,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    OutputError,
+    flush_stdout,
+    say,
+)
 from ._jobfile import InputError
 
 __all__ = ["main"]
@@ -46,7 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (the console script exits with it).
 
     Bare ``helpcrunch`` prints the help on stderr and returns 2. When stdout's reader
-    goes away (``helpcrunch demo | head -1``) it returns 141 quietly, as ``git`` does.
+    goes away (``helpcrunch export | head -1``) it returns 141 quietly, as ``git`` does.
+    An output that cannot be written (:class:`OutputError`: ``> /dev/full``, an export
+    file over the file-size limit) is one line on stderr and exit 1.
     """
     parser = _parser()
     args = parser.parse_args(argv)
@@ -55,11 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         code: int = args.run(args)
-        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        flush_stdout()  # a closed pipe or a full disk shows here, not in the interpreter's exit
         return code
     except (InputError, ValidationError) as exc:  # bad file, bad option value
         say(f"helpcrunch: {exc}")
         return EXIT_USAGE
+    except OutputError as exc:  # disk full, file too large, no permission
+        if exc.stdout:
+            _silence_stdout()  # what is still buffered would fail again at exit
+        say(f"helpcrunch: {exc}")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -70,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not fail again
     (the recipe in Python's ``signal`` documentation)."""
+    if sys.stdout is None:  # started with stdout closed: nothing to flush
+        return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

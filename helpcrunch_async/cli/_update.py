@@ -27,7 +27,10 @@ import contextlib
 import io
 import os
 import sys
+from collections.abc import Iterator
 from typing import IO, Any
+
+import attrs
 
 from .._config import API_KEY_ENV
 from .._exceptions import (
@@ -42,6 +45,8 @@ from ._common import (
     EXIT_USAGE,
     add_command,
     add_signal_handler,
+    emit,
+    plural,
     remove_signal_handler,
     say,
 )
@@ -58,12 +63,15 @@ from ._job import (
 )
 from ._jobfile import (
     InputError,
+    JobLine,
     ReportWriter,
     close_input,
     done_lines,
+    input_name,
     match_key,
     open_input,
     read_lines,
+    start_reading,
 )
 from ._progress import Progress
 from ._resolve import choose_resolver
@@ -158,12 +166,26 @@ def run(args: argparse.Namespace) -> int:
             "`helpcrunch demo` runs without one")
         return EXIT_USAGE
     limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
-    if args.put and not _confirm_put(args.file, args.yes):
-        return EXIT_USAGE
-    if not (args.report or args.resume):
-        say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
-            "resumed")
-    return asyncio.run(_run_job(args, api_key, limit))
+    # The input, the resume report and the report are checked before anything is sent.
+    skip = done_lines(args.resume) if args.resume else {}
+    stream = _open_job_input(args)
+    report: ReportWriter | None = None
+    try:
+        wanted = (_keys_to_find(args, stream, skip)
+                  if args.match != "id" and args.resolve != "search" else None)
+        lines = start_reading(stream, args.file, args.match)
+        if args.put and not _confirm_put(args.file, args.yes):
+            return EXIT_USAGE
+        report = ReportWriter(args.report or args.resume, keyed=args.match != "id")
+        if not (args.report or args.resume):
+            say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
+                "resumed")
+        return asyncio.run(_run_job(args, api_key, limit,
+                                    _Input(lines, skip, wanted, report)))
+    finally:
+        if report is not None:
+            report.close()
+        close_input(stream, args.file)
 
 
 def _confirm_put(path: str, yes: bool) -> bool:
@@ -198,7 +220,7 @@ def _dry_run(path: str, match: str) -> int:
     finally:
         close_input(stream, path)
     looked_up = "" if match == "id" else "; customers are not looked up in a dry run"
-    print(f"dry run: {valid} valid, {invalid} invalid lines; nothing sent{looked_up}")
+    emit(f"dry run: {valid} valid, {plural(invalid, 'invalid line')}; nothing sent{looked_up}")
     return EXIT_OK if invalid == 0 else EXIT_USAGE
 
 
@@ -211,8 +233,11 @@ def _open_job_input(args: argparse.Namespace) -> IO[str]:
     try:
         text = stream.read()
     except UnicodeDecodeError as exc:
-        raise InputError(f"{args.file} is not UTF-8 text ({exc.reason}); save it as "
-                         "UTF-8") from None
+        raise InputError(f"{input_name(args.file)} is not UTF-8 text ({exc.reason}); save "
+                         "it as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {input_name(args.file)}: "
+                         f"{exc.strerror or exc}") from None
     finally:
         close_input(stream, args.file)
     return io.StringIO(text)
@@ -229,32 +254,41 @@ def _keys_to_find(args: argparse.Namespace, stream: IO[str],
     return keys
 
 
-async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | None) -> int:
-    skip = done_lines(args.resume) if args.resume else {}
-    report_path = args.report or args.resume
-    stream = _open_job_input(args)
+@attrs.frozen
+class _Input:
+    """The job's input and report, checked: its lines (the first read), the lines done
+    before (``--resume``), under ``--match`` the keys to find (``None``: search each),
+    and the report (open)."""
+
+    lines: Iterator[JobLine]
+    skip: dict[int, str | None]
+    wanted: set[str] | None
+    report: ReportWriter
+
+
+async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | None,
+                   given: _Input) -> int:
+    skip, report = given.skip, given.report
+    report_path = report.path
     total = lines_to_do(args.file, skip)
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     refused: BulkAbortedError | None = None
-    report: ReportWriter | None = None
     try:
         async with job_client(args, api_key, limit) as client:
             resolver = None
             if args.match != "id":
                 how = args.resolve or "auto"
-                wanted = None if how == "search" else _keys_to_find(args, stream, skip)
                 try:
-                    resolver = await choose_resolver(client, args.match, how, wanted)
+                    resolver = await choose_resolver(client, args.match, how, given.wanted)
                 except HelpCrunchError as exc:
                     say(failure_message(exc))
                     say("helpcrunch: could not read the customer list to find the lines' "
                         "customers; nothing sent")
                     return EXIT_FAILED
-            report = ReportWriter(report_path, keyed=resolver is not None)
             with Progress(total, enabled=not args.no_progress) as progress:
-                job = LineJob(read_lines(stream, args.file, args.match), skip, report, progress,
-                           args.match, send_key=resolver is not None and (args.put or args.batch))
+                job = LineJob(given.lines, skip, report, progress, args.match,
+                              send_key=resolver is not None and (args.put or args.batch))
 
                 add_signal_handler(loop, ctrl_c_handler(job, main_task, "requests"))
                 items = (job.items() if resolver is None
@@ -277,13 +311,11 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
         return EXIT_INTERRUPTED
     finally:
         remove_signal_handler(loop)
-        if report is not None:
-            report.close()
-        close_input(stream, args.file)
+        report.close()
     show_failures(job, report_path)
-    print(f"{progress.done} done, {job.failed} failed"
-          + (f", {job.skipped} skipped (done before)" if job.skipped else "")
-          + f" in {progress.elapsed:.1f} s; {stats.requests} requests, {stats.retries} "
-            f"retries, {stats.rate_limited} rate-limited (429)"
-          + (f"; report: {report_path}" if report_path else ""))
+    emit(f"{progress.done} done, {job.failed} failed"
+         + (f", {job.skipped} skipped (done before)" if job.skipped else "")
+         + f" in {progress.elapsed:.1f} s; {plural(stats.requests, 'request')}, "
+           f"{plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} rate-limited "
+           "(429)" + (f"; report: {report_path}" if report_path else ""))
     return ending(job, refused, report_path)
