@@ -4,14 +4,19 @@ work outside the repository (on a package index page)."""
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import re
 import shlex
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from helpcrunch_async.cli import main
+from helpcrunch_async.cli import _main, main
 from helpcrunch_async.cli._common import EXIT_CODES_HELP
 from helpcrunch_async.testing import FakeHelpCrunch
 
@@ -95,3 +100,43 @@ def test_rate_limit_off_is_documented() -> None:
 def test_readme_links_work_outside_the_repository() -> None:
     for target in re.findall(r"\]\(([^)]+)\)", README):
         assert target.startswith(("https://", "#")), target
+
+
+def test_the_closed_pipe_example_exits_141_as_printed() -> None:
+    """The exit-141 example, run as a reader would: the fake server started by its line
+    (kept here only to stop it), then the rest in bash, exactly as printed."""
+    start, *rest = _blocks("console")[2].strip().splitlines()
+    words = shlex.split(start, comments=True)
+    assert words[0] == "helpcrunch", start
+    assert words[-1] == "&", start
+    bin_dir = Path(sys.executable).parent
+    env = {**{k: v for k, v in os.environ.items()
+              if k not in ("HELPCRUNCH_API_KEY", "HELPCRUNCH_REDIS_URL")},
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    server = subprocess.Popen([str(bin_dir / "helpcrunch"), *words[1:-1]], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        started = server.stdout.readline()  # printed once it listens ("" if it could not)
+        assert started.startswith("HelpCrunch fake server:"), (started, server.poll())
+        shell = subprocess.run(["bash", "-c", "\n".join(rest)], env=env, capture_output=True,
+                               text=True, timeout=120)
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
+    first, code = shell.stdout.splitlines()
+    assert json.loads(first)["id"] == 1  # the first customer, then head went away
+    assert code == "141", shell.stderr
+    assert "Traceback" not in shell.stderr
+
+
+def test_the_commands_taking_redis_are_all_listed() -> None:
+    """The README's list of subcommands with ``--redis``, against the parser's."""
+    item = README.split("- **The command**: `--redis URL`", 1)[1]
+    listed = item.split("calls\n  HelpCrunch (", 1)[1].split(")", 1)[0]
+    parser = _main._parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    taking = {name for name, sub in action.choices.items() if name != "demo"
+              and any("--redis" in a.option_strings for a in sub._actions)}
+    assert set(re.findall(r"`([a-z-]+)`", listed)) == taking
+    assert "sync" in taking
