@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -122,7 +121,7 @@ def test_the_closed_pipe_example_exits_141_as_printed() -> None:
         shell = subprocess.run(["bash", "-c", "\n".join(rest)], env=env, capture_output=True,
                                text=True, timeout=120)
     finally:
-        server.send_signal(signal.SIGINT)
+        server.terminate()  # `kill %1`
         server.communicate(timeout=30)
     first, code = shell.stdout.splitlines()
     assert json.loads(first)["id"] == 1  # the first customer, then head went away
