@@ -177,6 +177,45 @@ def test_interrupted_job_resumes_every_line_done_exactly_once(tmp_path: Path) ->
         assert all(fake.customers[i]["name"] == f"v{i}" for i in range(1, lines + 1))
 
 
+def test_ctrl_c_sends_nothing_more_than_what_is_on_the_wire(tmp_path: Path) -> None:
+    # Issue 20 item 2: after SIGINT, 8 more PATCHes went out over 4 s ("finishing
+    # requests in flight"): they were queued behind the rate limiter, not yet sent.
+    lines = 40
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(f'{{"id": {i}, "name": "v{i}"}}\n' for i in range(1, lines + 1)))
+    report = tmp_path / "r.jsonl"
+    with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
+        fake.seed_customers(lines)
+        env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
+        command = [sys.executable, "-m", "helpcrunch_async", "update-customers", str(src),
+                   "--base-url", fake.base_url, "--concurrency", "8", "--no-progress"]
+        proc = subprocess.Popen([*command, "--rate-limit", "4/1", "--report", str(report)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if report.exists() and len(report.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.02)
+        signalled = time.monotonic()  # the fake's clock too
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - signalled
+        assert proc.returncode == 130, err
+        late = [r.time - signalled for r in fake.requests if r.time > signalled + 0.05]
+        assert late == []  # nothing went out after the signal
+        assert took < 1.5  # at once (before: 4.1 s, one send time per queued request)
+        assert b"not sent (stopped)" in out
+        entries = _report(report)
+        done = {e["line"] for e in entries if e["status"] == "done"}
+        assert {int(r.path.rsplit("/", 1)[1]) for r in fake.requests} == done
+        resumed = subprocess.run([*command, "--rate-limit", "100/1", "--resume", str(report)],
+                                 env=env, capture_output=True, timeout=60)
+        assert resumed.returncode == 0, resumed.stderr
+        patches = Counter(r.path for r in fake.requests if r.method == "PATCH")
+        assert len(patches) == lines
+        assert set(patches.values()) == {1}  # every line sent exactly once in all
+
+
 def test_demo_runs_against_the_fake(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["demo", "--customers", "150", "--rate-limit", "300/1", "--no-progress"])
     out = capsys.readouterr().out

@@ -280,11 +280,11 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
                 lines.rows(), match=args.match, create_missing=args.create_missing,
                 exact_tags=args.exact_tags, dry_run=args.dry_run,
                 max_concurrency=args.concurrency)
-            lines.sync = job
+            lines.sync = lines.sending = job
 
             # Ctrl-C while the account is read aborts at once: nothing was written yet.
-            add_signal_handler(loop, ctrl_c_handler(lines, main_task, "the lines",
-                                             lambda: job.phase != "rows"))
+            add_signal_handler(loop, ctrl_c_handler(lines, main_task,
+                                                    lambda: job.phase != "rows"))
             job.on_progress = pages = _Pages(not args.no_progress)
             try:
                 async with contextlib.aclosing(job):
@@ -368,6 +368,7 @@ def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: 
     emit(f"{'dry run: ' if args.dry_run else ''}{_counts(job, args.dry_run)}, "
          f"{lines.failed} failed"
          + (f" ({plural(lines.invalid, 'invalid line')})" if lines.invalid else "")
+         + (f", {lines.unsent} not sent (stopped)" if lines.unsent else "")
          + (f", {lines.skipped} skipped (done before)" if lines.skipped else "")
          + f" in {elapsed:.1f} s")
     emit(f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "

@@ -17,13 +17,16 @@ from typing import Any
 
 import attrs
 
+from .._bulk import BulkJob
 from .._client import AsyncHelpCrunch
 from .._config import API_KEY_ENV
+from .._customer_sync import CustomerSync
 from .._exceptions import (
     APIConnectionError,
     AuthenticationError,
     BulkAbortedError,
     HelpCrunchError,
+    JobStoppedError,
     PermissionDeniedError,
 )
 from .._models import CustomerUpdate
@@ -101,6 +104,8 @@ class LineJob:
         self.skipped = 0
         self.stopping = False
         self.interrupted = False  # by Ctrl-C (see ctrl_c_handler)
+        self.sending: BulkJob | CustomerSync | None = None  # the job to stop on Ctrl-C
+        self.unsent = 0  # lines read but not sent when the job was stopped
         self.refused: BulkAbortedError | None = None
         self.unreachable: APIConnectionError | None = None
         self.failures: list[str] = []  # the first few, for the screen
@@ -195,6 +200,9 @@ class LineJob:
         return said
 
     def _fail(self, line: JobLine, error: HelpCrunchError | None) -> None:
+        if isinstance(error, JobStoppedError):  # stopped before it was sent: not a failure
+            self.unsent += 1
+            return
         self.failed += 1
         if len(self.failures) < SHOWN_FAILURES:
             self.failures.append(
@@ -209,19 +217,22 @@ class LineJob:
             self.unreachable = error  # the host cannot be reached: stop reading input
             self.stopping = True
 
-def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None, in_flight: str,
-            abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
-    """The SIGINT handler of a job: the first Ctrl-C stops reading input (what is in
-    flight finishes and is reported), the second — or the first while ``abort_now()``
-    — cancels ``main_task`` at once."""
+def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
+                   abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
+    """The SIGINT handler of a job: the first Ctrl-C stops the job at once — no more
+    input is read and nothing more is sent (lines waiting for the rate limit are
+    reported not sent); only requests already on the wire finish and are reported. The
+    second — or the first while ``abort_now()`` — cancels ``main_task`` at once."""
 
     def on_interrupt() -> None:
-        if (job.stopping or abort_now()) and main_task is not None:
+        if (job.interrupted or abort_now()) and main_task is not None:
             main_task.cancel()
             return
         job.interrupted = job.stopping = True
-        say(f"\nhelpcrunch: stopping — finishing {in_flight} in flight "
-            "(Ctrl-C again to abort)")
+        if job.sending is not None:
+            job.sending.stop()
+        say("\nhelpcrunch: stopping — sending nothing more; finishing the requests already "
+            "sent (Ctrl-C again to abort)")
 
     return on_interrupt
 

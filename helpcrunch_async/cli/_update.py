@@ -290,10 +290,10 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
                 job = LineJob(given.lines, skip, report, progress, args.match,
                               send_key=resolver is not None and (args.put or args.batch))
 
-                add_signal_handler(loop, ctrl_c_handler(job, main_task, "requests"))
+                add_signal_handler(loop, ctrl_c_handler(job, main_task))
                 items = (job.items() if resolver is None
                          else job.resolved_items(resolver, args.concurrency))
-                results = client.update_customers(
+                results = job.sending = client.update_customers(
                     items, max_concurrency=args.concurrency, replace=args.put,
                     batch=args.batch,
                 )
@@ -314,6 +314,7 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
         report.close()
     show_failures(job, report_path)
     emit(f"{progress.done} done, {job.failed} failed"
+         + (f", {job.unsent} not sent (stopped)" if job.unsent else "")
          + (f", {job.skipped} skipped (done before)" if job.skipped else "")
          + f" in {progress.elapsed:.1f} s; {plural(stats.requests, 'request')}, "
            f"{plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} rate-limited "
