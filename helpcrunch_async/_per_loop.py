@@ -11,6 +11,9 @@ each per loop. :class:`PerLoop` keeps them:
   ``loop.shutdown_asyncgens()`` before they close it -- its value's ``close`` runs on
   that loop. The hook is an async generator the loop is made to track: a loop closes
   every async generator it tracks when it shuts down, so the caller has nothing to do.
+  The hooks are held for their loop's life by this module, not by the ``PerLoop``: a
+  client dropped while its loop lives on still has its pool closed when the loop ends
+  (inside ``shutdown_asyncgens``, awaited, not by a garbage collector's late task).
   (A loop closed with ``loop.close()`` alone closes nothing: call ``aclose()`` first.)
 * :meth:`PerLoop.aclose` closes every loop's value: the running loop's at once, one on a
   loop running in another thread through that loop; a loop that is not running keeps
@@ -95,7 +98,7 @@ class PerLoop(Generic[T]):
                     del self._entries[old]
                 entry = _Entry(self._make())
                 if self._close is not None:
-                    entry.hook = self._track(loop, entry)
+                    entry.hook = _track(self._closing_hook(loop, entry), loop)
                 self._entries[loop] = entry
             self._last = (loop, entry.value)
             return entry.value
@@ -104,19 +107,6 @@ class PerLoop(Generic[T]):
         """Every loop's value (for inspection and tests)."""
         with self._lock:
             return [entry.value for entry in self._entries.values()]
-
-    def _track(
-        self, loop: asyncio.AbstractEventLoop, entry: _Entry[T]
-    ) -> AsyncGenerator[None, None]:
-        """Start an async generator on ``loop`` whose ``finally`` closes ``entry``."""
-        hook = self._closing_hook(loop, entry)
-        # Calling asend() hands the generator to the loop's "first iteration" hook (the
-        # loop now tracks it); stepping the awaitable once runs it up to its `yield`.
-        # No await: nothing in the generator before its `yield` suspends.
-        step = hook.asend(None)
-        with contextlib.suppress(StopIteration):
-            step.send(None)
-        return hook
 
     async def _closing_hook(
         self, loop: asyncio.AbstractEventLoop, entry: _Entry[T]
@@ -130,6 +120,7 @@ class PerLoop(Generic[T]):
                 last = self._last
                 if last is not None and last[0] is loop:
                     self._last = None
+            _untrack(entry.hook, loop)
             await self._close_entry(entry)
 
     async def _close_entry(self, entry: _Entry[T]) -> None:
@@ -152,13 +143,51 @@ class PerLoop(Generic[T]):
                 del self._entries[loop]
             self._last = None
         for loop, entry in entries:
+            # Closing the hook runs its `finally` (the value closed, the hook let go)
+            closing = entry.hook.aclose() if entry.hook is not None else self._close_entry(entry)
             if loop is current:
-                await self._close_entry(entry)
+                await closing
             else:
                 with contextlib.suppress(RuntimeError, TimeoutError):  # closed meanwhile
-                    future = asyncio.run_coroutine_threadsafe(self._close_entry(entry), loop)
+                    future = asyncio.run_coroutine_threadsafe(_awaited(closing), loop)
                     await asyncio.wait_for(asyncio.wrap_future(future),
                                            _CLOSE_ELSEWHERE_TIMEOUT)
+
+
+async def _awaited(awaitable: Awaitable[None]) -> None:
+    await awaitable
+
+
+# The closing hooks of every live loop, held here for as long as the loop lives (the
+# loop itself tracks them only weakly): loop -> hooks not yet run.
+_HOOKS: dict[asyncio.AbstractEventLoop, set[AsyncGenerator[None, None]]] = {}
+_HOOKS_LOCK = threading.Lock()
+
+
+def _track(
+    hook: AsyncGenerator[None, None], loop: asyncio.AbstractEventLoop
+) -> AsyncGenerator[None, None]:
+    """Start ``hook`` on ``loop`` (the running loop) and hold it until it has run."""
+    # Calling asend() hands the generator to the loop's "first iteration" hook (the
+    # loop now tracks it); stepping the awaitable once runs it up to its `yield`.
+    # No await: nothing in the generator before its `yield` suspends.
+    step = hook.asend(None)
+    with contextlib.suppress(StopIteration):
+        step.send(None)
+    with _HOOKS_LOCK:
+        for old in [old for old in _HOOKS if old.is_closed()]:  # closed without shutdown
+            del _HOOKS[old]
+        _HOOKS.setdefault(loop, set()).add(hook)
+    return hook
+
+
+def _untrack(hook: AsyncGenerator[None, None] | None, loop: asyncio.AbstractEventLoop) -> None:
+    with _HOOKS_LOCK:
+        hooks = _HOOKS.get(loop)
+        if hooks is not None and hook is not None:
+            hooks.discard(hook)
+            if not hooks:
+                del _HOOKS[loop]
 
 
 # Every PerLoop, for a forked child: the parent's values are the parent's.
@@ -167,6 +196,10 @@ _ABANDONED_AFTER_FORK: list[object] = []  # kept referenced, never used, never c
 
 
 def _forget_after_fork() -> None:
+    global _HOOKS_LOCK
+    _ABANDONED_AFTER_FORK.append(dict(_HOOKS))
+    _HOOKS.clear()
+    _HOOKS_LOCK = threading.Lock()
     for per_loop in list(_ALL):
         entries = list(per_loop._entries.values())
         for entry in entries:
