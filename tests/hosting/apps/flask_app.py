@@ -2,7 +2,8 @@
 
 ``POST /customers/{id}`` calls ``update_customer`` on the module-level client, from
 whichever of waitress's threads serves it. Run: ``python flask_app.py PORT``; SIGINT
-stops waitress, then the client is closed.
+stops waitress (whose own sockets are closed here: its ``run()`` leaves them open), then
+the client is closed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import waitress
 from app_common import API_KEY, BASE_URL, DONE, failed, report_shutdown
 from flask import Flask
+from waitress import wasyncore
 
 import helpcrunch_async as hc
 
@@ -30,9 +32,12 @@ def update_customer(customer_id: int) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    sockets: dict[int, Any] = {}  # waitress's socket map, to close it on the way out
+    server = waitress.create_server(app, map=sockets, host="127.0.0.1", port=int(sys.argv[1]),
+                                    threads=32, connection_limit=1000, backlog=4096)
     try:
-        waitress.serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=32,
-                       connection_limit=1000, backlog=4096)
+        server.run()  # until SIGINT: then it stops its threads, but closes no socket
     finally:
+        wasyncore.close_all(sockets)  # so that its sockets do not show as unclosed
         client.close()
         report_shutdown(client)
