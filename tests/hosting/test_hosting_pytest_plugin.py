@@ -59,6 +59,21 @@ async def test_another_update(helpcrunch_fake, helpcrunch_client):
     assert helpcrunch_fake.customers[1]["name"] == "Bob"
 '''
 
+# The user's conftest: a garbage collection after each test, as one comes sooner or later
+# anyway. What a test leaves unclosed (a client's pool on a loop that outlives the test)
+# then warns every run, in that test, instead of by chance in some later one.
+USER_CONFTEST = '''
+import gc
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test():
+    yield
+    gc.collect()
+'''
+
 MODULE = '@pytest.mark.asyncio(loop_scope="module")'
 SESSION = '@pytest.mark.asyncio(loop_scope="session")'
 PLAIN = "@pytest.mark.asyncio"
@@ -90,6 +105,7 @@ def test_plugin_fixtures_work_under_this_loop_setup(pytester: pytest.Pytester, c
         asyncio_default_fixture_loop_scope = {fixture_scope}
         {extra}
         """))
+    pytester.makeconftest(USER_CONFTEST)
     pytester.makepyfile(test_user=source)
     result = pytester.runpytest_subprocess(
         "-p", "no:cacheprovider", "-W", "error::ResourceWarning",
