@@ -154,7 +154,8 @@ def deadline_run(base_url: str) -> tuple[float, str, int]:
                 await client.get_customer(3, timeout=1.0)
                 outcome = "returned"
             except hc.APIConnectionError as exc:
-                outcome = f"{type(exc).__name__}(maybe_sent={exc.maybe_sent})"
+                public = next(c for c in type(exc).__mro__ if not c.__name__.startswith("_"))
+                outcome = f"{public.__name__}(maybe_sent={exc.maybe_sent})"
             except Exception as exc:  # reported as it is
                 outcome = type(exc).__name__
             elapsed = time.monotonic() - started
