@@ -26,6 +26,10 @@ from yarl import URL
 
 import helpcrunch_async as hc
 
+# pytester: the hosting suite runs users' test files with the plugin (tests/hosting/
+# test_hosting_pytest_plugin.py); pytest takes ``pytest_plugins`` only in this conftest.
+pytest_plugins = ["pytester"]
+
 # The machine running the suite may be busy (CI, a benchmark, other suites): property tests
 # check behaviour, never speed, so neither a deadline nor slow data generation fails them.
 settings.register_profile(

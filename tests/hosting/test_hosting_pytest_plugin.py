@@ -1,0 +1,117 @@
+"""The pytest plugin's fixtures under every loop scope, in strict and auto mode, and anyio.
+
+A user's test file using ``helpcrunch_fake`` + ``helpcrunch_client`` is run by a real
+pytest in a subprocess (pytester), with the ``loop_scope`` of the test's marker or of
+``asyncio_default_fixture_loop_scope`` set to module or session. On main the fake then
+serves on a loop that is not running while the test runs on another: the call stalls
+(~94 s, then ``APITimeoutError``). Each inner run is given 15 s (a healthy one takes
+2–3 s here), so a stall fails fast.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+INNER_TIMEOUT = 15.0
+
+USER_TESTS = '''
+import pytest
+
+{mark}
+async def test_update(helpcrunch_fake, helpcrunch_client):
+    helpcrunch_fake.seed_customers(2)
+    customer = await helpcrunch_client.update_customer(1, name="Ann")
+    assert customer.name == "Ann"
+    assert helpcrunch_fake.customers[1]["name"] == "Ann"
+
+
+{mark}
+async def test_another_update_in_the_same_module(helpcrunch_fake, helpcrunch_client):
+    helpcrunch_fake.seed_customers(2)
+    await helpcrunch_client.update_customer(2, name="Bob")
+    assert helpcrunch_fake.customers[2]["name"] == "Bob"
+    assert helpcrunch_fake.stats.requests == 1
+'''
+
+ANYIO_TESTS = '''
+import pytest
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_update(helpcrunch_fake, helpcrunch_client):
+    helpcrunch_fake.seed_customers(1)
+    customer = await helpcrunch_client.update_customer(1, name="Ann")
+    assert customer.name == "Ann"
+    assert helpcrunch_fake.customers[1]["name"] == "Ann"
+
+
+@pytest.mark.anyio
+async def test_another_update(helpcrunch_fake, helpcrunch_client):
+    helpcrunch_fake.seed_customers(1)
+    await helpcrunch_client.update_customer(1, name="Bob")
+    assert helpcrunch_fake.customers[1]["name"] == "Bob"
+'''
+
+# The user's conftest: a garbage collection after each test, as one comes sooner or later
+# anyway. What a test leaves unclosed (a client's pool on a loop that outlives the test)
+# then warns every run, in that test, instead of by chance in some later one.
+USER_CONFTEST = '''
+import gc
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _collect_after_each_test():
+    yield
+    gc.collect()
+'''
+
+MODULE = '@pytest.mark.asyncio(loop_scope="module")'
+SESSION = '@pytest.mark.asyncio(loop_scope="session")'
+PLAIN = "@pytest.mark.asyncio"
+
+# id: (asyncio_mode, asyncio_default_fixture_loop_scope, extra ini lines, test file)
+CASES = {
+    "strict-marker-module": ("strict", "function", "", USER_TESTS.format(mark=MODULE)),
+    "auto-marker-module": ("auto", "function", "", USER_TESTS.format(mark=MODULE)),
+    "strict-marker-session": ("strict", "function", "", USER_TESTS.format(mark=SESSION)),
+    "auto-marker-session": ("auto", "function", "", USER_TESTS.format(mark=SESSION)),
+    "strict-fixtures-module": ("strict", "module", "", USER_TESTS.format(mark=PLAIN)),
+    "auto-fixtures-module": ("auto", "module", "", USER_TESTS.format(mark="")),
+    "strict-fixtures-session": ("strict", "session", "", USER_TESTS.format(mark=PLAIN)),
+    "auto-fixtures-session": ("auto", "session", "", USER_TESTS.format(mark="")),
+    "auto-fixtures-and-tests-module": (
+        "auto", "module", "asyncio_default_test_loop_scope = module",
+        USER_TESTS.format(mark="")),
+    "strict-anyio": ("strict", "function", "", ANYIO_TESTS),
+    "auto-anyio": ("auto", "function", "", ANYIO_TESTS),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_plugin_fixtures_work_under_this_loop_setup(pytester: pytest.Pytester, case: str) -> None:
+    mode, fixture_scope, extra, source = CASES[case]
+    pytester.makeini(textwrap.dedent(f"""\
+        [pytest]
+        asyncio_mode = {mode}
+        asyncio_default_fixture_loop_scope = {fixture_scope}
+        {extra}
+        """))
+    pytester.makeconftest(USER_CONFTEST)
+    pytester.makepyfile(test_user=source)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-W", "error::ResourceWarning",
+        "-W", "error::pytest.PytestUnraisableExceptionWarning", timeout=INNER_TIMEOUT)
+    output = "\n".join(result.outlines + result.errlines)
+    assert result.ret == pytest.ExitCode.OK, output
+    result.assert_outcomes(passed=2)
+    assert "nclosed" not in output, output
+    assert "Task was destroyed" not in output, output
