@@ -244,8 +244,8 @@ class Requestor:
                                 send_timeout = _shortened(timeout, left)
                         if job is not None:
                             if job.stopped:
-                                raise JobStoppedError(method=method, path=full_path,
-                                                      attempts=attempt - 1)
+                                raise _NotSent(JobStoppedError(method=method, path=full_path,
+                                                               attempts=attempt - 1))
                             job.on_wire = True
                         self.stats.requests += 1
                         # The exchange in this frame, not in a coroutine of the transport's;
@@ -268,8 +268,6 @@ class Requestor:
                     finally:
                         slots.give()
                 except APIConnectionError as exc:
-                    if exc is last_error or isinstance(exc, _NotSentInTime | JobStoppedError):
-                        raise  # no attempt was sent this time round
                     exc.attempts = attempt
                     if attempt > retries or not self._retry.retryable_failure(
                             retry_as, maybe_sent=exc.maybe_sent):
@@ -324,6 +322,11 @@ class Requestor:
         except HelpCrunchError:
             self.stats.failed += 1
             raise
+        except _NotSent as ended:  # nothing sent this time round: no retry
+            self.stats.failed += 1
+            unsent = ended.error
+            unsent.__suppress_context__ = True  # not "during handling of _NotSent"
+            raise unsent  # noqa: B904 - its __cause__ (aiohttp's error) must stay
 
     async def _take_slot(
         self, slots: Slots, deadline: float | None, method: str, path: str, attempt: int,
@@ -398,20 +401,25 @@ def _shortened(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTim
         timeout, total=left, connect=left if connect is None else min(connect, left))
 
 
-class _NotSentInTime(APITimeoutError):
-    """No attempt could be sent before the call's deadline (``maybe_sent`` False)."""
+class _NotSent(Exception):  # a carrier, never seen outside this module
+    """Carries the error of a call that ends without sending this attempt (its deadline
+    came first, or its job was stopped) past the retry logic, which must not see it."""
+
+    def __init__(self, error: HelpCrunchError) -> None:
+        super().__init__()
+        self.error = error
 
 
 def _not_sent_in_time(method: str, path: str, attempt: int,
-                      last_error: HelpCrunchError | None, what: str) -> HelpCrunchError:
-    """The error of a call whose next attempt could not be sent before its deadline:
-    the previous attempt's error, or, for the first, an :class:`APITimeoutError`."""
+                      last_error: HelpCrunchError | None, what: str) -> _NotSent:
+    """The end of a call whose next attempt could not be sent before its deadline: the
+    previous attempt's error, or, for the first, an :class:`APITimeoutError`."""
     if last_error is not None:
-        return last_error
-    return _NotSentInTime(
+        return _NotSent(last_error)
+    return _NotSent(APITimeoutError(
         f"timed out waiting for {what}: it allows no request before the call's deadline "
         "(its timeout); nothing was sent", method=method, path=path, attempts=0,
-        maybe_sent=False)
+        maybe_sent=False))
 
 
 # What yarl works out from a URL's scheme and host part alone: equal for every URL below
