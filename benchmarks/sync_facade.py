@@ -93,6 +93,47 @@ VARIANTS = [
 ]
 
 
+ROUND = 100  # calls per round of the alternating table
+
+
+def alternating(base: str, rounds: int) -> list[float]:
+    """Per-round ratios of blocking to awaited calls/s: both clients open all along, a
+    round of ROUND calls on each in turn, so a slow or fast phase of this shared machine
+    falls on both alike. The async client runs on a loop in another thread (the blocking
+    client must be called from a thread without a running loop, as in a script)."""
+    loop = asyncio.new_event_loop()
+    runner = threading.Thread(target=loop.run_forever, daemon=True)
+    runner.start()
+
+    async def open_async() -> hc.AsyncHelpCrunch:
+        return hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None)
+
+    async def async_round(client: hc.AsyncHelpCrunch) -> float:
+        start = time.perf_counter()
+        for i in range(ROUND):
+            await client.update_customer(i % 100 + 1, name=f"Customer {i}")
+        return ROUND / (time.perf_counter() - start)
+
+    aclient = asyncio.run_coroutine_threadsafe(open_async(), loop).result()
+    ratios: list[float] = []
+    try:
+        with hc.HelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
+            client.update_customer(1, name="warm-up")
+            asyncio.run_coroutine_threadsafe(async_round(aclient), loop).result()
+            for _ in range(rounds):
+                awaited = asyncio.run_coroutine_threadsafe(async_round(aclient), loop).result()
+                start = time.perf_counter()
+                for i in range(ROUND):
+                    client.update_customer(i % 100 + 1, name=f"Customer {i}")
+                ratios.append(ROUND / (time.perf_counter() - start) / awaited)
+    finally:
+        asyncio.run_coroutine_threadsafe(aclient.aclose(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        runner.join()
+        loop.close()
+    return ratios
+
+
 def run(quick: bool = False) -> list[Table]:
     n, reps = (200, 3) if quick else (1000, 7)
     rates: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
@@ -110,11 +151,22 @@ def run(quick: bool = False) -> list[Table]:
         values = rates[name]
         table.add(name, f"{median(values):,.0f}", f"{min(values):,.0f}–{max(values):,.0f}",
                   f"{median(values) / base:.2f}×")
+    rounds = 10 if quick else 60
+    with fake_server(rate_limit="off", customers=100) as fake:
+        progress("sync_facade: %d alternating rounds", rounds)
+        ratios = sorted(alternating(fake.base_url, rounds))
+    paired = Table(f"sync_facade, alternating: rounds of {ROUND} calls per client, {rounds} "
+                   "rounds", ["variant", "vs awaited AsyncHelpCrunch: median of rounds",
+                              "middle half of rounds"])
+    paired.add("HelpCrunch (sync facade)", f"{median(ratios):.2f}×",
+               f"{ratios[len(ratios) // 4]:.2f}–{ratios[3 * len(ratios) // 4]:.2f}×")
+    paired.notes.append("each round's ratio is to the awaited round run just before it, "
+                        "with both clients open all along")
     threads = Table(f"sync_facade: {THREADS} threads sharing one HelpCrunch (N={n} in all, "
                     f"median of {reps})", ["variant", "total calls/s", "min–max"])
     threads.add(f"HelpCrunch, {THREADS} threads", f"{median(threaded):,.0f}",
                 f"{min(threaded):,.0f}–{max(threaded):,.0f}")
-    return [table, threads]
+    return [table, paired, threads]
 
 
 def main() -> None:
