@@ -13,6 +13,7 @@ every field left out. ``HelpCrunch`` is the same client for blocking code.
 
 from typing import TYPE_CHECKING, Any
 
+from ._blocking import HelpCrunch
 from ._bulk import BulkItem, BulkJob, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL
@@ -45,7 +46,6 @@ from ._models import Customer, CustomerFields, CustomerUpdate, Device, Location,
 from ._paging import AsyncCustomerPager, CustomerPager
 from ._ratelimit import RateLimit, RateLimiter
 from ._requestor import RequestStats
-from ._sync import HelpCrunch
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp, Unset
 from ._version import __version__
 

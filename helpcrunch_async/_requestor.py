@@ -34,10 +34,10 @@ from ._exceptions import (
     RateLimitError,
     _error_class_for,
 )
+from ._in_flight import InFlightLimit
 from ._per_loop import PerLoop
 from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
-from ._slots import Slots
 from ._transport import TRANSPORT_ERRORS, AiohttpTransport, connection_failure
 from ._version import __version__
 
@@ -133,7 +133,8 @@ class Requestor:
         bind_key = getattr(rate_limit, "bind_key", None)
         if bind_key is not None:  # a limiter keyed by API key: tell it which, one-way
             bind_key(key_digest(api_key))
-        self._slots: PerLoop[Slots] = PerLoop(lambda: Slots(max_concurrency))  # a line per loop
+        # requests in flight: a bound (and a line of waiters) per event loop
+        self._slots: PerLoop[InFlightLimit] = PerLoop(lambda: InFlightLimit(max_concurrency))
         self.stats = RequestStats()
 
     def __repr__(self) -> str:
@@ -329,7 +330,7 @@ class Requestor:
             raise unsent  # noqa: B904 - its __cause__ (aiohttp's error) must stay
 
     async def _take_slot(
-        self, slots: Slots, deadline: float | None, method: str, path: str, attempt: int,
+        self, slots: InFlightLimit, deadline: float | None, method: str, path: str, attempt: int,
         last_error: HelpCrunchError | None,
     ) -> None:
         """Wait for a free in-flight slot (all ``max_concurrency`` are busy), by the deadline."""

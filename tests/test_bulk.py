@@ -225,7 +225,7 @@ async def test_failed_batch_reports_each_item_or_falls_back() -> None:
         assert all(fake.customers[cid]["name"] == "y" for cid in ids)
 
 
-def test_sync_facade_update_customers_is_an_iterator() -> None:
+def test_blocking_client_update_customers_is_an_iterator() -> None:
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         ids = fake.seed_customers(10)
         with hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None) as client:
@@ -381,9 +381,9 @@ def test_ctrl_c_while_the_loop_is_stuck_in_slow_input(monkeypatch: pytest.Monkey
     import threading
     import time
 
-    from helpcrunch_async import _sync
+    from helpcrunch_async import _loop_runner
 
-    monkeypatch.setattr(_sync, "_UNWIND_TIMEOUT", 0.1)
+    monkeypatch.setattr(_loop_runner, "_UNWIND_TIMEOUT", 0.1)
 
     def slow_input() -> Iterator[tuple[int, dict[str, Any]]]:
         yield 1, {"name": "a"}

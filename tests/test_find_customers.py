@@ -551,10 +551,10 @@ async def test_a_page_shifted_by_insertions_is_not_taken_for_an_ignored_offset(
     assert [c.id async for c in client.list_customers(page_size=2)] == [1, 2, 3]
 
 
-# --- the blocking facade -----------------------------------------------------------------
+# --- the blocking client -----------------------------------------------------------------
 
 
-def test_sync_facade(helpcrunch_fake_thread: FakeHelpCrunch,
+def test_blocking_client(helpcrunch_fake_thread: FakeHelpCrunch,
                      helpcrunch_sync_client: hc.HelpCrunch) -> None:
     fake, client = helpcrunch_fake_thread, helpcrunch_sync_client
     fake.seed_customers(120)

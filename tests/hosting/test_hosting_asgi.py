@@ -76,11 +76,11 @@ def test_fastapi_sync_endpoints_share_one_blocking_client(
     port = free_port()
     env = child_env(HC_API_KEY=fake.api_key, HC_BASE_URL=fake.base_url)
     with serve(_uvicorn(port), port=port, log_dir=tmp_path, name="uvicorn", env=env) as app:
-        results = hammer_async(port, [f"/sync/customers/{i}" for i in range(1, N + 1)])
+        results = hammer_async(port, [f"/blocking/customers/{i}" for i in range(1, N + 1)])
         code = app.stop(signal.SIGINT)
 
     tally_answers(results).assert_all_done(N)
-    _check_stored(fake, "fastapi sync")
+    _check_stored(fake, "fastapi blocking")
     _check_uvicorn_exit(code, signal.SIGINT, app.stderr)
     assert shutdown_report(app.stdout) == CLEAN_SHUTDOWN
     assert problems_in_output(app.stdout + app.stderr) == []

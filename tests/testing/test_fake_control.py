@@ -191,7 +191,7 @@ async def test_plugin_client_talks_to_the_fake(helpcrunch_fake: FakeHelpCrunch,
     assert helpcrunch_fake.requests[-1].method == "PATCH"
 
 
-def test_plugin_sync_client(helpcrunch_fake_thread: FakeHelpCrunch,
+def test_plugin_blocking_client(helpcrunch_fake_thread: FakeHelpCrunch,
                             helpcrunch_sync_client: Any) -> None:
     helpcrunch_fake_thread.seed_customers(1)
     helpcrunch_sync_client.update_customer(1, email="a@example.com")

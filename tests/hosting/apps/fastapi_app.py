@@ -1,7 +1,7 @@
 """FastAPI app: an ``AsyncHelpCrunch`` opened in the lifespan, closed at shutdown.
 
 ``POST /customers/{id}`` awaits ``update_customer`` on the lifespan's client (the
-recipe). ``POST /sync/customers/{id}`` is a plain ``def`` endpoint — FastAPI runs it
+recipe). ``POST /blocking/customers/{id}`` is a plain ``def`` endpoint — FastAPI runs it
 in its thread pool — calling one module-level blocking ``HelpCrunch`` shared by every
 thread of that pool. Run: ``uvicorn fastapi_app:app --app-dir tests/hosting/apps``.
 """
@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 
 import helpcrunch_async as hc
 
-sync_client = hc.HelpCrunch(API_KEY, base_url=BASE_URL, rate_limit=None)
+blocking_client = hc.HelpCrunch(API_KEY, base_url=BASE_URL, rate_limit=None)
 
 
 @asynccontextmanager
@@ -25,8 +25,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with hc.AsyncHelpCrunch(API_KEY, base_url=BASE_URL, rate_limit=None) as client:
         app.state.helpcrunch = client
         yield
-    sync_client.close()
-    await areport_shutdown(client, sync_client)
+    blocking_client.close()
+    await areport_shutdown(client, blocking_client)
 
 
 app = FastAPI(lifespan=lifespan)
@@ -42,10 +42,10 @@ async def update_customer(customer_id: int, request: Request) -> dict[str, Any]:
     return DONE
 
 
-@app.post("/sync/customers/{customer_id}")
+@app.post("/blocking/customers/{customer_id}")
 def update_customer_sync(customer_id: int) -> dict[str, Any]:
     try:
-        sync_client.update_customer(customer_id, name=f"fastapi sync {customer_id}")
+        blocking_client.update_customer(customer_id, name=f"fastapi blocking {customer_id}")
     except Exception as exc:
         return failed(exc)
     return DONE

@@ -1,14 +1,14 @@
-"""The requestor's in-flight bound (``_slots.Slots``): FIFO, and no slot lost on cancel."""
+"""The requestor's in-flight bound (``_in_flight.InFlightLimit``): FIFO, and no slot lost on cancel."""
 
 from __future__ import annotations
 
 import asyncio
 
-from helpcrunch_async._slots import Slots
+from helpcrunch_async._in_flight import InFlightLimit
 
 
 async def test_take_now_until_full_then_give_back() -> None:
-    slots = Slots(2)
+    slots = InFlightLimit(2)
     assert slots.take_now()
     assert slots.take_now()
     assert not slots.take_now()
@@ -17,7 +17,7 @@ async def test_take_now_until_full_then_give_back() -> None:
 
 
 async def test_waiters_are_served_in_order() -> None:
-    slots = Slots(1)
+    slots = InFlightLimit(1)
     assert slots.take_now()
     order: list[int] = []
 
@@ -38,7 +38,7 @@ async def test_waiters_are_served_in_order() -> None:
 
 
 async def test_a_waiter_cancelled_while_waiting_leaves_the_line() -> None:
-    slots = Slots(1)
+    slots = InFlightLimit(1)
     assert slots.take_now()
     waiting = asyncio.create_task(slots.take())
     await asyncio.sleep(0)
@@ -50,7 +50,7 @@ async def test_a_waiter_cancelled_while_waiting_leaves_the_line() -> None:
 
 
 async def test_a_slot_handed_to_a_cancelled_waiter_goes_on() -> None:
-    slots = Slots(1)
+    slots = InFlightLimit(1)
     assert slots.take_now()
     first = asyncio.create_task(slots.take())
     second = asyncio.create_task(slots.take())

@@ -1,9 +1,9 @@
-"""Sync facade: sequential calls per second, blocking client against async ones.
+"""Blocking client: sequential calls per second, blocking client against async ones.
 
 One ``update_customer`` after another (no concurrency, rate limiting off) against the
 fake server in another process, by:
 
-* ``HelpCrunch`` — the blocking facade (its own event loop in a background thread,
+* ``HelpCrunch`` — the blocking client (its own event loop in a background thread,
   one connection pool for the client's life);
 * ``AsyncHelpCrunch`` awaited one call at a time;
 * an ``asyncio.run()``-per-call wrapper that opens a new client (and session) for
@@ -25,7 +25,7 @@ import helpcrunch_async as hc
 from ._common import API_KEY, Table, cli, fake_server, median, progress
 
 
-def sync_facade(base: str, n: int) -> float:
+def blocking_client(base: str, n: int) -> float:
     with hc.HelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
         client.update_customer(1, name="warm-up")
         start = time.perf_counter()
@@ -64,7 +64,7 @@ def run_per_call(base: str, n: int) -> float:
 THREADS = 8
 
 
-def sync_facade_threads(base: str, n: int) -> float:
+def blocking_client_threads(base: str, n: int) -> float:
     """Total calls/s of THREADS threads sharing one client, n calls in all."""
     with hc.HelpCrunch(API_KEY, base_url=base, rate_limit=None) as client:
         client.update_customer(1, name="warm-up")
@@ -88,7 +88,7 @@ def sync_facade_threads(base: str, n: int) -> float:
 
 VARIANTS = [
     ("AsyncHelpCrunch, awaited sequentially", async_sequential),
-    ("HelpCrunch (sync facade)", sync_facade),
+    ("HelpCrunch (the blocking client)", blocking_client),
     ("asyncio.run() per call, new client each", run_per_call),
 ]
 
@@ -140,12 +140,12 @@ def run(quick: bool = False) -> list[Table]:
     threaded: list[float] = []
     with fake_server(rate_limit="off", customers=100) as fake:
         for rep in range(reps):
-            progress("sync_facade repetition %d/%d", rep + 1, reps)
+            progress("blocking_client repetition %d/%d", rep + 1, reps)
             for name, fn in VARIANTS:
                 rates[name].append(fn(fake.base_url, n))
-            threaded.append(sync_facade_threads(fake.base_url, n))
+            threaded.append(blocking_client_threads(fake.base_url, n))
     base = median(rates[VARIANTS[0][0]])
-    table = Table(f"sync_facade: sequential update_customer calls (N={n}, median of {reps})",
+    table = Table(f"blocking_client: sequential update_customer calls (N={n}, median of {reps})",
                   ["variant", "calls/s", "min–max", "vs async"])
     for name, _ in VARIANTS:
         values = rates[name]
@@ -153,16 +153,16 @@ def run(quick: bool = False) -> list[Table]:
                   f"{median(values) / base:.2f}×")
     rounds = 10 if quick else 60
     with fake_server(rate_limit="off", customers=100) as fake:
-        progress("sync_facade: %d alternating rounds", rounds)
+        progress("blocking_client: %d alternating rounds", rounds)
         ratios = sorted(alternating(fake.base_url, rounds))
-    paired = Table(f"sync_facade, alternating: rounds of {ROUND} calls per client, {rounds} "
+    paired = Table(f"blocking_client, alternating: rounds of {ROUND} calls per client, {rounds} "
                    "rounds", ["variant", "vs awaited AsyncHelpCrunch: median of rounds",
                               "middle half of rounds"])
-    paired.add("HelpCrunch (sync facade)", f"{median(ratios):.2f}×",
+    paired.add("HelpCrunch (the blocking client)", f"{median(ratios):.2f}×",
                f"{ratios[len(ratios) // 4]:.2f}–{ratios[3 * len(ratios) // 4]:.2f}×")
     paired.notes.append("each round's ratio is to the awaited round run just before it, "
                         "with both clients open all along")
-    threads = Table(f"sync_facade: {THREADS} threads sharing one HelpCrunch (N={n} in all, "
+    threads = Table(f"blocking_client: {THREADS} threads sharing one HelpCrunch (N={n} in all, "
                     f"median of {reps})", ["variant", "total calls/s", "min–max"])
     threads.add(f"HelpCrunch, {THREADS} threads", f"{median(threaded):,.0f}",
                 f"{min(threaded):,.0f}–{max(threaded):,.0f}")

@@ -1,4 +1,5 @@
-"""The client's bound on requests in flight: a counter, and a line of waiters when full.
+"""The client's bound on requests in flight (``max_concurrency``): a counter, and a line
+of waiters when full.
 
 What ``asyncio.Semaphore`` does for the requestor, without its three coroutines (enter,
 acquire, exit) and its scan of the waiters on every request: taking a free slot is a
@@ -12,14 +13,14 @@ import asyncio
 import collections
 import contextlib
 
-__all__ = ["Slots"]
+__all__ = ["InFlightLimit"]
 
 
-class Slots:
+class InFlightLimit:
     """``count`` slots; :meth:`take_now` or ``await`` :meth:`take`, then :meth:`give`.
 
     Example:
-        >>> slots = Slots(1)
+        >>> slots = InFlightLimit(1)
         >>> slots.take_now(), slots.take_now()
         (True, False)
         >>> slots.give(); slots.take_now()

@@ -1,7 +1,8 @@
-"""The blocking facade: same methods, one loop and pool for life, threads, running loops.
+"""The blocking client: same methods, one loop and pool for life, threads, running loops.
 
-The facade runs its event loop in a background thread. aioresponses patches
-``aiohttp.ClientSession._request`` on the class (unittest.mock), so the patch applies in
+The blocking client runs its event loop in the calling thread or a background one.
+aioresponses patches ``aiohttp.ClientSession._request`` on the class (unittest.mock), so
+the patch applies in
 that thread too: ``mock_api`` works here unchanged (every test below checks what was sent).
 """
 
@@ -27,7 +28,7 @@ ANY_CUSTOMER = re.compile(rf"{re.escape(BASE_URL)}/customers/(\d+)")
 
 
 @pytest.fixture
-def sync_client(no_api_key_env: None) -> Any:
+def blocking_client(no_api_key_env: None) -> Any:
     with hc.HelpCrunch(API_KEY, base_url=BASE_URL, rate_limit=None, max_retries=0) as client:
         yield client
 
@@ -43,10 +44,10 @@ def _echo_id(url: Any, **kwargs: Any) -> Any:
 
 
 def test_update_customer_sends_patch(
-    mock_api: Any, sync_client: hc.HelpCrunch, seed_response: dict[str, Any]
+    mock_api: Any, blocking_client: hc.HelpCrunch, seed_response: dict[str, Any]
 ) -> None:
     mock_api.patch(URL5, payload=seed_response)
-    customer = sync_client.update_customer(5, name="John Doe", email=None)
+    customer = blocking_client.update_customer(5, name="John Doe", email=None)
     assert isinstance(customer, hc.Customer)
     assert customer.id == 542335
     method, url, kwargs = mock_api.only_request()
@@ -55,66 +56,66 @@ def test_update_customer_sends_patch(
     assert kwargs["headers"]["Authorization"] == f"Bearer {API_KEY}"
 
 
-def test_update_customer_with_a_record(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+def test_update_customer_with_a_record(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
     mock_api.patch(URL5, payload={"id": 5})
-    sync_client.update_customer(5, hc.CustomerUpdate(blocked=True))
+    blocking_client.update_customer(5, hc.CustomerUpdate(blocked=True))
     assert mock_api.sent_json() == {"blocked": True}
 
 
-def test_replace_customer_sends_put(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+def test_replace_customer_sends_put(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
     mock_api.put(URL5, payload={"id": 5, "name": "Ann"})
-    customer = sync_client.replace_customer(5, hc.CustomerUpdate(name="Ann"))
+    customer = blocking_client.replace_customer(5, hc.CustomerUpdate(name="Ann"))
     assert customer.name == "Ann"
     assert mock_api.only_request()[0] == "PUT"
     assert mock_api.sent_json() == {"name": "Ann"}
 
 
-def test_get_customer(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+def test_get_customer(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
     mock_api.get(URL5, payload={"id": 5, "name": "Ann"})
-    assert sync_client.get_customer("5").name == "Ann"
+    assert blocking_client.get_customer("5").name == "Ann"
 
 
-def test_errors_propagate_with_their_class(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+def test_errors_propagate_with_their_class(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
     mock_api.patch(URL5, status=404, payload={"errors": [
         {"code": "invalid_request", "message": "Invalid request"},
         {"code": "not_found", "message": "Customer not found"}]})
     with pytest.raises(hc.NotFoundError) as info:
-        sync_client.update_customer(5, name="x")
+        blocking_client.update_customer(5, name="x")
     assert info.value.codes == ("invalid_request", "not_found")
 
 
 def test_validation_happens_before_any_request(
-    mock_api: Any, sync_client: hc.HelpCrunch
+    mock_api: Any, blocking_client: hc.HelpCrunch
 ) -> None:
     with pytest.raises(hc.ValidationError) as info:
-        sync_client.update_customer("12/../34", name="x")
+        blocking_client.update_customer("12/../34", name="x")
     assert info.value.field == "customer_id"
     with pytest.raises(hc.ValidationError):
-        sync_client.update_customer(5)
+        blocking_client.update_customer(5)
     with pytest.raises(hc.ValidationError):
-        sync_client.replace_customer(5, hc.CustomerUpdate())
+        blocking_client.replace_customer(5, hc.CustomerUpdate())
     assert mock_api.requests == {}
 
 
 def test_one_loop_and_one_session_for_the_whole_life(
-    mock_api: Any, sync_client: hc.HelpCrunch
+    mock_api: Any, blocking_client: hc.HelpCrunch
 ) -> None:
     mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
-    sync_client.update_customer(1, name="a")
-    [session] = sync_client._async._transport.sessions()
-    loop = sync_client._runner._loop
+    blocking_client.update_customer(1, name="a")
+    [session] = blocking_client._async._transport.sessions()
+    loop = blocking_client._runner._loop
     assert loop is not None
     for i in range(2, 6):
-        assert sync_client.update_customer(i, name="a").id == i
-    assert sync_client._async._transport.sessions() == [session]
-    assert sync_client._runner._loop is loop
+        assert blocking_client.update_customer(i, name="a").id == i
+    assert blocking_client._async._transport.sessions() == [session]
+    assert blocking_client._runner._loop is loop
     assert not session.closed
     # One thread calling one method after another needs no background thread.
-    assert sync_client._runner.background_thread is None
+    assert blocking_client._runner.background_thread is None
     assert threading.active_count() == 1
 
 
-def test_safe_from_several_threads(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+def test_safe_from_several_threads(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
     mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
     barrier = threading.Barrier(8)
 
@@ -123,7 +124,7 @@ def test_safe_from_several_threads(mock_api: Any, sync_client: hc.HelpCrunch) ->
         results = []
         for j in range(5):
             cid = worker * 100 + j + 1
-            c = sync_client.update_customer(cid, name=f"w{worker}-{j}")
+            c = blocking_client.update_customer(cid, name=f"w{worker}-{j}")
             results.append((c.id, c.name))
         return results
 
@@ -137,7 +138,7 @@ def test_safe_from_several_threads(mock_api: Any, sync_client: hc.HelpCrunch) ->
 async def test_called_inside_a_running_loop_works(
     mock_api: Any, no_api_key_env: None
 ) -> None:
-    # _sync.py runs the call on its own loop thread and blocks this one until it is done.
+    # _loop_runner.py runs the call on its own loop thread and blocks this one until it is done.
     mock_api.patch(URL5, payload={"id": 5, "name": "Ann"})
     asyncio.get_running_loop()  # we really are inside a running loop
     with hc.HelpCrunch(API_KEY, rate_limit=None, max_retries=0) as client:
@@ -195,17 +196,17 @@ def test_same_arguments_as_async_client() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_survives_fork(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
+def test_survives_fork(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
     mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
-    assert sync_client.update_customer(1, name="parent").id == 1
-    parent_runner = sync_client._runner
+    assert blocking_client.update_customer(1, name="parent").id == 1
+    parent_runner = blocking_client._runner
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: must not use the parent's loop or connections
         status = 1
         try:
-            customer = sync_client.update_customer(2, name="child")
-            fresh = sync_client._runner is not parent_runner
+            customer = blocking_client.update_customer(2, name="child")
+            fresh = blocking_client._runner is not parent_runner
             os.write(write_fd, f"{customer.id}:{customer.name}:{fresh}".encode())
             status = 0
         finally:
@@ -216,8 +217,8 @@ def test_survives_fork(mock_api: Any, sync_client: hc.HelpCrunch) -> None:
         answer = pipe.read()
     assert os.waitstatus_to_exitcode(status) == 0
     assert answer == "2:child:True"
-    assert sync_client.update_customer(3, name="parent").id == 3
-    assert sync_client._runner is parent_runner
+    assert blocking_client.update_customer(3, name="parent").id == 3
+    assert blocking_client._runner is parent_runner
 
 
 def test_forgotten_client_is_cleaned_up_by_gc(mock_api: Any, no_api_key_env: None) -> None:
