@@ -2,8 +2,8 @@
 
 The blocking client runs its event loop in the calling thread or a background one.
 aioresponses patches ``aiohttp.ClientSession._request`` on the class (unittest.mock), so
-the patch applies in
-that thread too: ``mock_api`` works here unchanged (every test below checks what was sent).
+the patch applies in that thread too: ``mock_api`` works here unchanged (every test
+below checks what was sent).
 """
 
 from __future__ import annotations

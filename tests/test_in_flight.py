@@ -1,4 +1,4 @@
-"""The requestor's in-flight bound (``_in_flight.InFlightLimit``): FIFO, and no slot lost on cancel."""
+"""The in-flight bound (``_in_flight.InFlightLimit``): FIFO, and no slot lost on cancel."""
 
 from __future__ import annotations
 

@@ -12,12 +12,9 @@ from helpcrunch_async._per_loop import _HOOKS, PerLoop
 class Pool:
     """Stands in for an aiohttp session: its close() awaits before it is done."""
 
-    made: list[Pool] = []
-
     def __init__(self) -> None:
         self.loop = asyncio.get_running_loop()
         self.closed_on: asyncio.AbstractEventLoop | None = None
-        Pool.made.append(self)
 
     async def close(self) -> None:
         await asyncio.sleep(0.01)  # a close that takes loop iterations, as a session's does
