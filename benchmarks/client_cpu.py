@@ -39,8 +39,8 @@ import aiohttp
 import httpx
 
 import helpcrunch_async as hc
-from helpcrunch_async import _convert
-from helpcrunch_async._convert import encode_json
+from helpcrunch_async import _json
+from helpcrunch_async._json import encode_json
 
 from ._common import (
     API_KEY,
@@ -161,12 +161,12 @@ async def sdk_update_customers(base: str, n: int, customers: int) -> tuple[float
 
 async def sdk_update_customer_plain_json(base: str, n: int, customers: int) -> tuple[float, int]:
     """(b) with the ``speedups`` extra (orjson) switched off: json only."""
-    saved = _convert._orjson_loads, _convert._orjson_dumps
-    _convert._orjson_loads = _convert._orjson_dumps = None
+    saved = _json._orjson_loads, _json._orjson_dumps
+    _json._orjson_loads = _json._orjson_dumps = None
     try:
         return await sdk_update_customer(base, n, customers)
     finally:
-        _convert._orjson_loads, _convert._orjson_dumps = saved
+        _json._orjson_loads, _json._orjson_dumps = saved
 
 
 VARIANTS: list[tuple[str, Callable[[str, int, int], Coroutine[Any, Any, tuple[float, int]]]]] = [
@@ -175,7 +175,7 @@ VARIANTS: list[tuple[str, Callable[[str, int, int], Coroutine[Any, Any, tuple[fl
     ("(c) AsyncHelpCrunch.update_customers", sdk_update_customers),
     ("(d) httpx.AsyncClient + json.loads", raw_httpx),
 ]
-if getattr(_convert, "_orjson_loads", None) is not None:
+if getattr(_json, "_orjson_loads", None) is not None:
     VARIANTS.insert(2, ("(b) without orjson (json only)", sdk_update_customer_plain_json))
 
 # Variants run on another event loop than asyncio's own: name -> loop factory.
@@ -290,7 +290,7 @@ def run(quick: bool = False) -> list[Table]:
                   f"{median(values) / floor:.2f}×",
                   f"{median(paired):.2f}× ({min(paired):.2f}–{max(paired):.2f})")
     table.notes.append("target: (b) and (c) within 1.10× of (a)")
-    speedups = getattr(_convert, "_orjson_loads", None) is not None
+    speedups = getattr(_json, "_orjson_loads", None) is not None
     table.notes.append("(b) and (c) decode responses and encode bodies with orjson when the "
                        "`speedups` extra is installed" + ("" if speedups else " (it is not here)"))
     if UVLOOP_SDK in samples:

@@ -33,8 +33,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import helpcrunch_async as hc
-from helpcrunch_async._convert import customer_from_json
 from helpcrunch_async._customer_diff import RecordBuilder
+from helpcrunch_async._fastpaths import customer_from_json
 from helpcrunch_async.testing._store import CustomerStore
 
 from ._common import API_KEY, Table, cli, fake_server, progress

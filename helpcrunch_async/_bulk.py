@@ -39,13 +39,7 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 import attrs
 
 from ._call_scope import SCOPE, JobTask
-from ._convert import (
-    ResponseShapeError,
-    customer_from_json,
-    fields_to_json,
-    positional_builder,
-    update_to_json,
-)
+from ._convert import ResponseShapeError, update_to_json
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -57,6 +51,7 @@ from ._exceptions import (
     PermissionDeniedError,
     ValidationError,
 )
+from ._fastpaths import customer_from_json, fields_to_json, positional_builder
 from ._models import Customer, CustomerUpdate
 from ._requestor import error_details_of
 from ._validation import check_customer_id

@@ -36,16 +36,12 @@ from ._config import (
     resolve_base_url,
     to_client_timeout,
 )
-from ._convert import (
-    customer_from_json,
-    encode_body,
-    fields_to_json,
-    tags_to_json,
-    update_to_json,
-)
+from ._convert import tags_to_json, update_to_json
 from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
 from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
+from ._fastpaths import customer_from_json, fields_to_json
 from ._filters import Filter
+from ._json import encode_body
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
 from ._paging import (
     AsyncCustomerPager,

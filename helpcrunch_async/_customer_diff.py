@@ -20,7 +20,7 @@ would come back unchanged is never reported as a change:
 
 Example:
     >>> import helpcrunch_async as hc
-    >>> from helpcrunch_async._convert import customer_from_json
+    >>> from helpcrunch_async._fastpaths import customer_from_json
     >>> record = record_of(customer_from_json({
     ...     "id": 7, "userId": "u7", "name": "Ann", "firstSeen": "1603885746",
     ...     "tags": [{"name": "vip", "color": "#f00"}], "customData": {"seats": 5}}))
@@ -45,7 +45,7 @@ from typing import Any, Final, Literal, NamedTuple, TypeAlias
 
 import attrs
 
-from ._convert import _FIELD_TO_KEY, _datetime_in
+from ._convert import WIRE_KEYS, datetime_in
 from ._exceptions import HelpCrunchError
 from ._models import Customer, CustomerUpdate, Tag
 from ._types import UNSET, CustomDataInput, CustomDataValue
@@ -76,7 +76,7 @@ COMPARED_FIELDS: Final = (*_SCALARS, "custom_data", "tags")
 """The fields a sync compares: every writable field of :class:`CustomerUpdate`."""
 
 _BIT = {name: 1 << i for i, name in enumerate(COMPARED_FIELDS)}
-_WIRE = {name: _FIELD_TO_KEY.get(name, name) for name in COMPARED_FIELDS}
+_WIRE = {name: WIRE_KEYS.get(name, name) for name in COMPARED_FIELDS}
 
 TagState: TypeAlias = tuple[tuple[str, str | None], ...]
 """A customer's tags as ``(name, color)`` pairs, in HelpCrunch's order."""
@@ -220,7 +220,7 @@ def _normal(value: object) -> tuple[str, object]:
             return ("number", float(value))
         if _DATE_TEXT.fullmatch(value):
             try:
-                moment = _datetime_in(value, None)
+                moment = datetime_in(value)
             except (ValueError, OverflowError, OSError):
                 pass
             else:

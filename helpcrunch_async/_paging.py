@@ -36,8 +36,9 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, Literal
 
-from ._convert import ResponseShapeError, customer_from_json
+from ._convert import ResponseShapeError
 from ._exceptions import HelpCrunchError, ValidationError
+from ._fastpaths import customer_from_json
 from ._models import Customer
 
 __all__ = [

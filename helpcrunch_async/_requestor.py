@@ -22,7 +22,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._call_scope import SCOPE, JobTask
-from ._convert import InvalidJSON, ResponseShapeError, decode_json
+from ._convert import ResponseShapeError
 from ._exceptions import (
     APIConnectionError,
     APIError,
@@ -34,7 +34,9 @@ from ._exceptions import (
     RateLimitError,
     _error_class_for,
 )
+from ._fastpaths import netloc_values
 from ._in_flight import InFlightLimit
+from ._json import InvalidJSON, decode_json
 from ._per_loop import PerLoop
 from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
@@ -421,33 +423,6 @@ def _not_sent_in_time(method: str, path: str, attempt: int,
         f"timed out waiting for {what}: it allows no request before the call's deadline "
         "(its timeout); nothing was sent", method=method, path=path, attempts=0,
         maybe_sent=False))
-
-
-# What yarl works out from a URL's scheme and host part alone: equal for every URL below
-# the base URL.
-_NETLOC_PROPERTIES = ("scheme", "raw_user", "raw_password", "raw_host", "host", "port",
-                      "explicit_port", "host_port_subcomponent")
-
-
-def netloc_values(base_url: URL) -> dict[str, Any]:
-    """yarl's parsed scheme, user, host and port of ``base_url``, to give to each request URL.
-
-    yarl works out a URL's host, port and user lazily, parsing its host part again for
-    each new URL, and aiohttp asks for all of them on every request (about 2 µs of
-    CPU a request here). Every request URL has the base URL's scheme and host part, so
-    the requestor copies these values, parsed once, into each new URL's cache: the
-    values yarl would compute itself. The cache is yarl's private ``_cache`` dict
-    (yarl 1.x): with a yarl that keeps none, or keys it differently, this returns
-    ``{}`` and each URL parses its own host part as before. A test checks both.
-    """
-    probe = base_url.with_path("/", encoded=True)
-    cache = getattr(probe, "_cache", None)
-    if type(cache) is not dict:
-        return {}
-    values = {name: getattr(probe, name) for name in _NETLOC_PROPERTIES}  # fills the cache
-    # Only what yarl cached under the property's own name, with the property's value.
-    return {name: value for name, value in values.items()
-            if name in cache and cache[name] == value}
 
 
 def discard_body(_: Any) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async._convert import customer_from_json
 from helpcrunch_async._customer_diff import (
     UNKNOWN,
     CustomerRecord,
@@ -20,6 +19,7 @@ from helpcrunch_async._customer_diff import (
     record_of,
     same_custom_value,
 )
+from helpcrunch_async._fastpaths import customer_from_json
 
 TS = 1603885746
 MOMENT = datetime.fromtimestamp(TS, UTC)

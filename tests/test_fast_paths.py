@@ -17,14 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import helpcrunch_async as hc
-from helpcrunch_async import _convert
-from helpcrunch_async._convert import (
-    ResponseShapeError,
-    customer_from_json,
-    decode_json,
-    encode_body,
-    encode_json,
-)
+from helpcrunch_async import _convert, _json
+from helpcrunch_async._convert import ResponseShapeError
+from helpcrunch_async._fastpaths import customer_from_json
+from helpcrunch_async._json import decode_json, encode_body, encode_json
 
 # Maps every byte to a digit or "x": bodies dense with digit runs of every length.
 _DIGITS_OR_X = bytes(0x30 + i % 10 if i % 3 else 0x78 for i in range(256))
@@ -32,7 +28,7 @@ _DIGITS_OR_X = bytes(0x30 + i % 10 if i % 3 else 0x78 for i in range(256))
 
 def slow_customer(data: Any) -> hc.Customer:
     """customer_from_json without its fast path (the cattrs converter only)."""
-    return _convert._slow_customer(data)
+    return _convert.customer_from_json(data)
 
 
 def outcome(fn: Any, data: Any) -> Any:
@@ -98,7 +94,7 @@ def test_decode_json_is_json_loads(body: bytes) -> None:
 @given(st.binary(max_size=80).map(lambda b: b.translate(_DIGITS_OR_X)))
 def test_long_digit_runs_are_found_by_the_sampled_check(body: bytes) -> None:
     # decode_json's pre-check looks at every 5th byte first; it must miss no run of 20.
-    assert _convert._has_long_digits(body) == bool(re.search(rb"[0-9]{20}", body))
+    assert _json._has_long_digits(body) == bool(re.search(rb"[0-9]{20}", body))
 
 
 @pytest.mark.parametrize("offset", range(5))
@@ -106,7 +102,7 @@ def test_long_digit_runs_are_found_by_the_sampled_check(body: bytes) -> None:
 def test_decode_json_reads_long_integers_as_json_does(offset: int, digits: int) -> None:
     body = b'{"a": "' + b"x" * offset + b'", "n": ' + b"9" * digits + b', "t": "1603885746"}'
     assert repr(decode_json(body)) == repr(json.loads(body))
-    assert _convert._has_long_digits(body) == (digits >= 20)
+    assert _json._has_long_digits(body) == (digits >= 20)
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"\xff", b"<html>"])
@@ -144,7 +140,7 @@ def test_a_well_typed_response_takes_the_fast_path(monkeypatch: pytest.MonkeyPat
     def no_slow_path(data: Any) -> hc.Customer:
         raise AssertionError("took the slow path")
 
-    monkeypatch.setattr(_convert, "_slow_customer", no_slow_path)
+    monkeypatch.setattr(_convert, "customer_from_json", no_slow_path)
     assert customer_from_json(dict(BASE)) == expected
 
 
@@ -159,7 +155,7 @@ def _via_record(fields: dict[str, Any]) -> Any:
 
 
 def _via_keywords(fields: dict[str, Any]) -> Any:
-    from helpcrunch_async._convert import fields_to_json
+    from helpcrunch_async._fastpaths import fields_to_json
 
     try:
         return ("ok", list(fields_to_json(fields).items()))
@@ -224,7 +220,7 @@ def test_keyword_fields_off_the_fast_path_are_checked_as_by_the_record(
 
 
 def test_common_keyword_fields_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    # The usual values never reach the general path, and give what the record gives.
+    # The usual values never reach the plain path, and give what the record gives.
     fields = {"name": "Ann", "email": None, "user_id": hc.UNSET, "blocked": False,
               "locale": "en", "last_seen": 1603885746, "tags": ["vip", "beta"],
               "custom_data": {"plan": "pro", "seats": 5, "ratio": 0.5, "gone": None,
@@ -234,7 +230,7 @@ def test_common_keyword_fields_take_the_fast_path(monkeypatch: pytest.MonkeyPatc
     def general(*_: Any) -> Any:
         raise AssertionError("took the general path")
 
-    monkeypatch.setattr(_convert, "_checked_fields_to_json", general)
+    monkeypatch.setattr(_convert, "fields_to_json", general)
     assert _via_keywords(fields) == expected
 
 

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 import helpcrunch_async as hc
-from helpcrunch_async import _convert
+from helpcrunch_async import _json
 
 DEEP = b"[" * 200_000 + b"]" * 200_000
 DEEP_OBJECTS = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
@@ -23,31 +23,31 @@ DEEP_OBJECTS = b'{"a":' * 100_000 + b"1" + b"}" * 100_000
 def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run the test with the stdlib decoder and with orjson (the ``speedups`` extra)."""
     if request.param == "json":
-        monkeypatch.setattr(_convert, "_orjson_loads", None)
+        monkeypatch.setattr(_json, "_orjson_loads", None)
     else:
         pytest.importorskip("orjson")
-        assert _convert._orjson_loads is not None
+        assert _json._orjson_loads is not None
     return str(request.param)
 
 
 @pytest.mark.parametrize("body", [DEEP, DEEP_OBJECTS, DEEP.decode()],
                          ids=["arrays", "objects", "str"])
 def test_decode_json_raises_invalid_json_for_deep_nesting(decoder: str, body: Any) -> None:
-    with pytest.raises(_convert.InvalidJSON, match="nested too deeply"):
-        _convert.decode_json(body)
+    with pytest.raises(_json.InvalidJSON, match="nested too deeply"):
+        _json.decode_json(body)
 
 
 def test_decode_json_invalid_json_is_a_value_error(decoder: str) -> None:
     for body in (b"{", b"\xff\xfe", "nope", b""):
-        with pytest.raises(_convert.InvalidJSON) as info:
-            _convert.decode_json(body)
+        with pytest.raises(_json.InvalidJSON) as info:
+            _json.decode_json(body)
         assert isinstance(info.value, ValueError)
 
 
 def test_decode_json_reads_str_and_bytes_alike(decoder: str) -> None:
     text = '{"id": 12345678901234567890123, "name": "ü"}'
-    assert _convert.decode_json(text) == _convert.decode_json(text.encode())
-    assert _convert.decode_json(text)["id"] == 12345678901234567890123
+    assert _json.decode_json(text) == _json.decode_json(text.encode())
+    assert _json.decode_json(text)["id"] == 12345678901234567890123
 
 
 class Answers:
@@ -132,12 +132,12 @@ def test_batch_entry_nested_just_below_the_decoder_limit_fails_only_that_item() 
     depth = 0
     for d in range(100, 5000, 10):
         try:
-            entry = _convert.decode_json("[" * d + "]" * d)
-        except _convert.InvalidJSON:
+            entry = _json.decode_json("[" * d + "]" * d)
+        except _json.InvalidJSON:
             break
         depth = d
     assert depth > 0
-    entry = _convert.decode_json("[" * depth + "]" * depth)
+    entry = _json.decode_json("[" * depth + "]" * depth)
 
     def deeper(levels: int) -> Any:
         return batch_outcomes([entry], [1], "/v1/customers/batch") if levels == 0 else (

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async._convert import customer_from_json, decode_json
+from helpcrunch_async._fastpaths import customer_from_json
+from helpcrunch_async._json import decode_json
 from helpcrunch_async._models import coerce_update
 from helpcrunch_async.testing import FakeHelpCrunch, Fault
 

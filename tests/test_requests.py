@@ -17,7 +17,7 @@ import pytest
 from yarl import URL
 
 import helpcrunch_async as hc
-from helpcrunch_async._requestor import netloc_values
+from helpcrunch_async._fastpaths import netloc_values
 
 API_KEY = "sk-test-SECRET"
 BASE_URL = "https://api.helpcrunch.com/v1"
