@@ -53,7 +53,7 @@ from ._exceptions import (
 )
 from ._fastpaths import customer_from_json, fields_to_json, positional_builder
 from ._models import Customer, CustomerUpdate
-from ._requestor import error_details_of
+from ._responses import error_details_of
 from ._validation import check_customer_id
 
 __all__ = [

@@ -1,8 +1,9 @@
-"""Turns a call into an HTTP exchange: headers, URL, logging, and error mapping.
+"""Turns a call into HTTP exchanges: headers, URL, deadline, retries, logging.
 
-One place builds every request the client sends, reads every response, and maps
-failures onto the :mod:`~helpcrunch_async._exceptions` tree. Nothing here knows
-about customers.
+One place builds every request the client sends, waits for its turn (in-flight bound,
+rate limiter, 429 pause, the call's deadline), reads every response, and retries per
+:mod:`~helpcrunch_async._retry`; :mod:`~helpcrunch_async._responses` turns error answers
+into the :mod:`~helpcrunch_async._exceptions` tree. Nothing here knows about customers.
 """
 
 from __future__ import annotations
@@ -12,40 +13,31 @@ import logging
 import platform
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, TypeVar, overload
 
 import aiohttp
 import attrs
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._call_scope import SCOPE, JobTask
-from ._convert import ResponseShapeError
 from ._exceptions import (
     APIConnectionError,
-    APIError,
-    APIResponseValidationError,
     APITimeoutError,
-    ErrorDetail,
     HelpCrunchError,
     JobStoppedError,
     RateLimitError,
-    _error_class_for,
 )
 from ._fastpaths import netloc_values
 from ._in_flight import InFlightLimit
-from ._json import InvalidJSON, decode_json
+from ._json import decode_json
 from ._per_loop import PerLoop
 from ._ratelimit import PauseGate, RateLimiter, key_digest
+from ._responses import RawResponse, api_error, unreadable_body
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._transport import TRANSPORT_ERRORS, AiohttpTransport, connection_failure
 from ._version import __version__
 
-__all__ = [
-    "RequestStats", "Requestor", "discard_body", "error_details_of", "logger", "request_headers",
-]
+__all__ = ["RequestStats", "Requestor", "discard_body", "logger", "request_headers"]
 
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
@@ -85,20 +77,6 @@ class RequestStats:
     retries: int = 0
     rate_limited: int = 0
     failed: int = 0
-
-
-@attrs.define
-class RawResponse:
-    """What came back for an error answer: status, headers and the whole body.
-
-    Not frozen: a frozen attrs record sets each field through ``object.__setattr__``
-    (nothing writes to it after it is built). Built positionally: matching keyword
-    arguments would cost more than the record itself.
-    """
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
 
 
 class Requestor:
@@ -288,7 +266,7 @@ class Requestor:
                         value = (parse(None) if parse is discard_body  # any body, even not JSON
                                  else parse(decode_json(payload)))
                     except ValueError as exc:  # InvalidJSON, ResponseShapeError, or any other
-                        unreadable = _unreadable_body(exc, status, headers, payload, method,
+                        unreadable = unreadable_body(exc, status, headers, payload, method,
                                                       full_path, attempt)
                     else:
                         return (value, attempt) if counted else value
@@ -430,89 +408,3 @@ def discard_body(_: Any) -> None:
     return None
 
 
-def _unreadable_body(
-    exc: ValueError, status: int, headers: CIMultiDictProxy[str], body: bytes, method: str,
-    path: str, attempts: int,
-) -> APIResponseValidationError:
-    """The error for a 2xx body that ``parse`` (or JSON decoding) refused with ``exc``."""
-    if isinstance(exc, ResponseShapeError):
-        json_path, message = exc.json_path, f"unexpected response: {exc}"
-    elif isinstance(exc, InvalidJSON):
-        json_path, message = "$", f"the response body is {exc}"
-    else:  # any other value a parser refuses: still the SDK's error
-        json_path, message = "$", f"unexpected response: {exc}"
-    return APIResponseValidationError(
-        status=status, method=method, path=path, body=_text(body),
-        request_id=_request_id(headers), json_path=json_path, message=message,
-        attempts=attempts,
-    )
-
-
-def api_error(raw: RawResponse, method: str, path: str, *, attempts: int = 1) -> APIError:
-    """The :class:`APIError` subclass for an error response, with every ``errors[]`` entry."""
-    text = _text(raw.body)
-    common: dict[str, Any] = dict(
-        status=raw.status, method=method, path=path, errors=_error_details(raw.body),
-        body=text, request_id=_request_id(raw.headers), attempts=attempts,
-    )
-    cls = _error_class_for(raw.status)
-    if cls is RateLimitError:
-        return RateLimitError(retry_after=retry_after_seconds(raw.headers.get("Retry-After")),
-                              **common)
-    return cls(**common)
-
-
-def _text(body: bytes) -> str:
-    return body.decode("utf-8", errors="replace")
-
-
-def _request_id(headers: CIMultiDictProxy[str]) -> str | None:
-    return headers.get("X-Request-Id")  # case-insensitive: X-Request-ID too
-
-
-def _error_details(body: bytes) -> tuple[ErrorDetail, ...]:
-    """Every ``{code, message}`` of ``{"errors": [...]}``, in order; () for other bodies."""
-    try:
-        data = decode_json(body)
-    except InvalidJSON:
-        return ()
-    return error_details_of(data)
-
-
-def error_details_of(data: Any) -> tuple[ErrorDetail, ...]:
-    """Every ``{code, message}`` of a parsed ``{"errors": [...]}``; () for anything else."""
-    items = data.get("errors") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        return ()
-    return tuple(
-        ErrorDetail(code=str(item.get("code", "")), message=str(item.get("message", "")))
-        for item in items
-        if isinstance(item, dict)
-    )
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None if absent/bad.
-
-    Example:
-        >>> retry_after_seconds("2")
-        2.0
-        >>> retry_after_seconds("soon") is None
-        True
-    """
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, seconds)
