@@ -23,43 +23,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections import deque
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Iterable,
     Mapping,
     Sequence,
 )
-from typing import Any, Protocol, TypeAlias, TypeVar
+from typing import Any, TypeAlias
 
 import attrs
 
-from ._call_scope import SCOPE, JobTask
 from ._convert import ResponseShapeError, update_to_json
 from ._exceptions import (
-    APIConnectionError,
     APIError,
-    AuthenticationError,
     BatchItemError,
-    BulkAbortedError,
     HelpCrunchError,
-    JobStoppedError,
-    PermissionDeniedError,
     ValidationError,
 )
 from ._fastpaths import customer_from_json, fields_to_json, positional_builder
+from ._job_engine import InputSource, JobEngine, item_failure
 from ._models import Customer, CustomerUpdate
 from ._responses import error_details_of
 from ._validation import check_customer_id
 
-__all__ = [
-    "BATCH_SIZE", "BulkItem", "BulkJob", "BulkResult", "InputSource", "StopSignal",
-    "batch_outcomes", "run_bulk", "schedule",
-]
+__all__ = ["BATCH_SIZE", "BulkItem", "BulkJob", "BulkResult", "batch_outcomes", "run_bulk"]
 
 BATCH_SIZE = 10
 """Items per ``PUT /customers/batch`` request: HelpCrunch accepts 1 to 10."""
@@ -107,28 +96,6 @@ class BulkResult:
 _result = positional_builder(BulkResult)
 
 
-class StopSignal:
-    """Tells a running :func:`schedule` to stop sending (see :meth:`BulkJob.stop`)."""
-
-    __slots__ = ("_stop", "stopped")
-
-    def __init__(self) -> None:
-        self.stopped = False
-        self._stop: Callable[[], None] | None = None
-
-    def stop(self) -> None:
-        if not self.stopped:
-            self.stopped = True
-            if self._stop is not None:
-                self._stop()
-
-    def attach(self, stop: Callable[[], None]) -> None:
-        """The running job's way to stop (called by :func:`schedule` when it starts)."""
-        self._stop = stop
-        if self.stopped:
-            stop()
-
-
 class BulkJob:
     """A running ``update_customers`` job: an async iterator of one :class:`BulkResult`
     per input item, which can be stopped without losing track of any item.
@@ -146,11 +113,11 @@ class BulkJob:
         ...             job.stop()   # the rest: done if on the wire, else not sent
     """
 
-    __slots__ = ("_results", "_signal")
+    __slots__ = ("_engine", "_results")
 
-    def __init__(self, results: AsyncGenerator[BulkResult, None], signal: StopSignal) -> None:
-        self._results = results
-        self._signal = signal
+    def __init__(self, engine: JobEngine[Any, BulkResult]) -> None:
+        self._engine = engine
+        self._results = engine.results()
 
     def __aiter__(self) -> BulkJob:
         return self
@@ -172,7 +139,7 @@ class BulkJob:
         iterable. Safe to call from a signal handler on the job's event loop (e.g.
         ``loop.add_signal_handler(signal.SIGTERM, job.stop)``), and more than once.
         """
-        self._signal.stop()
+        self._engine.stop()
 
 _Prepared: TypeAlias = "tuple[int, int | str, int, dict[str, Any]]"  # index, given id, id, JSON
 
@@ -211,23 +178,12 @@ def _prepare(index: int, item: object, replace: bool) -> _Prepared | BulkResult:
     return index, given if given is not None else cid, cid, payload
 
 
-def _failure(exc: BaseException) -> tuple[HelpCrunchError, int]:
-    """The error to report for an item and the attempts it took."""
-    if isinstance(exc, APIError | APIConnectionError):
-        return exc, exc.attempts
-    if isinstance(exc, HelpCrunchError):
-        return exc, 0
-    error = HelpCrunchError(f"unexpected {type(exc).__name__}: {exc}")
-    error.__cause__ = exc
-    return error, 0
-
-
 async def _one(send_one: SendOne, prepared: _Prepared) -> list[BulkResult]:
     index, given, cid, payload = prepared
     try:
         customer, attempts = await send_one(cid, payload)
     except Exception as exc:  # every failure becomes this item's result
-        error, attempts = _failure(exc)
+        error, attempts = item_failure(exc)
         return [_result(index, given, False, None, error, attempts)]
     return [_result(index, given, True, customer, None, attempts)]
 
@@ -241,7 +197,7 @@ async def _batch(
         if fallback or _refused_whole(exc):
             singles = await asyncio.gather(*(_one(send_one, p) for p in chunk))
             return [r for results in singles for r in results]
-        error, attempts = _failure(exc)
+        error, attempts = item_failure(exc)
         return [BulkResult(index=p[0], customer_id=p[1], ok=False, error=error,
                            attempts=attempts) for p in chunk]
     return [
@@ -334,46 +290,6 @@ def _entry_text(entry: Any) -> str:
         return "(not shown: nested too deeply)"
 
 
-class InputSource:
-    """A sync or async iterable, read one item at a time (checked when made)."""
-
-    def __init__(self, updates: Iterable[Any] | AsyncIterable[Any]) -> None:
-        if isinstance(updates, AsyncIterable):
-            self._aiter: AsyncIterator[Any] | None = aiter(updates)
-            self._iter = None
-        elif isinstance(updates, Iterable) and not isinstance(updates, str | bytes | Mapping):
-            self._aiter = None
-            self._iter = iter(updates)
-        else:
-            raise ValidationError(
-                "updates must be an iterable or async iterable of (customer_id, update) "
-                f"pairs, got {type(updates).__name__}",
-                field="updates",
-            )
-
-    @property
-    def is_async(self) -> bool:
-        """True for an async iterable: read it with :meth:`next`, not :meth:`next_now`."""
-        return self._aiter is not None
-
-    async def next(self) -> tuple[bool, Any]:
-        """``(True, item)``, or ``(False, None)`` at the end."""
-        if self._aiter is not None:
-            try:
-                return True, await anext(self._aiter)
-            except StopAsyncIteration:
-                return False, None
-        return self.next_now()
-
-    def next_now(self) -> tuple[bool, Any]:
-        """:meth:`next` of a sync iterable, without a coroutine per item."""
-        assert self._iter is not None
-        try:
-            return True, next(self._iter)
-        except StopIteration:
-            return False, None
-
-
 def run_bulk(
     updates: Iterable[Any] | AsyncIterable[Any] | InputSource,
     *,
@@ -405,263 +321,9 @@ def run_bulk(
     def unsent(p: _Prepared, error: HelpCrunchError) -> BulkResult:
         return BulkResult(index=p[0], customer_id=p[1], ok=False, error=error)
 
-    signal = StopSignal()
-    return BulkJob(schedule(
+    return BulkJob(JobEngine(
         updates, prepare=lambda index, item: _prepare(index, item, replace),
         result_type=BulkResult, start=start, unsent=unsent,
         chunk_size=BATCH_SIZE if send_batch is not None else 1,
-        max_concurrency=max_concurrency, ordered=ordered, stop_signal=signal,
-    ), signal)
-
-
-class _Outcome(Protocol):
-    """What :func:`schedule` needs of a result: its input position and its error."""
-
-    @property
-    def index(self) -> int: ...
-    @property
-    def error(self) -> HelpCrunchError | None: ...
-
-
-R = TypeVar("R", bound=_Outcome)
-P = TypeVar("P")
-
-
-async def schedule(
-    items: Iterable[Any] | AsyncIterable[Any] | InputSource,
-    *,
-    prepare: Callable[[int, Any], R | P],
-    result_type: type[R],
-    start: Callable[[list[P]], Awaitable[list[R]]],
-    unsent: Callable[[P, HelpCrunchError], R] | None = None,
-    chunk_size: int = 1,
-    max_concurrency: int,
-    ordered: bool = False,
-    stop_signal: StopSignal | None = None,
-) -> AsyncGenerator[R, None]:
-    """The engine of every bulk job: one result per input item, bounded work in flight.
-
-    ``prepare(index, item)`` turns each input item, as it is read, into either its
-    result (an instance of ``result_type``: a bad item, or one that needs no request)
-    or a job; ``start(jobs)`` runs ``chunk_size`` jobs (fewer at the end) and returns
-    their results; ``unsent(job, error)`` is the result of a job read but never started
-    because the key was refused, or stopped by ``stop_signal`` before it was sent
-    (needed with ``chunk_size > 1`` or a ``stop_signal``). At most
-    ``max_concurrency`` starts run at once; see :func:`run_bulk` for reading, ordering,
-    input errors, a refused key and closing early.
-
-    How: up to ``max_concurrency`` worker tasks each read the next input item (or
-    chunk), start it and hand its results over; this generator yields them. A worker
-    whose request finished reads and sends the next item at once, in the same step of
-    the event loop, instead of waiting for this generator to run and start it (which
-    costs a few loop iterations per item). Workers read only while fewer than
-    ``max_concurrency`` results wait to be yielded (and, ordered, while the window
-    allows); an async iterable is read by one worker at a time.
-    """
-    if (chunk_size > 1 or stop_signal is not None) and unsent is None:
-        raise TypeError("schedule: jobs started in chunks, or that may be stopped, need unsent=")
-    source = items if isinstance(items, InputSource) else InputSource(items)
-    read_now = None if source.is_async else source.next_now  # no coroutine per item
-    reading = asyncio.Lock()  # an async iterable: one anext() at a time
-    loop = asyncio.get_running_loop()
-    size = chunk_size
-    window = 4 * max_concurrency * size
-    ready: deque[R] = deque()  # results handed over, not yet yielded (or buffered)
-    buffer: dict[int, R] = {}  # ordered mode: results waiting for an earlier one
-    next_out = 0  # ordered mode: the next index to yield
-    pulled = 0  # items read so far
-    exhausted = False  # read nothing more: end of input, input error, or key refused
-    input_error: BaseException | None = None
-    aborted: BulkAbortedError | None = None
-    crashed: BaseException | None = None  # a bug in prepare/start: raised, not reported
-    workers: list[asyncio.Task[None]] = []
-    marks: dict[asyncio.Task[None], JobTask] = {}  # each worker's requests' view of it
-    starting: set[asyncio.Task[None]] = set()  # workers inside start(), not between jobs
-    stopped_by_us: set[asyncio.Task[None]] = set()  # cancelled by stop(): report unsent
-    running = 0  # workers not yet finished
-    wake: asyncio.Future[None] | None = None  # this generator waits here for results
-    room: asyncio.Future[None] | None = None  # workers wait here for room to read more
-
-    def hand_over(results: list[R]) -> None:
-        nonlocal aborted, exhausted
-        ready.extend(results)
-        if aborted is None:
-            aborted = _key_refused(results)
-            if aborted is not None:  # stop: read nothing more, send nothing more
-                exhausted = True
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-
-    def full() -> bool:
-        """No room to read: results wait to be yielded, or the ordered window is full."""
-        return len(ready) >= max_concurrency or (ordered and pulled - next_out >= window)
-
-    def input_broke(exc: Exception) -> bool:
-        """The caller's iterator failed: read no more, drain, then raise it. False."""
-        nonlocal input_error
-        if input_error is None:
-            input_error = exc
-        return False
-
-    def take(chunk: list[P], more: bool, item: Any) -> bool:
-        """Put what was read into ``chunk`` (a bad item is handed over at once); True when
-        the chunk should go out: full, end of input, or no room to read more."""
-        nonlocal pulled, exhausted
-        if not more:
-            exhausted = True
-            return True
-        prepared = prepare(pulled, item)
-        pulled += 1
-        if isinstance(prepared, result_type):
-            hand_over([prepared])
-        else:
-            chunk.append(prepared)  # type: ignore[arg-type]  # not an R: a job
-        # A partial chunk goes out rather than wait: what it waits for may be in it.
-        return len(chunk) >= size or exhausted or full()
-
-    def read_chunk_now() -> list[P]:
-        """Up to ``size`` prepared jobs from a sync iterable: no coroutine per item."""
-        assert read_now is not None
-        chunk: list[P] = []
-        while True:
-            try:
-                more, item = read_now()
-            except Exception as exc:
-                more, item = input_broke(exc), None
-            if take(chunk, more, item):
-                return chunk
-
-    async def read_chunk() -> list[P]:
-        """Up to ``size`` prepared jobs from an async iterable, one reader at a time."""
-        chunk: list[P] = []
-        async with reading:
-            while not exhausted:
-                try:
-                    more, item = await source.next()
-                except Exception as exc:
-                    more, item = input_broke(exc), None
-                if take(chunk, more, item):
-                    break
-        return chunk
-
-    async def worker() -> None:
-        nonlocal running, room, crashed
-        # This task's requests queue behind the rate limit by nature: each one's timeout
-        # starts when it is sent, not when the item was read (see _call_scope).
-        me = asyncio.current_task()
-        assert me is not None
-        mark = marks[me] = JobTask()
-        mark.stopped = exhausted and stop_signal is not None and stop_signal.stopped
-        SCOPE.set(mark)
-        try:
-            while True:
-                while not exhausted and full():
-                    if room is None:
-                        room = loop.create_future()
-                    await room
-                if exhausted:
-                    return
-                chunk = read_chunk_now() if read_now is not None else await read_chunk()
-                if not chunk:
-                    continue
-                if aborted is not None:  # refused while this chunk was being read
-                    assert unsent is not None  # only async chunks are read across awaits
-                    hand_over([unsent(p, aborted) for p in chunk])
-                    continue
-                if running < max_concurrency and not exhausted:
-                    spawn()  # another worker reads the next item while this one waits
-                starting.add(me)
-                try:
-                    results = await start(chunk)
-                except asyncio.CancelledError:
-                    if me not in stopped_by_us:
-                        raise
-                    me.uncancel()  # stopped, not cancelled: report what was not sent
-                    assert unsent is not None
-                    results = [unsent(p, JobStoppedError()) for p in chunk]
-                finally:
-                    starting.discard(me)
-                hand_over(results)
-        except Exception as exc:  # prepare or start failed (a bug): end the job with it
-            if crashed is None:
-                crashed = exc
-        finally:
-            running -= 1
-            if wake is not None and not wake.done():
-                wake.set_result(None)
-
-    def stop_sending() -> None:
-        """Read nothing more, send nothing more: cancel, at once, every start whose
-        request is not on the wire (its jobs are reported unsent); the rest finish."""
-        nonlocal exhausted
-        exhausted = True
-        for task, mark in marks.items():
-            mark.stopped = True  # a request about to go out (or a retry) does not
-            if task in starting and not mark.on_wire and not task.done():
-                stopped_by_us.add(task)
-                task.cancel()
-        if room is not None and not room.done():
-            room.set_result(None)
-        if wake is not None and not wake.done():
-            wake.set_result(None)
-
-    def spawn() -> None:
-        nonlocal running
-        running += 1
-        workers.append(loop.create_task(worker()))
-
-    if stop_signal is not None:
-        stop_signal.attach(stop_sending)
-    try:
-        spawn()
-        while True:
-            if not ordered:
-                while ready:
-                    yield ready.popleft()
-            else:
-                while True:
-                    while ready:  # (more may be handed over while we are away at a yield)
-                        result = ready.popleft()
-                        buffer[result.index] = result
-                    if next_out not in buffer:
-                        break
-                    yield buffer.pop(next_out)
-                    next_out += 1
-            if crashed is not None:
-                raise crashed
-            if room is not None:  # what was yielded made room: let the workers read
-                room.set_result(None)
-                room = None
-            if ready:
-                continue
-            if not running:
-                if buffer:  # pragma: no cover - would mean a result was lost
-                    raise AssertionError(f"bulk: results {sorted(buffer)} stuck before {next_out}")
-                break
-            wake = loop.create_future()
-            try:
-                await wake
-            finally:
-                wake = None
-    finally:
-        for task in workers:
-            task.cancel()
-        if workers:
-            await asyncio.gather(*workers, return_exceptions=True)
-    if input_error is not None:
-        raise input_error
-    if aborted is not None:
-        raise aborted
-
-
-_KEY_REFUSED = (AuthenticationError, PermissionDeniedError)
-
-
-def _key_refused(results: list[Any]) -> BulkAbortedError | None:
-    """The error that stops a job, when one of ``results`` says the key was refused."""
-    for result in results:
-        error = result.error  # None for every item done: nothing more to check
-        if error is not None and isinstance(error, _KEY_REFUSED):
-            return BulkAbortedError(error)
-    return None
-
+        max_concurrency=max_concurrency, ordered=ordered,
+    ))

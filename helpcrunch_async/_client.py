@@ -25,7 +25,6 @@ from ._bulk import (
     BatchOutcome,
     BulkItem,
     BulkJob,
-    InputSource,
     batch_outcomes,
     run_bulk,
 )
@@ -41,6 +40,7 @@ from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
 from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
 from ._fastpaths import customer_from_json, fields_to_json
 from ._filters import Filter
+from ._job_engine import InputSource
 from ._json import encode_body
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
 from ._paging import (

@@ -15,7 +15,7 @@ iterator of one :class:`CustomerSyncResult` per input row. It works in two phase
    tag/untag calls), *created* (``POST``, with ``create_missing=True``) or *failed*.
 
 Rows run through the same engine as ``update_customers``
-(:func:`helpcrunch_async._bulk.schedule`): bounded concurrency, the input read lazily,
+(:class:`helpcrunch_async._job_engine.JobEngine`): bounded concurrency, the input read lazily,
 every row reported exactly once; every request goes through the client's rate limiter,
 retries and shared 429 pause.
 
@@ -47,7 +47,6 @@ from typing import Any, Literal, Protocol, TypeAlias
 import aiohttp
 import attrs
 
-from ._bulk import InputSource, StopSignal, _failure, schedule
 from ._customer_diff import (
     CustomerRecord,
     RecordBuilder,
@@ -66,6 +65,7 @@ from ._exceptions import (
     NotFoundError,
     ValidationError,
 )
+from ._job_engine import InputSource, JobEngine, item_failure
 from ._models import Customer, CustomerUpdate, Tag, coerce_update
 from ._paging import AsyncCustomerPager
 from ._validation import check_customer_id
@@ -235,7 +235,8 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self.writes = 0
         self.customers_read = 0
         self.on_progress: Callable[[CustomerSync], None] | None = None
-        self._signal = StopSignal()
+        self._stopped = False  # stop() was called
+        self._engine: JobEngine[_RowJob, CustomerSyncResult] | None = None
         self._results = self._run()
 
     # --- the iterator --------------------------------------------------------------------
@@ -262,7 +263,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         in flight and no row is read. Safe to call from a signal handler on the sync's
         event loop, and more than once.
         """
-        self._signal.stop()
+        self._stopped = True
+        if self._engine is not None:
+            self._engine.stop()
 
     @property
     def pages_read(self) -> int:
@@ -337,7 +340,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self.phase = "rows"
         self._progress()
 
-        if self._signal.stopped:  # stopped while the account was being read
+        if self._stopped:  # stopped while the account was being read
             self.phase = "done"
             return
 
@@ -347,9 +350,10 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         def unsent(job: _RowJob, error: HelpCrunchError) -> CustomerSyncResult:
             return _failed(job.index, job.key, error)
 
-        results = schedule(rows, prepare=self._prepare, result_type=CustomerSyncResult,
-                           start=start, unsent=unsent, max_concurrency=self._max_concurrency,
-                           ordered=self._ordered, stop_signal=self._signal)
+        self._engine = JobEngine(rows, prepare=self._prepare, result_type=CustomerSyncResult,
+                                 start=start, unsent=unsent,
+                                 max_concurrency=self._max_concurrency, ordered=self._ordered)
+        results = self._engine.results()
         try:
             async for result in results:
                 yield result
@@ -391,7 +395,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         shown = pager.pages_fetched
         async for customer in pager:
             self._add(customer)
-            if self._signal.stopped:
+            if self._stopped:
                 return
             if pager.pages_fetched != shown:
                 shown = pager.pages_fetched
@@ -471,7 +475,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         try:
             outcome = self._decide(index, key, update, searched=self.strategy == "search")
         except Exception as exc:  # a bug or a surprise: this row fails, the sync goes on
-            return _failed(index, key, _failure(exc)[0])
+            return _failed(index, key, item_failure(exc)[0])
         if isinstance(outcome, CustomerSyncResult):
             return outcome
         return _RowJob(index, key, outcome)
@@ -676,7 +680,7 @@ class _RowJob:
         try:
             return await self.job()
         except Exception as exc:  # a bug or a surprise: this row fails, the sync goes on
-            return _failed(self.index, self.key, _failure(exc)[0])
+            return _failed(self.index, self.key, item_failure(exc)[0])
 
 
 async def _settle(outcome: CustomerSyncResult | _Job) -> CustomerSyncResult:

@@ -1,4 +1,4 @@
-"""The bulk engine (`_bulk.schedule`) on its own, without HTTP: exactly once, bounded.
+"""The job engine (`_job_engine.JobEngine`) on its own, without HTTP: exactly once, bounded.
 
 A property test drives it with random inputs, chunk sizes, concurrency, ordering, job
 latencies, a slow consumer, bad items, a refused key and a failing input iterator,
@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpcrunch_async import AuthenticationError, BulkAbortedError, HelpCrunchError
-from helpcrunch_async._bulk import schedule
+from helpcrunch_async._job_engine import JobEngine
 
 
 @dataclass
@@ -89,10 +89,10 @@ async def _run(
 
     results: list[_Result] = []
     raised: BaseException | None = None
-    stream = schedule(
+    stream = JobEngine(
         async_items() if async_input else items(), prepare=prepare, result_type=_Result,
         start=start, unsent=unsent, chunk_size=chunk_size, max_concurrency=max_concurrency,
-        ordered=ordered)
+        ordered=ordered).results()
     try:
         async for result in stream:
             results.append(result)
@@ -159,8 +159,8 @@ async def test_a_slow_consumer_does_not_stop_requests_but_bounds_reading() -> No
         sent.extend(jobs)
         return [_Result(j) for j in jobs]
 
-    stream = schedule(items(), prepare=lambda i, item: item, result_type=_Result,
-                      start=start, max_concurrency=4)
+    stream = JobEngine(items(), prepare=lambda i, item: item, result_type=_Result,
+                       start=start, max_concurrency=4).results()
     first = await anext(stream)
     await asyncio.sleep(0.05)  # the caller is busy; the loop runs the workers
     assert first.index == 0
@@ -184,8 +184,8 @@ async def test_a_failing_prepare_ends_the_job_with_its_error() -> None:
         await asyncio.sleep(0.01)
         return [_Result(j) for j in jobs]
 
-    stream = schedule(iter(range(100)), prepare=prepare, result_type=_Result, start=start,
-                      max_concurrency=3)
+    stream = JobEngine(iter(range(100)), prepare=prepare, result_type=_Result, start=start,
+                       max_concurrency=3).results()
     with pytest.raises(ZeroDivisionError):
         async for _ in stream:
             pass
@@ -196,7 +196,6 @@ def test_chunks_need_unsent() -> None:
     async def start(jobs: list[Any]) -> list[_Result]:
         return []
 
-    stream = schedule([], prepare=lambda i, item: item, result_type=_Result, start=start,
-                      chunk_size=2, max_concurrency=1)
     with pytest.raises(TypeError, match="unsent"):
-        asyncio.run(anext(stream))
+        JobEngine([], prepare=lambda i, item: item, result_type=_Result, start=start,
+                  chunk_size=2, max_concurrency=1)
