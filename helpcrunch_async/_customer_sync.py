@@ -30,7 +30,6 @@ create is first confirmed with a search by key.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -47,6 +46,7 @@ from typing import Any, Literal, Protocol, TypeAlias
 import aiohttp
 import attrs
 
+from ._account_index import AccountIndex, Ambiguous, key_of, list_pages, match_key
 from ._customer_diff import (
     CustomerRecord,
     RecordBuilder,
@@ -67,7 +67,7 @@ from ._exceptions import (
 )
 from ._job_engine import InputSource, JobEngine, item_failure
 from ._models import Customer, CustomerUpdate, Tag, coerce_update
-from ._paging import AsyncCustomerPager
+from ._paging import MAX_PAGE_SIZE, AsyncCustomerPager
 from ._validation import check_customer_id
 
 
@@ -98,7 +98,6 @@ __all__ = ["CustomerSync", "CustomerSyncResult", "SyncAction", "SyncMatch", "Syn
 SyncAction: TypeAlias = Literal["unchanged", "updated", "created", "failed"]
 SyncMatch: TypeAlias = Literal["user_id", "email", "id"]
 SyncStrategy: TypeAlias = Literal["auto", "list", "search"]
-_PAGE = 100  # customers per list request: the most the docs show
 
 
 @attrs.frozen(kw_only=True)
@@ -142,13 +141,8 @@ class CustomerSyncResult:
         return self.action != "failed"
 
 
-class _Ambiguous:
-    """A key several existing customers have."""
-
-    __slots__ = ("ids",)
-
-    def __init__(self, ids: list[int]) -> None:
-        self.ids = ids
+def _id_of(known: _Known) -> int | None:
+    return known.id if isinstance(known, CustomerRecord) else None
 
 
 class _Uncertain:
@@ -160,7 +154,8 @@ class _Uncertain:
         self.error = error
 
 
-_Entry: TypeAlias = "CustomerRecord | _Ambiguous | _Uncertain"
+_Known: TypeAlias = "CustomerRecord | _Uncertain"  # what the index holds for a key
+_Entry: TypeAlias = "CustomerRecord | _Uncertain | Ambiguous"
 _Job: TypeAlias = "Callable[[], Awaitable[CustomerSyncResult]]"
 
 
@@ -221,7 +216,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self._call: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
         self._builder = RecordBuilder()
         # key -> record (or a marker); in "search" mode only keys this run created
-        self._index: dict[str | int, _Entry] = {}
+        self._index: AccountIndex[_Known] = AccountIndex(match, id_of=_id_of)
         self._busy: dict[str | int, asyncio.Event] = {}
         self._claims: dict[str | int, int] = {}  # key -> the caller's token (claim_key)
         self._confirm_creates = False
@@ -272,11 +267,6 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         """List requests answered so far."""
         return 0 if self._pager is None else self._pager.pages_fetched
 
-    @property
-    def customers_indexed(self) -> int:
-        """Keys held in memory (one compact record each)."""
-        return len(self._index)
-
     def claim_key(self, key: str | int, token: int) -> int | None:
         """Claim ``key`` for the caller's row ``token`` (say, its line number) before
         handing the row over; returns the token that claimed the key first, or ``None``
@@ -300,9 +290,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             >>> sync.claim_key("Ann@Example.com", 3), sync.claim_key("ann@example.com", 7)
             (None, 3)
         """
-        lookup = self._lookup(key)
+        lookup = match_key(self._match, key)
         entry = self._index.get(lookup) if self.strategy == "list" else None
-        if self.strategy == "list" and (isinstance(entry, _Ambiguous)
+        if self.strategy == "list" and (isinstance(entry, Ambiguous)
                                         or (entry is None and not self._create_missing)):
             self._claims.pop(lookup, None)  # claimed while read ahead: not kept after all
             return None
@@ -311,7 +301,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             return first
         if isinstance(entry, CustomerRecord):
             # the record's key object, not the row's equal copy: one string less a key
-            lookup = self._key_of(entry) or lookup
+            lookup = key_of(self._match, entry) or lookup
         self._claims[lookup] = token
         return None
 
@@ -321,11 +311,11 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         rows: Iterable[Any] | AsyncIterable[Any] = self._rows
         strategy = self._strategy
         if strategy != "search":
-            pager = self._pager = self._client.list_customers(page_size=_PAGE, **self._call)
+            pager = self._pager = self._client.list_customers(page_size=MAX_PAGE_SIZE, **self._call)
             self.phase = "reading"
             first = await anext(pager, None)
             self.reads += 1
-            self.pages_total = _pages(pager.total, self.pages_read)
+            self.pages_total = list_pages(pager.total, self.pages_read)
             self._progress()
             if strategy == "auto":
                 strategy, rows = await self._choose(rows, self.pages_total)
@@ -369,7 +359,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         input ends before that, it is small.
         """
         if isinstance(rows, Sized) and not isinstance(rows, AsyncIterable):
-            return ("search" if len(rows) < pages else "list"), rows
+            return ("search" if len(rows) < pages else "list"), rows  # search_is_cheaper
         source = InputSource(rows)
         ahead: list[Any] = []
         while len(ahead) < pages:
@@ -399,7 +389,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                 return
             if pager.pages_fetched != shown:
                 shown = pager.pages_fetched
-                self.pages_total = _pages(pager.total, shown)
+                self.pages_total = list_pages(pager.total, shown)
                 self._progress()
         self.reads = pager.pages_fetched
         # Offset paging can miss customers when others are added or deleted meanwhile:
@@ -417,29 +407,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
     def _add(self, customer: Customer) -> None:
         self.customers_read += 1
         record = self._builder.record(customer)
-        key = self._key_of(record)
-        if key is None:
-            return
-        entry = self._index.get(key)
-        if entry is None:
-            self._index[key] = record
-        elif isinstance(entry, _Ambiguous):
-            entry.ids.append(customer.id)
-        elif isinstance(entry, CustomerRecord) and entry.id is not None:
-            self._index[key] = _Ambiguous([entry.id, customer.id])
-
-    def _key_of(self, record: CustomerRecord) -> str | int | None:
-        if self._match == "id":
-            return record.id
-        value = record.user_id if self._match == "user_id" else record.email
-        return self._lookup(value) if value else None
-
-    def _lookup(self, key: str | int) -> str | int:
-        """The index key: emails ignore case (as ``find_customer`` does)."""
-        if self._match == "email" and isinstance(key, str):
-            folded = key.casefold()
-            return key if folded == key else folded
-        return key
+        key = key_of(self._match, record)
+        if key is not None:
+            self._index.add(key, customer.id, record)
 
     # --- rows ----------------------------------------------------------------------------
 
@@ -483,7 +453,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
     def _decide(self, index: int, key: str | int, update: CustomerUpdate, *,
                 searched: bool) -> CustomerSyncResult | _Job:
         """The row's result when it needs no request; otherwise the job that sends them."""
-        lookup = self._lookup(key)
+        lookup = match_key(self._match, key)
         if lookup in self._busy:  # an earlier row with this key is in flight: wait for it
             return lambda: self._after(index, key, update, searched)
         entry = self._index.get(lookup)
@@ -495,9 +465,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                     entry: _Entry | None, *, claim: bool = True) -> CustomerSyncResult | _Job:
         """The row against what is known of its key; a job is claimed unless ``claim``
         is False (the caller holds the key already)."""
-        lookup = self._lookup(key)
+        lookup = match_key(self._match, key)
         job: _Job
-        if isinstance(entry, _Ambiguous):
+        if isinstance(entry, Ambiguous):
             ids = tuple(sorted(entry.ids))
             return _failed(index, key, AmbiguousCustomerError(
                 f"{len(ids)} customers have {self._match} {key!r} (ids "
@@ -514,7 +484,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
                     match=self._match, key=key))
             plan = plan_create(update)
             if self._dry_run and not self._confirm_creates:
-                self._index[lookup] = record_of_update(update)
+                self._index.put(lookup, record_of_update(update))
                 return _result(index, key, None, plan)
 
             def job() -> Awaitable[CustomerSyncResult]:
@@ -549,7 +519,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
 
     async def _after(self, index: int, key: str | int, update: CustomerUpdate,
                      searched: bool) -> CustomerSyncResult:
-        lookup = self._lookup(key)
+        lookup = match_key(self._match, key)
         while lookup in self._busy:
             await self._busy[lookup].wait()
         outcome = self._decide(index, key, update, searched=searched)
@@ -627,42 +597,43 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
 
     async def _create(self, index: int, key: str | int, update: CustomerUpdate,
                       plan: RowPlan) -> CustomerSyncResult:
-        lookup = self._lookup(key)
+        lookup = match_key(self._match, key)
         if self._confirm_creates:  # the listing may have missed this customer
             try:
                 found = await self._find(key)
             except HelpCrunchError as exc:
                 return _failed(index, key, exc)
             if found is not None:
-                record = self._index[lookup] = self._builder.record(found)
+                record = self._builder.record(found)
+                self._index.put(lookup, record)
                 outcome = self._with_entry(index, key, update, record, claim=False)
                 return await _settle(outcome)
         if self._dry_run:
-            self._index[lookup] = record_of_update(update)
+            self._index.put(lookup, record_of_update(update))
             return _result(index, key, None, plan)
         try:
             self.writes += 1
             customer = await self._client.create_customer(update, **self._call)
         except APIConnectionError as exc:
             if exc.maybe_sent:
-                self._index[lookup] = _Uncertain(exc)
+                self._index.put(lookup, _Uncertain(exc))
             return _failed(index, key, exc, None, plan)
         except APIError as exc:
             # Only a 4xx refused the create for sure: after a 5xx it may have happened,
             # and after a 2xx whose answer could not be read it did.
             if exc.status is None or not 400 <= exc.status < 500:
-                self._index[lookup] = _Uncertain(exc)
+                self._index.put(lookup, _Uncertain(exc))
             return _failed(index, key, exc, None, plan)
         except HelpCrunchError as exc:
             return _failed(index, key, exc, None, plan)
-        self._index[lookup] = self._builder.record(customer)
+        self._index.put(lookup, self._builder.record(customer))
         return _result(index, key, customer.id, plan)
 
     def _refresh(self, key: str | int, customer: Customer) -> None:
         """Replace the key's record (the search strategy holds only created keys)."""
-        lookup = self._lookup(key)
+        lookup = match_key(self._match, key)
         if lookup in self._index:
-            self._index[lookup] = self._builder.record(customer)
+            self._index.put(lookup, self._builder.record(customer))
 
 
 class _RowJob:
@@ -686,12 +657,6 @@ class _RowJob:
 async def _settle(outcome: CustomerSyncResult | _Job) -> CustomerSyncResult:
     """The row's result: ``outcome`` itself, or what its job returns."""
     return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
-
-
-def _pages(total: int | None, fetched: int) -> int:
-    if total is None:
-        return fetched
-    return max(fetched, math.ceil(total / _PAGE))
 
 
 def _result(index: int, key: str | int, cid: int | None, plan: RowPlan) -> CustomerSyncResult:

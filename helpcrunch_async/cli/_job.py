@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from .._account_index import MatchField
 from .._bulk import BulkJob
 from .._client import AsyncHelpCrunch
 from .._config import API_KEY_ENV
@@ -91,7 +92,7 @@ class LineJob:
     """
 
     def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
-                 report: ReportWriter, progress: Progress, match: str = "id",
+                 report: ReportWriter, progress: Progress, match: MatchField = "id",
                  send_key: bool = False) -> None:
         self._lines = lines
         self._send_key = send_key

@@ -61,6 +61,7 @@ from typing import IO, Any
 
 import attrs
 
+from .._account_index import MatchField, match_key
 from .._exceptions import APIError, HelpCrunchError, ValidationError
 from .._models import CustomerUpdate, Tag, coerce_update
 from .._validation import check_customer_id
@@ -301,17 +302,6 @@ def _match_key(match: str, raw_id: object, fields: dict[str, Any], written: dict
     return value
 
 
-def match_key(match: str, value: str) -> str:
-    """The form a key is compared in: emails ignoring case (as ``find_customer`` does),
-    user ids exactly.
-
-    Example:
-        >>> match_key("email", "Ann@Example.com"), match_key("user_id", "U-1")
-        ('ann@example.com', 'U-1')
-    """
-    return value.casefold() if match == "email" else value
-
-
 def _invalid(number: int, message: str, field: str = "line", raw_id: object = None) -> JobLine:
     return JobLine(number, None, None, ValidationError(message, field=field), raw_id)
 
@@ -353,7 +343,7 @@ def close_input(stream: IO[str], path: str) -> None:
         stream.detach()  # our wrapper goes, the process's stdin stays
 
 
-def read_lines(stream: IO[str], path: str = "-", match: str = "id", *,
+def read_lines(stream: IO[str], path: str = "-", match: MatchField = "id", *,
                unique: bool = True) -> Iterator[JobLine]:
     """Parse the input lazily, one :class:`JobLine` per non-blank line.
 
@@ -389,7 +379,7 @@ def read_lines(stream: IO[str], path: str = "-", match: str = "id", *,
         raise InputError(f"cannot read {input_name(path)}: {exc.strerror or exc}") from None
 
 
-def start_reading(stream: IO[str], path: str = "-", match: str = "id", *,
+def start_reading(stream: IO[str], path: str = "-", match: MatchField = "id", *,
                   unique: bool = True) -> Iterator[JobLine]:
     """:func:`read_lines` with its first line read now, so that an input that cannot be
     read at all (not UTF-8, a CSV header without the key's column) is refused before
@@ -403,7 +393,7 @@ def start_reading(stream: IO[str], path: str = "-", match: str = "id", *,
     return iter(()) if first is None else itertools.chain([first], lines)
 
 
-def line_key(line: JobLine, match: str) -> str | int | None:
+def line_key(line: JobLine, match: MatchField) -> str | int | None:
     """The key of a valid line in the form keys are compared in (:func:`match_key`);
     ``None`` for an invalid line."""
     if match == "id":

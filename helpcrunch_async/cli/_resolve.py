@@ -28,19 +28,26 @@ such a line fails as matching nobody and ``--resume`` tries it again.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Literal
 
+from .._account_index import (
+    AccountIndex,
+    Ambiguous,
+    MatchField,
+    key_of,
+    list_pages,
+    search_is_cheaper,
+)
 from .._call_scope import as_job_task
 from .._client import AsyncHelpCrunch
 from .._exceptions import AmbiguousCustomerError, HelpCrunchError
 from .._models import Customer
 from .._paging import MAX_PAGE_SIZE, AsyncCustomerPager
 from ._common import say
-from ._jobfile import MATCH_NAMES, JobLine, match_key
+from ._jobfile import MATCH_NAMES, JobLine
 
 __all__ = ["Resolver", "UnmatchedError", "choose_resolver", "resolve_lines"]
 
@@ -54,13 +61,12 @@ class UnmatchedError(HelpCrunchError):
 class Resolver:
     """Turns a line's key into HelpCrunch's customer id, by search or from a list pass."""
 
-    def __init__(self, client: AsyncHelpCrunch, match: str, strategy: Strategy) -> None:
+    def __init__(self, client: AsyncHelpCrunch, match: MatchField, strategy: Strategy) -> None:
         self.match = match
         self.strategy = strategy
         self._client = client
         self._name = MATCH_NAMES[match]
-        self._ids: dict[str, int] = {}
-        self._ambiguous: dict[str, list[int]] = {}
+        self._found: AccountIndex[int] = AccountIndex(match, id_of=lambda cid: cid)
 
     async def lookup(self, key: str) -> int:
         """The customer id for ``key``.
@@ -80,36 +86,27 @@ class Resolver:
 
     def lookup_listed(self, key: str) -> int:
         """:meth:`lookup` from the map a list pass built (no request)."""
-        wanted = match_key(self.match, key)
-        if wanted in self._ambiguous:
-            ids = tuple(sorted(self._ambiguous[wanted]))
+        found = self._found.get(key)
+        if isinstance(found, Ambiguous):
+            ids = tuple(sorted(found.ids))
             raise AmbiguousCustomerError(
                 f"{len(ids)} customers have {self._name} {key!r} (ids "
                 f"{', '.join(map(str, ids))}); refusing to pick one", customer_ids=ids)
-        if wanted not in self._ids:
+        if found is None:
             raise self._unmatched(key)
-        return self._ids[wanted]
+        return found
 
     def _unmatched(self, key: str) -> UnmatchedError:
         return UnmatchedError(f"no customer has {self._name} {key!r}; nothing sent")
 
-    def add(self, customer: Customer, wanted: set[str]) -> None:
+    def add(self, customer: Customer, wanted: set[str | int]) -> None:
         """Record a listed customer whose key the input asks for."""
-        value = customer.user_id if self.match == "user_id" else customer.email
-        if value is None:
-            return
-        key = match_key(self.match, value)
-        if key not in wanted:
-            return
-        if key in self._ambiguous:
-            self._ambiguous[key].append(customer.id)
-        elif key in self._ids:
-            self._ambiguous[key] = [self._ids.pop(key), customer.id]
-        else:
-            self._ids[key] = customer.id
+        key = key_of(self.match, customer)
+        if key is not None and key in wanted:
+            self._found.add(key, customer.id, customer.id)
 
     async def read_list(self, pager: AsyncCustomerPager, first: Customer | None,
-                        wanted: set[str]) -> None:
+                        wanted: set[str | int]) -> None:
         """One pass over the customer list (``first`` already taken from ``pager``)."""
         start = time.monotonic()
         seen = 0
@@ -119,13 +116,15 @@ class Resolver:
             async for customer in pager:
                 self.add(customer, wanted)
                 seen += 1
+        ambiguous = sum(isinstance(self._found.get(k), Ambiguous) for k in wanted
+                        if k in self._found)
         say(f"helpcrunch: read {seen} customers in {pager.pages_fetched} pages "
-            f"({time.monotonic() - start:.1f} s): {len(self._ids)} of {len(wanted)} "
-            f"{self._name}s found, {len(self._ambiguous)} held by several customers")
+            f"({time.monotonic() - start:.1f} s): {len(self._found) - ambiguous} of "
+            f"{len(wanted)} {self._name}s found, {ambiguous} held by several customers")
 
 
-async def choose_resolver(client: AsyncHelpCrunch, match: str, how: str,
-                          wanted: set[str] | None) -> Resolver:
+async def choose_resolver(client: AsyncHelpCrunch, match: MatchField, how: str,
+                          wanted: set[str | int] | None) -> Resolver:
     """The :class:`Resolver` for ``--resolve how`` (``auto``, ``search``, ``list``),
     its list read when that is the way; says on stderr which way and why.
 
@@ -152,11 +151,11 @@ async def choose_resolver(client: AsyncHelpCrunch, match: str, how: str,
             say(f"helpcrunch: finding each line's customer by {name}: one search per line "
                 "(the customer list gave no total, so its length is unknown)")
             return Resolver(client, match, "search")
-        pages = math.ceil(total / MAX_PAGE_SIZE)
+        pages = list_pages(total)
         more = max(0, pages - 1)
         sizes = (f"{count} {name}s to find, {total} customers ({pages} pages of "
                  f"{MAX_PAGE_SIZE})")
-        if count < pages:
+        if search_is_cheaper(count, total):
             await pager.aclose()
             say(f"helpcrunch: {sizes}: one search per line ({count} requests) costs less "
                 f"than reading the customer list ({more} more requests)")

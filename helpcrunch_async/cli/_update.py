@@ -32,6 +32,7 @@ from typing import IO, Any
 
 import attrs
 
+from .._account_index import MatchField
 from .._config import API_KEY_ENV
 from .._exceptions import (
     BulkAbortedError,
@@ -207,7 +208,7 @@ def _confirm_put(path: str, yes: bool) -> bool:
     return False
 
 
-def _dry_run(path: str, match: str) -> int:
+def _dry_run(path: str, match: MatchField) -> int:
     stream = open_input(path)
     valid = invalid = 0
     try:
@@ -244,7 +245,7 @@ def _open_job_input(args: argparse.Namespace) -> IO[str]:
 
 
 def _keys_to_find(args: argparse.Namespace, stream: IO[str],
-                  skip: dict[int, str | None]) -> set[str]:
+                  skip: dict[int, str | None]) -> set[str | int]:
     """The keys of the lines to send (``match_key`` form); rewinds ``stream``."""
     keys = {match_key(args.match, line.raw_id)
             for line in read_lines(stream, args.file, args.match)
@@ -262,7 +263,7 @@ class _Input:
 
     lines: Iterator[JobLine]
     skip: dict[int, str | None]
-    wanted: set[str] | None
+    wanted: set[str | int] | None
     report: ReportWriter
 
 
