@@ -564,12 +564,12 @@ async def test_a_stored_value_the_diff_cannot_read_fails_its_row_only(
     assert [r.action for r in results] == ["updated", "updated"]  # was: ValueError, no result
     assert helpcrunch_fake.customers[1]["customData"] == {"x": "2"}
 
-    from helpcrunch_async import _customer_sync
+    from helpcrunch_async import _customer_sync_rows
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ValueError("surprise")
 
-    monkeypatch.setattr(_customer_sync, "plan_update", broken)
+    monkeypatch.setattr(_customer_sync_rows, "plan_update", broken)
     results = await run(helpcrunch_client, [row(1, name="A"), row(2, name="C")],
                         strategy="list")
     assert [r.action for r in results] == ["failed", "failed"]  # each row, not the sync
