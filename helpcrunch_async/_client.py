@@ -29,12 +29,7 @@ from ._bulk import (
     run_bulk,
 )
 from ._call_scope import deadline_scope
-from ._config import (
-    DEFAULT_TIMEOUT,
-    resolve_api_key,
-    resolve_base_url,
-    to_client_timeout,
-)
+from ._config import DEFAULT_TIMEOUT, client_options, to_client_timeout
 from ._convert import tags_to_json, update_to_json
 from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
 from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
@@ -50,12 +45,12 @@ from ._paging import (
     customer_page_from_json,
     sort_params,
 )
-from ._ratelimit import RateLimit, RateLimiter
+from ._ratelimit import RateLimiter
 from ._requestor import Requestor, RequestStats, discard_body, request_headers
 from ._retry import RetryPolicy, check_max_retries
 from ._transport import AiohttpTransport
 from ._types import UNSET, Unset
-from ._validation import check_customer_id
+from ._validation import check_customer_id, check_int
 
 __all__ = ["AsyncHelpCrunch"]
 
@@ -124,37 +119,22 @@ class AsyncHelpCrunch:
         rate_limit: RateLimiter | None | Unset = UNSET,
         max_concurrency: int = 16,
     ) -> None:
-        key = resolve_api_key(api_key)
-        if (isinstance(max_retry_after, bool) or not isinstance(max_retry_after, int | float)
-                or not 0 <= max_retry_after < float("inf")):
-            raise ValidationError(
-                f"max_retry_after must be a number of seconds >= 0, got {max_retry_after!r}",
-                field="max_retry_after",
-            )
-        self._base_url = resolve_base_url(base_url)
-        if rate_limit is UNSET:
-            rate_limit = RateLimit()
-        elif rate_limit is not None and not isinstance(rate_limit, RateLimiter):
-            raise ValidationError(
-                "rate_limit must be a RateLimit (or another RateLimiter) or None, got "
-                f"{type(rate_limit).__name__}",
-                field="rate_limit",
-            )
-        if (isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int)
-                or max_concurrency < 1):
-            raise ValidationError(
-                f"max_concurrency must be an int >= 1, got {max_concurrency!r}",
-                field="max_concurrency",
-            )
-        self._rate_limit = rate_limit
-        self._max_concurrency = max_concurrency
-        self._transport = AiohttpTransport(session=session, max_connections=max_concurrency,
-                                           headers=request_headers(key))
+        options = client_options(
+            api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
+            max_retry_after=max_retry_after, rate_limit=rate_limit,
+            max_concurrency=max_concurrency)
+        self._base_url = options.base_url
+        self._rate_limit = options.rate_limit
+        self._max_concurrency = options.max_concurrency
+        self._transport = AiohttpTransport(
+            session=session, max_connections=options.max_concurrency,
+            headers=request_headers(options.api_key))
         self._requestor = Requestor(
-            self._transport, base_url=self._base_url, api_key=key,
-            timeout=to_client_timeout(timeout), retry=RetryPolicy(max_retries=max_retries,
-                              max_retry_after=float(max_retry_after)),
-            rate_limit=rate_limit, max_concurrency=max_concurrency,
+            self._transport, base_url=options.base_url, api_key=options.api_key,
+            timeout=options.timeout,
+            retry=RetryPolicy(max_retries=options.max_retries,
+                              max_retry_after=options.max_retry_after),
+            rate_limit=options.rate_limit, max_concurrency=options.max_concurrency,
         )
 
     @property
@@ -797,14 +777,9 @@ class AsyncHelpCrunch:
 
     def _job_concurrency(self, max_concurrency: int | None) -> int:
         """A bulk job's concurrency: the client's by default, checked."""
-        concurrency = self._max_concurrency if max_concurrency is None else max_concurrency
-        if (isinstance(concurrency, bool) or not isinstance(concurrency, int)
-                or concurrency < 1):
-            raise ValidationError(
-                f"max_concurrency must be an int >= 1, got {concurrency!r}",
-                field="max_concurrency",
-            )
-        return concurrency
+        if max_concurrency is None:
+            return self._max_concurrency
+        return check_int("max_concurrency", max_concurrency, minimum=1)
 
     def _send_customer(
         self,

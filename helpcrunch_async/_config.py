@@ -1,4 +1,4 @@
-"""Client settings, checked once at construction: key, base URL, timeout.
+"""Client settings, every one checked here once, at construction (:func:`client_options`).
 
 The key and the base URL come from the argument, else the environment
 (``$HELPCRUNCH_API_KEY``, ``$HELPCRUNCH_BASE_URL``), else (the base URL only) the default.
@@ -21,16 +21,24 @@ import math
 import os
 
 import aiohttp
+import attrs
 from yarl import URL
 
 from ._exceptions import HelpCrunchError, ValidationError
+from ._ratelimit import RateLimit, RateLimiter
+from ._retry import check_max_retries
+from ._types import UNSET, Unset
+from ._validation import check_int, check_seconds
 
 __all__ = [
     "API_KEY_ENV",
     "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
+    "ClientOptions",
+    "api_key_from_env",
     "check_base_url",
+    "client_options",
     "resolve_api_key",
     "resolve_base_url",
     "to_client_timeout",
@@ -44,6 +52,13 @@ DEFAULT_TIMEOUT = 30.0
 _CONNECT_TIMEOUT = 10.0
 
 
+def api_key_from_env() -> str | None:
+    """``$HELPCRUNCH_API_KEY`` without surrounding whitespace (a newline left by a file it
+    was read from); ``None`` when it is unset or blank. The one place the key is read
+    from the environment."""
+    return os.environ.get(API_KEY_ENV, "").strip() or None
+
+
 def resolve_api_key(api_key: str | None) -> str:
     """The key given, else ``$HELPCRUNCH_API_KEY``; refuse none, empty, or one with spaces.
 
@@ -51,7 +66,7 @@ def resolve_api_key(api_key: str | None) -> str:
     sent in a header, and the error aiohttp or the codec would raise carries the key.
     The key is never echoed in a message.
     """
-    key = os.environ.get(API_KEY_ENV) if api_key is None else api_key
+    key = api_key_from_env() if api_key is None else api_key
     if key is None or key == "":
         raise HelpCrunchError(
             f"no API key: pass api_key=... or set {API_KEY_ENV} "
@@ -134,3 +149,51 @@ def to_client_timeout(timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientT
         )
     seconds = float(timeout)
     return aiohttp.ClientTimeout(total=seconds, connect=min(seconds, _CONNECT_TIMEOUT))
+
+
+@attrs.frozen
+class ClientOptions:
+    """A client's settings, each checked (see :func:`client_options`)."""
+
+    api_key: str = attrs.field(repr=False)  # never shown
+    base_url: URL
+    timeout: aiohttp.ClientTimeout
+    max_retries: int
+    max_retry_after: float
+    rate_limit: RateLimiter | None
+    max_concurrency: int
+
+
+def client_options(
+    api_key: str | None, *, base_url: str | None, timeout: float | aiohttp.ClientTimeout,
+    max_retries: int, max_retry_after: float, rate_limit: RateLimiter | None | Unset,
+    max_concurrency: int,
+) -> ClientOptions:
+    """Every option of a client checked, or a :class:`ValidationError` naming the first
+    bad one (:class:`HelpCrunchError` when there is no key at all).
+
+    ``rate_limit`` left :data:`UNSET` is HelpCrunch's documented limit,
+    ``RateLimit(120, 60.0)``.
+
+    Example:
+        >>> client_options("key", base_url=None, timeout=30, max_retries=2,
+        ...                max_retry_after=60, rate_limit=None, max_concurrency=0)
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: max_concurrency must be an int >= 1, \
+got 0
+    """
+    key = resolve_api_key(api_key)
+    if rate_limit is UNSET:
+        rate_limit = RateLimit()
+    elif rate_limit is not None and not isinstance(rate_limit, RateLimiter):
+        raise ValidationError(
+            "rate_limit must be a RateLimit (or another RateLimiter) or None, got "
+            f"{type(rate_limit).__name__}", field="rate_limit")
+    return ClientOptions(
+        api_key=key, base_url=resolve_base_url(base_url), timeout=to_client_timeout(timeout),
+        max_retries=check_max_retries(max_retries),
+        max_retry_after=check_seconds("max_retry_after", max_retry_after, allow_zero=True),
+        rate_limit=rate_limit,
+        max_concurrency=check_int("max_concurrency", max_concurrency, minimum=1),
+    )

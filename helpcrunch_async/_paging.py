@@ -40,6 +40,7 @@ from ._convert import ResponseShapeError
 from ._exceptions import HelpCrunchError, ValidationError
 from ._fastpaths import customer_from_json
 from ._models import Customer
+from ._validation import check_int, is_int
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -93,15 +94,8 @@ def sort_params(sort: str | None, order: Literal["asc", "desc"] | None) -> dict[
 
 def check_paging(page_size: object, limit: object) -> tuple[int, int | None]:
     """``(page_size, limit)`` checked: 1..100, and ``None`` or an int >= 0."""
-    if (isinstance(page_size, bool) or not isinstance(page_size, int)
-            or not 1 <= page_size <= MAX_PAGE_SIZE):
-        raise ValidationError(f"page_size must be an int from 1 to {MAX_PAGE_SIZE}, "
-                              f"got {page_size!r}", field="page_size")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                              or limit < 0):
-        raise ValidationError(f"limit must be None or an int >= 0, got {limit!r}",
-                              field="limit")
-    return page_size, limit
+    size = check_int("page_size", page_size, minimum=1, maximum=MAX_PAGE_SIZE)
+    return size, None if limit is None else check_int("limit", limit)
 
 
 def customer_page_from_json(data: Any) -> CustomerPage:
@@ -118,8 +112,7 @@ def customer_page_from_json(data: Any) -> CustomerPage:
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise ResponseShapeError('expected {"data": [...], "total": N}', "$")
     total = data.get("total")
-    if total is not None and (isinstance(total, bool) or not isinstance(total, int)
-                              or total < 0):
+    if total is not None and (not is_int(total) or total < 0):
         raise ResponseShapeError(f"expected a count, got {type(total).__name__}", "$.total")
     customers = []
     for i, item in enumerate(data["data"]):

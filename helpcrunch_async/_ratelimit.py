@@ -55,7 +55,7 @@ import time
 import weakref
 from typing import Protocol, runtime_checkable
 
-from ._exceptions import ValidationError
+from ._validation import check_int, check_seconds
 
 __all__ = ["PauseGate", "RateLimit", "RateLimiter", "check_budget", "key_digest"]
 
@@ -134,15 +134,8 @@ def check_budget(requests: int, period: float) -> tuple[int, float]:
         >>> check_budget(120, 60)
         (120, 60.0)
     """
-    if (isinstance(requests, bool) or not isinstance(requests, int)
-            or not 1 <= requests <= sys.maxsize):
-        raise ValidationError(f"requests must be an int >= 1, got {requests!r}",
-                              field="requests")
-    if (isinstance(period, bool) or not isinstance(period, int | float)
-            or not 0 < period < math.inf):
-        raise ValidationError(f"period must be a finite number of seconds > 0, got {period!r}",
-                              field="period")
-    return requests, float(period)
+    return (check_int("requests", requests, minimum=1, maximum=sys.maxsize),
+            check_seconds("period", period))
 
 
 def key_digest(api_key: str) -> str:

@@ -27,7 +27,7 @@ import random
 
 import attrs
 
-from ._exceptions import ValidationError
+from ._validation import check_int
 
 __all__ = ["IDEMPOTENT_METHODS", "RetryPolicy", "check_max_retries"]
 
@@ -37,10 +37,7 @@ _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 def check_max_retries(value: object) -> int:
     """``max_retries`` as an int >= 0, or a :class:`ValidationError`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError(f"max_retries must be an int >= 0, got {value!r}",
-                              field="max_retries")
-    return value
+    return check_int("max_retries", value)
 
 
 @attrs.frozen(kw_only=True)

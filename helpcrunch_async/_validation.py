@@ -13,12 +13,12 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._exceptions import ValidationError
 from ._types import UNSET, CustomDataInput, Timestamp, Unset
 
-__all__ = ["check_customer_id", "check_text"]
+__all__ = ["check_customer_id", "check_int", "check_seconds", "check_text", "is_int"]
 
 # ISO 639-1, the two-letter language codes (the API documents ``locale`` as one).
 ISO_639_1 = frozenset((
@@ -37,6 +37,58 @@ ISO_639_1 = frozenset((
     "za", "zh", "zu",
 ))
 _DIGITS = re.compile(r"[0-9]+")
+
+
+def is_int(value: object) -> TypeGuard[int]:
+    """True for an ``int`` that is not a ``bool`` (``True`` is an ``int`` to Python).
+
+    Example:
+        >>> is_int(3), is_int(True), is_int(3.0)
+        (True, False, False)
+    """
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_int(field: str, value: object, *, minimum: int = 0,
+              maximum: int | None = None) -> int:
+    """``value`` as an ``int`` from ``minimum`` (to ``maximum``), or a
+    :class:`ValidationError` naming ``field``.
+
+    Example:
+        >>> check_int("max_retries", 2)
+        2
+        >>> check_int("max_concurrency", True, minimum=1)
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: max_concurrency must be an int >= 1, \
+got True
+    """
+    if is_int(value) and value >= minimum and (maximum is None or value <= maximum):
+        return value
+    expected = (f"an int >= {minimum}" if maximum is None
+                else f"an int from {minimum} to {maximum}")
+    raise ValidationError(f"{field} must be {expected}, got {value!r}", field=field)
+
+
+def check_seconds(field: str, value: object, *, allow_zero: bool = False) -> float:
+    """``value`` as a finite number of seconds (> 0, or >= 0 with ``allow_zero``), or a
+    :class:`ValidationError` naming ``field``.
+
+    Example:
+        >>> check_seconds("period", 60)
+        60.0
+        >>> check_seconds("period", float("inf"))
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: period must be a finite number of \
+seconds > 0, got inf
+    """
+    if (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+            and (value > 0 or (allow_zero and value == 0))):
+        return float(value)
+    raise ValidationError(
+        f"{field} must be a finite number of seconds {'>=' if allow_zero else '>'} 0, "
+        f"got {value!r}", field=field)
 
 
 def check_customer_id(customer_id: object) -> int:

@@ -193,3 +193,18 @@ def test_a_bad_base_url_in_the_environment_names_the_variable(
     assert info.value.field == "base_url"
     assert "$HELPCRUNCH_BASE_URL" in str(info.value)
     assert "https://" in str(info.value)
+
+
+def test_the_key_from_the_environment_loses_surrounding_whitespace_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # One reading of $HELPCRUNCH_API_KEY for the clients and the command alike: a newline
+    # left by `export KEY=$(cat key.txt)` is dropped; whitespace inside is still refused.
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", "sk-live-1\n")
+    client = hc.AsyncHelpCrunch()
+    assert client._requestor._transport._headers["Authorization"] == "Bearer sk-live-1"
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", "sk live")
+    with pytest.raises(hc.ValidationError, match="whitespace"):
+        hc.AsyncHelpCrunch()
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", "   ")
+    with pytest.raises(hc.HelpCrunchError, match="no API key"):
+        hc.AsyncHelpCrunch()

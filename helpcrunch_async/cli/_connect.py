@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 from .._client import AsyncHelpCrunch
-from .._config import API_KEY_ENV, DEFAULT_BASE_URL
+from .._config import API_KEY_ENV, DEFAULT_BASE_URL, api_key_from_env
 from .._exceptions import (
     APIConnectionError,
     AuthenticationError,
@@ -140,7 +140,7 @@ def run_with_client(args: argparse.Namespace,
     No key: a message and exit 2, nothing sent. A :class:`HelpCrunchError` from
     ``work``: one line on stderr and exit 1.
     """
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
+    api_key = api_key_from_env()
     if not api_key:
         say(f"helpcrunch: set {API_KEY_ENV} to your API key; `helpcrunch demo` runs "
             "without one")
