@@ -28,7 +28,7 @@ from ._exceptions import HelpCrunchError, ValidationError
 from ._ratelimit import RateLimit, RateLimiter
 from ._retry import check_max_retries
 from ._types import UNSET, Unset
-from ._validation import check_int, check_seconds
+from ._validation import check_int, check_seconds, is_number
 
 __all__ = [
     "API_KEY_ENV",
@@ -140,8 +140,7 @@ def to_client_timeout(timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientT
     """Seconds (for the whole request) or an ``aiohttp.ClientTimeout`` as given."""
     if isinstance(timeout, aiohttp.ClientTimeout):
         return timeout
-    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
-            or not 0 < timeout < math.inf):
+    if not is_number(timeout) or not 0 < timeout < math.inf:
         raise ValidationError(
             f"timeout must be a positive, finite number of seconds or an aiohttp.ClientTimeout, "
             f"got {timeout!r}",

@@ -54,6 +54,7 @@ from redis.exceptions import RedisError
 from ._exceptions import HelpCrunchError, ValidationError
 from ._per_loop import PerLoop
 from ._ratelimit import RateLimit, check_budget
+from ._validation import check_seconds, is_number
 
 __all__ = ["RedisRateLimit"]
 
@@ -188,12 +189,9 @@ class RedisRateLimit:
                                  or "{" in name or "}" in name):
             raise ValidationError(f"name must be a non-empty string without braces, got "
                                   f"{name!r}", field="name")
-        for field, value in (("timeout", timeout), ("retry_redis_after", retry_redis_after)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-                raise ValidationError(f"{field} must be > 0 seconds, got {value!r}",
-                                      field=field)
-        if (isinstance(fallback_share, bool) or not isinstance(fallback_share, int | float)
-                or not 0 < fallback_share <= 1):
+        check_seconds("timeout", timeout)
+        check_seconds("retry_redis_after", retry_redis_after)
+        if not (is_number(fallback_share) and 0 < fallback_share <= 1):
             raise ValidationError(
                 f"fallback_share must be in (0, 1], got {fallback_share!r}",
                 field="fallback_share")

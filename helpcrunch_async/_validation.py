@@ -18,7 +18,9 @@ from typing import Any, TypeGuard
 from ._exceptions import ValidationError
 from ._types import UNSET, CustomDataInput, Timestamp, Unset
 
-__all__ = ["check_customer_id", "check_int", "check_seconds", "check_text", "is_int"]
+__all__ = [
+    "check_customer_id", "check_int", "check_seconds", "check_text", "is_int", "is_number",
+]
 
 # ISO 639-1, the two-letter language codes (the API documents ``locale`` as one).
 ISO_639_1 = frozenset((
@@ -47,6 +49,11 @@ def is_int(value: object) -> TypeGuard[int]:
         (True, False, False)
     """
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> TypeGuard[int | float]:
+    """True for an ``int`` or ``float`` that is not a ``bool``."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def check_int(field: str, value: object, *, minimum: int = 0,
@@ -83,8 +90,7 @@ def check_seconds(field: str, value: object, *, allow_zero: bool = False) -> flo
         helpcrunch_async._exceptions.ValidationError: period must be a finite number of \
 seconds > 0, got inf
     """
-    if (isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            and (value > 0 or (allow_zero and value == 0))):
+    if is_number(value) and math.isfinite(value) and (value > 0 or (allow_zero and value == 0)):
         return float(value)
     raise ValidationError(
         f"{field} must be a finite number of seconds {'>=' if allow_zero else '>'} 0, "

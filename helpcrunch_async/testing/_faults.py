@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from .._validation import is_int, is_number
+
 __all__ = ["ALL_FAULT_KINDS", "Fault", "FaultPlan"]
 
 ALL_FAULT_KINDS: tuple[str, ...] = (
@@ -65,7 +67,7 @@ class Fault:
             >>> Fault.status(502).kind
             '502'
         """
-        if isinstance(code, bool) or not isinstance(code, int) or not 400 <= code <= 599:
+        if not is_int(code) or not 400 <= code <= 599:
             raise ValueError(f"Fault.status needs an HTTP error code 400..599, got {code!r}")
         return cls(str(code))
 
@@ -97,7 +99,7 @@ class Fault:
             >>> Fault.delay(2).seconds
             2.0
         """
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        if not is_number(seconds) or seconds < 0:
             raise ValueError(f"Fault.delay needs seconds >= 0, got {seconds!r}")
         return cls("delay", float(seconds))
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .._validation import is_int
 from ._store import ApiError
 
 __all__ = ["MAX_LIMIT", "list_page", "search_page"]
@@ -150,7 +151,7 @@ def _condition(item: Any, code: str) -> Callable[[JsonDict], bool]:
 
         def get(c: JsonDict) -> Any:
             return c["id"]
-        if isinstance(value, bool) or not isinstance(value, int):
+        if not is_int(value):
             raise _err(f"{code}.value", "This value should be of type integer.")
     elif field == "customers.lastSeen":
         kind = "number"

@@ -51,6 +51,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from .._validation import is_int
+
 __all__ = [
     "DEFAULT_TAG_COLOR",
     "ApiError",
@@ -328,7 +330,7 @@ class CustomerStore:
             cid = item.get("customer")
             if cid is None:
                 errors.append(_err(prefix + "customer", "This value should not be blank."))
-            elif isinstance(cid, bool) or not isinstance(cid, int):
+            elif not is_int(cid):
                 errors.append(_err(prefix + "customer", NUMERIC))
             else:
                 ids.append(cid)
@@ -421,9 +423,9 @@ class CustomerStore:
         Each gets its own ``userId`` (``user_<id>``) and email; ``fields`` (response
         keys, camelCase) overrides values in every one of them.
         """
-        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        if not is_int(count) or count < 0:
             raise ValueError(f"count must be an int >= 0, got {count!r}")
-        if isinstance(start_id, bool) or not isinstance(start_id, int) or start_id < 1:
+        if not is_int(start_id) or start_id < 1:
             raise ValueError(f"start_id must be an int >= 1, got {start_id!r}")
         ids = list(range(start_id, start_id + count))
         template = blank_customer(0)

@@ -18,6 +18,8 @@ import math
 from collections import deque
 from collections.abc import Callable
 
+from .._validation import is_int
+
 __all__ = ["SlidingWindow"]
 
 
@@ -37,7 +39,7 @@ class SlidingWindow:
     __slots__ = ("_clock", "_hits", "requests", "seconds")
 
     def __init__(self, requests: int, seconds: float, *, clock: Callable[[], float]) -> None:
-        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 1:
+        if not is_int(requests) or requests < 1:
             raise ValueError(f"rate_limit requests must be an int >= 1, got {requests!r}")
         if not seconds > 0:
             raise ValueError(f"rate_limit seconds must be > 0, got {seconds!r}")
