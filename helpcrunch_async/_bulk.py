@@ -33,6 +33,7 @@ from collections.abc import (
 )
 from typing import Any, TypeAlias
 
+import aiohttp
 import attrs
 
 from ._convert import ResponseShapeError, update_to_json
@@ -44,11 +45,16 @@ from ._exceptions import (
 )
 from ._fastpaths import customer_from_json, fields_to_json, positional_builder
 from ._job_engine import InputSource, JobEngine, item_failure
+from ._json import encode_body
 from ._models import Customer, CustomerUpdate
+from ._requestor import Requestor
 from ._responses import error_details_of
+from ._retry import check_max_retries
 from ._validation import check_customer_id
 
-__all__ = ["BATCH_SIZE", "BulkItem", "BulkJob", "BulkResult", "batch_outcomes", "run_bulk"]
+__all__ = [
+    "BATCH_SIZE", "BulkItem", "BulkJob", "BulkResult", "batch_outcomes", "bulk_update", "run_bulk",
+]
 
 BATCH_SIZE = 10
 """Items per ``PUT /customers/batch`` request: HelpCrunch accepts 1 to 10."""
@@ -288,6 +294,49 @@ def _entry_text(entry: Any) -> str:
         return json.dumps(entry, default=str)[:2000]
     except RecursionError:  # decoded a little below the stack limit, too deep to encode here
         return "(not shown: nested too deeply)"
+
+
+def bulk_update(
+    requestor: Requestor,
+    updates: Iterable[Any] | AsyncIterable[Any],
+    *,
+    max_concurrency: int,
+    ordered: bool,
+    replace: bool,
+    batch: bool,
+    batch_fallback: bool,
+    timeout: aiohttp.ClientTimeout | None,
+    max_retries: int | None,
+) -> BulkJob:
+    """The job of ``AsyncHelpCrunch.update_customers``: its flags checked (a string such
+    as ``"false"`` is truthy: never guess at ``PUT``), one ``PATCH``/``PUT`` per item or
+    one ``PUT /customers/batch`` per 10, through ``requestor``."""
+    for name, flag in (("ordered", ordered), ("replace", replace), ("batch", batch),
+                       ("batch_fallback", batch_fallback)):
+        if not isinstance(flag, bool):
+            raise ValidationError(f"{name} must be True or False, got {flag!r}", field=name)
+    if max_retries is not None:
+        check_max_retries(max_retries)
+    method = "PUT" if replace else "PATCH"
+    batch_path = f"{requestor.base_path}/customers/batch"
+
+    def send_one(cid: int, payload: dict[str, Any]) -> Awaitable[tuple[Customer, int]]:
+        return requestor.request(method, f"/customers/{cid}", customer_from_json,
+                                 body=encode_body(payload), timeout=timeout,
+                                 max_retries=max_retries, counted=True)
+
+    def send_batch(items: list[tuple[int, dict[str, Any]]],
+                   ) -> Awaitable[tuple[list[BatchOutcome], int]]:
+        body = encode_body([{"customer": cid, **payload} for cid, payload in items])
+        ids = [cid for cid, _ in items]
+        return requestor.request(
+            "PUT", "/customers/batch", lambda data: batch_outcomes(data, ids, batch_path),
+            body=body, timeout=timeout, max_retries=max_retries, counted=True)
+
+    return run_bulk(InputSource(updates), send_one=send_one,
+                    send_batch=send_batch if batch else None,
+                    max_concurrency=max_concurrency, ordered=ordered,
+                    batch_fallback=batch_fallback, replace=replace)
 
 
 def run_bulk(

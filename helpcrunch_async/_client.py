@@ -17,33 +17,21 @@ from collections.abc import (
 )
 from types import TracebackType
 from typing import Any, Literal, TypeVar, Unpack
-from urllib.parse import urlencode
 
 import aiohttp
 
-from ._bulk import (
-    BatchOutcome,
-    BulkItem,
-    BulkJob,
-    batch_outcomes,
-    run_bulk,
-)
-from ._call_scope import deadline_scope
-from ._config import DEFAULT_TIMEOUT, client_options, to_client_timeout
+from ._bulk import BulkItem, BulkJob, bulk_update
+from ._config import DEFAULT_TIMEOUT, call_timeout, client_options
 from ._convert import tags_to_json, update_to_json
 from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
-from ._exceptions import AmbiguousCustomerError, NotFoundError, ValidationError
+from ._exceptions import NotFoundError, ValidationError
 from ._fastpaths import customer_from_json, fields_to_json
 from ._filters import Filter
-from ._job_engine import InputSource
+from ._finding import find_one, list_pager, search_pager
 from ._json import encode_body
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
 from ._paging import (
     AsyncCustomerPager,
-    CustomerPage,
-    check_paging,
-    customer_page_from_json,
-    sort_params,
 )
 from ._ratelimit import RateLimiter
 from ._requestor import Requestor, RequestStats, discard_body, request_headers
@@ -234,11 +222,11 @@ class AsyncHelpCrunch:
                     field="update",
                 )
             body = encode_body(payload)
-            call_timeout = _call_timeout(timeout)
+            per_call = call_timeout(timeout)
         except Exception as exc:
             return _update_customer_error(exc)
         return self._requestor.request("PATCH", f"/customers/{cid}", customer_from_json,
-                                       body=body, timeout=call_timeout, max_retries=max_retries)
+                                       body=body, timeout=per_call, max_retries=max_retries)
 
     async def replace_customer(
         self,
@@ -272,8 +260,10 @@ class AsyncHelpCrunch:
                 "refusing an empty replace: PUT would set every field of the customer to null",
                 field="update",
             )
-        return (await self._send_customer("PUT", cid, update_to_json(update), timeout,
-                                          max_retries))[0]
+        return await self._requestor.request(
+            "PUT", f"/customers/{cid}", customer_from_json,
+            body=encode_body(update_to_json(update)), timeout=call_timeout(timeout),
+            max_retries=max_retries)
 
     async def create_customer(
         self,
@@ -304,7 +294,7 @@ class AsyncHelpCrunch:
         body = encode_body(payload)
         return await self._requestor.request(
             "POST", "/customers", customer_from_json, body=body,
-            timeout=_call_timeout(timeout), max_retries=max_retries,
+            timeout=call_timeout(timeout), max_retries=max_retries,
         )
 
     async def get_customer(
@@ -323,7 +313,7 @@ class AsyncHelpCrunch:
         cid = check_customer_id(customer_id)
         return await self._requestor.request(
             "GET", f"/customers/{cid}", customer_from_json,
-            timeout=_call_timeout(timeout), max_retries=max_retries,
+            timeout=call_timeout(timeout), max_retries=max_retries,
         )
 
     # --- finding, deleting and tagging customers -----------------------------------------
@@ -340,39 +330,25 @@ class AsyncHelpCrunch:
     ) -> AsyncCustomerPager:
         """Every customer, page by page (``GET /customers?limit=&offset=``).
 
-        An async iterator (:class:`AsyncCustomerPager`): one request per page of
-        ``page_size`` (1..100, default 100: the docs show no larger page), through the
-        client's rate limiter and retries; ``.total`` is the API's count once the first
-        page is in. ``limit`` stops after that many customers. No customer comes twice
-        in one iteration, but customers deleted or added meanwhile can shift pages so
-        that one is missed (see :mod:`helpcrunch_async._paging`).
+        An async iterator with ``.total`` once the first page is in; one request per
+        page. See the guide "Finding customers" (``docs/guides/finding-customers.md``).
 
         Args:
-            sort: ``"first_seen"`` or ``"last_seen"`` (or the API names
-                ``"customers.firstSeen"``, ``"customers.lastSeen"``), the documented sort
-                fields. Without it the server's order applies (not documented).
+            sort: ``"first_seen"`` or ``"last_seen"``; without it, the server's order.
             order: ``"asc"`` or ``"desc"``; needs ``sort``.
-            page_size, limit: customers per request; the most to yield (``None``: all).
+            page_size: customers per request, 1..100 (default 100).
+            limit: the most to yield (``None``: all).
             timeout, max_retries: per-request overrides.
 
         Raises:
             ValidationError: bad arguments, here, before anything is sent.
 
         Example:
-            >>> customers = client.list_customers(sort="first_seen", order="asc")  # doctest: +SKIP
-            >>> async for c in customers:  # doctest: +SKIP
+            >>> async for c in client.list_customers(sort="first_seen"):  # doctest: +SKIP
             ...     print(c.id, c.email)
         """
-        params, size, cap, call_timeout = _pager_args(sort, order, page_size, limit,
-                                                      timeout, max_retries)
-
-        def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
-            query = urlencode({"limit": count, "offset": offset, **params})
-            return self._requestor.request(
-                "GET", f"/customers?{query}", customer_page_from_json,
-                timeout=call_timeout, max_retries=max_retries)
-
-        return AsyncCustomerPager(fetch, page_size=size, limit=cap)
+        return list_pager(self._requestor, sort=sort, order=order, page_size=page_size,
+                          limit=limit, timeout=timeout, max_retries=max_retries)
 
     def search_customers(
         self,
@@ -387,44 +363,20 @@ class AsyncHelpCrunch:
     ) -> AsyncCustomerPager:
         """Customers matching filters, page by page (``POST /customers/search``).
 
-        The same iterator and arguments as :meth:`list_customers`. ``match="all"``
-        (the default) sends ``"comparison": "AND"``, ``"any"`` sends ``"OR"``. The
-        search changes nothing, so although it is a ``POST`` it is retried like a
-        ``GET`` (5xx, timeouts and dropped connections included).
+        The same iterator and arguments as :meth:`list_customers`; ``match="all"``
+        (default) sends ``AND``, ``"any"`` sends ``OR``. Retried like a ``GET``.
 
         Raises:
-            ValidationError: no filter, something that is not a :class:`Filter`, or a
-                bad argument; nothing is sent. A bad field, operator or value is
-                refused when the :class:`Filter` is made.
+            ValidationError: no filter, or not a :class:`Filter`; nothing is sent.
 
         Example:
             >>> async for c in client.search_customers(  # doctest: +SKIP
-            ...         hc.Filter("email", "~", "gmail"), hc.Filter("tags", "=", ["paid"]),
-            ...         match="any"):
+            ...         hc.Filter("email", "~", "gmail"), match="any"):
             ...     print(c.id)
         """
-        if not filters:
-            raise ValidationError("give at least one Filter (list_customers lists everyone)",
-                                  field="filters")
-        for i, item in enumerate(filters):
-            if not isinstance(item, Filter):
-                raise ValidationError(f"filters[{i}] must be a Filter, got "
-                                      f"{type(item).__name__}", field="filters")
-        if match not in ("all", "any"):
-            raise ValidationError(f"match must be 'all' or 'any', got {match!r}", field="match")
-        params, size, cap, call_timeout = _pager_args(sort, order, page_size, limit,
-                                                      timeout, max_retries)
-        conditions = [f.to_json() for f in filters]
-        comparison = "AND" if match == "all" else "OR"
-
-        def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
-            body = encode_body({"filter": conditions, "comparison": comparison,
-                                "limit": count, "offset": offset, **params})
-            return self._requestor.request(
-                "POST", "/customers/search", customer_page_from_json, body=body,
-                timeout=call_timeout, max_retries=max_retries, idempotent=True)
-
-        return AsyncCustomerPager(fetch, page_size=size, limit=cap)
+        return search_pager(self._requestor, filters, match=match, sort=sort, order=order,
+                            page_size=page_size, limit=limit, timeout=timeout,
+                            max_retries=max_retries)
 
     async def find_customer(
         self,
@@ -437,50 +389,22 @@ class AsyncHelpCrunch:
         """The one customer with this ``user_id`` (your own id) or ``email``; ``None``
         when there is none.
 
-        Give exactly one of them. It searches with ``=`` and reads every page of the
-        answer, then keeps only exact matches, in case the server matches loosely:
-        ``user_id`` compares exactly (case matters); ``email`` ignores case (HelpCrunch
-        does not document whether its ``=`` or its stored emails are case-sensitive;
-        addresses are in practice case-insensitive, and two customers differing only
-        in case are reported as ambiguous rather than one picked).
+        Searches with ``=`` and keeps exact matches only (``email`` ignoring case);
+        ``timeout`` bounds every page together.
 
         Raises:
-            AmbiguousCustomerError: several customers match (HelpCrunch does not enforce
-                unique emails); ``.customer_ids`` lists them all. Never one picked.
-            ValidationError: not exactly one of ``user_id``/``email``, or not a
-                non-empty ``str``.
+            AmbiguousCustomerError: several customers match; ``.customer_ids`` lists
+                them (HelpCrunch does not enforce unique emails). None is picked.
+            ValidationError: not exactly one of ``user_id``/``email``, or empty.
 
         Example:
-            >>> c = await client.find_customer(user_id="u-42")  # doctest: +SKIP
             >>> c = await client.find_customer(email="ann@example.com")  # doctest: +SKIP
         """
-        if (user_id is None) == (email is None):
-            raise ValidationError("give exactly one of user_id= and email=", field="user_id")
-        field, value = ("user_id", user_id) if user_id is not None else ("email", email)
-        if not isinstance(value, str) or not value:
-            raise ValidationError(f"{field} must be a non-empty str, got {value!r}",
-                                  field=field)
-        if field == "user_id":
-            def same(c: Customer) -> bool:
-                return c.user_id == value
-        else:
-            wanted = value.casefold()
+        def search(condition: Filter) -> AsyncCustomerPager:
+            return self.search_customers(condition, timeout=timeout, max_retries=max_retries)
 
-            def same(c: Customer) -> bool:
-                return c.email is not None and c.email.casefold() == wanted
-        pager = self.search_customers(Filter(field, "=", value), timeout=timeout,
-                                      max_retries=max_retries)
-        call_timeout = _call_timeout(timeout) or self._requestor.timeout
-        with deadline_scope(call_timeout.total):  # one deadline for every page
-            matches = [c async for c in pager if same(c)]
-        if not matches:
-            return None
-        if len(matches) > 1:
-            ids = tuple(sorted(c.id for c in matches))
-            raise AmbiguousCustomerError(
-                f"{len(ids)} customers have {field} {value!r} (ids {', '.join(map(str, ids))})"
-                "; refusing to pick one", customer_ids=ids)
-        return matches[0]
+        seconds = (call_timeout(timeout) or self._requestor.timeout).total
+        return await find_one(search, user_id=user_id, email=email, seconds=seconds)
 
     async def delete_customer(
         self,
@@ -492,19 +416,11 @@ class AsyncHelpCrunch:
     ) -> None:
         """Delete a customer (``DELETE /customers/{id}``).
 
-        Retried like any idempotent request (429, 5xx, timeouts, dropped
-        connections). A 404 answering the **first** attempt raises
-        :class:`NotFoundError`; a 404 answering a **retry** means done: an earlier
-        attempt may have deleted the customer before its answer was lost. (Should
-        the earlier attempts all have been refused without effect, e.g. by 429s, the
-        customer was gone anyway; the SDK does not tell the two apart.) The success
-        answer's body is not documented and is not read.
+        Retried like any idempotent request; a 404 answering a retry counts as
+        deleted (an earlier attempt may have done it).
 
-        One case the SDK cannot see: aiohttp itself re-sends a ``DELETE`` once when a
-        reused connection drops before any answer. If the first send had deleted the
-        customer, that resend's 404 looks like a first attempt and raises
-        :class:`NotFoundError`. Nothing is lost either way (the customer is gone);
-        catch :class:`NotFoundError` where "already gone" is fine.
+        Raises:
+            NotFoundError: no such customer (a 404 to the first attempt).
 
         Example:
             >>> await client.delete_customer(1568834)  # doctest: +SKIP
@@ -513,7 +429,7 @@ class AsyncHelpCrunch:
         try:
             await self._requestor.request(
                 "DELETE", f"/customers/{cid}", discard_body,
-                timeout=_call_timeout(timeout), max_retries=max_retries)
+                timeout=call_timeout(timeout), max_retries=max_retries)
         except NotFoundError as exc:
             if exc.attempts < 2:
                 raise
@@ -579,7 +495,7 @@ class AsyncHelpCrunch:
                    else [{"name": t.name} for t in checked])
         return self._requestor.request(
             method, f"/customers/{cid}/tags", customer_from_json,
-            body=encode_body({"tags": payload}), timeout=_call_timeout(timeout),
+            body=encode_body({"tags": payload}), timeout=call_timeout(timeout),
             max_retries=max_retries)
 
     def update_customers(
@@ -597,96 +513,35 @@ class AsyncHelpCrunch:
     ) -> BulkJob:
         """Update many customers; an async iterator of one :class:`BulkResult` per item.
 
-        ``updates`` yields ``(customer_id, update)`` pairs, where ``update`` is a
-        :class:`CustomerUpdate` or a mapping of the keyword fields of
-        :meth:`update_customer`. It is read lazily (a generator of millions is fine):
-        at most ``max_concurrency`` requests are in flight, and every request goes
-        through this client's rate limiter, retries and shared 429 pause. Requests keep
-        going while your loop handles a result; input is read only while fewer than
-        ``max_concurrency`` results wait for you.
-
-        Every item gives exactly one result, done or failed: a bad item fails with its
-        :class:`ValidationError` (``attempts == 0``) and the job goes on. Results come
-        as they complete; ``ordered=True`` yields them in input order. Bad arguments
-        raise :class:`ValidationError` here, before anything runs.
-
-        A refused API key stops the job: after a 401 or 403 no more input is read, the
-        requests in flight finish and are yielded, items read but not sent are yielded
-        failed with :class:`BulkAbortedError`, and the iterator then raises that
-        :class:`BulkAbortedError` (``.cause`` is the 401/403 error). Items never read
-        stay in ``updates``.
-
-        Stopping early: ``job.stop()`` (:meth:`BulkJob.stop`) ends the job cleanly —
-        requests on the wire finish, items read but not sent are reported failed with
-        :class:`JobStoppedError` at once, then the iterator ends. Closing the iterator
-        instead (``contextlib.aclosing`` does it for you) cancels the requests still in
-        flight, unreported. Each request's ``timeout`` starts when it is sent: a job's
-        items queue behind the rate limit by nature.
+        ``updates`` yields ``(customer_id, update)`` pairs (a :class:`CustomerUpdate`
+        or a mapping of fields), read lazily; every item gives exactly one result.
+        See the guide "Bulk updates" (``docs/guides/bulk-updates.md``).
 
         Args:
             updates: an iterable or async iterable of ``(customer_id, update)`` pairs.
-            max_concurrency: requests in flight for this job (default: the client's;
-                the client's own bound applies too).
-            ordered: yield results in input order (holds back at most
-                ``4 * max_concurrency`` items, times 10 with ``batch=True``).
-            replace: send ``PUT`` (every field left out is set to null!) instead of
-                ``PATCH``.
-            batch: send ``PUT /customers/batch`` with up to 10 items per request: ten
-                times the customers per minute under the same rate limit. **HelpCrunch
-                does not document** whether fields left out of a batch item are cleared
-                (as with ``PUT``) or kept, nor the batch response's shape or per-item
-                errors, so this is off by default. A batch refused with a 4xx other
-                than 401/403/429 did nothing (one unknown id makes the whole batch 404),
-                so its items are always retried one by one with ``PATCH``/``PUT`` and
-                each fails or succeeds on its own. When a batch request fails otherwise
-                (401/403: a bad key; 429 after the retries; 5xx; no answer), each of
-                its items is reported failed with that error — or, with
-                ``batch_fallback=True``, retried on its own.
-                When the response lists one entry per item, an entry with ``errors``,
-                or one that is not the item's customer, fails that item with
-                :class:`BatchItemError`; a response without per-item entries counts
-                every item done, with ``customer=None``.
-            timeout, max_retries: per-request overrides, as for :meth:`update_customer`.
+            max_concurrency: requests in flight for this job (default: the client's).
+            ordered: yield results in input order.
+            replace: send ``PUT`` (every field left out is set to null!), not ``PATCH``.
+            batch: ``PUT /customers/batch``, 10 items a request (its semantics are not
+                documented by HelpCrunch: see the guide); ``batch_fallback``: retry the
+                items of a failed batch one by one.
+            timeout, max_retries: per-request overrides (a request's timeout starts
+                when it is sent).
+
+        Raises:
+            ValidationError: bad arguments, here, before anything runs.
+            BulkAbortedError: from the iterator, after HelpCrunch refused the API key.
 
         Example:
-            >>> import contextlib
             >>> updates = ((cid, {"custom_data": {"plan": "pro"}}) for cid in ids)  # doctest: +SKIP
-            >>> async with contextlib.aclosing(  # doctest: +SKIP
-            ...         client.update_customers(updates, max_concurrency=8)) as results:
-            ...     async for r in results:
-            ...         if not r.ok:
-            ...             print(r.index, r.customer_id, r.error)
+            >>> async for r in client.update_customers(updates):  # doctest: +SKIP
+            ...     if not r.ok:
+            ...         print(r.index, r.customer_id, r.error)
         """
-        concurrency = self._job_concurrency(max_concurrency)
-        for name, flag in (("ordered", ordered), ("replace", replace), ("batch", batch),
-                           ("batch_fallback", batch_fallback)):
-            if not isinstance(flag, bool):  # "false" is truthy: never guess at PUT
-                raise ValidationError(f"{name} must be True or False, got {flag!r}",
-                                      field=name)
-        call_timeout = _call_timeout(timeout)
-        if max_retries is not None:
-            check_max_retries(max_retries)
-        method = "PUT" if replace else "PATCH"
-        batch_path = f"{self._base_url.path.rstrip('/')}/customers/batch"
-
-        def send_one(cid: int, payload: dict[str, Any]) -> Awaitable[tuple[Customer, int]]:
-            return self._send_customer(method, cid, payload, timeout, max_retries)
-
-        async def send_batch(
-            items: list[tuple[int, dict[str, Any]]],
-        ) -> tuple[list[BatchOutcome], int]:
-            body = encode_body([{"customer": cid, **payload} for cid, payload in items])
-            ids = [cid for cid, _ in items]
-            return await self._requestor.request(
-                "PUT", "/customers/batch", lambda data: batch_outcomes(data, ids, batch_path),
-                body=body, timeout=call_timeout, max_retries=max_retries, counted=True,
-            )
-
-        return run_bulk(
-            InputSource(updates), send_one=send_one, send_batch=send_batch if batch else None,
-            max_concurrency=concurrency, ordered=ordered, batch_fallback=batch_fallback,
-            replace=replace,
-        )
+        return bulk_update(
+            self._requestor, updates, max_concurrency=self._job_concurrency(max_concurrency),
+            ordered=ordered, replace=replace, batch=batch, batch_fallback=batch_fallback,
+            timeout=call_timeout(timeout), max_retries=max_retries)
 
     def sync_customers(
         self,
@@ -706,59 +561,24 @@ class AsyncHelpCrunch:
         """Make HelpCrunch match your rows, sending only what differs (the data sync).
 
         An async iterator (:class:`CustomerSync`) of one :class:`CustomerSyncResult`
-        per row: ``index``, ``key``, ``action`` (``"unchanged"``, ``"updated"``,
-        ``"created"``, ``"failed"``), ``customer_id``, ``changed``, ``diff``, ``error``.
-
-        Each row is a mapping with the keyword fields of :meth:`update_customer` plus
-        the match key (``user_id`` and ``email`` are fields themselves; ``match="id"``
-        takes HelpCrunch's numeric ``id``). It is validated like ``update_customer``'s
-        fields; a bad row fails with its :class:`ValidationError`.
-
-        The sync reads every customer once (``list_customers``: one request per 100)
-        and keeps one compact record per customer (about 300 bytes; never the raw JSON),
-        then compares each row with its customer field by field, after normalising
-        both sides (timestamps as whole seconds, custom data per property with numbers
-        equal to the same number as a string, ``None`` meaning clear). A row that
-        already matches sends nothing; one that differs sends a ``PATCH`` of only the
-        differing fields. A field HelpCrunch's answer does not show is sent anyway.
-
-        * **Tags** in a row are tags the customer must have: missing ones are added with
-          the tag endpoint, others are left alone — with ``exact_tags=True`` removed
-          with the untag endpoint (``tags=None`` removes all).
-        * **Custom data** properties the row does not name are left alone. When one
-          differs, the ``PATCH`` carries the customer's current properties with the
-          row's over them: HelpCrunch does not document whether ``customData`` under
-          ``PATCH`` merges or replaces, and this keeps the others either way.
-        * **No match**: with ``create_missing=True`` the row is created (``POST``, never
-          re-sent once it may have reached the server; a re-run finds it by its key
-          first), otherwise it fails with :class:`CustomerNotFoundError`.
-        * **Several customers with the key**: the row fails with
-          :class:`AmbiguousCustomerError`; nothing is sent. ``email`` keys ignore case.
-        * ``dry_run=True`` reads as usual and yields every action with its diff, sending
-          no write.
+        per row. Each row has the fields of :meth:`update_customer` plus its match key.
+        See the guide "The data sync" (``docs/guides/data-sync.md``).
 
         Args:
             rows: an iterable or async iterable of mappings, read lazily.
             match: ``"user_id"`` (default), ``"email"`` or ``"id"``.
-            create_missing, exact_tags, dry_run: see above.
-            strategy: ``"list"`` reads the whole account first; ``"search"`` looks up
-                each row's customer on its own (a search, or a fetch by id: about one
-                request per row, and only the created keys are kept in memory);
-                ``"auto"`` (default) reads the first list page to learn the account's
-                size and searches when the input has fewer rows than the account has
-                pages — ``len(rows)`` when it has one, otherwise by reading at most that
-                many rows ahead.
+            create_missing: create a customer no row key matches (never twice).
+            exact_tags: also remove tags the row does not list.
+            dry_run: read and compare, send no write.
+            strategy: ``"list"`` the account, ``"search"`` each row, or ``"auto"``.
             max_concurrency: rows in flight (default: the client's).
             ordered: yield results in input order.
             timeout, max_retries: per-request overrides.
 
         Raises:
             ValidationError: bad arguments, here, before anything is sent.
-            HelpCrunchError: reading the account failed (from the iterator, before any
-                row is touched).
-            BulkAbortedError: HelpCrunch refused the API key (401/403) while rows were
-                sent: no more rows are read, and the iterator raises it after every row
-                read has been reported.
+            HelpCrunchError: from the iterator, when reading the account failed.
+            BulkAbortedError: from the iterator, after HelpCrunch refused the API key.
 
         Example:
             >>> rows = [{"user_id": "u-1", "name": "Ann", "tags": ["paid"]}]
@@ -781,38 +601,6 @@ class AsyncHelpCrunch:
             return self._max_concurrency
         return check_int("max_concurrency", max_concurrency, minimum=1)
 
-    def _send_customer(
-        self,
-        method: str,
-        cid: int,
-        payload: dict[str, Any],
-        timeout: float | aiohttp.ClientTimeout | None,
-        max_retries: int | None,
-    ) -> Awaitable[tuple[Customer, int]]:
-        # A plain function returning the request's coroutine: no extra await layer on
-        # the hot path of every update.
-        body = encode_body(payload)
-        return self._requestor.request(
-            method, f"/customers/{cid}", customer_from_json, body=body,
-            timeout=_call_timeout(timeout), max_retries=max_retries, counted=True,
-        )
-
-
-def _pager_args(
-    sort: str | None,
-    order: Literal["asc", "desc"] | None,
-    page_size: int,
-    limit: int | None,
-    timeout: float | aiohttp.ClientTimeout | None,
-    max_retries: int | None,
-) -> tuple[dict[str, str], int, int | None, aiohttp.ClientTimeout | None]:
-    """The checked arguments of a pager: (sort/order params, page_size, limit, timeout)."""
-    params = sort_params(sort, order)
-    size, cap = check_paging(page_size, limit)
-    call_timeout = _call_timeout(timeout)
-    if max_retries is not None:
-        check_max_retries(max_retries)
-    return params, size, cap, call_timeout
 
 
 def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
@@ -832,9 +620,5 @@ def _update_json(update: CustomerUpdate | None, fields: Mapping[str, Any]) -> di
 async def _update_customer_error(exc: Exception) -> Any:
     """What ``update_customer`` returns for bad input: raises ``exc`` when awaited."""
     raise exc
-
-
-def _call_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout | None:
-    return None if timeout is None else to_client_timeout(timeout)
 
 

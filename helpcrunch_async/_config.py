@@ -37,6 +37,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "ClientOptions",
     "api_key_from_env",
+    "call_timeout",
     "check_base_url",
     "client_options",
     "resolve_api_key",
@@ -134,6 +135,11 @@ def resolve_base_url(base_url: str | URL | None) -> URL:
         return check_base_url(from_env)
     except ValidationError as exc:
         raise ValidationError(f"${BASE_URL_ENV}: {exc}", field="base_url") from None
+
+
+def call_timeout(timeout: float | aiohttp.ClientTimeout | None) -> aiohttp.ClientTimeout | None:
+    """A call's ``timeout=`` override, checked (``None``: the client's own)."""
+    return None if timeout is None else to_client_timeout(timeout)
 
 
 def to_client_timeout(timeout: float | aiohttp.ClientTimeout) -> aiohttp.ClientTimeout:

@@ -121,6 +121,11 @@ class Requestor:
         return f"<Requestor {self._base}>"
 
     @property
+    def base_path(self) -> str:
+        """The base URL's path as sent (``/v1``): what every request's path starts with."""
+        return self._base_path
+
+    @property
     def timeout(self) -> aiohttp.ClientTimeout:
         """The client's default timeout."""
         return self._timeout

@@ -324,7 +324,7 @@ async def test_batch_item_errors_in_a_2xx_response_are_reported_failed(
         data[1] = {"errors": [{"code": "not_found", "message": "gone"}]}
         return real(data, ids, path)
 
-    monkeypatch.setattr("helpcrunch_async._client.batch_outcomes", second_item_failed)
+    monkeypatch.setattr("helpcrunch_async._bulk.batch_outcomes", second_item_failed)
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(3)
         async with _client(fake) as client:

@@ -190,7 +190,7 @@ async def test_tags_missing_from_the_answer_are_fetched_before_removing(
             item.pop("tags", None)
         return original(data)
 
-    monkeypatch.setattr("helpcrunch_async._client.customer_page_from_json", without_tags)
+    monkeypatch.setattr("helpcrunch_async._finding.customer_page_from_json", without_tags)
     [result] = await run(helpcrunch_client, [row(1, tags=None)])
     assert result.action == "updated"
     assert "GET /v1/customers/1" in reads(helpcrunch_fake)
@@ -292,7 +292,7 @@ async def test_a_listing_that_missed_customers_confirms_creates_by_search(
             data["data"] = [c for c in data["data"] if c["id"] != 2]
         return original(data)
 
-    monkeypatch.setattr("helpcrunch_async._client.customer_page_from_json", shifted)
+    monkeypatch.setattr("helpcrunch_async._finding.customer_page_from_json", shifted)
     rows = [row(2), row(3, name="C"), {"user_id": "new", "name": "N"}]
     preview = await run(helpcrunch_client, rows, create_missing=True, strategy="list",
                         dry_run=True)
@@ -320,7 +320,7 @@ async def test_a_listing_whose_total_lies_is_read_to_the_end_and_creates_nothing
             data["total"] = 5
         return original(data)
 
-    monkeypatch.setattr("helpcrunch_async._client.customer_page_from_json", lying)
+    monkeypatch.setattr("helpcrunch_async._finding.customer_page_from_json", lying)
     rows = [{"email": "customer140@example.com", "name": "Customer 140"},
             {"email": "new@example.com", "name": "New"}]
     results = await run(helpcrunch_client, rows, match="email", create_missing=True,

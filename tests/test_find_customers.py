@@ -63,7 +63,7 @@ async def test_list_does_not_trust_a_total_the_pages_contradict(
         data["total"] = 5
         return original(data)
 
-    monkeypatch.setattr("helpcrunch_async._client.customer_page_from_json", lying)
+    monkeypatch.setattr("helpcrunch_async._finding.customer_page_from_json", lying)
     pager = helpcrunch_client.list_customers()
     assert [c.id async for c in pager] == list(range(1, 251))
     assert pager.pages_fetched == 3
