@@ -302,15 +302,20 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """A server in its own process (and session), its stdout/stderr captured to files."""
+    """A server in its own process (and session), its stdout/stderr captured to files.
 
-    def __init__(self, argv: Sequence[str], *, port: int, log_dir: Path, name: str,
-                 env: Mapping[str, str] | None = None) -> None:
+    ``port=None`` for a process that listens on no port (a Celery worker): it counts as
+    started at once.
+    """
+
+    def __init__(self, argv: Sequence[str], *, port: int | None, log_dir: Path, name: str,
+                 env: Mapping[str, str] | None = None, cwd: Path = PROJECT) -> None:
         self.argv = list(argv)
         self.port = port
         self._out_path = log_dir / f"{name}.out"
         self._err_path = log_dir / f"{name}.err"
         self._env = dict(env) if env is not None else child_env()
+        self._cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
 
@@ -318,7 +323,9 @@ class ServerProcess:
         with open(self._out_path, "wb") as out, open(self._err_path, "wb") as err:
             self.process = subprocess.Popen(
                 self.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=self._env,
-                cwd=PROJECT, start_new_session=True)
+                cwd=self._cwd, start_new_session=True)
+        if self.port is None:  # no port to wait for (a worker): running is all there is
+            return
         deadline = time.monotonic() + ready_timeout
         while True:
             if self.process.poll() is not None:
@@ -367,10 +374,11 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def serve(argv: Sequence[str], *, port: int, log_dir: Path, name: str,
-          env: Mapping[str, str] | None = None) -> Iterator[ServerProcess]:
+def serve(argv: Sequence[str], *, port: int | None, log_dir: Path, name: str,
+          env: Mapping[str, str] | None = None, cwd: Path = PROJECT,
+          ) -> Iterator[ServerProcess]:
     """Start a :class:`ServerProcess`; it is killed on the way out if still running."""
-    server = ServerProcess(argv, port=port, log_dir=log_dir, name=name, env=env)
+    server = ServerProcess(argv, port=port, log_dir=log_dir, name=name, env=env, cwd=cwd)
     server.start()
     try:
         yield server
@@ -397,12 +405,13 @@ def problems_in_output(text: str) -> list[str]:
 
 
 def run_python(args: Sequence[str], *, timeout: float = 60.0,
-               env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+               env: Mapping[str, str] | None = None, cwd: Path = PROJECT,
+               ) -> subprocess.CompletedProcess[str]:
     """``python ARGS`` (this interpreter), output captured; fails the test on a hang."""
     try:
         return subprocess.run(
             [sys.executable, *args], capture_output=True, text=True, timeout=timeout,
-            env=dict(env) if env is not None else child_env(), cwd=PROJECT,
+            env=dict(env) if env is not None else child_env(), cwd=cwd,
             stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired as exc:
         raise AssertionError(f"python {' '.join(args)} hung for {timeout} s:\n"
