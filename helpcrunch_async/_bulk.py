@@ -43,7 +43,7 @@ from ._exceptions import (
     HelpCrunchError,
     ValidationError,
 )
-from ._fastpaths import customer_from_json, fields_to_json, positional_builder
+from ._fastpaths import customer_from_json, fields_to_json
 from ._job_engine import InputSource, JobEngine, item_failure
 from ._json import encode_body
 from ._models import Customer, CustomerUpdate
@@ -98,8 +98,6 @@ class BulkResult:
     attempts: int = 0
 
 
-# BulkResult(index, customer_id, ok, customer, error, attempts), positionally: one per item.
-_result = positional_builder(BulkResult)
 
 
 class BulkJob:
@@ -190,8 +188,10 @@ async def _one(send_one: SendOne, prepared: _Prepared) -> list[BulkResult]:
         customer, attempts = await send_one(cid, payload)
     except Exception as exc:  # every failure becomes this item's result
         error, attempts = item_failure(exc)
-        return [_result(index, given, False, None, error, attempts)]
-    return [_result(index, given, True, customer, None, attempts)]
+        return [BulkResult(index=index, customer_id=given, ok=False, error=error,
+                           attempts=attempts)]
+    return [BulkResult(index=index, customer_id=given, ok=True, customer=customer,
+                       attempts=attempts)]
 
 
 async def _batch(

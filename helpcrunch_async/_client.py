@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
-import sys
 from collections.abc import (
     AsyncIterable,
     Awaitable,
-    Callable,
-    Coroutine,
     Iterable,
     Mapping,
     Sequence,
 )
 from types import TracebackType
-from typing import Any, Literal, TypeVar, Unpack
+from typing import Any, Literal, Unpack
 
 import aiohttp
 
@@ -43,17 +38,6 @@ from ._validation import check_customer_id, check_int
 __all__ = ["AsyncHelpCrunch"]
 
 logger = logging.getLogger("helpcrunch_async")
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _mark_coroutine_function(func: _F) -> _F:
-    """Mark ``func``, a plain function returning a coroutine, as a coroutine function."""
-    if sys.version_info >= (3, 12):
-        return inspect.markcoroutinefunction(func)
-    func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]  # 3.11
-    return func
 
 
 class AsyncHelpCrunch:
@@ -172,8 +156,7 @@ class AsyncHelpCrunch:
 
     # --- customers -----------------------------------------------------------------------
 
-    @_mark_coroutine_function  # still one to inspect and to unittest.mock's autospec
-    def update_customer(
+    async def update_customer(
         self,
         customer_id: int | str,
         update: CustomerUpdate | None = None,
@@ -182,16 +165,12 @@ class AsyncHelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
         **fields: Unpack[CustomerFields],
-    ) -> Coroutine[Any, Any, Customer]:
+    ) -> Customer:
         """Update some fields of a customer (``PATCH /customers/{id}``).
 
         Only the fields you give are sent; every other field keeps its value. Give a
         :class:`CustomerUpdate`, or the same fields as keywords, not both. ``None``
         clears a field; :data:`UNSET` (the default) leaves it alone.
-
-        Returns a coroutine to await, like an ``async def``: bad input raises where it is
-        awaited, and nothing is sent. The fields are checked and encoded when you call
-        it, so changing a dict you passed afterwards does not change what is sent.
 
         Args:
             customer_id: HelpCrunch's numeric customer id (not your own ``user_id``).
@@ -211,22 +190,16 @@ class AsyncHelpCrunch:
             >>> c = await client.update_customer(  # doctest: +SKIP
             ...     1568834, email=None, custom_data={"plan": "pro"})
         """
-        # Not an ``async def``: it returns the request's own coroutine, one await layer
-        # fewer on every update.
-        try:
-            cid = check_customer_id(customer_id)
-            payload = _update_json(update, fields)
-            if not payload:
-                raise ValidationError(
-                    "nothing to update: give at least one field (None clears a field)",
-                    field="update",
-                )
-            body = encode_body(payload)
-            per_call = call_timeout(timeout)
-        except Exception as exc:
-            return _update_customer_error(exc)
-        return self._requestor.request("PATCH", f"/customers/{cid}", customer_from_json,
-                                       body=body, timeout=per_call, max_retries=max_retries)
+        cid = check_customer_id(customer_id)
+        payload = _update_json(update, fields)
+        if not payload:
+            raise ValidationError(
+                "nothing to update: give at least one field (None clears a field)",
+                field="update",
+            )
+        return await self._requestor.request(
+            "PATCH", f"/customers/{cid}", customer_from_json, body=encode_body(payload),
+            timeout=call_timeout(timeout), max_retries=max_retries)
 
     async def replace_customer(
         self,
@@ -615,10 +588,5 @@ def _update_json(update: CustomerUpdate | None, fields: Mapping[str, Any]) -> di
     if update is None:  # keywords go straight to the wire, checked as the record checks them
         return fields_to_json(fields)
     return update_to_json(coerce_update(update, fields))
-
-
-async def _update_customer_error(exc: Exception) -> Any:
-    """What ``update_customer`` returns for bad input: raises ``exc`` when awaited."""
-    raise exc
 
 

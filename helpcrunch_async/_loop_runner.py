@@ -31,18 +31,8 @@ class AsyncSteps(Protocol[T_co]):
     def __anext__(self) -> Awaitable[T_co]: ...
     def aclose(self) -> Awaitable[None]: ...
 
+
 _UNWIND_TIMEOUT = 5.0  # seconds an interrupted call gets to finish cancelling
-
-# Bumped in a forked child: how a runner learns it runs in a child, without a system call.
-_FORKS = [0]
-
-
-def _count_fork() -> None:
-    _FORKS[0] += 1
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_count_fork)
 
 
 class LoopRunner:
@@ -77,7 +67,7 @@ class LoopRunner:
         self._changed = threading.Condition(self._lock)  # driver, calls or state changed
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None  # the background thread, once started
-        self._forks = _FORKS[0]
+        self._pid = os.getpid()  # a forked child must not use its parent's runner
         self._driver: threading.Thread | None = None  # who runs the loop now
         self._release: asyncio.Future[None] | None = None  # ends the background run
         self._calls = 0  # calls in progress, driven or handed in
@@ -86,7 +76,8 @@ class LoopRunner:
         self._closed = False  # stop() ended: the loop is closed
 
     def forked(self) -> bool:
-        return self._forks != _FORKS[0]  # no getpid() system call on every call
+        """True in a child forked after this runner was made (it is the parent's)."""
+        return os.getpid() != self._pid
 
     @property
     def background_thread(self) -> threading.Thread | None:

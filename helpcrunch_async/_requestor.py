@@ -27,7 +27,6 @@ from ._exceptions import (
     JobStoppedError,
     RateLimitError,
 )
-from ._fastpaths import netloc_values
 from ._in_flight import InFlightLimit
 from ._json import decode_json
 from ._per_loop import PerLoop
@@ -101,7 +100,6 @@ class Requestor:
         self._base = str(base_url)
         self._base_url = base_url
         self._base_path = base_url.raw_path.rstrip("/")  # as sent: URLs are built encoded
-        self._netloc_values = netloc_values(base_url)
         self._timeout = timeout
         self._retry = retry
         self._rate_limit = rate_limit
@@ -189,8 +187,6 @@ class Requestor:
             url = URL(self._base + path)
         else:
             url = self._base_url.with_path(full_path, encoded=True)
-            if self._netloc_values:  # see netloc_values
-                url._cache.update(self._netloc_values)  # type: ignore[typeddict-item]
         timeout = timeout or self._timeout
         scope = SCOPE.get()
         job: JobTask | None = None

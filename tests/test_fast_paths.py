@@ -241,12 +241,22 @@ def test_keyword_fields_errors_come_in_the_records_order() -> None:
     assert _via_keywords(bad)[2].startswith("tags")
 
 
-def test_bulk_result_builder_matches_the_record() -> None:
-    from helpcrunch_async._bulk import BulkResult, _result
-    from helpcrunch_async._exceptions import ValidationError
+def test_positional_builder_builds_what_keywords_build() -> None:
+    import attrs
 
-    error = ValidationError("bad", field="name")
-    built = [_result(3, "7", True, None, None, 2), _result(4, 8, False, None, error, 0)]
-    assert built == [BulkResult(index=3, customer_id="7", ok=True, attempts=2),
-                     BulkResult(index=4, customer_id=8, ok=False, error=error)]
-    assert all(type(r) is BulkResult for r in built)
+    from helpcrunch_async._fastpaths import positional_builder
+
+    for cls in (hc.Customer, hc.Location, hc.Device):
+        names = [a.name for a in attrs.fields(cls)]
+        values = [object() for _ in names]  # distinct: a swapped pair would show
+        built = positional_builder(cls)(*values)
+        assert type(built) is cls
+        assert [getattr(built, n) for n in names] == values
+        assert built == cls(**dict(zip(names, values, strict=True)))
+
+
+def test_positional_builder_refuses_a_record_that_checks_its_fields() -> None:
+    from helpcrunch_async._fastpaths import positional_builder
+
+    with pytest.raises(TypeError, match="checks its fields"):
+        positional_builder(hc.CustomerUpdate)

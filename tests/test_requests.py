@@ -17,7 +17,6 @@ import pytest
 from yarl import URL
 
 import helpcrunch_async as hc
-from helpcrunch_async._fastpaths import netloc_values
 
 API_KEY = "sk-test-SECRET"
 BASE_URL = "https://api.helpcrunch.com/v1"
@@ -520,53 +519,3 @@ async def test_mock_api_fixture_really_mocks(mock_api: Any) -> None:
         assert resp.status == 200
         assert resp.headers["X-A"] == "b"
         assert await resp.json() == {"ok": True}
-
-
-def _prefilled_and_fresh(base: URL, values: dict[str, Any]) -> tuple[URL, URL]:
-    """A request URL below ``base`` given ``values``, and the same URL built on its own
-    (not one of yarl's cached URL objects) that computes every value itself."""
-    path = f"/v1/customers/{uuid.uuid4().int}"  # a path no URL of yarl's cache has
-    prefilled = base.with_path(path, encoded=True)
-    prefilled._cache.update(values)  # type: ignore[typeddict-item]
-    fresh = URL.build(scheme=base.scheme, authority=base.raw_authority, path=path,
-                      encoded=True)
-    assert fresh is not prefilled
-    return prefilled, fresh
-
-
-_URL_PROPERTIES = ("scheme", "raw_user", "raw_password", "raw_host", "host", "port",
-                   "explicit_port", "host_port_subcomponent", "raw_path_qs", "raw_fragment",
-                   "raw_authority", "user", "password", "host_subcomponent")
-
-
-def _differences(prefilled: URL, fresh: URL) -> list[str]:
-    names = [n for n in _URL_PROPERTIES if getattr(prefilled, n) != getattr(fresh, n)]
-    if prefilled.origin() != fresh.origin():
-        names.append("origin()")
-    return names
-
-
-@pytest.mark.parametrize(
-    "base_url",
-    ["https://api.helpcrunch.com/v1", "http://127.0.0.1:8080/hc/v1", "https://[::1]:8443/v1",
-     "https://user:p%40ss@proxy.example.com:444/v1", "http://xn--e1afmkfd.example/v1",
-     "https://api.helpcrunch.com:443/v1", "http://[fe80::1%25eth0]:8080/v1"],
-)
-def test_request_urls_get_the_parsed_host_part_of_the_base_url(base_url: str) -> None:
-    base = URL(base_url)
-    values = netloc_values(base)
-    # With this yarl the values are there (a yarl that drops its cache fails here, so an
-    # upgrade that turns the saving off is seen), and each is what yarl computes itself.
-    assert {"raw_user", "raw_host", "port", "host_port_subcomponent"} <= values.keys()
-    assert set(values) <= set(_URL_PROPERTIES)
-    prefilled, fresh = _prefilled_and_fresh(base, values)
-    assert _differences(prefilled, fresh) == []
-    assert str(prefilled) == str(fresh)
-
-
-def test_a_wrong_host_part_shows_as_a_difference() -> None:
-    # The comparison above can fail: a host and port that are not the base URL's.
-    base = URL("https://api.helpcrunch.com/v1")
-    wrong = {**netloc_values(base), "host": "evil.example", "port": 1}
-    prefilled, fresh = _prefilled_and_fresh(base, wrong)
-    assert _differences(prefilled, fresh) == ["host", "port"]
