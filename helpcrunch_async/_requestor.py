@@ -207,20 +207,25 @@ class Requestor:
                 attempt += 1
                 if attempt > 1:
                     self.stats.retries += 1
+                waited = attempt > 1  # time went by since the deadline was set
                 try:
                     if not slots.take_now():
+                        waited = True
                         await self._take_slot(slots, deadline, method, full_path, attempt,
                                               last_error)
                     try:
-                        if deadline is not None:
-                            await self._wait_to_send(deadline, method, full_path, attempt,
-                                                     last_error)
-                        elif self._rate_limit is not None:
-                            await self._rate_limit.acquire()
-                        elif self._gate.remaining() > 0:  # no coroutine while the gate is open
-                            await self._gate.wait()
+                        # No coroutine at all while there is no limiter and no 429 pause.
+                        if self._rate_limit is not None or self._gate.remaining() > 0:
+                            waited = True
+                            if deadline is not None:
+                                await self._wait_to_send(deadline, method, full_path,
+                                                         attempt, last_error)
+                            elif self._rate_limit is not None:
+                                await self._rate_limit.acquire()
+                            else:
+                                await self._gate.wait()
                         send_timeout = timeout
-                        if deadline is not None and timeout.total:
+                        if waited and deadline is not None and timeout.total:
                             left = deadline - time.monotonic()
                             if left < timeout.total - _DEADLINE_SLACK:  # time went waiting
                                 send_timeout = _shortened(timeout, left)
