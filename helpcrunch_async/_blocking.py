@@ -142,7 +142,7 @@ class HelpCrunch:
 
     @property
     def base_url(self) -> str:
-        """The API root requests go to."""
+        """The API root requests go to (no trailing slash)."""
         return self._async.base_url
 
     @property
@@ -162,7 +162,7 @@ class HelpCrunch:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` was called."""
+        """True once :meth:`close` was called; a closed client refuses new calls."""
         return self._closed
 
     def __repr__(self) -> str:
@@ -180,7 +180,7 @@ class HelpCrunch:
         self.close()
 
     def close(self) -> None:
-        """Close the connection pool and the loop. Safe to call twice.
+        """Close the connection pool and the event loop. Safe to call twice.
 
         Calls still running in other threads end with a :class:`HelpCrunchError`; an
         ``update_customers`` iterator still open is closed (its requests cancelled).
@@ -198,7 +198,9 @@ class HelpCrunch:
         max_retries: int | None = None,
         **fields: Unpack[CustomerFields],
     ) -> Customer:
-        """``PATCH`` some fields; see :meth:`AsyncHelpCrunch.update_customer`.
+        """Update some fields of a customer (``PATCH /customers/{id}``).
+
+        See :meth:`AsyncHelpCrunch.update_customer`.
 
         Example:
             >>> client.update_customer(1568834, email=None)  # doctest: +SKIP
@@ -215,8 +217,11 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Customer:
-        """``PUT``: **every field left out is set to null**; see
-        :meth:`AsyncHelpCrunch.replace_customer`."""
+        """Replace a customer's data (``PUT /customers/{id}``).
+
+        **Every field left out is set to null**; see
+        :meth:`AsyncHelpCrunch.replace_customer`.
+        """
         return self._run(lambda: self._async.replace_customer(
             customer_id, update, timeout=timeout, max_retries=max_retries))
 
@@ -229,8 +234,11 @@ class HelpCrunch:
         max_retries: int | None = None,
         **fields: Unpack[CustomerFields],
     ) -> Customer:
-        """``POST`` a new customer (never re-sent once it may have arrived); see
-        :meth:`AsyncHelpCrunch.create_customer`."""
+        """Create a customer (``POST /customers``); same fields as :meth:`update_customer`.
+
+        Never re-sent once it may have arrived; see
+        :meth:`AsyncHelpCrunch.create_customer`.
+        """
         return self._run(lambda: self._async.create_customer(
             update, timeout=timeout, max_retries=max_retries, **fields))
 
@@ -242,7 +250,10 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Customer:
-        """Fetch one customer; see :meth:`AsyncHelpCrunch.get_customer`."""
+        """Fetch one customer (``GET /customers/{id}``).
+
+        See :meth:`AsyncHelpCrunch.get_customer`.
+        """
         return self._run(lambda: self._async.get_customer(
             customer_id, timeout=timeout, max_retries=max_retries))
 
@@ -256,8 +267,9 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> CustomerPager:
-        """Every customer, page by page: a plain iterator with ``.total``; see
-        :meth:`AsyncHelpCrunch.list_customers`.
+        """Every customer, page by page (``GET /customers?limit=&offset=``).
+
+        A plain iterator with ``.total``; see :meth:`AsyncHelpCrunch.list_customers`.
 
         Example:
             >>> for c in client.list_customers(limit=10):  # doctest: +SKIP
@@ -279,8 +291,9 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> CustomerPager:
-        """Customers matching filters: a plain iterator with ``.total``; see
-        :meth:`AsyncHelpCrunch.search_customers`.
+        """Customers matching filters, page by page (``POST /customers/search``).
+
+        A plain iterator with ``.total``; see :meth:`AsyncHelpCrunch.search_customers`.
 
         Example:
             >>> for c in client.search_customers(hc.Filter("city", "=", "Kyiv")):  # doctest: +SKIP
@@ -299,8 +312,10 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Customer | None:
-        """The one customer with this ``user_id`` or ``email``, or ``None``; see
-        :meth:`AsyncHelpCrunch.find_customer`.
+        """The one customer with this ``user_id`` (your own id) or ``email``; ``None``
+        when there is none.
+
+        See :meth:`AsyncHelpCrunch.find_customer`.
 
         Example:
             >>> c = client.find_customer(email="ann@example.com")  # doctest: +SKIP
@@ -316,7 +331,9 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> None:
-        """Delete a customer; see :meth:`AsyncHelpCrunch.delete_customer`.
+        """Delete a customer (``DELETE /customers/{id}``).
+
+        See :meth:`AsyncHelpCrunch.delete_customer`.
 
         Example:
             >>> client.delete_customer(1568834)  # doctest: +SKIP
@@ -333,7 +350,9 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Customer:
-        """Add tags; see :meth:`AsyncHelpCrunch.tag_customer`.
+        """Add tags to a customer (``PUT /customers/{id}/tags``); its other tags stay.
+
+        See :meth:`AsyncHelpCrunch.tag_customer`.
 
         Example:
             >>> c = client.tag_customer(1568834, ["vip"])  # doctest: +SKIP
@@ -350,7 +369,10 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Customer:
-        """Remove tags; see :meth:`AsyncHelpCrunch.untag_customer`.
+        """Remove tags from a customer (``DELETE /customers/{id}/tags`` with a JSON body
+        of names; a :class:`Tag`'s colour is not sent).
+
+        See :meth:`AsyncHelpCrunch.untag_customer`.
 
         Example:
             >>> c = client.untag_customer(1568834, ["vip"])  # doctest: +SKIP
@@ -371,7 +393,7 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Iterator[BulkResult]:
-        """Update many customers; an iterator of one :class:`BulkResult` per input item.
+        """Update many customers; an iterator of one :class:`BulkResult` per item.
 
         Same arguments and guarantees as :meth:`AsyncHelpCrunch.update_customers`. The
         input is read lazily on the client's loop thread. Leaving the loop early (or
@@ -405,11 +427,12 @@ class HelpCrunch:
         timeout: float | aiohttp.ClientTimeout | None = None,
         max_retries: int | None = None,
     ) -> Iterator[CustomerSyncResult]:
-        """The data sync: an iterator of one :class:`CustomerSyncResult` per row.
+        """Make HelpCrunch match your rows, sending only what differs (the data sync).
 
-        Same arguments and guarantees as :meth:`AsyncHelpCrunch.sync_customers`; the
-        rows are read lazily on the client's loop thread. Leaving the loop early (or
-        closing the iterator) cancels the requests still in flight.
+        An iterator of one :class:`CustomerSyncResult` per row. Same arguments and
+        guarantees as :meth:`AsyncHelpCrunch.sync_customers`; the rows are read lazily
+        on the client's loop thread. Leaving the loop early (or closing the iterator)
+        cancels the requests still in flight.
 
         Example:
             >>> rows = [{"user_id": "u-1", "name": "Ann"}]

@@ -4,43 +4,35 @@ from __future__ import annotations
 
 import logging
 from collections.abc import (
-    AsyncIterable,
     Awaitable,
-    Iterable,
     Mapping,
     Sequence,
 )
 from types import TracebackType
-from typing import Any, Literal, Unpack
+from typing import Any, Unpack
 
 import aiohttp
 
-from ._bulk import BulkItem, BulkJob, bulk_update
 from ._config import DEFAULT_TIMEOUT, call_timeout, client_options
 from ._convert import tags_to_json, update_to_json
-from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
 from ._exceptions import NotFoundError, ValidationError
 from ._fastpaths import customer_from_json, fields_to_json
-from ._filters import Filter
-from ._finding import find_one, list_pager, search_pager
 from ._json import encode_body
+from ._many_customers import ManyCustomers
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
-from ._paging import (
-    AsyncCustomerPager,
-)
 from ._ratelimit import RateLimiter
 from ._requestor import Requestor, RequestStats, discard_body, request_headers
-from ._retry import RetryPolicy, check_max_retries
+from ._retry import RetryPolicy
 from ._transport import AiohttpTransport
 from ._types import UNSET, Unset
-from ._validation import check_customer_id, check_int
+from ._validation import check_customer_id
 
 __all__ = ["AsyncHelpCrunch"]
 
 logger = logging.getLogger("helpcrunch_async")
 
 
-class AsyncHelpCrunch:
+class AsyncHelpCrunch(ManyCustomers):
     """Async client for the HelpCrunch REST API v1 customer endpoints.
 
     One client holds one ``aiohttp.ClientSession`` (one connection pool), created
@@ -291,94 +283,6 @@ class AsyncHelpCrunch:
 
     # --- finding, deleting and tagging customers -----------------------------------------
 
-    def list_customers(
-        self,
-        *,
-        sort: str | None = None,
-        order: Literal["asc", "desc"] | None = None,
-        page_size: int = 100,
-        limit: int | None = None,
-        timeout: float | aiohttp.ClientTimeout | None = None,
-        max_retries: int | None = None,
-    ) -> AsyncCustomerPager:
-        """Every customer, page by page (``GET /customers?limit=&offset=``).
-
-        An async iterator with ``.total`` once the first page is in; one request per
-        page. See the guide "Finding customers" (``docs/guides/finding-customers.md``).
-
-        Args:
-            sort: ``"first_seen"`` or ``"last_seen"``; without it, the server's order.
-            order: ``"asc"`` or ``"desc"``; needs ``sort``.
-            page_size: customers per request, 1..100 (default 100).
-            limit: the most to yield (``None``: all).
-            timeout, max_retries: per-request overrides.
-
-        Raises:
-            ValidationError: bad arguments, here, before anything is sent.
-
-        Example:
-            >>> async for c in client.list_customers(sort="first_seen"):  # doctest: +SKIP
-            ...     print(c.id, c.email)
-        """
-        return list_pager(self._requestor, sort=sort, order=order, page_size=page_size,
-                          limit=limit, timeout=timeout, max_retries=max_retries)
-
-    def search_customers(
-        self,
-        *filters: Filter,
-        match: Literal["all", "any"] = "all",
-        sort: str | None = None,
-        order: Literal["asc", "desc"] | None = None,
-        page_size: int = 100,
-        limit: int | None = None,
-        timeout: float | aiohttp.ClientTimeout | None = None,
-        max_retries: int | None = None,
-    ) -> AsyncCustomerPager:
-        """Customers matching filters, page by page (``POST /customers/search``).
-
-        The same iterator and arguments as :meth:`list_customers`; ``match="all"``
-        (default) sends ``AND``, ``"any"`` sends ``OR``. Retried like a ``GET``.
-
-        Raises:
-            ValidationError: no filter, or not a :class:`Filter`; nothing is sent.
-
-        Example:
-            >>> async for c in client.search_customers(  # doctest: +SKIP
-            ...         hc.Filter("email", "~", "gmail"), match="any"):
-            ...     print(c.id)
-        """
-        return search_pager(self._requestor, filters, match=match, sort=sort, order=order,
-                            page_size=page_size, limit=limit, timeout=timeout,
-                            max_retries=max_retries)
-
-    async def find_customer(
-        self,
-        *,
-        user_id: str | None = None,
-        email: str | None = None,
-        timeout: float | aiohttp.ClientTimeout | None = None,
-        max_retries: int | None = None,
-    ) -> Customer | None:
-        """The one customer with this ``user_id`` (your own id) or ``email``; ``None``
-        when there is none.
-
-        Searches with ``=`` and keeps exact matches only (``email`` ignoring case);
-        ``timeout`` bounds every page together.
-
-        Raises:
-            AmbiguousCustomerError: several customers match; ``.customer_ids`` lists
-                them (HelpCrunch does not enforce unique emails). None is picked.
-            ValidationError: not exactly one of ``user_id``/``email``, or empty.
-
-        Example:
-            >>> c = await client.find_customer(email="ann@example.com")  # doctest: +SKIP
-        """
-        def search(condition: Filter) -> AsyncCustomerPager:
-            return self.search_customers(condition, timeout=timeout, max_retries=max_retries)
-
-        seconds = (call_timeout(timeout) or self._requestor.timeout).total
-        return await find_one(search, user_id=user_id, email=email, seconds=seconds)
-
     async def delete_customer(
         self,
         customer_id: int | str,
@@ -470,111 +374,6 @@ class AsyncHelpCrunch:
             method, f"/customers/{cid}/tags", customer_from_json,
             body=encode_body({"tags": payload}), timeout=call_timeout(timeout),
             max_retries=max_retries)
-
-    def update_customers(
-        self,
-        updates: Iterable[BulkItem] | AsyncIterable[BulkItem],
-        /,
-        *,
-        max_concurrency: int | None = None,
-        ordered: bool = False,
-        replace: bool = False,
-        batch: bool = False,
-        batch_fallback: bool = False,
-        timeout: float | aiohttp.ClientTimeout | None = None,
-        max_retries: int | None = None,
-    ) -> BulkJob:
-        """Update many customers; an async iterator of one :class:`BulkResult` per item.
-
-        ``updates`` yields ``(customer_id, update)`` pairs (a :class:`CustomerUpdate`
-        or a mapping of fields), read lazily; every item gives exactly one result.
-        See the guide "Bulk updates" (``docs/guides/bulk-updates.md``).
-
-        Args:
-            updates: an iterable or async iterable of ``(customer_id, update)`` pairs.
-            max_concurrency: requests in flight for this job (default: the client's).
-            ordered: yield results in input order.
-            replace: send ``PUT`` (every field left out is set to null!), not ``PATCH``.
-            batch: ``PUT /customers/batch``, 10 items a request (its semantics are not
-                documented by HelpCrunch: see the guide); ``batch_fallback``: retry the
-                items of a failed batch one by one.
-            timeout, max_retries: per-request overrides (a request's timeout starts
-                when it is sent).
-
-        Raises:
-            ValidationError: bad arguments, here, before anything runs.
-            BulkAbortedError: from the iterator, after HelpCrunch refused the API key.
-
-        Example:
-            >>> updates = ((cid, {"custom_data": {"plan": "pro"}}) for cid in ids)  # doctest: +SKIP
-            >>> async for r in client.update_customers(updates):  # doctest: +SKIP
-            ...     if not r.ok:
-            ...         print(r.index, r.customer_id, r.error)
-        """
-        return bulk_update(
-            self._requestor, updates, max_concurrency=self._job_concurrency(max_concurrency),
-            ordered=ordered, replace=replace, batch=batch, batch_fallback=batch_fallback,
-            timeout=call_timeout(timeout), max_retries=max_retries)
-
-    def sync_customers(
-        self,
-        rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
-        /,
-        *,
-        match: SyncMatch = "user_id",
-        create_missing: bool = False,
-        exact_tags: bool = False,
-        dry_run: bool = False,
-        strategy: SyncStrategy = "auto",
-        max_concurrency: int | None = None,
-        ordered: bool = False,
-        timeout: float | aiohttp.ClientTimeout | None = None,
-        max_retries: int | None = None,
-    ) -> CustomerSync:
-        """Make HelpCrunch match your rows, sending only what differs (the data sync).
-
-        An async iterator (:class:`CustomerSync`) of one :class:`CustomerSyncResult`
-        per row. Each row has the fields of :meth:`update_customer` plus its match key.
-        See the guide "The data sync" (``docs/guides/data-sync.md``).
-
-        Args:
-            rows: an iterable or async iterable of mappings, read lazily.
-            match: ``"user_id"`` (default), ``"email"`` or ``"id"``.
-            create_missing: create a customer no row key matches (never twice).
-            exact_tags: also remove tags the row does not list.
-            dry_run: read and compare, send no write.
-            strategy: ``"list"`` the account, ``"search"`` each row, or ``"auto"``.
-            max_concurrency: rows in flight (default: the client's).
-            ordered: yield results in input order.
-            timeout, max_retries: per-request overrides.
-
-        Raises:
-            ValidationError: bad arguments, here, before anything is sent.
-            HelpCrunchError: from the iterator, when reading the account failed.
-            BulkAbortedError: from the iterator, after HelpCrunch refused the API key.
-
-        Example:
-            >>> rows = [{"user_id": "u-1", "name": "Ann", "tags": ["paid"]}]
-            >>> async for r in client.sync_customers(rows, create_missing=True):  # doctest: +SKIP
-            ...     print(r.index, r.action, r.changed)
-            0 updated ('name', 'tags')
-        """
-        if max_retries is not None:
-            check_max_retries(max_retries)
-        return CustomerSync(
-            self, rows, match=match, create_missing=create_missing, exact_tags=exact_tags,
-            dry_run=dry_run, strategy=strategy,
-            max_concurrency=self._job_concurrency(max_concurrency), ordered=ordered,
-            timeout=timeout, max_retries=max_retries,
-        )
-
-    def _job_concurrency(self, max_concurrency: int | None) -> int:
-        """A bulk job's concurrency: the client's by default, checked."""
-        if max_concurrency is None:
-            return self._max_concurrency
-        return check_int("max_concurrency", max_concurrency, minimum=1)
-
-
 
 def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
     checked = _to_tags(tags)

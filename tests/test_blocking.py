@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -183,16 +184,67 @@ def test_user_session_is_refused(no_api_key_env: None) -> None:
     asyncio.run(make_and_try())
 
 
-def test_same_arguments_as_async_client() -> None:
-    import inspect
+# The async client's name -> the blocking client's, where they differ on purpose.
+_BLOCKING_NAME = {"aclose": "close"}
+# Return types that differ on purpose: the blocking client returns plain iterators.
+_BLOCKING_RETURN = {
+    "AsyncCustomerPager": "CustomerPager",
+    "BulkJob": "Iterator[BulkResult]",
+    "CustomerSync": "Iterator[CustomerSyncResult]",
+}
+# The summaries that must differ: what close() closes.
+_BLOCKING_SUMMARY = {
+    "close": "Close the connection pool and the event loop. Safe to call twice.",
+}
 
-    sync_params = inspect.signature(hc.HelpCrunch.__init__).parameters
-    async_params = inspect.signature(hc.AsyncHelpCrunch.__init__).parameters
-    assert list(sync_params) == list(async_params)
-    for name in ("update_customer", "replace_customer", "get_customer"):
-        assert list(inspect.signature(getattr(hc.HelpCrunch, name)).parameters) == list(
-            inspect.signature(getattr(hc.AsyncHelpCrunch, name)).parameters)
-        assert not inspect.iscoroutinefunction(getattr(hc.HelpCrunch, name))
+
+def _public(cls: type) -> set[str]:
+    return {name for name in dir(cls) if not name.startswith("_")}
+
+
+def _summary(obj: object) -> str:
+    """A docstring's first paragraph, on one line."""
+    doc = inspect.getdoc(obj) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def _for_blocking(text: str) -> str:
+    return text.replace("an async iterator", "an iterator").replace(
+        ":meth:`aclose`", ":meth:`close`"
+    )
+
+
+def test_every_public_name_has_its_twin() -> None:
+    async_names = {_BLOCKING_NAME.get(n, n) for n in _public(hc.AsyncHelpCrunch)}
+    assert async_names == _public(hc.HelpCrunch)
+
+
+@pytest.mark.parametrize("name", [*sorted(_public(hc.AsyncHelpCrunch)), "__init__"])
+def test_blocking_twin_has_the_same_signature_and_summary(name: str) -> None:
+    async_attr = inspect.getattr_static(hc.AsyncHelpCrunch, name)
+    blocking_name = _BLOCKING_NAME.get(name, name)
+    blocking_attr = inspect.getattr_static(hc.HelpCrunch, blocking_name)
+    assert type(async_attr) is type(blocking_attr), "a property twins a property"
+    if isinstance(async_attr, property):
+        async_attr, blocking_attr = async_attr.fget, blocking_attr.fget
+    async_sig = inspect.signature(async_attr)
+    blocking_sig = inspect.signature(blocking_attr)
+    described = [
+        (p.name, p.kind, p.default, p.annotation) for p in async_sig.parameters.values()
+    ]
+    assert [
+        (p.name, p.kind, p.default, p.annotation) for p in blocking_sig.parameters.values()
+    ] == described
+    expected_return = _BLOCKING_RETURN.get(
+        str(async_sig.return_annotation), async_sig.return_annotation
+    )
+    assert blocking_sig.return_annotation == expected_return
+    assert not inspect.iscoroutinefunction(blocking_attr)
+    assert not inspect.isasyncgenfunction(blocking_attr)
+    if name != "__init__":
+        expected = _BLOCKING_SUMMARY.get(blocking_name, _for_blocking(_summary(async_attr)))
+        assert expected, f"AsyncHelpCrunch.{name} has no docstring"
+        assert _summary(blocking_attr) == expected
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")

@@ -7,14 +7,12 @@ import inspect
 import json
 import platform
 import re
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 from unittest.mock import AsyncMock, create_autospec
 
 import aiohttp
 import pytest
-from yarl import URL
 
 import helpcrunch_async as hc
 
