@@ -8,7 +8,7 @@ inputs. Figures: client CPU a request above raw aiohttp (``benchmarks/client_cpu
 ``update_customer`` and (c) ``update_customers``; medians of 3 to 5 runs, 2026-12-08.
 
 The tricks, what each paid (b) / (c) when kept, and the test that proves it equal to its
-plain twin (tests/test_fast_paths.py):
+plain twin (tests/models/test_fastpaths.py):
 
 * ``customer_from_json`` -- a response read by hand instead of by cattrs' converter
   (``_convert.customer_from_json``): +10 % / +9 %. Every response shape and error is
@@ -21,7 +21,7 @@ plain twin (tests/test_fast_paths.py):
   the same errors as the record, on generated inputs.
 
 Elsewhere, measured the same way: ``InFlightLimit`` (``_in_flight.py``) instead of an
-``asyncio.Semaphore``, +6 % / +2 % (tests/test_in_flight.py). Measured and dropped,
+``asyncio.Semaphore``, +6 % / +2 % (tests/client/test_in_flight.py). Measured and dropped,
 each under 2 %: prefilling yarl's cache of every request URL (+1.3 % / +1.1 %),
 building ``BulkResult`` by position (+0.1 % / +0.8 %), ``update_customer`` returning the
 request's coroutine instead of being an ``async def`` (0 %), and the blocking client's

@@ -191,11 +191,16 @@ async def test_plugin_client_talks_to_the_fake(helpcrunch_fake: FakeHelpCrunch,
     assert helpcrunch_fake.requests[-1].method == "PATCH"
 
 
-def test_plugin_blocking_client(helpcrunch_fake_thread: FakeHelpCrunch,
-                            helpcrunch_sync_client: Any) -> None:
-    helpcrunch_fake_thread.seed_customers(1)
-    helpcrunch_sync_client.update_customer(1, email="a@example.com")
-    assert helpcrunch_fake_thread.customers[1]["email"] == "a@example.com"
+def test_plugin_blocking_client(helpcrunch_fake: FakeHelpCrunch,
+                                helpcrunch_blocking_client: Any) -> None:
+    helpcrunch_fake.seed_customers(1)
+    helpcrunch_blocking_client.update_customer(1, email="a@example.com")
+    assert helpcrunch_fake.customers[1]["email"] == "a@example.com"
+
+
+def test_plugin_older_fixture_names_still_work(helpcrunch_fake_thread: FakeHelpCrunch,
+                                               helpcrunch_sync_client: Any) -> None:
+    assert helpcrunch_fake_thread.base_url == helpcrunch_sync_client.base_url
 
 
 # --- run_fake_server ----------------------------------------------------------------

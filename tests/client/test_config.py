@@ -152,7 +152,7 @@ def test_rate_limit_defaults_on_and_can_be_turned_off(no_api_key_env: None) -> N
     assert hc.AsyncHelpCrunch(API_KEY, rate_limit=shared).rate_limit is shared
 
 
-def test_sync_client_checks_the_same_settings(no_api_key_env: None) -> None:
+def test_blocking_client_checks_the_same_settings(no_api_key_env: None) -> None:
     with pytest.raises(hc.ValidationError):
         hc.HelpCrunch(API_KEY, base_url="http://api.helpcrunch.com/v1")
     with pytest.raises(hc.HelpCrunchError, match="HELPCRUNCH_API_KEY"):

@@ -201,7 +201,7 @@ async def test_failed_batch_reports_each_item_or_falls_back() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(10)
         # 403, not a 400: a batch refused with 400/404/... is always retried singly
-        # (tests/test_batch_refused.py), a 403 only with batch_fallback=True.
+        # (tests/jobs/test_batch_refused.py), a 403 only with batch_fallback=True.
         fake.add_faults(Fault.status(403), path="/v1/customers/batch")
         async with _client(fake) as client:
             failed: list[hc.BulkResult] = []

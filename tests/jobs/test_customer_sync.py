@@ -510,9 +510,9 @@ async def test_reading_the_account_fails_the_job(helpcrunch_fake: FakeHelpCrunch
 
 
 def test_blocking_client(helpcrunch_fake_thread: FakeHelpCrunch,
-                         helpcrunch_sync_client: hc.HelpCrunch) -> None:
+                         helpcrunch_blocking_client: hc.HelpCrunch) -> None:
     helpcrunch_fake_thread.seed_customers(2)
-    results = list(helpcrunch_sync_client.sync_customers(
+    results = list(helpcrunch_blocking_client.sync_customers(
         [row(1), row(2, name="B"), {"user_id": "n"}], create_missing=True, ordered=True))
     assert [r.action for r in results] == ["unchanged", "updated", "created"]
 
