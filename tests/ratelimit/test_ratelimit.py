@@ -131,9 +131,11 @@ def test_one_limiter_paces_every_event_loop_and_thread_together() -> None:
     limit = hc.RateLimit(requests=10, period=0.5)
     times = _send_times_from_threads(limit, threads=3, each=5)
     assert len(times) == 15
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= limit.interval * 0.9  # one schedule for all three loops
-    assert all(times[i + 10] - times[i] >= 0.5 for i in range(len(times) - 10))
+    # One schedule for all three loops: 15 sends span 14 intervals (three schedules of
+    # their own would span 4). Times are taken when each thread wakes, and a thread on a
+    # busy machine wakes late, so the checks allow for lateness and never for a burst.
+    assert times[-1] - times[0] >= 14 * limit.interval * 0.9
+    assert all(times[i + 10] - times[i] >= 0.5 * 0.9 for i in range(len(times) - 10))
 
 
 def test_one_asyncio_run_after_another_shares_the_schedule() -> None:
