@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
@@ -28,11 +29,13 @@ from .._exceptions import (
     PermissionDeniedError,
     ValidationError,
 )
+from .._models import Customer
 from .._ratelimit import RateLimit, RateLimiter
 from ._common import (
     EXIT_FAILED,
     EXIT_USAGE,
     OutputError,
+    emit,
     non_negative_int,
     parse_rate_limit,
     say,
@@ -44,6 +47,7 @@ __all__ = [
     "add_client_options",
     "add_redis_option",
     "client_rate_limit",
+    "emit_customer",
     "failure_message",
     "json_line",
     "not_a_redis_url",
@@ -193,3 +197,9 @@ def json_line(obj: Any, stream: IO[str]) -> str:
     except UnicodeEncodeError:
         return json.dumps(obj)
     return text
+
+
+def emit_customer(customer: Customer) -> None:
+    """Print the customer on stdout as one line of JSON, every key as HelpCrunch answered
+    (``get``, ``find``)."""
+    emit(json_line(dict(customer.raw), sys.stdout))

@@ -3,9 +3,10 @@ the client, the report of each line, failures on screen, Ctrl-C, and how the job
 
 :class:`LineJob` feeds the valid lines of the input on, reports the invalid ones at once,
 skips those ``--resume`` says are done, and stops reading when HelpCrunch refuses the API
-key, the host cannot be reached (see :mod:`helpcrunch_async.cli._update`) or the report
-cannot be written (disk full, file too large): then the requests in flight finish, and
-:func:`ending` lists the lines done but not in the report (``--resume`` sends them again).
+key, the host cannot be reached (see
+:mod:`helpcrunch_async.cli.commands.update_customers`) or the report cannot be written
+(disk full, file too large): then the requests in flight finish, and :func:`ending`
+lists the lines done but not in the report (``--resume`` sends them again).
 """
 
 from __future__ import annotations

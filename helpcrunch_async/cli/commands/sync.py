@@ -21,14 +21,14 @@ from typing import Any
 
 import attrs
 
-from .._config import API_KEY_ENV
-from .._customer_diff import UNKNOWN
-from .._customer_sync import CustomerSync, CustomerSyncResult
-from .._exceptions import BulkAbortedError, HelpCrunchError
-from .._models import CustomerUpdate
-from .._ratelimit import RateLimiter
-from .._types import UNSET
-from ._common import (
+from ..._config import API_KEY_ENV
+from ..._customer_diff import UNKNOWN
+from ..._customer_sync import CustomerSync, CustomerSyncResult
+from ..._exceptions import BulkAbortedError, HelpCrunchError
+from ..._models import CustomerUpdate
+from ..._ratelimit import RateLimiter
+from ..._types import UNSET
+from .._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -40,8 +40,8 @@ from ._common import (
     remove_signal_handler,
     say,
 )
-from ._connect import add_client_options, client_rate_limit, failure_message
-from ._job import (
+from .._connect import add_client_options, client_rate_limit, failure_message
+from .._job import (
     LineJob,
     add_line_options,
     ctrl_c_handler,
@@ -50,7 +50,7 @@ from ._job import (
     lines_to_do,
     show_failures,
 )
-from ._jobfile import (
+from .._jobfile import (
     InputError,
     JobLine,
     ReportWriter,
@@ -61,7 +61,7 @@ from ._jobfile import (
     repeated_key,
     start_reading,
 )
-from ._progress import Pace, Progress
+from .._progress import Pace, Progress
 
 __all__ = ["add_parser", "run"]
 

@@ -14,13 +14,13 @@ import argparse
 import sys
 from typing import Any
 
-from .._client import AsyncHelpCrunch
-from .._config import API_KEY_ENV
-from .._exceptions import AmbiguousCustomerError, NotFoundError
-from .._models import Customer
-from .._validation import check_customer_id
-from ._common import EXIT_FAILED, EXIT_OK, add_command, emit, say
-from ._connect import add_client_options, json_line, run_with_client
+from ..._client import AsyncHelpCrunch
+from ..._config import API_KEY_ENV
+from ..._exceptions import AmbiguousCustomerError, NotFoundError
+from ..._models import Customer
+from ..._validation import check_customer_id
+from .._common import EXIT_FAILED, EXIT_OK, add_command, emit, say
+from .._connect import add_client_options, json_line, run_with_client
 
 __all__ = ["EXIT_AMBIGUOUS", "add_parser", "run_find", "run_get"]
 

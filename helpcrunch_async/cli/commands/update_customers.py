@@ -32,14 +32,14 @@ from typing import IO, Any
 
 import attrs
 
-from .._account_index import MatchField
-from .._config import API_KEY_ENV
-from .._exceptions import (
+from ..._account_index import MatchField
+from ..._config import API_KEY_ENV
+from ..._exceptions import (
     BulkAbortedError,
     HelpCrunchError,
 )
-from .._ratelimit import RateLimiter
-from ._common import (
+from ..._ratelimit import RateLimiter
+from .._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -51,8 +51,8 @@ from ._common import (
     remove_signal_handler,
     say,
 )
-from ._connect import add_client_options, client_rate_limit, failure_message
-from ._job import (
+from .._connect import add_client_options, client_rate_limit, failure_message
+from .._job import (
     LineJob,
     add_line_options,
     ctrl_c_handler,
@@ -62,7 +62,7 @@ from ._job import (
     lines_to_do,
     show_failures,
 )
-from ._jobfile import (
+from .._jobfile import (
     InputError,
     JobLine,
     ReportWriter,
@@ -74,8 +74,8 @@ from ._jobfile import (
     read_lines,
     start_reading,
 )
-from ._progress import Progress
-from ._resolve import choose_resolver
+from .._progress import Progress
+from .._resolve import choose_resolver
 
 __all__ = ["add_parser", "run"]
 
