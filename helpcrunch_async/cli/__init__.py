@@ -1,7 +1,7 @@
 """The ``helpcrunch`` command (also ``python -m helpcrunch_async``).
 
 It uses the library and the library never imports it. One module per subcommand in
-:mod:`.commands` (``update-customers``, ``sync``, ``find``, ``export``, ``demo``,
+:mod:`.commands` (``update-customers``, ``sync``, ``get``, ``find``, ``export``, ``demo``,
 ``fake-server``); beside them the pieces they share: the input format and the report
 (:mod:`._jobfile`), a job over input lines (:mod:`._job`), progress
 (:mod:`._progress`), connection options and API failures (:mod:`._connect`), finding
