@@ -7,7 +7,7 @@ Streams: results go to stdout (:func:`emit`); progress, warnings and errors go t
 Output that cannot be written — stdout on a full disk, an export file over the
 file-size limit — is an :class:`OutputError`: one line naming the file and the
 operating system's reason, exit 1 (see :func:`helpcrunch_async.cli.main`). A report that
-cannot be written stops its job instead (:mod:`helpcrunch_async.cli._job`); a message
+cannot be written stops its job instead (:mod:`helpcrunch_async.cli._line_job`); a message
 that cannot be written to stderr is dropped: the job goes on.
 """
 

@@ -40,7 +40,7 @@ from ._common import (
     parse_rate_limit,
     say,
 )
-from ._jobfile import InputError
+from ._input import InputError
 
 __all__ = [
     "REDIS_URL_ENV",

@@ -19,7 +19,7 @@ from ._common import (
     flush_stdout,
     say,
 )
-from ._jobfile import InputError
+from ._input import InputError
 from .commands import COMMANDS
 
 __all__ = ["main"]

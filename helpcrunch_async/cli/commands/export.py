@@ -55,7 +55,7 @@ from .._common import (
     write_error,
 )
 from .._connect import add_client_options, json_line, run_with_client
-from .._jobfile import InputError, read_lines
+from .._input import InputError, read_lines
 from .._progress import Progress
 
 __all__ = ["WRITABLE_KEYS", "add_parser", "export_line", "parse_search", "run"]

@@ -1,7 +1,7 @@
 """``helpcrunch sync``: make HelpCrunch match a JSON Lines or CSV file, sending only changes.
 
 The command around :meth:`AsyncHelpCrunch.sync_customers`: the same input formats as
-``update-customers`` (:mod:`helpcrunch_async.cli._jobfile`, with the match key's column
+``update-customers`` (:mod:`helpcrunch_async.cli._input`, with the match key's column
 instead of ``id``), the same report, ``--resume`` and exit codes. Progress shows the two
 phases: reading the account (pages done/total), then the rows (unchanged, updated,
 created, failed). The summary compares the requests sent with the one request per row
@@ -41,16 +41,7 @@ from .._common import (
     say,
 )
 from .._connect import add_client_options, client_rate_limit, failure_message
-from .._job import (
-    LineJob,
-    add_line_options,
-    ctrl_c_handler,
-    ending,
-    job_client,
-    lines_to_do,
-    show_failures,
-)
-from .._jobfile import (
+from .._input import (
     InputError,
     JobLine,
     ReportWriter,
@@ -60,6 +51,15 @@ from .._jobfile import (
     open_input,
     repeated_key,
     start_reading,
+)
+from .._line_job import (
+    LineJob,
+    add_line_options,
+    ctrl_c_handler,
+    ending,
+    job_client,
+    lines_to_do,
+    show_failures,
 )
 from .._progress import Pace, Progress
 

@@ -1,7 +1,7 @@
 """``helpcrunch update-customers``: a bulk update from a JSON Lines or CSV file.
 
 Progress and a report (``--report``) as it goes, ``--resume`` after a crash, Ctrl-C or
-a stop, ``--dry-run`` to validate only. The input format: :mod:`helpcrunch_async.cli._jobfile`.
+a stop, ``--dry-run`` to validate only. The input format: :mod:`helpcrunch_async.cli._input`.
 ``--match user_id|email``: lines keyed by ``userId`` or ``email``, each line's customer
 found first (:mod:`helpcrunch_async.cli._resolve`); a search or list request refused
 for the API key, or a host that cannot be reached, stops the job as below.
@@ -52,17 +52,7 @@ from .._common import (
     say,
 )
 from .._connect import add_client_options, client_rate_limit, failure_message
-from .._job import (
-    LineJob,
-    add_line_options,
-    ctrl_c_handler,
-    ending,
-    id_text,
-    job_client,
-    lines_to_do,
-    show_failures,
-)
-from .._jobfile import (
+from .._input import (
     InputError,
     JobLine,
     ReportWriter,
@@ -73,6 +63,16 @@ from .._jobfile import (
     open_input,
     read_lines,
     start_reading,
+)
+from .._line_job import (
+    LineJob,
+    add_line_options,
+    ctrl_c_handler,
+    ending,
+    id_text,
+    job_client,
+    lines_to_do,
+    show_failures,
 )
 from .._progress import Progress
 from .._resolve import choose_resolver

@@ -34,7 +34,7 @@ from .._exceptions import (
 from .._models import CustomerUpdate
 from .._ratelimit import RateLimiter
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, positive_int, say
-from ._jobfile import MATCH_NAMES, JobLine, ReportWriter, check_resume
+from ._input import MATCH_NAMES, JobLine, ReportWriter, check_resume
 from ._progress import Progress
 from ._resolve import Resolver, resolve_lines
 
