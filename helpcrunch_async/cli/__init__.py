@@ -1,9 +1,10 @@
 """The ``helpcrunch`` command (also ``python -m helpcrunch_async``).
 
 It uses the library and the library never imports it. One module per subcommand in
-:mod:`.commands` (``update-customers``, ``sync``, ``get``, ``find``, ``export``, ``demo``,
-``fake-server``); beside them the pieces they share: the input format and the report
-(:mod:`._input`), a job over input lines (:mod:`._line_job`), progress
+:mod:`.commands` (``update-customers``, ``sync``, ``get``, ``find``, ``export``,
+``demo``, ``fake-server``); beside them the pieces they share: the input
+(:mod:`._input`, each line's fields in :mod:`._input_line`), the report and
+``--resume`` (:mod:`._report`), a job over input lines (:mod:`._line_job`), progress
 (:mod:`._progress`), connection options and API failures (:mod:`._connect`), finding
 each line's customer for ``--match`` (:mod:`._resolve`), exit codes, option types and
 output (:mod:`._common`). Each subcommand module has ``add_parser(commands)`` and

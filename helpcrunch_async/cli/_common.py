@@ -1,5 +1,5 @@
-"""What the ``helpcrunch`` subcommands share: exit codes, option parsers, help layout,
-results on stdout, messages on stderr, and Ctrl-C hooks.
+"""What the ``helpcrunch`` subcommands share: exit codes and the errors that end in them,
+option parsers, help layout, results on stdout, messages on stderr, and Ctrl-C hooks.
 
 Streams: results go to stdout (:func:`emit`); progress, warnings and errors go to stderr
 (:func:`say`), so ``helpcrunch demo > result.txt`` or ``... | head`` gets only results.
@@ -30,6 +30,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "InputError",
     "OutputError",
     "STDOUT_NAME",
     "add_command",
@@ -65,6 +66,12 @@ Exit codes:
 
 
 STDOUT_NAME = "standard output"
+
+
+class InputError(HelpCrunchError):
+    """An input of the command cannot be read as a whole (a file missing, not UTF-8, a CSV
+    header without its key's column, an unreadable ``--resume`` report), or a file it
+    is to write cannot be made: one line, exit 2, nothing sent."""
 
 
 class OutputError(HelpCrunchError):

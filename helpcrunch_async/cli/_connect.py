@@ -34,13 +34,13 @@ from .._ratelimit import RateLimit, RateLimiter
 from ._common import (
     EXIT_FAILED,
     EXIT_USAGE,
+    InputError,
     OutputError,
     emit,
     non_negative_int,
     parse_rate_limit,
     say,
 )
-from ._input import InputError
 
 __all__ = [
     "REDIS_URL_ENV",

@@ -34,8 +34,9 @@ from .._exceptions import (
 from .._models import CustomerUpdate
 from .._ratelimit import RateLimiter
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, positive_int, say
-from ._input import MATCH_NAMES, JobLine, ReportWriter, check_resume
+from ._input_line import MATCH_NAMES, JobLine
 from ._progress import Progress
+from ._report import ReportWriter, check_resume
 from ._resolve import Resolver, resolve_lines
 
 __all__ = [

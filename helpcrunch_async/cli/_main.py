@@ -15,11 +15,11 @@ from ._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    InputError,
     OutputError,
     flush_stdout,
     say,
 )
-from ._input import InputError
 from .commands import COMMANDS
 
 __all__ = ["main"]

@@ -47,7 +47,7 @@ from .._exceptions import AmbiguousCustomerError, HelpCrunchError
 from .._models import Customer
 from .._paging import MAX_PAGE_SIZE, AsyncCustomerPager
 from ._common import say
-from ._input import MATCH_NAMES, JobLine
+from ._input_line import MATCH_NAMES, JobLine
 
 __all__ = ["Resolver", "UnmatchedError", "choose_resolver", "resolve_lines"]
 

@@ -47,6 +47,7 @@ from ..._models import Customer, CustomerUpdate
 from .._common import (
     EXIT_OK,
     STDOUT_NAME,
+    InputError,
     OutputError,
     add_command,
     plural,
@@ -55,7 +56,7 @@ from .._common import (
     write_error,
 )
 from .._connect import add_client_options, json_line, run_with_client
-from .._input import InputError, read_lines
+from .._input import read_lines
 from .._progress import Progress
 
 __all__ = ["WRITABLE_KEYS", "add_parser", "export_line", "parse_search", "run"]

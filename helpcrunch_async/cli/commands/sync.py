@@ -32,6 +32,7 @@ from .._common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    InputError,
     OutputError,
     add_command,
     add_signal_handler,
@@ -41,17 +42,8 @@ from .._common import (
     say,
 )
 from .._connect import add_client_options, client_rate_limit, failure_message
-from .._input import (
-    InputError,
-    JobLine,
-    ReportWriter,
-    close_input,
-    done_lines,
-    line_key,
-    open_input,
-    repeated_key,
-    start_reading,
-)
+from .._input import close_input, line_key, open_input, repeated_key, start_reading
+from .._input_line import JobLine
 from .._line_job import (
     LineJob,
     add_line_options,
@@ -62,6 +54,7 @@ from .._line_job import (
     show_failures,
 )
 from .._progress import Pace, Progress
+from .._report import ReportWriter, done_lines
 
 __all__ = ["add_parser", "run"]
 

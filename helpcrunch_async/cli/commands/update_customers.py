@@ -1,7 +1,8 @@
 """``helpcrunch update-customers``: a bulk update from a JSON Lines or CSV file.
 
 Progress and a report (``--report``) as it goes, ``--resume`` after a crash, Ctrl-C or
-a stop, ``--dry-run`` to validate only. The input format: :mod:`helpcrunch_async.cli._input`.
+a stop, ``--dry-run`` to validate only. The input format:
+:mod:`helpcrunch_async.cli._input`.
 ``--match user_id|email``: lines keyed by ``userId`` or ``email``, each line's customer
 found first (:mod:`helpcrunch_async.cli._resolve`); a search or list request refused
 for the API key, or a host that cannot be reached, stops the job as below.
@@ -32,7 +33,7 @@ from typing import IO, Any
 
 import attrs
 
-from ..._account_index import MatchField
+from ..._account_index import MatchField, match_key
 from ..._config import API_KEY_ENV
 from ..._exceptions import (
     BulkAbortedError,
@@ -44,6 +45,7 @@ from .._common import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    InputError,
     add_command,
     add_signal_handler,
     emit,
@@ -52,18 +54,8 @@ from .._common import (
     say,
 )
 from .._connect import add_client_options, client_rate_limit, failure_message
-from .._input import (
-    InputError,
-    JobLine,
-    ReportWriter,
-    close_input,
-    done_lines,
-    input_name,
-    match_key,
-    open_input,
-    read_lines,
-    start_reading,
-)
+from .._input import close_input, input_name, open_input, read_lines, start_reading
+from .._input_line import JobLine
 from .._line_job import (
     LineJob,
     add_line_options,
@@ -75,6 +67,7 @@ from .._line_job import (
     show_failures,
 )
 from .._progress import Progress
+from .._report import ReportWriter, done_lines
 from .._resolve import choose_resolver
 
 __all__ = ["add_parser", "run"]
