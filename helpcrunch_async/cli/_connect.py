@@ -51,6 +51,7 @@ __all__ = [
     "failure_message",
     "json_line",
     "not_a_redis_url",
+    "require_api_key",
     "run_with_client",
 ]
 
@@ -137,6 +138,16 @@ rediss:// or unix://']
     return f"{text} ({reason.removeprefix('redis is not a Redis URL: ')})"
 
 
+def require_api_key(note: str = "") -> str | None:
+    """The API key from ``$HELPCRUNCH_API_KEY``; ``None`` when it is not set, said on
+    stderr (with ``note`` after "your API key"): a usage error, exit 2, nothing sent."""
+    api_key = api_key_from_env()
+    if api_key is None:
+        say(f"helpcrunch: set {API_KEY_ENV} to your API key{note}; `helpcrunch demo` runs "
+            "without one")
+    return api_key
+
+
 def run_with_client(args: argparse.Namespace,
                     work: Callable[[AsyncHelpCrunch], Awaitable[int]]) -> int:
     """Run ``work(client)`` with a client made from ``args``; returns the exit code.
@@ -144,10 +155,8 @@ def run_with_client(args: argparse.Namespace,
     No key: a message and exit 2, nothing sent. A :class:`HelpCrunchError` from
     ``work``: one line on stderr and exit 1.
     """
-    api_key = api_key_from_env()
-    if not api_key:
-        say(f"helpcrunch: set {API_KEY_ENV} to your API key; `helpcrunch demo` runs "
-            "without one")
+    api_key = require_api_key()
+    if api_key is None:
         return EXIT_USAGE
 
     limit = client_rate_limit(args.rate_limit, args.redis)

@@ -48,9 +48,11 @@ import csv
 import io
 import itertools
 import json
+import os
+import stat
 import sys
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import IO, Protocol
 
 from .._account_index import MatchField, match_key
 from ._common import InputError
@@ -63,10 +65,11 @@ from ._input_line import (
     line_from_csv,
     line_from_json,
 )
+from ._read_ahead import ReadAhead
 
 __all__ = [
-    "close_input", "input_name", "line_key", "open_input", "read_lines", "repeated_key",
-    "start_reading",
+    "InputLines", "JobInput", "close_input", "input_name", "line_key", "open_input",
+    "read_lines", "repeated_key",
 ]
 
 
@@ -91,6 +94,10 @@ def open_input(path: str) -> IO[str]:
         buffer = getattr(sys.stdin, "buffer", None)
         if buffer is None:  # a text-only stdin (tests, embedding): read it as it is
             return sys.stdin
+        if _reads_may_wait(buffer):
+            # A pipe or a terminal: read in a thread (JobInput.lines), through streams of
+            # its own on the same descriptor, never holding a lock of sys.stdin's.
+            return open(buffer.fileno(), encoding="utf-8-sig", newline="", closefd=False)
         # utf-8-sig: files saved by Excel and others start with a byte-order mark.
         return io.TextIOWrapper(buffer, encoding="utf-8-sig", newline="")
     try:
@@ -104,7 +111,116 @@ def close_input(stream: IO[str], path: str) -> None:
     if path != "-":
         stream.close()
     elif isinstance(stream, io.TextIOWrapper) and stream is not sys.stdin:
-        stream.detach()  # our wrapper goes, the process's stdin stays
+        if stream.buffer is getattr(sys.stdin, "buffer", None):
+            stream.detach()  # our wrapper goes, the process's stdin stays
+        else:
+            stream.close()  # streams of our own on stdin's descriptor (left open)
+
+
+class InputLines(Protocol):
+    """The lines of a job's input, for the job to ``async for`` (see :class:`JobInput`)."""
+
+    def __aiter__(self) -> AsyncIterator[JobLine]: ...
+    async def __anext__(self) -> JobLine: ...
+
+    def close(self) -> None:
+        """Read nothing more: the iteration ends, a wait for the next line included."""
+
+
+class JobInput:
+    """The input of a job over lines (``update-customers``, ``sync``), open; a context
+    manager, which closes it. ``read_twice``: the job reads :attr:`stream` once before
+    its lines and rewinds it, so an input that cannot be rewound (a pipe) is held in
+    memory.
+
+    :meth:`lines` reads the first line at once, so that an input that cannot be read at
+    all (not UTF-8, a CSV header without the key's column) is refused before the job
+    starts — before any warning, and before any request — and the others as the job
+    asks for them: on the event loop from a regular file or text in memory, else
+    (stdin, a pipe, a terminal: a read may wait for the writer) in a thread of its own
+    (:class:`~helpcrunch_async.cli._read_ahead.ReadAhead`), so that the requests in
+    flight never wait for input.
+
+    Raises:
+        InputError: the input cannot be opened.
+    """
+
+    def __init__(self, path: str, *, read_twice: bool = False) -> None:
+        self.path = path
+        self.stream = open_input(path)
+        self._lines: InputLines | None = None
+        if read_twice and not self.stream.seekable():
+            try:
+                text = self.stream.read()
+            except (UnicodeDecodeError, OSError) as exc:
+                raise _unreadable(path, exc) from None
+            finally:
+                self._close()
+            self.stream = io.StringIO(text)
+
+    def lines(self, match: MatchField = "id", *, unique: bool = True) -> InputLines:
+        """The input's lines (:func:`read_lines`), the first read now.
+
+        Raises:
+            InputError: as :func:`read_lines`.
+        """
+        lines = read_lines(self.stream, self.path, match, unique=unique)
+        first = next(lines, None)
+        if first is not None:
+            lines = itertools.chain([first], lines)
+        if _reads_may_wait(self.stream):
+            self._lines = ReadAhead(lines, release=self._close)
+        else:
+            self._lines = _ReadNow(lines, release=self._close)
+        return self._lines
+
+    def _close(self) -> None:
+        close_input(self.stream, self.path)
+
+    def __enter__(self) -> JobInput:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._lines is not None:
+            self._lines.close()  # the stream is closed now, or once a read in flight returns
+        else:
+            self._close()
+
+
+class _ReadNow:
+    """The lines of an input whose reads do not wait (a regular file, text in memory),
+    read on the event loop as the job asks for them."""
+
+    def __init__(self, lines: Iterator[JobLine], *, release: Callable[[], None]) -> None:
+        self._lines: Iterator[JobLine] | None = lines
+        self._release = release
+
+    def __aiter__(self) -> _ReadNow:
+        return self
+
+    async def __anext__(self) -> JobLine:
+        line = None if self._lines is None else next(self._lines, None)
+        if line is None:
+            raise StopAsyncIteration
+        return line
+
+    def close(self) -> None:
+        if self._lines is not None:
+            self._lines = None
+            self._release()
+
+
+def _reads_may_wait(stream: IO[str] | IO[bytes]) -> bool:
+    """True when a read of ``stream`` can wait for a writer (stdin, a pipe, a terminal, a
+    FIFO: anything but a regular file); False for text in memory."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError):  # in memory (io.UnsupportedOperation is both), closed
+        return False
+    try:
+        return not stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return True
 
 
 def read_lines(stream: IO[str], path: str = "-", match: MatchField = "id", *,
@@ -136,25 +252,16 @@ def read_lines(stream: IO[str], path: str = "-", match: MatchField = "id", *,
                 if first != line.number:
                     line = repeated_key(line, first, match)
             yield line
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{input_name(path)} is not UTF-8 text ({exc.reason}); save it as "
-                         "UTF-8") from None
-    except OSError as exc:  # unreadable mid-way (an I/O error), or a directory
-        raise InputError(f"cannot read {input_name(path)}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, OSError) as exc:  # not UTF-8, an I/O error mid-way
+        raise _unreadable(path, exc) from None
 
 
-def start_reading(stream: IO[str], path: str = "-", match: MatchField = "id", *,
-                  unique: bool = True) -> Iterator[JobLine]:
-    """:func:`read_lines` with its first line read now, so that an input that cannot be
-    read at all (not UTF-8, a CSV header without the key's column) is refused before
-    the job starts — before any warning, and before any request.
-
-    Raises:
-        InputError: as :func:`read_lines`.
-    """
-    lines = read_lines(stream, path, match, unique=unique)
-    first = next(lines, None)
-    return iter(()) if first is None else itertools.chain([first], lines)
+def _unreadable(path: str, exc: UnicodeDecodeError | OSError) -> InputError:
+    """What to say of an input that fails to read: not UTF-8, or the OS's reason."""
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"{input_name(path)} is not UTF-8 text ({exc.reason}); save it as "
+                          "UTF-8")
+    return InputError(f"cannot read {input_name(path)}: {exc.strerror or exc}")
 
 
 def line_key(line: JobLine, match: MatchField) -> str | int | None:

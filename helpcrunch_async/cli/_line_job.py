@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+import os
+import stat
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import attrs
@@ -34,14 +36,16 @@ from .._exceptions import (
 from .._models import CustomerUpdate
 from .._ratelimit import RateLimiter
 from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, positive_int, say
+from ._input import InputLines
 from ._input_line import MATCH_NAMES, JobLine
 from ._progress import Progress
 from ._report import ReportWriter, check_resume
 from ._resolve import Resolver, resolve_lines
 
 __all__ = [
-    "SHOWN_FAILURES", "LineJob", "add_line_options", "ctrl_c_handler", "ending", "id_text",
-    "job_client", "line_ranges", "lines_to_do", "show_failures",
+    "SHOWN_FAILURES", "LineJob", "aborted", "add_line_options", "ctrl_c_handler", "ending",
+    "id_text", "job_client", "line_ranges", "lines_to_do", "show_failures",
+    "warn_unresumable",
 ]
 
 SHOWN_FAILURES = 5
@@ -49,7 +53,9 @@ SHOWN_FAILURES = 5
 
 def add_line_options(parser: argparse.ArgumentParser, *, in_flight: str,
                       report: str) -> None:
-    """``--concurrency``, ``--report`` and ``--resume``: what a job over input lines has."""
+    """The input file, ``--concurrency``, ``--report`` and ``--resume``: what a job over
+    input lines has."""
+    parser.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
     parser.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
                         help=f"{in_flight} in flight (default 8)")
     parser.add_argument("--report", metavar="FILE",
@@ -64,9 +70,11 @@ def id_text(raw_id: object, match: str = "id") -> str:
     return f" ({name} {raw_id})" if isinstance(raw_id, int | str) and raw_id != "" else ""
 
 def _count_lines(path: str) -> int | None:
-    if path == "-":
-        return None
+    """The input's non-blank lines (less a CSV header); ``None`` for stdin or anything
+    but a regular file (a pipe, a FIFO: what is read to count is gone for the job)."""
     try:
+        if path == "-" or not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as f:
             count = sum(1 for raw in f if raw.strip())
     except OSError:
@@ -93,7 +101,7 @@ class LineJob:
     reported failed and nothing is sent for it.
     """
 
-    def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
+    def __init__(self, lines: InputLines, skip: dict[int, str | None],
                  report: ReportWriter, progress: Progress, match: MatchField = "id",
                  send_key: bool = False) -> None:
         self._lines = lines
@@ -114,9 +122,15 @@ class LineJob:
         self.failures: list[str] = []  # the first few, for the screen
         self.failed = 0
 
-    def lines(self) -> Iterator[JobLine]:
+    def stop(self) -> None:
+        """Read no more input (a wait for the next line ends at once); what is in flight
+        finishes."""
+        self.stopping = True
+        self._lines.close()
+
+    async def lines(self) -> AsyncIterator[JobLine]:
         """The valid, not-yet-done lines; invalid ones are reported here and now."""
-        for line in self._lines:
+        async for line in self._lines:
             if self.stopping:
                 return
             if line.error is None:
@@ -138,9 +152,9 @@ class LineJob:
         against the account instead."""
         return line
 
-    def items(self) -> Iterator[tuple[int, CustomerUpdate]]:
+    async def items(self) -> AsyncIterator[tuple[int, CustomerUpdate]]:
         """``(customer id, update)`` of each line to send (``--match id``)."""
-        for line in self.lines():
+        async for line in self.lines():
             assert line.customer_id is not None
             yield self._admit(line, line.customer_id)
 
@@ -185,7 +199,7 @@ class LineJob:
             self._report.write(line.number, customer_id, status, error, attempts,
                                key=line.raw_id, **extra)
         if self._report.error is not None:
-            self.stopping = True
+            self.stop()
 
     @property
     def report_failed(self) -> bool:
@@ -214,11 +228,11 @@ class LineJob:
         if (isinstance(error, AuthenticationError | PermissionDeniedError)
                 and self.refused is None):
             self.refused = BulkAbortedError(error)  # a search was refused: stop reading
-            self.stopping = True
+            self.stop()
         if (isinstance(error, APIConnectionError) and not error.maybe_sent
                 and self.unreachable is None):
             self.unreachable = error  # the host cannot be reached: stop reading input
-            self.stopping = True
+            self.stop()
 
 def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
                    abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
@@ -231,7 +245,8 @@ def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
         if (job.interrupted or abort_now()) and main_task is not None:
             main_task.cancel()
             return
-        job.interrupted = job.stopping = True
+        job.interrupted = True
+        job.stop()
         if job.sending is not None:
             job.sending.stop()
         say("\nhelpcrunch: stopping — sending nothing more; finishing the requests already "
@@ -262,6 +277,19 @@ def line_ranges(numbers: list[int], shown: int = 20) -> str:
     rest = len(ranges) - shown
     text = ", ".join(ranges[:shown]) + (f" and {rest} more" if rest > 0 else "")
     return f"{'line' if len(numbers) == 1 else 'lines'} {text}"
+
+
+def warn_unresumable() -> None:
+    """Say that a job run without ``--report`` cannot be resumed."""
+    say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be resumed")
+
+
+def aborted(report_path: str | None, what: str) -> int:
+    """Say the job was aborted (a second Ctrl-C) and that ``--resume`` redoes ``what``
+    was in flight; the exit code."""
+    say(f"helpcrunch: aborted; {what} in flight were not reported and will be redone by "
+        "--resume" if report_path else "helpcrunch: aborted")
+    return EXIT_INTERRUPTED
 
 
 def ending(job: LineJob, refused: BulkAbortedError | None, report_path: str | None, *,

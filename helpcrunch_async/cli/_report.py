@@ -66,7 +66,8 @@ def check_resume(line: JobLine, done_id: str | None) -> None:
 
 
 class ReportWriter:
-    """Appends one JSON line per finished input line, written at once (crash-safe).
+    """Appends one JSON line per finished input line, written at once (crash-safe); a
+    context manager, which closes it.
 
     A write that fails (disk full, the file-size limit) does not raise: the writer keeps
     the OS error in :attr:`error`, writes nothing more, and lists each input line it
@@ -129,6 +130,12 @@ class ReportWriter:
         """``cannot write the report FILE: <the OS's reason>`` (after a failed write)."""
         assert self.error is not None
         return f"cannot write the report {self.path}: {self.error.strerror or self.error}"
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
         """Close the report file (each entry is on disk already)."""

@@ -14,9 +14,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
@@ -30,7 +29,6 @@ from ..._ratelimit import RateLimiter
 from ..._types import UNSET
 from .._common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_USAGE,
     InputError,
     OutputError,
@@ -41,17 +39,19 @@ from .._common import (
     remove_signal_handler,
     say,
 )
-from .._connect import add_client_options, client_rate_limit, failure_message
-from .._input import close_input, line_key, open_input, repeated_key, start_reading
+from .._connect import add_client_options, client_rate_limit, failure_message, require_api_key
+from .._input import InputLines, JobInput, line_key, repeated_key
 from .._input_line import JobLine
 from .._line_job import (
     LineJob,
+    aborted,
     add_line_options,
     ctrl_c_handler,
     ending,
     job_client,
     lines_to_do,
     show_failures,
+    warn_unresumable,
 )
 from .._progress import Pace, Progress
 from .._report import ReportWriter, done_lines
@@ -94,7 +94,6 @@ def add_parser(commands: Any) -> None:
         description="Compare every line with the customer HelpCrunch has (matched by "
                     "--match) and send only the differences. The API key is read from "
                     f"${API_KEY_ENV}.", epilog=_EPILOG)
-    sync.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
     sync.add_argument("--match", choices=("user_id", "email", "id"), required=True,
                       help="the key matching a line to a customer: your user_id, the "
                            "email (case ignored) or HelpCrunch's id")
@@ -118,30 +117,21 @@ def run(args: argparse.Namespace) -> int:
         say("helpcrunch: --create-missing needs --match user_id or email (HelpCrunch "
             "assigns ids itself)")
         return EXIT_USAGE
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
-    if not api_key:
-        say(f"helpcrunch: set {API_KEY_ENV} to your API key (the sync reads the account, "
-            "even with --dry-run); `helpcrunch demo` runs without one")
+    api_key = require_api_key(" (the sync reads the account, even with --dry-run)")
+    if api_key is None:
         return EXIT_USAGE
     limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     # The input, the resume report and the report are checked before anything is sent.
     skip = done_lines(args.resume) if args.resume else {}
-    stream = open_input(args.file)
-    report: ReportWriter | None = None
-    try:
-        lines = start_reading(stream, args.file, args.match, unique=False)
-        report = ReportWriter(None if args.dry_run else (args.report or args.resume),
-                              keyed=args.match != "id")
-        if args.dry_run and args.report:
-            say("helpcrunch: --dry-run writes no report (nothing is done)")
-        elif not (args.report or args.resume or args.dry_run):
-            say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
-                "resumed")
-        return asyncio.run(_run_sync(args, api_key, limit, lines, skip, report))
-    finally:
-        if report is not None:
-            report.close()
-        close_input(stream, args.file)
+    with JobInput(args.file) as given:
+        lines = given.lines(args.match, unique=False)
+        path = None if args.dry_run else (args.report or args.resume)
+        with ReportWriter(path, keyed=args.match != "id") as report:
+            if args.dry_run and args.report:
+                say("helpcrunch: --dry-run writes no report (nothing is done)")
+            elif not (args.report or args.resume or args.dry_run):
+                warn_unresumable()
+            return asyncio.run(_run_sync(args, api_key, limit, lines, skip, report))
 
 
 def _row(line: JobLine, match: str) -> dict[str, Any]:
@@ -161,7 +151,7 @@ class _Lines(LineJob):
     report, failures on screen and stops (refused key, unreachable host) as
     ``update-customers`` has them."""
 
-    def __init__(self, lines: Iterator[JobLine], args: argparse.Namespace,
+    def __init__(self, lines: InputLines, args: argparse.Namespace,
                  skip: dict[int, str | None], report: ReportWriter) -> None:
         # Counted without display while the account is read (see attach()).
         super().__init__(lines, skip, report, Progress(None, enabled=False), args.match)
@@ -183,11 +173,11 @@ class _Lines(LineJob):
         first = self.sync.claim_key(key, line.number)
         return line if first is None else repeated_key(line, first, self._match)
 
-    def rows(self) -> Iterator[dict[str, Any]]:
+    async def rows(self) -> AsyncIterator[dict[str, Any]]:
         """The valid, not-yet-done lines as rows; invalid ones are reported here and now."""
-        for index, line in enumerate(self.lines()):
-            self._lines_by_index[index] = line
-            self.rows_read = index + 1
+        async for line in self.lines():
+            self._lines_by_index[self.rows_read] = line
+            self.rows_read += 1
             yield _row(line, self._match)
 
     @property
@@ -258,7 +248,7 @@ class _Pages:
 
 
 async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter | None,
-                    read: Iterator[JobLine], skip: dict[int, str | None],
+                    read: InputLines, skip: dict[int, str | None],
                     report: ReportWriter) -> int:
     report_path = report.path
     total = lines_to_do(args.file, skip)
@@ -302,9 +292,7 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
                 pages.close()
             stats = client.stats
     except asyncio.CancelledError:
-        say("helpcrunch: aborted; lines in flight were not reported and will be redone "
-            "by --resume" if report_path else "helpcrunch: aborted")
-        return EXIT_INTERRUPTED
+        return aborted(report_path, "lines")
     except (InputError, OutputError):  # said by main(): exit 2 or 1
         raise
     except HelpCrunchError as exc:  # reading the account failed: nothing was written

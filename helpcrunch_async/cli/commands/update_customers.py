@@ -25,27 +25,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
-import os
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
 import attrs
 
 from ..._account_index import MatchField, match_key
 from ..._config import API_KEY_ENV
-from ..._exceptions import (
-    BulkAbortedError,
-    HelpCrunchError,
-)
+from ..._exceptions import BulkAbortedError, HelpCrunchError
 from ..._ratelimit import RateLimiter
 from .._common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
-    InputError,
     add_command,
     add_signal_handler,
     emit,
@@ -53,11 +45,11 @@ from .._common import (
     remove_signal_handler,
     say,
 )
-from .._connect import add_client_options, client_rate_limit, failure_message
-from .._input import close_input, input_name, open_input, read_lines, start_reading
-from .._input_line import JobLine
+from .._connect import add_client_options, client_rate_limit, failure_message, require_api_key
+from .._input import InputLines, JobInput, read_lines
 from .._line_job import (
     LineJob,
+    aborted,
     add_line_options,
     ctrl_c_handler,
     ending,
@@ -65,6 +57,7 @@ from .._line_job import (
     job_client,
     lines_to_do,
     show_failures,
+    warn_unresumable,
 )
 from .._progress import Progress
 from .._report import ReportWriter, done_lines
@@ -124,7 +117,6 @@ def add_parser(commands: Any) -> None:
         description="Update one customer per input line (PATCH: only the given fields). "
                     f"The API key is read from ${API_KEY_ENV}.",
         epilog=_EPILOG)
-    up.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
     up.add_argument("--put", action="store_true",
                     help="replace (PUT) instead of patch: every field missing from a line "
                          "is set to null; asks for confirmation (see --yes)")
@@ -154,32 +146,23 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.dry_run:
         return _dry_run(args.file, args.match)
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
-    if not api_key:
-        say(f"helpcrunch: set {API_KEY_ENV} to your API key (or use --dry-run); "
-            "`helpcrunch demo` runs without one")
+    api_key = require_api_key(" (or use --dry-run)")
+    if api_key is None:
         return EXIT_USAGE
     limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     # The input, the resume report and the report are checked before anything is sent.
     skip = done_lines(args.resume) if args.resume else {}
-    stream = _open_job_input(args)
-    report: ReportWriter | None = None
-    try:
-        wanted = (_keys_to_find(args, stream, skip)
-                  if args.match != "id" and args.resolve != "search" else None)
-        lines = start_reading(stream, args.file, args.match)
+    listing = args.match != "id" and args.resolve != "search"  # the keys to find first
+    with JobInput(args.file, read_twice=listing) as given:
+        wanted = _keys_to_find(args, given.stream, skip) if listing else None
+        lines = given.lines(args.match)
         if args.put and not _confirm_put(args.file, args.yes):
             return EXIT_USAGE
-        report = ReportWriter(args.report or args.resume, keyed=args.match != "id")
-        if not (args.report or args.resume):
-            say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
-                "resumed")
-        return asyncio.run(_run_job(args, api_key, limit,
-                                    _Input(lines, skip, wanted, report)))
-    finally:
-        if report is not None:
-            report.close()
-        close_input(stream, args.file)
+        with ReportWriter(args.report or args.resume, keyed=args.match != "id") as report:
+            if not (args.report or args.resume):
+                warn_unresumable()
+            return asyncio.run(_run_job(args, api_key, limit,
+                                        _Input(lines, skip, wanted, report)))
 
 
 def _confirm_put(path: str, yes: bool) -> bool:
@@ -202,39 +185,17 @@ def _confirm_put(path: str, yes: bool) -> bool:
 
 
 def _dry_run(path: str, match: MatchField) -> int:
-    stream = open_input(path)
     valid = invalid = 0
-    try:
-        for line in read_lines(stream, path, match):
+    with JobInput(path) as given:
+        for line in read_lines(given.stream, path, match):
             if line.error is None:
                 valid += 1
             else:
                 invalid += 1
                 say(f"line {line.number}{id_text(line.raw_id, match)}: {line.error}")
-    finally:
-        close_input(stream, path)
     looked_up = "" if match == "id" else "; customers are not looked up in a dry run"
     emit(f"dry run: {valid} valid, {plural(invalid, 'invalid line')}; nothing sent{looked_up}")
     return EXIT_OK if invalid == 0 else EXIT_USAGE
-
-
-def _open_job_input(args: argparse.Namespace) -> IO[str]:
-    """The input; held in memory when it must be read twice (``--match`` with a list of
-    keys to find first) and cannot be rewound (a pipe)."""
-    stream = open_input(args.file)
-    if args.match == "id" or args.resolve == "search" or stream.seekable():
-        return stream
-    try:
-        text = stream.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{input_name(args.file)} is not UTF-8 text ({exc.reason}); save "
-                         "it as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {input_name(args.file)}: "
-                         f"{exc.strerror or exc}") from None
-    finally:
-        close_input(stream, args.file)
-    return io.StringIO(text)
 
 
 def _keys_to_find(args: argparse.Namespace, stream: IO[str],
@@ -254,7 +215,7 @@ class _Input:
     before (``--resume``), under ``--match`` the keys to find (``None``: search each),
     and the report (open)."""
 
-    lines: Iterator[JobLine]
+    lines: InputLines
     skip: dict[int, str | None]
     wanted: set[str | int] | None
     report: ReportWriter
@@ -300,9 +261,7 @@ async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | 
                     refused = exc
                 stats = client.stats
     except asyncio.CancelledError:
-        say("helpcrunch: aborted; requests in flight were not reported and will be "
-            "redone by --resume" if report_path else "helpcrunch: aborted")
-        return EXIT_INTERRUPTED
+        return aborted(report_path, "requests")
     finally:
         remove_signal_handler(loop)
         report.close()
