@@ -14,10 +14,7 @@ that cannot be written to stderr is dropped: the job goes on.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import math
-import signal
 import sys
 from typing import Any
 
@@ -34,7 +31,6 @@ __all__ = [
     "OutputError",
     "STDOUT_NAME",
     "add_command",
-    "add_signal_handler",
     "emit",
     "flush_stdout",
     "fraction",
@@ -43,7 +39,6 @@ __all__ = [
     "parse_rate_limit",
     "plural",
     "positive_int",
-    "remove_signal_handler",
     "say",
     "stdout_closed",
     "write_error",
@@ -241,12 +236,3 @@ def _int_at_least(text: str, low: int) -> int:
         raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
 
-
-def add_signal_handler(loop: asyncio.AbstractEventLoop, callback: Any) -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not main thread
-        loop.add_signal_handler(signal.SIGINT, callback)
-
-
-def remove_signal_handler(loop: asyncio.AbstractEventLoop) -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.remove_signal_handler(signal.SIGINT)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import stat
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -35,17 +37,24 @@ from .._exceptions import (
 )
 from .._models import CustomerUpdate
 from .._ratelimit import RateLimiter
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, positive_int, say
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    positive_int,
+    say,
+)
+from ._connect import client_rate_limit, require_api_key
 from ._input import InputLines
 from ._input_line import MATCH_NAMES, JobLine
 from ._progress import Progress
-from ._report import ReportWriter, check_resume
+from ._report import ReportWriter, check_resume, done_lines
 from ._resolve import Resolver, resolve_lines
 
 __all__ = [
-    "SHOWN_FAILURES", "LineJob", "aborted", "add_line_options", "ctrl_c_handler", "ending",
-    "id_text", "job_client", "line_ranges", "lines_to_do", "show_failures",
-    "warn_unresumable",
+    "SHOWN_FAILURES", "JobRun", "JobStart", "LineJob", "aborted", "add_line_options",
+    "ctrl_c_handler", "ending", "id_text", "job_client", "line_ranges", "lines_to_do",
+    "show_failures", "start_job", "warn_unresumable",
 ]
 
 SHOWN_FAILURES = 5
@@ -87,10 +96,35 @@ def lines_to_do(path: str, skip: dict[int, str | None]) -> int | None:
     total = _count_lines(path)
     return None if total is None else max(0, total - len(skip))
 
-def job_client(args: argparse.Namespace, api_key: str,
-                limit: RateLimiter | None) -> AsyncHelpCrunch:
+@attrs.frozen
+class JobStart:
+    """What a job over lines checks before anything is sent: the API key, the rate limit
+    (``--rate-limit``, ``--redis``) and the lines done before (``--resume``)."""
+
+    api_key: str
+    limit: RateLimiter | None
+    skip: dict[int, str | None]
+
+
+def start_job(args: argparse.Namespace, key_note: str) -> JobStart | None:
+    """The API key, the rate limit and the ``--resume`` report, checked in that order;
+    ``None`` when ``$HELPCRUNCH_API_KEY`` is not set (said on stderr, with ``key_note``:
+    a usage error, exit 2, nothing sent).
+
+    Raises:
+        InputError: the ``--redis`` URL or the ``--resume`` report is bad.
+    """
+    api_key = require_api_key(key_note)
+    if api_key is None:
+        return None
+    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
+    skip = done_lines(args.resume) if args.resume else {}
+    return JobStart(api_key, limit, skip)
+
+
+def job_client(args: argparse.Namespace, start: JobStart) -> AsyncHelpCrunch:
     """The client for a job over lines: the connection options and ``--concurrency``."""
-    return AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
+    return AsyncHelpCrunch(start.api_key, base_url=args.base_url, rate_limit=start.limit,
                            max_concurrency=args.concurrency, max_retries=args.max_retries)
 
 class LineJob:
@@ -201,6 +235,11 @@ class LineJob:
         if self._report.error is not None:
             self.stop()
 
+    def not_done(self) -> str:
+        """For the summary: the lines not sent (stopped) and skipped (done before)."""
+        return ((f", {self.unsent} not sent (stopped)" if self.unsent else "")
+                + (f", {self.skipped} skipped (done before)" if self.skipped else ""))
+
     @property
     def report_failed(self) -> bool:
         """The report could not be written: the job stopped reading input."""
@@ -255,6 +294,32 @@ def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
     return on_interrupt
 
 
+class JobRun:
+    """A job over lines running in the current task (a context manager): Ctrl-C is
+    watched from :meth:`watch` on (see :func:`ctrl_c_handler`); at the end the handler
+    goes and the report is closed."""
+
+    def __init__(self, report: ReportWriter) -> None:
+        self._report = report
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+
+    def watch(self, job: LineJob, abort_now: Callable[[], bool] = lambda: False) -> None:
+        """From now on Ctrl-C stops ``job``; a second one (or the first while
+        ``abort_now()``) cancels this task."""
+        handler = ctrl_c_handler(job, self._task, abort_now)
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; a thread
+            self._loop.add_signal_handler(signal.SIGINT, handler)
+
+    def __enter__(self) -> JobRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            self._loop.remove_signal_handler(signal.SIGINT)
+        self._report.close()
+
+
 def line_ranges(numbers: list[int], shown: int = 20) -> str:
     """Line numbers as ranges, the first ``shown`` ranges and a count of the rest.
 
@@ -284,7 +349,7 @@ def warn_unresumable() -> None:
     say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be resumed")
 
 
-def aborted(report_path: str | None, what: str) -> int:
+def aborted(report_path: str | None, what: Literal["requests", "lines"]) -> int:
     """Say the job was aborted (a second Ctrl-C) and that ``--resume`` redoes ``what``
     was in flight; the exit code."""
     say(f"helpcrunch: aborted; {what} in flight were not reported and will be redone by "

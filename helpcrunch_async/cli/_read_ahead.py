@@ -98,15 +98,7 @@ class ReadAhead(Generic[T]):
     def close(self) -> None:
         """Read nothing more: the iteration ends (one waiting ends at once); the input is
         let go now, or when a read the thread is in returns."""
-        with self._lock:
-            self._closed = True
-            self._lock.notify_all()
-            waiter, self._waiter = self._waiter, None
-            release = self._thread is None or self._finished
-        if waiter is not None:
-            _wake(waiter)
-        if release:
-            self._let_go()
+        self._end(closed=True)
 
     def _read(self) -> None:
         """The thread: read items into the queue, up to ``ahead`` of the consumer."""
@@ -125,21 +117,23 @@ class ReadAhead(Generic[T]):
             with self._lock:
                 self._error = exc
         finally:
-            with self._lock:
-                self._finished = True
-                waiter, self._waiter = self._waiter, None
-                release = self._closed
-            if waiter is not None:
-                _wake(waiter)
-            if release:
-                self._let_go()
+            self._end(finished=True)
 
-    def _let_go(self) -> None:
+    def _end(self, *, closed: bool = False, finished: bool = False) -> None:
+        """The job closed the reader, or the thread finished: wake a waiting
+        ``__anext__``, and let the input go once both hold (or no thread ever started)."""
         with self._lock:
-            if self._released:
-                return
-            self._released = True
-        self._release()
+            self._closed = self._closed or closed
+            self._finished = self._finished or finished
+            self._lock.notify_all()
+            waiter, self._waiter = self._waiter, None
+            release = (self._closed and (self._finished or self._thread is None)
+                       and not self._released)
+            self._released = self._released or release
+        if waiter is not None:
+            _wake(waiter)
+        if release:
+            self._release()
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:
@@ -150,8 +144,7 @@ def _wake(waiter: asyncio.Future[None]) -> None:
     except RuntimeError:
         running = None
     if running is loop:
-        if not waiter.done():
-            waiter.set_result(None)
+        _set(waiter)
         return
     with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
         loop.call_soon_threadsafe(_set, waiter)

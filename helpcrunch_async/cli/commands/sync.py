@@ -25,7 +25,6 @@ from ..._customer_diff import UNKNOWN
 from ..._customer_sync import CustomerSync, CustomerSyncResult
 from ..._exceptions import BulkAbortedError, HelpCrunchError
 from ..._models import CustomerUpdate
-from ..._ratelimit import RateLimiter
 from ..._types import UNSET
 from .._common import (
     EXIT_FAILED,
@@ -33,28 +32,28 @@ from .._common import (
     InputError,
     OutputError,
     add_command,
-    add_signal_handler,
     emit,
     plural,
-    remove_signal_handler,
     say,
 )
-from .._connect import add_client_options, client_rate_limit, failure_message, require_api_key
+from .._connect import add_client_options, failure_message
 from .._input import InputLines, JobInput, line_key, repeated_key
 from .._input_line import JobLine
 from .._line_job import (
+    JobRun,
+    JobStart,
     LineJob,
     aborted,
     add_line_options,
-    ctrl_c_handler,
     ending,
     job_client,
     lines_to_do,
     show_failures,
+    start_job,
     warn_unresumable,
 )
 from .._progress import Pace, Progress
-from .._report import ReportWriter, done_lines
+from .._report import ReportWriter
 
 __all__ = ["add_parser", "run"]
 
@@ -117,12 +116,10 @@ def run(args: argparse.Namespace) -> int:
         say("helpcrunch: --create-missing needs --match user_id or email (HelpCrunch "
             "assigns ids itself)")
         return EXIT_USAGE
-    api_key = require_api_key(" (the sync reads the account, even with --dry-run)")
-    if api_key is None:
+    start = start_job(args, " (the sync reads the account, even with --dry-run)")
+    if start is None:
         return EXIT_USAGE
-    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     # The input, the resume report and the report are checked before anything is sent.
-    skip = done_lines(args.resume) if args.resume else {}
     with JobInput(args.file) as given:
         lines = given.lines(args.match, unique=False)
         path = None if args.dry_run else (args.report or args.resume)
@@ -131,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
                 say("helpcrunch: --dry-run writes no report (nothing is done)")
             elif not (args.report or args.resume or args.dry_run):
                 warn_unresumable()
-            return asyncio.run(_run_sync(args, api_key, limit, lines, skip, report))
+            return asyncio.run(_run_sync(args, start, lines, report))
 
 
 def _row(line: JobLine, match: str) -> dict[str, Any]:
@@ -247,50 +244,47 @@ class _Pages:
             self._progress = None
 
 
-async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter | None,
-                    read: InputLines, skip: dict[int, str | None],
+async def _run_sync(args: argparse.Namespace, start: JobStart, read: InputLines,
                     report: ReportWriter) -> int:
     report_path = report.path
-    total = lines_to_do(args.file, skip)
-    loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
+    total = lines_to_do(args.file, start.skip)
     started = time.monotonic()
     refused: BulkAbortedError | None = None
-    lines = _Lines(read, args, skip, report)
+    lines = _Lines(read, args, start.skip, report)
     try:
-        async with job_client(args, api_key, limit) as client:
-            job = client.sync_customers(
-                lines.rows(), match=args.match, create_missing=args.create_missing,
-                exact_tags=args.exact_tags, dry_run=args.dry_run,
-                max_concurrency=args.concurrency)
-            lines.sync = lines.sending = job
+        with JobRun(report) as running:
+            async with job_client(args, start) as client:
+                job = client.sync_customers(
+                    lines.rows(), match=args.match, create_missing=args.create_missing,
+                    exact_tags=args.exact_tags, dry_run=args.dry_run,
+                    max_concurrency=args.concurrency)
+                lines.sync = lines.sending = job
 
-            # Ctrl-C while the account is read aborts at once: nothing was written yet.
-            add_signal_handler(loop, ctrl_c_handler(lines, main_task,
-                                                    lambda: job.phase != "rows"))
-            job.on_progress = pages = _Pages(not args.no_progress)
-            try:
-                async with contextlib.aclosing(job):
-                    first = await anext(job, None)  # comes once the account is read
+                # Ctrl-C while the account is read aborts at once: nothing was written yet.
+                running.watch(lines, lambda: job.phase != "rows")
+                job.on_progress = pages = _Pages(not args.no_progress)
+                try:
+                    async with contextlib.aclosing(job):
+                        first = await anext(job, None)  # comes once the account is read
+                        pages.close()
+                        pace = Pace(lambda: lines.read, lambda: client.stats.requests)
+                        ceiling = (None if args.rate_limit is None
+                                   else args.rate_limit[0] / args.rate_limit[1])
+                        with Progress(total, enabled=not args.no_progress, label="lines",
+                                      detail=lambda: _counts(job, args.dry_run),
+                                      eta=lambda: _time_left(lines, total, pace, ceiling)
+                                      ) as progress:
+                            lines.attach(progress)
+                            if first is not None:
+                                lines.synced(first)
+                            async for result in job:
+                                lines.synced(result)
+                                pace.sample()
+                except BulkAbortedError as exc:
+                    refused = exc
+                finally:
                     pages.close()
-                    pace = Pace(lambda: lines.read, lambda: client.stats.requests)
-                    ceiling = (None if args.rate_limit is None
-                               else args.rate_limit[0] / args.rate_limit[1])
-                    with Progress(total, enabled=not args.no_progress, label="lines",
-                                  detail=lambda: _counts(job, args.dry_run),
-                                  eta=lambda: _time_left(lines, total, pace, ceiling)
-                                  ) as progress:
-                        lines.attach(progress)
-                        if first is not None:
-                            lines.synced(first)
-                        async for result in job:
-                            lines.synced(result)
-                            pace.sample()
-            except BulkAbortedError as exc:
-                refused = exc
-            finally:
-                pages.close()
-            stats = client.stats
+                stats = client.stats
     except asyncio.CancelledError:
         return aborted(report_path, "lines")
     except (InputError, OutputError):  # said by main(): exit 2 or 1
@@ -299,9 +293,6 @@ async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter |
         say(failure_message(exc))
         say("helpcrunch: could not read the account; nothing sent")
         return EXIT_FAILED
-    finally:
-        remove_signal_handler(loop)
-        report.close()
     return _summary(args, job, lines, stats, time.monotonic() - started, report_path,
                     refused)
 
@@ -349,9 +340,7 @@ def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: 
     emit(f"{'dry run: ' if args.dry_run else ''}{_counts(job, args.dry_run)}, "
          f"{lines.failed} failed"
          + (f" ({plural(lines.invalid, 'invalid line')})" if lines.invalid else "")
-         + (f", {lines.unsent} not sent (stopped)" if lines.unsent else "")
-         + (f", {lines.skipped} skipped (done before)" if lines.skipped else "")
-         + f" in {elapsed:.1f} s")
+         + lines.not_done() + f" in {elapsed:.1f} s")
     emit(f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "
          f"writing, {plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} "
          f"rate-limited); update-customers would have sent {sum(c.values()):,} (one per "

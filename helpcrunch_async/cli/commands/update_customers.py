@@ -33,34 +33,25 @@ import attrs
 from ..._account_index import MatchField, match_key
 from ..._config import API_KEY_ENV
 from ..._exceptions import BulkAbortedError, HelpCrunchError
-from ..._ratelimit import RateLimiter
-from .._common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_command,
-    add_signal_handler,
-    emit,
-    plural,
-    remove_signal_handler,
-    say,
-)
-from .._connect import add_client_options, client_rate_limit, failure_message, require_api_key
+from .._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_command, emit, plural, say
+from .._connect import add_client_options, failure_message
 from .._input import InputLines, JobInput, read_lines
 from .._line_job import (
+    JobRun,
+    JobStart,
     LineJob,
     aborted,
     add_line_options,
-    ctrl_c_handler,
     ending,
     id_text,
     job_client,
     lines_to_do,
     show_failures,
+    start_job,
     warn_unresumable,
 )
 from .._progress import Progress
-from .._report import ReportWriter, done_lines
+from .._report import ReportWriter
 from .._resolve import choose_resolver
 
 __all__ = ["add_parser", "run"]
@@ -146,23 +137,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.dry_run:
         return _dry_run(args.file, args.match)
-    api_key = require_api_key(" (or use --dry-run)")
-    if api_key is None:
+    start = start_job(args, " (or use --dry-run)")
+    if start is None:
         return EXIT_USAGE
-    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     # The input, the resume report and the report are checked before anything is sent.
-    skip = done_lines(args.resume) if args.resume else {}
     listing = args.match != "id" and args.resolve != "search"  # the keys to find first
     with JobInput(args.file, read_twice=listing) as given:
-        wanted = _keys_to_find(args, given.stream, skip) if listing else None
+        wanted = _keys_to_find(args, given.stream, start.skip) if listing else None
         lines = given.lines(args.match)
         if args.put and not _confirm_put(args.file, args.yes):
             return EXIT_USAGE
         with ReportWriter(args.report or args.resume, keyed=args.match != "id") as report:
             if not (args.report or args.resume):
                 warn_unresumable()
-            return asyncio.run(_run_job(args, api_key, limit,
-                                        _Input(lines, skip, wanted, report)))
+            return asyncio.run(_run_job(args, start, _Input(lines, wanted, report)))
 
 
 def _confirm_put(path: str, yes: bool) -> bool:
@@ -211,64 +199,56 @@ def _keys_to_find(args: argparse.Namespace, stream: IO[str],
 
 @attrs.frozen
 class _Input:
-    """The job's input and report, checked: its lines (the first read), the lines done
-    before (``--resume``), under ``--match`` the keys to find (``None``: search each),
-    and the report (open)."""
+    """The job's input and report, checked: its lines (the first read), under
+    ``--match`` the keys to find (``None``: search each), and the report (open)."""
 
     lines: InputLines
-    skip: dict[int, str | None]
     wanted: set[str | int] | None
     report: ReportWriter
 
 
-async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | None,
-                   given: _Input) -> int:
-    skip, report = given.skip, given.report
+async def _run_job(args: argparse.Namespace, start: JobStart, given: _Input) -> int:
+    report = given.report
     report_path = report.path
-    total = lines_to_do(args.file, skip)
-    loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
+    total = lines_to_do(args.file, start.skip)
     refused: BulkAbortedError | None = None
     try:
-        async with job_client(args, api_key, limit) as client:
-            resolver = None
-            if args.match != "id":
-                how = args.resolve or "auto"
-                try:
-                    resolver = await choose_resolver(client, args.match, how, given.wanted)
-                except HelpCrunchError as exc:
-                    say(failure_message(exc))
-                    say("helpcrunch: could not read the customer list to find the lines' "
-                        "customers; nothing sent")
-                    return EXIT_FAILED
-            with Progress(total, enabled=not args.no_progress) as progress:
-                job = LineJob(given.lines, skip, report, progress, args.match,
-                              send_key=resolver is not None and (args.put or args.batch))
+        with JobRun(report) as running:
+            async with job_client(args, start) as client:
+                resolver = None
+                if args.match != "id":
+                    how = args.resolve or "auto"
+                    try:
+                        resolver = await choose_resolver(client, args.match, how,
+                                                         given.wanted)
+                    except HelpCrunchError as exc:
+                        say(failure_message(exc))
+                        say("helpcrunch: could not read the customer list to find the "
+                            "lines' customers; nothing sent")
+                        return EXIT_FAILED
+                with Progress(total, enabled=not args.no_progress) as progress:
+                    job = LineJob(given.lines, start.skip, report, progress, args.match,
+                                  send_key=resolver is not None and (args.put or args.batch))
 
-                add_signal_handler(loop, ctrl_c_handler(job, main_task))
-                items = (job.items() if resolver is None
-                         else job.resolved_items(resolver, args.concurrency))
-                results = job.sending = client.update_customers(
-                    items, max_concurrency=args.concurrency, replace=args.put,
-                    batch=args.batch,
-                )
-                try:
-                    async with contextlib.aclosing(results):
-                        async for result in results:
-                            job.finished(result.index, result.ok, result.error,
-                                         result.attempts)
-                except BulkAbortedError as exc:
-                    refused = exc
-                stats = client.stats
+                    running.watch(job)
+                    items = (job.items() if resolver is None
+                             else job.resolved_items(resolver, args.concurrency))
+                    results = job.sending = client.update_customers(
+                        items, max_concurrency=args.concurrency, replace=args.put,
+                        batch=args.batch,
+                    )
+                    try:
+                        async with contextlib.aclosing(results):
+                            async for result in results:
+                                job.finished(result.index, result.ok, result.error,
+                                             result.attempts)
+                    except BulkAbortedError as exc:
+                        refused = exc
+                    stats = client.stats
     except asyncio.CancelledError:
         return aborted(report_path, "requests")
-    finally:
-        remove_signal_handler(loop)
-        report.close()
     show_failures(job, report_path)
-    emit(f"{progress.done} done, {job.failed} failed"
-         + (f", {job.unsent} not sent (stopped)" if job.unsent else "")
-         + (f", {job.skipped} skipped (done before)" if job.skipped else "")
+    emit(f"{progress.done} done, {job.failed} failed" + job.not_done()
          + f" in {progress.elapsed:.1f} s; {plural(stats.requests, 'request')}, "
            f"{plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} rate-limited "
            "(429)" + (f"; report: {report_path}" if report_path else ""))
