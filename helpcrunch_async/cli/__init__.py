@@ -1,25 +1,14 @@
 """The ``helpcrunch`` command (also ``python -m helpcrunch_async``).
 
-It uses the library and the library never imports it. Commands:
-
-* ``helpcrunch update-customers FILE`` (:mod:`._update`) — a bulk update from JSON Lines or
-  CSV (format: :mod:`._jobfile`), with progress (:mod:`._progress`), a report and
-  ``--resume``.
-* ``helpcrunch get ID``, ``helpcrunch find --user-id U | --email E`` (:mod:`._find`) —
-  one customer as JSON; ``helpcrunch export`` (:mod:`._export`) — every (matching)
-  customer as JSON Lines that ``update-customers`` reads back. Connection options and
-  API failures: :mod:`._connect`. ``update-customers --match user_id|email`` finds each
-  line's customer first (:mod:`._resolve`).
-* ``helpcrunch demo`` (:mod:`._demo`) — a bulk update against the built-in fake server:
-  no key needed.
-* ``helpcrunch fake-server`` (:mod:`._fake_server`) — serve the fake HelpCrunch API for
-  manual tests and benchmarks.
-
-Results go to stdout; progress, warnings and errors to stderr. Shared pieces (exit
-codes, option types, help layout) live in :mod:`._common`; what ``update-customers``
-and ``sync`` share as jobs over input lines (line options, report, failures on screen,
-Ctrl-C, the ending) in :mod:`._job`; each subcommand module has
-``add_parser(commands)`` and ``run(args)``.
+It uses the library and the library never imports it. One module per subcommand in
+:mod:`.commands` (``update-customers``, ``sync``, ``get``, ``find``, ``export``,
+``demo``, ``fake-server``); beside them the pieces they share: the input
+(:mod:`._input`, each line's fields in :mod:`._input_line`), the report and
+``--resume`` (:mod:`._report`), a job over input lines (:mod:`._line_job`), progress
+(:mod:`._progress`), connection options and API failures (:mod:`._connect`), finding
+each line's customer for ``--match`` (:mod:`._resolve`), exit codes, option types and
+output (:mod:`._common`). Each subcommand module has ``add_parser(commands)`` and
+``run(args)``. Results go to stdout; progress, warnings and errors to stderr.
 
 Exit codes: 0 all done; 1 some items failed, or the job stopped early (HelpCrunch
 refused the API key, the host cannot be reached, the report could not be written), or

@@ -1,5 +1,5 @@
-"""What the ``helpcrunch`` subcommands share: exit codes, option parsers, help layout,
-results on stdout, messages on stderr, and Ctrl-C hooks.
+"""What the ``helpcrunch`` subcommands share: exit codes and the errors that end in them,
+option parsers, help layout, results on stdout, messages on stderr, and Ctrl-C hooks.
 
 Streams: results go to stdout (:func:`emit`); progress, warnings and errors go to stderr
 (:func:`say`), so ``helpcrunch demo > result.txt`` or ``... | head`` gets only results.
@@ -7,17 +7,14 @@ Streams: results go to stdout (:func:`emit`); progress, warnings and errors go t
 Output that cannot be written — stdout on a full disk, an export file over the
 file-size limit — is an :class:`OutputError`: one line naming the file and the
 operating system's reason, exit 1 (see :func:`helpcrunch_async.cli.main`). A report that
-cannot be written stops its job instead (:mod:`helpcrunch_async.cli._job`); a message
+cannot be written stops its job instead (:mod:`helpcrunch_async.cli._line_job`); a message
 that cannot be written to stderr is dropped: the job goes on.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import math
-import signal
 import sys
 from typing import Any
 
@@ -30,10 +27,10 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "InputError",
     "OutputError",
     "STDOUT_NAME",
     "add_command",
-    "add_signal_handler",
     "emit",
     "flush_stdout",
     "fraction",
@@ -42,7 +39,6 @@ __all__ = [
     "parse_rate_limit",
     "plural",
     "positive_int",
-    "remove_signal_handler",
     "say",
     "stdout_closed",
     "write_error",
@@ -65,6 +61,12 @@ Exit codes:
 
 
 STDOUT_NAME = "standard output"
+
+
+class InputError(HelpCrunchError):
+    """An input of the command cannot be read as a whole (a file missing, not UTF-8, a CSV
+    header without its key's column, an unreadable ``--resume`` report), or a file it
+    is to write cannot be made: one line, exit 2, nothing sent."""
 
 
 class OutputError(HelpCrunchError):
@@ -234,12 +236,3 @@ def _int_at_least(text: str, low: int) -> int:
         raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
 
-
-def add_signal_handler(loop: asyncio.AbstractEventLoop, callback: Any) -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; not main thread
-        loop.add_signal_handler(signal.SIGINT, callback)
-
-
-def remove_signal_handler(loop: asyncio.AbstractEventLoop) -> None:
-    with contextlib.suppress(NotImplementedError, RuntimeError):
-        loop.remove_signal_handler(signal.SIGINT)

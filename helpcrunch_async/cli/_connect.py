@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
@@ -28,25 +29,29 @@ from .._exceptions import (
     PermissionDeniedError,
     ValidationError,
 )
+from .._models import Customer
 from .._ratelimit import RateLimit, RateLimiter
 from ._common import (
     EXIT_FAILED,
     EXIT_USAGE,
+    InputError,
     OutputError,
+    emit,
     non_negative_int,
     parse_rate_limit,
     say,
 )
-from ._jobfile import InputError
 
 __all__ = [
     "REDIS_URL_ENV",
     "add_client_options",
     "add_redis_option",
     "client_rate_limit",
+    "emit_customer",
     "failure_message",
     "json_line",
     "not_a_redis_url",
+    "require_api_key",
     "run_with_client",
 ]
 
@@ -133,6 +138,16 @@ rediss:// or unix://']
     return f"{text} ({reason.removeprefix('redis is not a Redis URL: ')})"
 
 
+def require_api_key(note: str = "") -> str | None:
+    """The API key from ``$HELPCRUNCH_API_KEY``; ``None`` when it is not set, said on
+    stderr (with ``note`` after "your API key"): a usage error, exit 2, nothing sent."""
+    api_key = api_key_from_env()
+    if api_key is None:
+        say(f"helpcrunch: set {API_KEY_ENV} to your API key{note}; `helpcrunch demo` runs "
+            "without one")
+    return api_key
+
+
 def run_with_client(args: argparse.Namespace,
                     work: Callable[[AsyncHelpCrunch], Awaitable[int]]) -> int:
     """Run ``work(client)`` with a client made from ``args``; returns the exit code.
@@ -140,10 +155,8 @@ def run_with_client(args: argparse.Namespace,
     No key: a message and exit 2, nothing sent. A :class:`HelpCrunchError` from
     ``work``: one line on stderr and exit 1.
     """
-    api_key = api_key_from_env()
-    if not api_key:
-        say(f"helpcrunch: set {API_KEY_ENV} to your API key; `helpcrunch demo` runs "
-            "without one")
+    api_key = require_api_key()
+    if api_key is None:
         return EXIT_USAGE
 
     limit = client_rate_limit(args.rate_limit, args.redis)
@@ -193,3 +206,9 @@ def json_line(obj: Any, stream: IO[str]) -> str:
     except UnicodeEncodeError:
         return json.dumps(obj)
     return text
+
+
+def emit_customer(customer: Customer) -> None:
+    """Print the customer on stdout as one line of JSON, every key as HelpCrunch answered
+    (``get``, ``find``)."""
+    emit(json_line(dict(customer.raw), sys.stdout))

@@ -1,4 +1,4 @@
-"""The ``helpcrunch`` parser and entry point: one module per subcommand family beside it."""
+"""The ``helpcrunch`` parser and entry point; the subcommands are in :mod:`.commands`."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from collections.abc import Sequence
 
 from .._exceptions import ValidationError
 from .._version import __version__
-from . import _customer_sync, _demo, _export, _fake_server, _find, _update
 from ._common import (
     EXIT_BROKEN_PIPE,
     EXIT_CODES_HELP,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
+    InputError,
     OutputError,
     flush_stdout,
     say,
 )
-from ._jobfile import InputError
+from .commands import COMMANDS
 
 __all__ = ["main"]
 
@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                         version=f"helpcrunch {__version__} (helpcrunch-async)",
                         help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (_update, _customer_sync, _find, _export, _demo, _fake_server):
+    for module in COMMANDS:
         module.add_parser(commands)
     return parser
 

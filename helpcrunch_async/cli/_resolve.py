@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Literal
 
 from .._account_index import (
@@ -47,7 +47,7 @@ from .._exceptions import AmbiguousCustomerError, HelpCrunchError
 from .._models import Customer
 from .._paging import MAX_PAGE_SIZE, AsyncCustomerPager
 from ._common import say
-from ._jobfile import MATCH_NAMES, JobLine
+from ._input_line import MATCH_NAMES, JobLine
 
 __all__ = ["Resolver", "UnmatchedError", "choose_resolver", "resolve_lines"]
 
@@ -170,12 +170,12 @@ async def choose_resolver(client: AsyncHelpCrunch, match: MatchField, how: str,
     return resolver
 
 
-async def resolve_lines(lines: Iterable[JobLine], resolver: Resolver, window: int,
+async def resolve_lines(lines: AsyncIterable[JobLine], resolver: Resolver, window: int,
                         ) -> AsyncIterator[tuple[JobLine, int | HelpCrunchError]]:
     """Each line with its customer id, or the error that says why it has none, in input
     order; up to ``window`` searches run ahead."""
     if resolver.strategy == "list":
-        for line in lines:
+        async for line in lines:
             try:
                 yield line, resolver.lookup_listed(str(line.raw_id))
             except HelpCrunchError as exc:
@@ -183,7 +183,7 @@ async def resolve_lines(lines: Iterable[JobLine], resolver: Resolver, window: in
         return
     pending: deque[tuple[JobLine, asyncio.Task[int]]] = deque()
     try:
-        for line in lines:
+        async for line in lines:
             lookup = as_job_task(resolver.lookup(str(line.raw_id)))  # queues: no deadline
             pending.append((line, asyncio.ensure_future(lookup)))
             while pending and (len(pending) >= window or pending[0][1].done()):

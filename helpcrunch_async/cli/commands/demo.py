@@ -20,9 +20,9 @@ import contextlib
 import time
 from typing import Any
 
-from .._client import AsyncHelpCrunch
-from .._ratelimit import RateLimit
-from ._common import (
+from ..._client import AsyncHelpCrunch
+from ..._ratelimit import RateLimit
+from .._common import (
     add_command,
     emit,
     fraction,
@@ -32,8 +32,8 @@ from ._common import (
     positive_int,
     say,
 )
-from ._connect import add_redis_option, client_rate_limit
-from ._progress import Progress
+from .._connect import add_redis_option, client_rate_limit
+from .._progress import Progress
 
 __all__ = ["add_parser", "run", "run_demo"]
 
@@ -114,7 +114,7 @@ async def run_demo(
     ``redis``: a Redis URL to share the client's rate limit through (else
     ``$HELPCRUNCH_REDIS_URL``, else a local ``RateLimit``).
     """
-    from ..testing import FakeHelpCrunch
+    from ...testing import FakeHelpCrunch
 
     fault_kinds = ("500", "502", "503", "drop_before", "drop_after")
     async with FakeHelpCrunch(rate_limit=rate_limit, fault_rate=fault_rate,

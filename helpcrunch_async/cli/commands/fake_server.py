@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._common import (
+from .._common import (
     EXIT_OK,
     EXIT_USAGE,
     add_command,
@@ -55,7 +55,7 @@ Input: none. Prints its base URL and key on stdout, then serves until Ctrl-C."""
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; returns the exit code."""
-    from ..testing import run_fake_server
+    from ...testing import run_fake_server
 
     try:
         run_fake_server(args.host, args.port, api_key=args.api_key,

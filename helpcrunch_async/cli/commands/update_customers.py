@@ -1,7 +1,8 @@
 """``helpcrunch update-customers``: a bulk update from a JSON Lines or CSV file.
 
 Progress and a report (``--report``) as it goes, ``--resume`` after a crash, Ctrl-C or
-a stop, ``--dry-run`` to validate only. The input format: :mod:`helpcrunch_async.cli._jobfile`.
+a stop, ``--dry-run`` to validate only. The input format:
+:mod:`helpcrunch_async.cli._input`.
 ``--match user_id|email``: lines keyed by ``userId`` or ``email``, each line's customer
 found first (:mod:`helpcrunch_async.cli._resolve`); a search or list request refused
 for the API key, or a host that cannot be reached, stops the job as below.
@@ -24,58 +25,34 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import io
-import os
 import sys
-from collections.abc import Iterator
 from typing import IO, Any
 
 import attrs
 
-from .._account_index import MatchField
-from .._config import API_KEY_ENV
-from .._exceptions import (
-    BulkAbortedError,
-    HelpCrunchError,
-)
-from .._ratelimit import RateLimiter
-from ._common import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_command,
-    add_signal_handler,
-    emit,
-    plural,
-    remove_signal_handler,
-    say,
-)
-from ._connect import add_client_options, client_rate_limit, failure_message
-from ._job import (
+from ..._account_index import MatchField, match_key
+from ..._config import API_KEY_ENV
+from ..._exceptions import BulkAbortedError, HelpCrunchError
+from .._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_command, emit, plural, say
+from .._connect import add_client_options, failure_message
+from .._input import InputLines, JobInput, read_lines
+from .._line_job import (
+    JobRun,
+    JobStart,
     LineJob,
+    aborted,
     add_line_options,
-    ctrl_c_handler,
     ending,
     id_text,
     job_client,
     lines_to_do,
     show_failures,
+    start_job,
+    warn_unresumable,
 )
-from ._jobfile import (
-    InputError,
-    JobLine,
-    ReportWriter,
-    close_input,
-    done_lines,
-    input_name,
-    match_key,
-    open_input,
-    read_lines,
-    start_reading,
-)
-from ._progress import Progress
-from ._resolve import choose_resolver
+from .._progress import Progress
+from .._report import ReportWriter
+from .._resolve import choose_resolver
 
 __all__ = ["add_parser", "run"]
 
@@ -131,7 +108,6 @@ def add_parser(commands: Any) -> None:
         description="Update one customer per input line (PATCH: only the given fields). "
                     f"The API key is read from ${API_KEY_ENV}.",
         epilog=_EPILOG)
-    up.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
     up.add_argument("--put", action="store_true",
                     help="replace (PUT) instead of patch: every field missing from a line "
                          "is set to null; asks for confirmation (see --yes)")
@@ -161,32 +137,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.dry_run:
         return _dry_run(args.file, args.match)
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
-    if not api_key:
-        say(f"helpcrunch: set {API_KEY_ENV} to your API key (or use --dry-run); "
-            "`helpcrunch demo` runs without one")
+    start = start_job(args, " (or use --dry-run)")
+    if start is None:
         return EXIT_USAGE
-    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     # The input, the resume report and the report are checked before anything is sent.
-    skip = done_lines(args.resume) if args.resume else {}
-    stream = _open_job_input(args)
-    report: ReportWriter | None = None
-    try:
-        wanted = (_keys_to_find(args, stream, skip)
-                  if args.match != "id" and args.resolve != "search" else None)
-        lines = start_reading(stream, args.file, args.match)
+    listing = args.match != "id" and args.resolve != "search"  # the keys to find first
+    with JobInput(args.file, read_twice=listing) as given:
+        wanted = _keys_to_find(args, given.stream, start.skip) if listing else None
+        lines = given.lines(args.match)
         if args.put and not _confirm_put(args.file, args.yes):
             return EXIT_USAGE
-        report = ReportWriter(args.report or args.resume, keyed=args.match != "id")
-        if not (args.report or args.resume):
-            say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
-                "resumed")
-        return asyncio.run(_run_job(args, api_key, limit,
-                                    _Input(lines, skip, wanted, report)))
-    finally:
-        if report is not None:
-            report.close()
-        close_input(stream, args.file)
+        with ReportWriter(args.report or args.resume, keyed=args.match != "id") as report:
+            if not (args.report or args.resume):
+                warn_unresumable()
+            return asyncio.run(_run_job(args, start, _Input(lines, wanted, report)))
 
 
 def _confirm_put(path: str, yes: bool) -> bool:
@@ -209,39 +173,17 @@ def _confirm_put(path: str, yes: bool) -> bool:
 
 
 def _dry_run(path: str, match: MatchField) -> int:
-    stream = open_input(path)
     valid = invalid = 0
-    try:
-        for line in read_lines(stream, path, match):
+    with JobInput(path) as given:
+        for line in read_lines(given.stream, path, match):
             if line.error is None:
                 valid += 1
             else:
                 invalid += 1
                 say(f"line {line.number}{id_text(line.raw_id, match)}: {line.error}")
-    finally:
-        close_input(stream, path)
     looked_up = "" if match == "id" else "; customers are not looked up in a dry run"
     emit(f"dry run: {valid} valid, {plural(invalid, 'invalid line')}; nothing sent{looked_up}")
     return EXIT_OK if invalid == 0 else EXIT_USAGE
-
-
-def _open_job_input(args: argparse.Namespace) -> IO[str]:
-    """The input; held in memory when it must be read twice (``--match`` with a list of
-    keys to find first) and cannot be rewound (a pipe)."""
-    stream = open_input(args.file)
-    if args.match == "id" or args.resolve == "search" or stream.seekable():
-        return stream
-    try:
-        text = stream.read()
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{input_name(args.file)} is not UTF-8 text ({exc.reason}); save "
-                         "it as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {input_name(args.file)}: "
-                         f"{exc.strerror or exc}") from None
-    finally:
-        close_input(stream, args.file)
-    return io.StringIO(text)
 
 
 def _keys_to_find(args: argparse.Namespace, stream: IO[str],
@@ -257,66 +199,56 @@ def _keys_to_find(args: argparse.Namespace, stream: IO[str],
 
 @attrs.frozen
 class _Input:
-    """The job's input and report, checked: its lines (the first read), the lines done
-    before (``--resume``), under ``--match`` the keys to find (``None``: search each),
-    and the report (open)."""
+    """The job's input and report, checked: its lines (the first read), under
+    ``--match`` the keys to find (``None``: search each), and the report (open)."""
 
-    lines: Iterator[JobLine]
-    skip: dict[int, str | None]
+    lines: InputLines
     wanted: set[str | int] | None
     report: ReportWriter
 
 
-async def _run_job(args: argparse.Namespace, api_key: str, limit: RateLimiter | None,
-                   given: _Input) -> int:
-    skip, report = given.skip, given.report
+async def _run_job(args: argparse.Namespace, start: JobStart, given: _Input) -> int:
+    report = given.report
     report_path = report.path
-    total = lines_to_do(args.file, skip)
-    loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
+    total = lines_to_do(args.file, start.skip)
     refused: BulkAbortedError | None = None
     try:
-        async with job_client(args, api_key, limit) as client:
-            resolver = None
-            if args.match != "id":
-                how = args.resolve or "auto"
-                try:
-                    resolver = await choose_resolver(client, args.match, how, given.wanted)
-                except HelpCrunchError as exc:
-                    say(failure_message(exc))
-                    say("helpcrunch: could not read the customer list to find the lines' "
-                        "customers; nothing sent")
-                    return EXIT_FAILED
-            with Progress(total, enabled=not args.no_progress) as progress:
-                job = LineJob(given.lines, skip, report, progress, args.match,
-                              send_key=resolver is not None and (args.put or args.batch))
+        with JobRun(report) as running:
+            async with job_client(args, start) as client:
+                resolver = None
+                if args.match != "id":
+                    how = args.resolve or "auto"
+                    try:
+                        resolver = await choose_resolver(client, args.match, how,
+                                                         given.wanted)
+                    except HelpCrunchError as exc:
+                        say(failure_message(exc))
+                        say("helpcrunch: could not read the customer list to find the "
+                            "lines' customers; nothing sent")
+                        return EXIT_FAILED
+                with Progress(total, enabled=not args.no_progress) as progress:
+                    job = LineJob(given.lines, start.skip, report, progress, args.match,
+                                  send_key=resolver is not None and (args.put or args.batch))
 
-                add_signal_handler(loop, ctrl_c_handler(job, main_task))
-                items = (job.items() if resolver is None
-                         else job.resolved_items(resolver, args.concurrency))
-                results = job.sending = client.update_customers(
-                    items, max_concurrency=args.concurrency, replace=args.put,
-                    batch=args.batch,
-                )
-                try:
-                    async with contextlib.aclosing(results):
-                        async for result in results:
-                            job.finished(result.index, result.ok, result.error,
-                                         result.attempts)
-                except BulkAbortedError as exc:
-                    refused = exc
-                stats = client.stats
+                    running.watch(job)
+                    items = (job.items() if resolver is None
+                             else job.resolved_items(resolver, args.concurrency))
+                    results = job.sending = client.update_customers(
+                        items, max_concurrency=args.concurrency, replace=args.put,
+                        batch=args.batch,
+                    )
+                    try:
+                        async with contextlib.aclosing(results):
+                            async for result in results:
+                                job.finished(result.index, result.ok, result.error,
+                                             result.attempts)
+                    except BulkAbortedError as exc:
+                        refused = exc
+                    stats = client.stats
     except asyncio.CancelledError:
-        say("helpcrunch: aborted; requests in flight were not reported and will be "
-            "redone by --resume" if report_path else "helpcrunch: aborted")
-        return EXIT_INTERRUPTED
-    finally:
-        remove_signal_handler(loop)
-        report.close()
+        return aborted(report_path, "requests")
     show_failures(job, report_path)
-    emit(f"{progress.done} done, {job.failed} failed"
-         + (f", {job.unsent} not sent (stopped)" if job.unsent else "")
-         + (f", {job.skipped} skipped (done before)" if job.skipped else "")
+    emit(f"{progress.done} done, {job.failed} failed" + job.not_done()
          + f" in {progress.elapsed:.1f} s; {plural(stats.requests, 'request')}, "
            f"{plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} rate-limited "
            "(429)" + (f"; report: {report_path}" if report_path else ""))

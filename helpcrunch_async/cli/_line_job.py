@@ -3,17 +3,22 @@ the client, the report of each line, failures on screen, Ctrl-C, and how the job
 
 :class:`LineJob` feeds the valid lines of the input on, reports the invalid ones at once,
 skips those ``--resume`` says are done, and stops reading when HelpCrunch refuses the API
-key, the host cannot be reached (see :mod:`helpcrunch_async.cli._update`) or the report
-cannot be written (disk full, file too large): then the requests in flight finish, and
-:func:`ending` lists the lines done but not in the report (``--resume`` sends them again).
+key, the host cannot be reached (see
+:mod:`helpcrunch_async.cli.commands.update_customers`) or the report cannot be written
+(disk full, file too large): then the requests in flight finish, and :func:`ending`
+lists the lines done but not in the report (``--resume`` sends them again).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+import contextlib
+import os
+import signal
+import stat
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
 
 import attrs
 
@@ -32,14 +37,24 @@ from .._exceptions import (
 )
 from .._models import CustomerUpdate
 from .._ratelimit import RateLimiter
-from ._common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, positive_int, say
-from ._jobfile import MATCH_NAMES, JobLine, ReportWriter, check_resume
+from ._common import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    positive_int,
+    say,
+)
+from ._connect import client_rate_limit, require_api_key
+from ._input import InputLines
+from ._input_line import MATCH_NAMES, JobLine
 from ._progress import Progress
+from ._report import ReportWriter, check_resume, done_lines
 from ._resolve import Resolver, resolve_lines
 
 __all__ = [
-    "SHOWN_FAILURES", "LineJob", "add_line_options", "ctrl_c_handler", "ending", "id_text",
-    "job_client", "line_ranges", "lines_to_do", "show_failures",
+    "SHOWN_FAILURES", "JobRun", "JobStart", "LineJob", "aborted", "add_line_options",
+    "ctrl_c_handler", "ending", "id_text", "job_client", "line_ranges", "lines_to_do",
+    "show_failures", "start_job", "warn_unresumable",
 ]
 
 SHOWN_FAILURES = 5
@@ -47,7 +62,9 @@ SHOWN_FAILURES = 5
 
 def add_line_options(parser: argparse.ArgumentParser, *, in_flight: str,
                       report: str) -> None:
-    """``--concurrency``, ``--report`` and ``--resume``: what a job over input lines has."""
+    """The input file, ``--concurrency``, ``--report`` and ``--resume``: what a job over
+    input lines has."""
+    parser.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
     parser.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
                         help=f"{in_flight} in flight (default 8)")
     parser.add_argument("--report", metavar="FILE",
@@ -62,9 +79,11 @@ def id_text(raw_id: object, match: str = "id") -> str:
     return f" ({name} {raw_id})" if isinstance(raw_id, int | str) and raw_id != "" else ""
 
 def _count_lines(path: str) -> int | None:
-    if path == "-":
-        return None
+    """The input's non-blank lines (less a CSV header); ``None`` for stdin or anything
+    but a regular file (a pipe, a FIFO: what is read to count is gone for the job)."""
     try:
+        if path == "-" or not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as f:
             count = sum(1 for raw in f if raw.strip())
     except OSError:
@@ -77,10 +96,35 @@ def lines_to_do(path: str, skip: dict[int, str | None]) -> int | None:
     total = _count_lines(path)
     return None if total is None else max(0, total - len(skip))
 
-def job_client(args: argparse.Namespace, api_key: str,
-                limit: RateLimiter | None) -> AsyncHelpCrunch:
+@attrs.frozen
+class JobStart:
+    """What a job over lines checks before anything is sent: the API key, the rate limit
+    (``--rate-limit``, ``--redis``) and the lines done before (``--resume``)."""
+
+    api_key: str
+    limit: RateLimiter | None
+    skip: dict[int, str | None]
+
+
+def start_job(args: argparse.Namespace, key_note: str) -> JobStart | None:
+    """The API key, the rate limit and the ``--resume`` report, checked in that order;
+    ``None`` when ``$HELPCRUNCH_API_KEY`` is not set (said on stderr, with ``key_note``:
+    a usage error, exit 2, nothing sent).
+
+    Raises:
+        InputError: the ``--redis`` URL or the ``--resume`` report is bad.
+    """
+    api_key = require_api_key(key_note)
+    if api_key is None:
+        return None
+    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
+    skip = done_lines(args.resume) if args.resume else {}
+    return JobStart(api_key, limit, skip)
+
+
+def job_client(args: argparse.Namespace, start: JobStart) -> AsyncHelpCrunch:
     """The client for a job over lines: the connection options and ``--concurrency``."""
-    return AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
+    return AsyncHelpCrunch(start.api_key, base_url=args.base_url, rate_limit=start.limit,
                            max_concurrency=args.concurrency, max_retries=args.max_retries)
 
 class LineJob:
@@ -91,7 +135,7 @@ class LineJob:
     reported failed and nothing is sent for it.
     """
 
-    def __init__(self, lines: Iterator[JobLine], skip: dict[int, str | None],
+    def __init__(self, lines: InputLines, skip: dict[int, str | None],
                  report: ReportWriter, progress: Progress, match: MatchField = "id",
                  send_key: bool = False) -> None:
         self._lines = lines
@@ -112,9 +156,15 @@ class LineJob:
         self.failures: list[str] = []  # the first few, for the screen
         self.failed = 0
 
-    def lines(self) -> Iterator[JobLine]:
+    def stop(self) -> None:
+        """Read no more input (a wait for the next line ends at once); what is in flight
+        finishes."""
+        self.stopping = True
+        self._lines.close()
+
+    async def lines(self) -> AsyncIterator[JobLine]:
         """The valid, not-yet-done lines; invalid ones are reported here and now."""
-        for line in self._lines:
+        async for line in self._lines:
             if self.stopping:
                 return
             if line.error is None:
@@ -136,9 +186,9 @@ class LineJob:
         against the account instead."""
         return line
 
-    def items(self) -> Iterator[tuple[int, CustomerUpdate]]:
+    async def items(self) -> AsyncIterator[tuple[int, CustomerUpdate]]:
         """``(customer id, update)`` of each line to send (``--match id``)."""
-        for line in self.lines():
+        async for line in self.lines():
             assert line.customer_id is not None
             yield self._admit(line, line.customer_id)
 
@@ -183,7 +233,12 @@ class LineJob:
             self._report.write(line.number, customer_id, status, error, attempts,
                                key=line.raw_id, **extra)
         if self._report.error is not None:
-            self.stopping = True
+            self.stop()
+
+    def not_done(self) -> str:
+        """For the summary: the lines not sent (stopped) and skipped (done before)."""
+        return ((f", {self.unsent} not sent (stopped)" if self.unsent else "")
+                + (f", {self.skipped} skipped (done before)" if self.skipped else ""))
 
     @property
     def report_failed(self) -> bool:
@@ -212,11 +267,11 @@ class LineJob:
         if (isinstance(error, AuthenticationError | PermissionDeniedError)
                 and self.refused is None):
             self.refused = BulkAbortedError(error)  # a search was refused: stop reading
-            self.stopping = True
+            self.stop()
         if (isinstance(error, APIConnectionError) and not error.maybe_sent
                 and self.unreachable is None):
             self.unreachable = error  # the host cannot be reached: stop reading input
-            self.stopping = True
+            self.stop()
 
 def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
                    abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
@@ -229,13 +284,40 @@ def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
         if (job.interrupted or abort_now()) and main_task is not None:
             main_task.cancel()
             return
-        job.interrupted = job.stopping = True
+        job.interrupted = True
+        job.stop()
         if job.sending is not None:
             job.sending.stop()
         say("\nhelpcrunch: stopping — sending nothing more; finishing the requests already "
             "sent (Ctrl-C again to abort)")
 
     return on_interrupt
+
+
+class JobRun:
+    """A job over lines running in the current task (a context manager): Ctrl-C is
+    watched from :meth:`watch` on (see :func:`ctrl_c_handler`); at the end the handler
+    goes and the report is closed."""
+
+    def __init__(self, report: ReportWriter) -> None:
+        self._report = report
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.current_task()
+
+    def watch(self, job: LineJob, abort_now: Callable[[], bool] = lambda: False) -> None:
+        """From now on Ctrl-C stops ``job``; a second one (or the first while
+        ``abort_now()``) cancels this task."""
+        handler = ctrl_c_handler(job, self._task, abort_now)
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows; a thread
+            self._loop.add_signal_handler(signal.SIGINT, handler)
+
+    def __enter__(self) -> JobRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            self._loop.remove_signal_handler(signal.SIGINT)
+        self._report.close()
 
 
 def line_ranges(numbers: list[int], shown: int = 20) -> str:
@@ -260,6 +342,19 @@ def line_ranges(numbers: list[int], shown: int = 20) -> str:
     rest = len(ranges) - shown
     text = ", ".join(ranges[:shown]) + (f" and {rest} more" if rest > 0 else "")
     return f"{'line' if len(numbers) == 1 else 'lines'} {text}"
+
+
+def warn_unresumable() -> None:
+    """Say that a job run without ``--report`` cannot be resumed."""
+    say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be resumed")
+
+
+def aborted(report_path: str | None, what: Literal["requests", "lines"]) -> int:
+    """Say the job was aborted (a second Ctrl-C) and that ``--resume`` redoes ``what``
+    was in flight; the exit code."""
+    say(f"helpcrunch: aborted; {what} in flight were not reported and will be redone by "
+        "--resume" if report_path else "helpcrunch: aborted")
+    return EXIT_INTERRUPTED
 
 
 def ending(job: LineJob, refused: BulkAbortedError | None, report_path: str | None, *,

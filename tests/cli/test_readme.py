@@ -19,7 +19,7 @@ from helpcrunch_async.cli import _main, main
 from helpcrunch_async.cli._common import EXIT_CODES_HELP
 from helpcrunch_async.testing import FakeHelpCrunch
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 SECTION = README.split("### The `helpcrunch` command", 1)[1].split("\n## ", 1)[0]
 
 

@@ -14,7 +14,8 @@ import pytest
 from cli_helpers import keyed_fake, run_update
 
 from helpcrunch_async.cli import main
-from helpcrunch_async.cli._jobfile import InputError, read_lines
+from helpcrunch_async.cli._common import InputError
+from helpcrunch_async.cli._input import read_lines
 from helpcrunch_async.testing import FakeHelpCrunch
 
 

@@ -1,8 +1,8 @@
 """What the command says, in what order (issue 20, items 6 and 7): fatal input errors
 come before — and instead of — the no-report warning, and before any request; counts
 agree with their nouns; a dry run's progress says what it would do. (``--redis`` values
-that are not URLs: tests/test_redis_cli.py; the README's list of commands taking
-``--redis``: tests/test_cli_readme.py.)"""
+that are not URLs: tests/cli/test_redis.py; the README's list of commands taking
+``--redis``: tests/cli/test_readme.py.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``helpcrunch sync``: make HelpCrunch match a JSON Lines or CSV file, sending only changes.
 
 The command around :meth:`AsyncHelpCrunch.sync_customers`: the same input formats as
-``update-customers`` (:mod:`helpcrunch_async.cli._jobfile`, with the match key's column
+``update-customers`` (:mod:`helpcrunch_async.cli._input`, with the match key's column
 instead of ``id``), the same report, ``--resume`` and exit codes. Progress shows the two
 phases: reading the account (pages done/total), then the rows (unchanged, updated,
 created, failed). The summary compares the requests sent with the one request per row
@@ -14,54 +14,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
 
-from .._config import API_KEY_ENV
-from .._customer_diff import UNKNOWN
-from .._customer_sync import CustomerSync, CustomerSyncResult
-from .._exceptions import BulkAbortedError, HelpCrunchError
-from .._models import CustomerUpdate
-from .._ratelimit import RateLimiter
-from .._types import UNSET
-from ._common import (
+from ..._config import API_KEY_ENV
+from ..._customer_diff import UNKNOWN
+from ..._customer_sync import CustomerSync, CustomerSyncResult
+from ..._exceptions import BulkAbortedError, HelpCrunchError
+from ..._models import CustomerUpdate
+from ..._types import UNSET
+from .._common import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_USAGE,
+    InputError,
     OutputError,
     add_command,
-    add_signal_handler,
     emit,
     plural,
-    remove_signal_handler,
     say,
 )
-from ._connect import add_client_options, client_rate_limit, failure_message
-from ._job import (
+from .._connect import add_client_options, failure_message
+from .._input import InputLines, JobInput, line_key, repeated_key
+from .._input_line import JobLine
+from .._line_job import (
+    JobRun,
+    JobStart,
     LineJob,
+    aborted,
     add_line_options,
-    ctrl_c_handler,
     ending,
     job_client,
     lines_to_do,
     show_failures,
+    start_job,
+    warn_unresumable,
 )
-from ._jobfile import (
-    InputError,
-    JobLine,
-    ReportWriter,
-    close_input,
-    done_lines,
-    line_key,
-    open_input,
-    repeated_key,
-    start_reading,
-)
-from ._progress import Pace, Progress
+from .._progress import Pace, Progress
+from .._report import ReportWriter
 
 __all__ = ["add_parser", "run"]
 
@@ -101,7 +93,6 @@ def add_parser(commands: Any) -> None:
         description="Compare every line with the customer HelpCrunch has (matched by "
                     "--match) and send only the differences. The API key is read from "
                     f"${API_KEY_ENV}.", epilog=_EPILOG)
-    sync.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
     sync.add_argument("--match", choices=("user_id", "email", "id"), required=True,
                       help="the key matching a line to a customer: your user_id, the "
                            "email (case ignored) or HelpCrunch's id")
@@ -125,30 +116,19 @@ def run(args: argparse.Namespace) -> int:
         say("helpcrunch: --create-missing needs --match user_id or email (HelpCrunch "
             "assigns ids itself)")
         return EXIT_USAGE
-    api_key = os.environ.get(API_KEY_ENV, "").strip()
-    if not api_key:
-        say(f"helpcrunch: set {API_KEY_ENV} to your API key (the sync reads the account, "
-            "even with --dry-run); `helpcrunch demo` runs without one")
+    start = start_job(args, " (the sync reads the account, even with --dry-run)")
+    if start is None:
         return EXIT_USAGE
-    limit = client_rate_limit(args.rate_limit, args.redis)  # a bad --redis: exit 2 now
     # The input, the resume report and the report are checked before anything is sent.
-    skip = done_lines(args.resume) if args.resume else {}
-    stream = open_input(args.file)
-    report: ReportWriter | None = None
-    try:
-        lines = start_reading(stream, args.file, args.match, unique=False)
-        report = ReportWriter(None if args.dry_run else (args.report or args.resume),
-                              keyed=args.match != "id")
-        if args.dry_run and args.report:
-            say("helpcrunch: --dry-run writes no report (nothing is done)")
-        elif not (args.report or args.resume or args.dry_run):
-            say("helpcrunch: warning: no --report FILE: if this run stops, it cannot be "
-                "resumed")
-        return asyncio.run(_run_sync(args, api_key, limit, lines, skip, report))
-    finally:
-        if report is not None:
-            report.close()
-        close_input(stream, args.file)
+    with JobInput(args.file) as given:
+        lines = given.lines(args.match, unique=False)
+        path = None if args.dry_run else (args.report or args.resume)
+        with ReportWriter(path, keyed=args.match != "id") as report:
+            if args.dry_run and args.report:
+                say("helpcrunch: --dry-run writes no report (nothing is done)")
+            elif not (args.report or args.resume or args.dry_run):
+                warn_unresumable()
+            return asyncio.run(_run_sync(args, start, lines, report))
 
 
 def _row(line: JobLine, match: str) -> dict[str, Any]:
@@ -168,7 +148,7 @@ class _Lines(LineJob):
     report, failures on screen and stops (refused key, unreachable host) as
     ``update-customers`` has them."""
 
-    def __init__(self, lines: Iterator[JobLine], args: argparse.Namespace,
+    def __init__(self, lines: InputLines, args: argparse.Namespace,
                  skip: dict[int, str | None], report: ReportWriter) -> None:
         # Counted without display while the account is read (see attach()).
         super().__init__(lines, skip, report, Progress(None, enabled=False), args.match)
@@ -190,11 +170,11 @@ class _Lines(LineJob):
         first = self.sync.claim_key(key, line.number)
         return line if first is None else repeated_key(line, first, self._match)
 
-    def rows(self) -> Iterator[dict[str, Any]]:
+    async def rows(self) -> AsyncIterator[dict[str, Any]]:
         """The valid, not-yet-done lines as rows; invalid ones are reported here and now."""
-        for index, line in enumerate(self.lines()):
-            self._lines_by_index[index] = line
-            self.rows_read = index + 1
+        async for line in self.lines():
+            self._lines_by_index[self.rows_read] = line
+            self.rows_read += 1
             yield _row(line, self._match)
 
     @property
@@ -264,63 +244,55 @@ class _Pages:
             self._progress = None
 
 
-async def _run_sync(args: argparse.Namespace, api_key: str, limit: RateLimiter | None,
-                    read: Iterator[JobLine], skip: dict[int, str | None],
+async def _run_sync(args: argparse.Namespace, start: JobStart, read: InputLines,
                     report: ReportWriter) -> int:
     report_path = report.path
-    total = lines_to_do(args.file, skip)
-    loop = asyncio.get_running_loop()
-    main_task = asyncio.current_task()
+    total = lines_to_do(args.file, start.skip)
     started = time.monotonic()
     refused: BulkAbortedError | None = None
-    lines = _Lines(read, args, skip, report)
+    lines = _Lines(read, args, start.skip, report)
     try:
-        async with job_client(args, api_key, limit) as client:
-            job = client.sync_customers(
-                lines.rows(), match=args.match, create_missing=args.create_missing,
-                exact_tags=args.exact_tags, dry_run=args.dry_run,
-                max_concurrency=args.concurrency)
-            lines.sync = lines.sending = job
+        with JobRun(report) as running:
+            async with job_client(args, start) as client:
+                job = client.sync_customers(
+                    lines.rows(), match=args.match, create_missing=args.create_missing,
+                    exact_tags=args.exact_tags, dry_run=args.dry_run,
+                    max_concurrency=args.concurrency)
+                lines.sync = lines.sending = job
 
-            # Ctrl-C while the account is read aborts at once: nothing was written yet.
-            add_signal_handler(loop, ctrl_c_handler(lines, main_task,
-                                                    lambda: job.phase != "rows"))
-            job.on_progress = pages = _Pages(not args.no_progress)
-            try:
-                async with contextlib.aclosing(job):
-                    first = await anext(job, None)  # comes once the account is read
+                # Ctrl-C while the account is read aborts at once: nothing was written yet.
+                running.watch(lines, lambda: job.phase != "rows")
+                job.on_progress = pages = _Pages(not args.no_progress)
+                try:
+                    async with contextlib.aclosing(job):
+                        first = await anext(job, None)  # comes once the account is read
+                        pages.close()
+                        pace = Pace(lambda: lines.read, lambda: client.stats.requests)
+                        ceiling = (None if args.rate_limit is None
+                                   else args.rate_limit[0] / args.rate_limit[1])
+                        with Progress(total, enabled=not args.no_progress, label="lines",
+                                      detail=lambda: _counts(job, args.dry_run),
+                                      eta=lambda: _time_left(lines, total, pace, ceiling)
+                                      ) as progress:
+                            lines.attach(progress)
+                            if first is not None:
+                                lines.synced(first)
+                            async for result in job:
+                                lines.synced(result)
+                                pace.sample()
+                except BulkAbortedError as exc:
+                    refused = exc
+                finally:
                     pages.close()
-                    pace = Pace(lambda: lines.read, lambda: client.stats.requests)
-                    ceiling = (None if args.rate_limit is None
-                               else args.rate_limit[0] / args.rate_limit[1])
-                    with Progress(total, enabled=not args.no_progress, label="lines",
-                                  detail=lambda: _counts(job, args.dry_run),
-                                  eta=lambda: _time_left(lines, total, pace, ceiling)
-                                  ) as progress:
-                        lines.attach(progress)
-                        if first is not None:
-                            lines.synced(first)
-                        async for result in job:
-                            lines.synced(result)
-                            pace.sample()
-            except BulkAbortedError as exc:
-                refused = exc
-            finally:
-                pages.close()
-            stats = client.stats
+                stats = client.stats
     except asyncio.CancelledError:
-        say("helpcrunch: aborted; lines in flight were not reported and will be redone "
-            "by --resume" if report_path else "helpcrunch: aborted")
-        return EXIT_INTERRUPTED
+        return aborted(report_path, "lines")
     except (InputError, OutputError):  # said by main(): exit 2 or 1
         raise
     except HelpCrunchError as exc:  # reading the account failed: nothing was written
         say(failure_message(exc))
         say("helpcrunch: could not read the account; nothing sent")
         return EXIT_FAILED
-    finally:
-        remove_signal_handler(loop)
-        report.close()
     return _summary(args, job, lines, stats, time.monotonic() - started, report_path,
                     refused)
 
@@ -368,9 +340,7 @@ def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: 
     emit(f"{'dry run: ' if args.dry_run else ''}{_counts(job, args.dry_run)}, "
          f"{lines.failed} failed"
          + (f" ({plural(lines.invalid, 'invalid line')})" if lines.invalid else "")
-         + (f", {lines.unsent} not sent (stopped)" if lines.unsent else "")
-         + (f", {lines.skipped} skipped (done before)" if lines.skipped else "")
-         + f" in {elapsed:.1f} s")
+         + lines.not_done() + f" in {elapsed:.1f} s")
     emit(f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "
          f"writing, {plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} "
          f"rate-limited); update-customers would have sent {sum(c.values()):,} (one per "

@@ -15,7 +15,7 @@ import pytest
 
 from helpcrunch_async._paging import AsyncCustomerPager
 from helpcrunch_async.cli import main
-from helpcrunch_async.cli._export import WRITABLE_KEYS, parse_search
+from helpcrunch_async.cli.commands.export import WRITABLE_KEYS, parse_search
 from helpcrunch_async.testing import FakeHelpCrunch, Fault
 
 READ_ONLY = ("location", "device", "createdFrom", "integrationId")

@@ -187,7 +187,7 @@ def test_readme_sync_commands_run_as_printed(tmp_path: Path,
     import re
     import shlex
 
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Syncing your user table", 1)[1].split("\n### ", 1)[0]
     (jsonl_text,) = re.findall(r"```jsonl\n(.*?)```", section, flags=re.DOTALL)
     (console,) = re.findall(r"```console\n(.*?)```", section, flags=re.DOTALL)

@@ -1,4 +1,4 @@
-"""Shared helpers of the ``helpcrunch`` command's tests (tests/test_cli*.py)."""
+"""Shared helpers of the ``helpcrunch`` command's tests (tests/cli/)."""
 
 from __future__ import annotations
 

@@ -38,15 +38,16 @@ import time
 from datetime import datetime
 from typing import IO, Any, Literal
 
-from .._client import AsyncHelpCrunch
-from .._config import API_KEY_ENV
-from .._convert import update_to_json
-from .._exceptions import ValidationError
-from .._filters import FIELDS, Filter
-from .._models import Customer, CustomerUpdate
-from ._common import (
+from ..._client import AsyncHelpCrunch
+from ..._config import API_KEY_ENV
+from ..._convert import update_to_json
+from ..._exceptions import ValidationError
+from ..._filters import FIELDS, Filter
+from ..._models import Customer, CustomerUpdate
+from .._common import (
     EXIT_OK,
     STDOUT_NAME,
+    InputError,
     OutputError,
     add_command,
     plural,
@@ -54,9 +55,9 @@ from ._common import (
     stdout_closed,
     write_error,
 )
-from ._connect import add_client_options, json_line, run_with_client
-from ._jobfile import InputError, read_lines
-from ._progress import Progress
+from .._connect import add_client_options, json_line, run_with_client
+from .._input import read_lines
+from .._progress import Progress
 
 __all__ = ["WRITABLE_KEYS", "add_parser", "export_line", "parse_search", "run"]
 
