@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from ._exceptions import HelpCrunchError
 
-__all__ = ["AsyncSteps", "LoopRunner"]
+__all__ = ["AsyncSteps", "LoopRunner", "cancel_other_tasks"]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -327,14 +327,14 @@ async def _wind_down(
     loop: asyncio.AbstractEventLoop, aclose: Callable[[], Awaitable[None]] | None
 ) -> None:
     """Cancel every call, close the async generators (bulk jobs) and the client."""
-    await _cancel_all()
+    await cancel_other_tasks()
     await loop.shutdown_asyncgens()
     if aclose is not None:
         await aclose()
-    await _cancel_all()  # whatever the generators' cleanup started
+    await cancel_other_tasks()  # whatever the generators' cleanup started
 
 
-async def _cancel_all() -> None:
+async def cancel_other_tasks() -> None:
     """Cancel every other task on this loop and wait for them to finish."""
     current = asyncio.current_task()
     tasks = [t for t in asyncio.all_tasks() if t is not current]

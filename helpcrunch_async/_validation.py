@@ -23,8 +23,7 @@ __all__ = [
 ]
 
 # ISO 639-1, the two-letter language codes (the API documents ``locale`` as one).
-ISO_639_1 = frozenset(
-    """
+_ISO_639_1_TEXT = """
     aa ab ae af ak am an ar as av ay az ba be bg bi bm bn bo br bs ca ce ch co cr cs cu
     cv cy da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he
     hi ho hr ht hu hy hz ia id ie ig ii ik io is it iu ja jv ka kg ki kj kk kl km kn ko
@@ -32,8 +31,8 @@ ISO_639_1 = frozenset(
     ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se
     sg si sk sl sm sn so sq sr ss st su sv sw ta te tg th ti tk tl tn to tr ts tt tw ty
     ug uk ur uz ve vi vo wa wo xh yi yo za zh zu
-    """.split()
-)
+"""
+ISO_639_1 = frozenset(_ISO_639_1_TEXT.split())
 _DIGITS = re.compile(r"[0-9]+")
 
 

@@ -38,6 +38,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._loop_runner import cancel_other_tasks
 from ._faults import ALL_FAULT_KINDS, Fault, FaultPlan
 from ._search import list_page, search_page
 from ._store import ApiError, CustomerStore, error_body, parse_customer_id
@@ -244,7 +245,7 @@ class FakeHelpCrunch:
                 asyncio.run_coroutine_threadsafe(self.close(), loop).result(timeout=30)
         finally:
             with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(timeout=10)
+                asyncio.run_coroutine_threadsafe(cancel_other_tasks(), loop).result(timeout=10)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout=30)
             if not thread.is_alive():
@@ -538,14 +539,6 @@ async def _truncated(request: web.Request, status: int, data: bytes,
     if transport is not None:
         transport.close()
     return resp
-
-
-async def _cancel_all() -> None:
-    me = asyncio.current_task()
-    tasks = [t for t in asyncio.all_tasks() if t is not me]
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def run_fake_server(
