@@ -19,7 +19,6 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable
-from types import TracebackType
 from typing import IO, Any
 
 __all__ = ["PACE_WINDOW", "PROGRESS_HINT", "Pace", "Progress"]
@@ -109,12 +108,7 @@ class Progress:
                                              detail="", eta="-:--")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         if self._rich is not None:
             self._refresh_rich()
             self._rich.stop()
