@@ -46,16 +46,8 @@ from ._account_index import Ambiguous, key_of, list_pages, match_key
 from ._customer_diff import (
     CustomerRecord,
 )
-from ._customer_sync_rows import (
-    Client,
-    CustomerSyncResult,
-    RowJob,
-    RowSync,
-    SyncAction,
-    SyncMatch,
-    failed,
-    new_index,
-)
+from ._customer_sync_result import CustomerSyncResult, SyncAction, SyncMatch, failed
+from ._customer_sync_rows import Client, RowJob, RowSync, new_index
 from ._exceptions import (
     HelpCrunchError,
     ValidationError,

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal, Protocol, TypeAlias
-
-import attrs
+from typing import Any, Protocol, TypeAlias
 
 from ._account_index import AccountIndex, Ambiguous, match_key
 from ._customer_diff import (
@@ -27,6 +25,7 @@ from ._customer_diff import (
     plan_update,
     record_of_update,
 )
+from ._customer_sync_result import CustomerSyncResult, SyncMatch, failed, row_result
 from ._exceptions import (
     AmbiguousCustomerError,
     APIConnectionError,
@@ -41,11 +40,8 @@ from ._models import Customer, CustomerUpdate, Tag, coerce_update
 from ._paging import AsyncCustomerPager
 from ._validation import check_customer_id
 
-__all__ = ["Client", "CustomerSyncResult", "RowJob", "RowSync", "SyncAction", "SyncMatch", "failed",
-           "new_index"]
+__all__ = ["Client", "RowJob", "RowSync", "new_index"]
 
-SyncAction: TypeAlias = Literal["unchanged", "updated", "created", "failed"]
-SyncMatch: TypeAlias = Literal["user_id", "email", "id"]
 
 
 class Client(Protocol):
@@ -69,47 +65,6 @@ class Client(Protocol):
     async def untag_customer(self, customer_id: int | str, tags: Sequence[Tag | str], /, *,
                              timeout: Any = ..., max_retries: int | None = ...
                              ) -> Customer: ...
-
-
-@attrs.frozen(kw_only=True)
-class CustomerSyncResult:
-    """What the sync did with one input row.
-
-    Attributes:
-        index: the row's position in the input, from 0.
-        key: the row's match key (its ``user_id``, ``email`` or ``id``; ``None`` when
-            the row has none).
-        action: ``"unchanged"`` (no request sent), ``"updated"``, ``"created"`` or
-            ``"failed"``. Under ``dry_run=True``: what would be done.
-        customer_id: HelpCrunch's id of the customer (``None`` when unknown, e.g. a
-            create under ``dry_run``).
-        changed: the changed field names (``"custom_data.<property>"`` per property,
-            ``"tags"``), also for a failed row whose changes were attempted.
-        diff: field → ``(old, new)``, normalised (timestamps as epoch seconds, tags as
-            names); ``old`` is ``UNKNOWN`` where HelpCrunch's answer did not show it.
-        error: why the row failed: :class:`ValidationError` (bad row),
-            :class:`AmbiguousCustomerError` (several customers have the key),
-            :class:`CustomerNotFoundError` (no customer has it and ``create_missing``
-            is off), or the API/connection error of a request.
-
-    Example:
-        >>> r = CustomerSyncResult(index=0, key="u1", action="unchanged", customer_id=7)
-        >>> r.ok, r.changed
-        (True, ())
-    """
-
-    index: int
-    key: str | int | None
-    action: SyncAction
-    customer_id: int | None = None
-    changed: tuple[str, ...] = ()
-    diff: Mapping[str, tuple[Any, Any]] = attrs.field(factory=dict, repr=False)
-    error: HelpCrunchError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True unless the row failed."""
-        return self.action != "failed"
 
 
 def _id_of(known: Known) -> int | None:
@@ -241,7 +196,7 @@ class RowSync:
             plan = plan_create(update)
             if self._dry_run and not self.confirm_creates:
                 self._index.put(lookup, record_of_update(update))
-                return _result(index, key, None, plan)
+                return row_result(index, key, None, plan)
 
             def job() -> Awaitable[CustomerSyncResult]:
                 return self._create(index, key, update, plan)
@@ -326,7 +281,7 @@ class RowSync:
         except HelpCrunchError as exc:
             return failed(index, key, exc, record.id)
         if plan.unchanged or self._dry_run:
-            return _result(index, key, record.id, plan)
+            return row_result(index, key, record.id, plan)
         assert record.id is not None  # only dry runs hold records without an id
         return record.id, plan
 
@@ -349,7 +304,7 @@ class RowSync:
         finally:
             if customer is not None:  # a later row with this key compares with the new state
                 self._refresh(key, customer)
-        return _result(index, key, cid, plan)
+        return row_result(index, key, cid, plan)
 
     async def _create(self, index: int, key: str | int, update: CustomerUpdate,
                       plan: RowPlan) -> CustomerSyncResult:
@@ -366,7 +321,7 @@ class RowSync:
                 return await _settle(outcome)
         if self._dry_run:
             self._index.put(lookup, record_of_update(update))
-            return _result(index, key, None, plan)
+            return row_result(index, key, None, plan)
         try:
             self.writes += 1
             customer = await self._client.create_customer(update, **self._call)
@@ -383,7 +338,7 @@ class RowSync:
         except HelpCrunchError as exc:
             return failed(index, key, exc, None, plan)
         self._index.put(lookup, self._builder.record(customer))
-        return _result(index, key, customer.id, plan)
+        return row_result(index, key, customer.id, plan)
 
     def _refresh(self, key: str | int, customer: Customer) -> None:
         """Replace the key's record (the search strategy holds only created keys)."""
@@ -413,16 +368,3 @@ class RowJob:
 async def _settle(outcome: CustomerSyncResult | _Job) -> CustomerSyncResult:
     """The row's result: ``outcome`` itself, or what its job returns."""
     return outcome if isinstance(outcome, CustomerSyncResult) else await outcome()
-
-
-def _result(index: int, key: str | int, cid: int | None, plan: RowPlan) -> CustomerSyncResult:
-    return CustomerSyncResult(index=index, key=key, action=plan.action, customer_id=cid,
-                              changed=plan.changed, diff=plan.diff)
-
-
-def failed(index: int, key: str | int | None, error: HelpCrunchError,
-            cid: int | None = None, plan: RowPlan | None = None) -> CustomerSyncResult:
-    return CustomerSyncResult(
-        index=index, key=key, action="failed", customer_id=cid, error=error,
-        changed=() if plan is None else plan.changed,
-        diff={} if plan is None else plan.diff)
