@@ -7,8 +7,10 @@ It uses the library and the library never imports it. One module per subcommand 
 ``--resume`` (:mod:`._report`), a job over input lines (:mod:`._line_job`), progress
 (:mod:`._progress`), connection options and API failures (:mod:`._connect`), finding
 each line's customer for ``--match`` (:mod:`._resolve`), exit codes, option types and
-output (:mod:`._common`). Each subcommand module has ``add_parser(commands)`` and
-``run(args)``. Results go to stdout; progress, warnings and errors to stderr.
+output (:mod:`._common`). Each subcommand module is a
+:class:`.commands.Command` (its help texts,
+``add_arguments(parser)`` and ``run(args)``). Results go to stdout; progress, warnings
+and errors to stderr.
 
 Exit codes: 0 all done; 1 some items failed, or the job stopped early (HelpCrunch
 refused the API key, the host cannot be reached, the report could not be written), or

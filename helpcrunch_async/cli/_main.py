@@ -20,7 +20,7 @@ from ._common import (
     flush_stdout,
     say,
 )
-from .commands import COMMANDS
+from .commands import add_commands
 
 __all__ = ["main"]
 
@@ -46,8 +46,7 @@ def _parser() -> argparse.ArgumentParser:
                         version=f"helpcrunch {__version__} (helpcrunch-async)",
                         help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in COMMANDS:
-        module.add_parser(commands)
+    add_commands(commands)
     return parser
 
 

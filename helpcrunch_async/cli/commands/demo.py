@@ -23,7 +23,6 @@ from typing import Any
 from ..._client import AsyncHelpCrunch
 from ..._ratelimit import RateLimit
 from .._common import (
-    add_command,
     emit,
     fraction,
     non_negative_int,
@@ -35,7 +34,7 @@ from .._common import (
 from .._connect import add_redis_option, client_rate_limit
 from .._progress import Progress
 
-__all__ = ["add_parser", "run", "run_demo"]
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "add_arguments", "run", "run_demo"]
 
 _PLANS = ("free", "basic", "pro", "enterprise")
 
@@ -56,37 +55,41 @@ def _matches(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
             and all(custom.get(k) == v for k, v in wanted["custom_data"].items()))
 
 
-def add_parser(commands: Any) -> None:
-    """Add ``demo`` to the subcommands of the ``helpcrunch`` parser."""
-    demo = add_command(
-        commands, "demo", help="bulk-update customers of a built-in fake server (no key needed)",
-        description="Start the fake HelpCrunch server in-process, bulk-update its customers "
-                    "through the SDK with a progress bar, check the result. Never touches a "
-                    "real account.",
-        epilog="""\
+HELP = "bulk-update customers of a built-in fake server (no key needed)"
+
+DESCRIPTION = (
+    "Start the fake HelpCrunch server in-process, bulk-update its customers "
+    "through the SDK with a progress bar, check the result. Never touches a "
+    "real account."
+)
+
+EPILOG = """\
 Examples:
   helpcrunch demo
   helpcrunch demo --customers 500 --batch --no-progress
   helpcrunch demo --rate-limit off > summary.txt     # as fast as the machine goes
 
 Input: none (the fake server is seeded with --customers customers). The summary goes
-to stdout; progress and messages to stderr.""")
-    demo.add_argument("--customers", type=positive_int, default=2000, metavar="N",
+to stdout; progress and messages to stderr."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of ``helpcrunch demo``."""
+    parser.add_argument("--customers", type=positive_int, default=2000, metavar="N",
                       help="customers to create and update (default 2000)")
-    demo.add_argument("--rate-limit", type=parse_rate_limit, default=(240, 2.0),
+    parser.add_argument("--rate-limit", type=parse_rate_limit, default=(240, 2.0),
                       metavar="N/SECONDS|off",
                       help="the fake's and the client's limit (default 240/2: HelpCrunch's "
                            "rate of 120 a minute, 60 times faster; off: none)")
-    add_redis_option(demo)
-    demo.add_argument("--fault-rate", type=fraction, default=0.01,
+    add_redis_option(parser)
+    parser.add_argument("--fault-rate", type=fraction, default=0.01,
                       help="share of requests the fake fails (5xx, drops; default 0.01)")
-    demo.add_argument("--concurrency", type=positive_int, default=16, metavar="N",
+    parser.add_argument("--concurrency", type=positive_int, default=16, metavar="N",
                       help="requests in flight (default 16)")
-    demo.add_argument("--batch", action="store_true", help="use the batch endpoint")
-    demo.add_argument("--seed", type=non_negative_int, default=7,
+    parser.add_argument("--batch", action="store_true", help="use the batch endpoint")
+    parser.add_argument("--seed", type=non_negative_int, default=7,
                       help="seed of the fake's injected faults (default 7)")
-    demo.add_argument("--no-progress", action="store_true", help="no progress display")
-    demo.set_defaults(run=run)
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
 def run(args: argparse.Namespace) -> int:

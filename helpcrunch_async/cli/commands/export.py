@@ -49,7 +49,6 @@ from .._common import (
     STDOUT_NAME,
     InputError,
     OutputError,
-    add_command,
     plural,
     say,
     stdout_closed,
@@ -59,7 +58,10 @@ from .._connect import add_client_options, json_line, run_with_client
 from .._input import read_lines
 from .._progress import Progress
 
-__all__ = ["WRITABLE_KEYS", "add_parser", "export_line", "parse_search", "run"]
+__all__ = [
+    "DESCRIPTION", "EPILOG", "HELP", "WRITABLE_KEYS", "add_arguments", "export_line",
+    "parse_search", "run",
+]
 
 #: The API keys of every field ``update-customers`` writes, in the API's order: the
 #: keys a ``CustomerUpdate`` with every field set goes out with.
@@ -69,7 +71,7 @@ WRITABLE_KEYS: tuple[str, ...] = tuple(update_to_json(
 _SHOWN_REFUSALS = 5
 
 
-_EPILOG = f"""\
+EPILOG = f"""\
 Examples:
   export {API_KEY_ENV}=...
   helpcrunch export -o backup.jsonl                        # every customer
@@ -93,26 +95,30 @@ Progress and totals go to stderr; a count that differs from the API's total (cus
 added or deleted meanwhile) and lines update-customers would refuse are reported."""
 
 
-def add_parser(commands: Any) -> None:
-    """Add ``export`` to the subcommands of the ``helpcrunch`` parser."""
-    ex = add_command(
-        commands, "export", help="write every (matching) customer as JSON Lines for "
-                                 "update-customers",
-        description="Write every customer, or those matching --search, as JSON Lines in "
-                    "the format update-customers reads: a backup, and the way to restore "
-                    f"it. The API key is read from ${API_KEY_ENV}.",
-        epilog=_EPILOG)
-    ex.add_argument("--search", nargs=3, action="append", metavar=("FIELD", "OP", "VALUE"),
+HELP = (
+    "write every (matching) customer as JSON Lines for "
+    "update-customers"
+)
+
+DESCRIPTION = (
+    "Write every customer, or those matching --search, as JSON Lines in "
+    "the format update-customers reads: a backup, and the way to restore "
+    f"it. The API key is read from ${API_KEY_ENV}."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of ``helpcrunch export``."""
+    parser.add_argument("--search", nargs=3, action="append", metavar=("FIELD", "OP", "VALUE"),
                     help="only customers matching this condition (see below); repeat for "
                          "more")
-    ex.add_argument("--any", action="store_true",
+    parser.add_argument("--any", action="store_true",
                     help="with several --search: customers matching any one of them (OR); "
                          "default: all must hold (AND)")
-    ex.add_argument("-o", "--output", metavar="FILE",
+    parser.add_argument("-o", "--output", metavar="FILE",
                     help="write to FILE (via FILE.partial) instead of stdout")
-    ex.add_argument("--no-progress", action="store_true", help="no progress display")
-    add_client_options(ex)
-    ex.set_defaults(run=run)
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    add_client_options(parser)
 
 
 def parse_search(field: str, operator: str, value: str) -> Filter:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from .._common import (
     EXIT_OK,
     EXIT_USAGE,
-    add_command,
     fraction,
     non_negative_int,
     parse_rate_limit,
@@ -16,41 +14,45 @@ from .._common import (
     say,
 )
 
-__all__ = ["add_parser", "run"]
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "add_arguments", "run"]
 
 
-def add_parser(commands: Any) -> None:
-    """Add ``fake-server`` to the subcommands of the ``helpcrunch`` parser."""
-    fake = add_command(
-        commands, "fake-server", help="serve the fake HelpCrunch API",
-        description="Serve the fake HelpCrunch API on loopback until Ctrl-C. It accepts "
-                    "only the key given by --api-key (default: test-key).",
-        epilog="""\
+HELP = "serve the fake HelpCrunch API"
+
+DESCRIPTION = (
+    "Serve the fake HelpCrunch API on loopback until Ctrl-C. It accepts "
+    "only the key given by --api-key (default: test-key)."
+)
+
+EPILOG = """\
 Examples:
   helpcrunch fake-server --port 8080
   # in another shell: the fake's key is test-key unless --api-key says otherwise
   HELPCRUNCH_API_KEY=test-key helpcrunch update-customers customers.jsonl \\
       --base-url http://127.0.0.1:8080/v1
 
-Input: none. Prints its base URL and key on stdout, then serves until Ctrl-C.""")
-    fake.add_argument("--host", default="127.0.0.1",
+Input: none. Prints its base URL and key on stdout, then serves until Ctrl-C."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of ``helpcrunch fake-server``."""
+    parser.add_argument("--host", default="127.0.0.1",
                       help="address to listen on (default %(default)s)")
-    fake.add_argument("--port", type=port_number, default=8080,
+    parser.add_argument("--port", type=port_number, default=8080,
                       help="port to listen on (default %(default)s; 0: any free port)")
-    fake.add_argument("--api-key", default="test-key",
+    parser.add_argument("--api-key", default="test-key",
                       help="the only API key the fake accepts (default: %(default)s)")
-    fake.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
+    parser.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
                       metavar="N/SECONDS|off",
                       help="sliding window (default 120/60, HelpCrunch's; off: none)")
-    fake.add_argument("--retry-after", action="store_true",
+    parser.add_argument("--retry-after", action="store_true",
                       help="send Retry-After on 429 (the real API's headers are undocumented)")
-    fake.add_argument("--fault-rate", type=fraction, default=0.0,
+    parser.add_argument("--fault-rate", type=fraction, default=0.0,
                       help="share of requests failed on purpose (5xx, drops; default 0)")
-    fake.add_argument("--seed", type=int, default=None,
+    parser.add_argument("--seed", type=int, default=None,
                       help="seed of the injected faults (default: random)")
-    fake.add_argument("--customers", type=non_negative_int, default=1000,
+    parser.add_argument("--customers", type=non_negative_int, default=1000,
                       help="customers to create (default %(default)s)")
-    fake.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,21 +9,20 @@ picked), or a usage error.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..._client import AsyncHelpCrunch
 from ..._config import API_KEY_ENV
 from ..._exceptions import AmbiguousCustomerError
-from .._common import EXIT_FAILED, EXIT_OK, add_command, say
+from .._common import EXIT_FAILED, EXIT_OK, say
 from .._connect import add_client_options, emit_customer, run_with_client
 
-__all__ = ["EXIT_AMBIGUOUS", "add_parser", "run"]
+__all__ = ["DESCRIPTION", "EPILOG", "EXIT_AMBIGUOUS", "HELP", "add_arguments", "run"]
 
 EXIT_AMBIGUOUS = 2
 """Several customers match; the same code as a usage error, as the lookup needs a
 narrower key."""
 
-_EPILOG = """\
+EPILOG = """\
 Examples:
   helpcrunch find --user-id u-42
   helpcrunch find --email ann@example.com > ann.json
@@ -33,19 +32,21 @@ matched exactly, email ignoring case. Nobody matches: exit 1. Several customers 
 (HelpCrunch does not enforce unique emails): exit 2, their ids on stderr, none picked."""
 
 
-def add_parser(commands: Any) -> None:
-    """Add ``find`` to the subcommands of the ``helpcrunch`` parser."""
-    find = add_command(
-        commands, "find", help="print the one customer with this user id or email, as JSON",
-        description="Search for the customer with this userId (your own id for them) or "
-                    "email and print it as one line of JSON, as HelpCrunch answered it. "
-                    f"The API key is read from ${API_KEY_ENV}.",
-        epilog=_EPILOG)
-    key = find.add_mutually_exclusive_group(required=True)
+HELP = "print the one customer with this user id or email, as JSON"
+
+DESCRIPTION = (
+    "Search for the customer with this userId (your own id for them) or "
+    "email and print it as one line of JSON, as HelpCrunch answered it. "
+    f"The API key is read from ${API_KEY_ENV}."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of ``helpcrunch find``."""
+    key = parser.add_mutually_exclusive_group(required=True)
     key.add_argument("--user-id", metavar="U", help="your own id for the customer (userId)")
     key.add_argument("--email", metavar="E", help="the customer's email")
-    add_client_options(find)
-    find.set_defaults(run=run)
+    add_client_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

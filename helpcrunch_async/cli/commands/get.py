@@ -9,18 +9,17 @@ id that is not one).
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..._client import AsyncHelpCrunch
 from ..._config import API_KEY_ENV
 from ..._exceptions import NotFoundError
 from ..._validation import check_customer_id
-from .._common import EXIT_FAILED, EXIT_OK, add_command, say
+from .._common import EXIT_FAILED, EXIT_OK, say
 from .._connect import add_client_options, emit_customer, run_with_client
 
-__all__ = ["add_parser", "run"]
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "add_arguments", "run"]
 
-_EPILOG = f"""\
+EPILOG = f"""\
 Examples:
   export {API_KEY_ENV}=...
   helpcrunch get 1568834
@@ -31,16 +30,18 @@ Output: the customer as one line of JSON on stdout, every key as HelpCrunch answ
 a message on stderr, nothing on stdout."""
 
 
-def add_parser(commands: Any) -> None:
-    """Add ``get`` to the subcommands of the ``helpcrunch`` parser."""
-    get = add_command(
-        commands, "get", help="print one customer by HelpCrunch's id, as JSON",
-        description="Print the customer with this HelpCrunch id as one line of JSON, as "
-                    f"HelpCrunch answered it. The API key is read from ${API_KEY_ENV}.",
-        epilog=_EPILOG)
-    get.add_argument("id", help="HelpCrunch's numeric customer id, e.g. 1568834")
-    add_client_options(get)
-    get.set_defaults(run=run)
+HELP = "print one customer by HelpCrunch's id, as JSON"
+
+DESCRIPTION = (
+    "Print the customer with this HelpCrunch id as one line of JSON, as "
+    f"HelpCrunch answered it. The API key is read from ${API_KEY_ENV}."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of ``helpcrunch get``."""
+    parser.add_argument("id", help="HelpCrunch's numeric customer id, e.g. 1568834")
+    add_client_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -31,7 +31,6 @@ from .._common import (
     EXIT_USAGE,
     InputError,
     OutputError,
-    add_command,
     emit,
     plural,
     say,
@@ -55,9 +54,9 @@ from .._line_job import (
 from .._progress import Pace, Progress
 from .._report import ReportWriter
 
-__all__ = ["add_parser", "run"]
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "add_arguments", "run"]
 
-_EPILOG = f"""\
+EPILOG = f"""\
 Examples:
   export {API_KEY_ENV}=...
   helpcrunch sync users.jsonl --match user_id --dry-run          # print what would change
@@ -85,29 +84,34 @@ plus "action" (unchanged, updated, created, failed) and "changed" (field names).
 --resume FILE skips the lines FILE says are done."""
 
 
-def add_parser(commands: Any) -> None:
-    """Add ``sync`` to the subcommands of the ``helpcrunch`` parser."""
-    sync = add_command(
-        commands, "sync", help="make HelpCrunch match a JSON Lines or CSV file, sending "
-                               "only what changed",
-        description="Compare every line with the customer HelpCrunch has (matched by "
-                    "--match) and send only the differences. The API key is read from "
-                    f"${API_KEY_ENV}.", epilog=_EPILOG)
-    sync.add_argument("--match", choices=("user_id", "email", "id"), required=True,
+HELP = (
+    "make HelpCrunch match a JSON Lines or CSV file, sending "
+    "only what changed"
+)
+
+DESCRIPTION = (
+    "Compare every line with the customer HelpCrunch has (matched by "
+    "--match) and send only the differences. The API key is read from "
+    f"${API_KEY_ENV}."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of ``helpcrunch sync``."""
+    parser.add_argument("--match", choices=("user_id", "email", "id"), required=True,
                       help="the key matching a line to a customer: your user_id, the "
                            "email (case ignored) or HelpCrunch's id")
-    sync.add_argument("--create-missing", action="store_true",
+    parser.add_argument("--create-missing", action="store_true",
                       help="create the lines whose key matches nobody (POST, never sent "
                            "twice); without it they fail")
-    sync.add_argument("--exact-tags", action="store_true",
+    parser.add_argument("--exact-tags", action="store_true",
                       help="also remove the tags a line does not name (untag)")
-    sync.add_argument("--dry-run", action="store_true",
+    parser.add_argument("--dry-run", action="store_true",
                       help="read the account, print the changes, send no write")
-    add_line_options(sync, in_flight="lines",
+    add_line_options(parser, in_flight="lines",
                       report="line, id, key, status, action, changed, error")
-    add_client_options(sync)
-    sync.add_argument("--no-progress", action="store_true", help="no progress display")
-    sync.set_defaults(run=run)
+    add_client_options(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,14 +26,14 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from typing import IO, Any
+from typing import IO
 
 import attrs
 
 from ..._account_index import MatchField, match_key
 from ..._config import API_KEY_ENV
 from ..._exceptions import BulkAbortedError, HelpCrunchError
-from .._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_command, emit, plural, say
+from .._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, emit, plural, say
 from .._connect import add_client_options, failure_message
 from .._input import InputLines, JobInput, read_lines
 from .._line_job import (
@@ -54,9 +54,9 @@ from .._progress import Progress
 from .._report import ReportWriter
 from .._resolve import choose_resolver
 
-__all__ = ["add_parser", "run"]
+__all__ = ["DESCRIPTION", "EPILOG", "HELP", "add_arguments", "run"]
 
-_EPILOG = f"""\
+EPILOG = f"""\
 Examples:
   helpcrunch update-customers customers.jsonl --dry-run       # validate, send nothing
   export {API_KEY_ENV}=...
@@ -101,33 +101,35 @@ Stops early (exit 1; the rest is left for --resume): HelpCrunch refuses the API 
 (401/403), or the host cannot be reached."""
 
 
-def add_parser(commands: Any) -> None:
-    """Add ``update-customers`` to the subcommands of the ``helpcrunch`` parser."""
-    up = add_command(
-        commands, "update-customers", help="update customers from a JSON Lines or CSV file",
-        description="Update one customer per input line (PATCH: only the given fields). "
-                    f"The API key is read from ${API_KEY_ENV}.",
-        epilog=_EPILOG)
-    up.add_argument("--put", action="store_true",
+HELP = "update customers from a JSON Lines or CSV file"
+
+DESCRIPTION = (
+    "Update one customer per input line (PATCH: only the given fields). "
+    f"The API key is read from ${API_KEY_ENV}."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options and arguments of ``helpcrunch update-customers``."""
+    parser.add_argument("--put", action="store_true",
                     help="replace (PUT) instead of patch: every field missing from a line "
                          "is set to null; asks for confirmation (see --yes)")
-    up.add_argument("--yes", action="store_true",
+    parser.add_argument("--yes", action="store_true",
                     help="do not ask before --put (needed when not on a terminal)")
-    up.add_argument("--batch", action="store_true",
+    parser.add_argument("--batch", action="store_true",
                     help="send PUT /customers/batch, 10 customers a request (semantics of "
                          "left-out fields undocumented by HelpCrunch)")
-    add_line_options(up, in_flight="requests", report="line, id, status, error")
-    up.add_argument("--dry-run", action="store_true",
+    add_line_options(parser, in_flight="requests", report="line, id, status, error")
+    parser.add_argument("--dry-run", action="store_true",
                     help="validate every line and send nothing")
-    up.add_argument("--match", choices=("id", "user_id", "email"), default="id",
+    parser.add_argument("--match", choices=("id", "user_id", "email"), default="id",
                     help="what identifies a line's customer: HelpCrunch's id (default), "
                          "or the line's userId or email, looked up first (not sent)")
-    up.add_argument("--resolve", choices=("auto", "search", "list"),
+    parser.add_argument("--resolve", choices=("auto", "search", "list"),
                     help="with --match user_id|email: one search per line, one pass over "
                          "the customer list, or the cheaper in requests (auto, default)")
-    add_client_options(up)
-    up.add_argument("--no-progress", action="store_true", help="no progress display")
-    up.set_defaults(run=run)
+    add_client_options(parser)
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
 
 def run(args: argparse.Namespace) -> int:
