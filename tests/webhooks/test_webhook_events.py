@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from webhook_support import EXAMPLE_BODY, EXAMPLE_KEY, EXAMPLE_SIGNATURE
 
@@ -158,6 +158,7 @@ _near_events = st.fixed_dictionaries(
                   "lastAttemptAt": st.integers() | _json})
 
 
+@settings(max_examples=60)  # the suite's time budget; the cases are cheap but many
 @given(payload=_near_events | _json)
 def test_any_signed_json_is_an_event_or_an_invalid_event_error(payload: Any) -> None:
     try:
