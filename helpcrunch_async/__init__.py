@@ -13,6 +13,7 @@ every field left out. ``HelpCrunch`` is the same client for blocking code.
 
 from typing import TYPE_CHECKING, Any
 
+from . import webhooks
 from ._blocking import HelpCrunch
 from ._bulk import BulkItem, BulkJob, BulkResult
 from ._client import AsyncHelpCrunch
@@ -97,6 +98,7 @@ __all__ = [
     "Unset",
     "ValidationError",
     "__version__",
+    "webhooks",
 ]
 
 if TYPE_CHECKING:

@@ -7,6 +7,10 @@
     ├── AmbiguousCustomerError           find_customer matched several customers
     ├── BulkAbortedError                 a bulk job stopped: HelpCrunch refused the API key
     ├── CustomerNotFoundError            sync_customers: no customer has the row's key
+    ├── webhooks.WebhookError            a webhook request (hc.webhooks)
+    │   ├── webhooks.SignatureError      missing, malformed or wrong X-HelpCrunch-Signature
+    │   ├── webhooks.InvalidEventError   signed, but not a documented event
+    │   └── webhooks.DeliveryError       send_event: the receiver did not answer
     ├── APIConnectionError               no usable HTTP response: DNS, refused, reset
     │   ├── APITimeoutError              timed out (or could not be sent before the deadline)
     │   └── JobStoppedError              a bulk job was stopped before this was sent

@@ -24,6 +24,7 @@ package's pytest plugin) give the same without the boilerplate. From a shell:
 
 from ._faults import ALL_FAULT_KINDS, Fault
 from ._server import FakeHelpCrunch, FakeStats, RecordedRequest, run_fake_server
+from ._webhooks import WebhookDelivery
 
 __all__ = [
     "ALL_FAULT_KINDS",
@@ -31,5 +32,6 @@ __all__ = [
     "FakeStats",
     "Fault",
     "RecordedRequest",
+    "WebhookDelivery",
     "run_fake_server",
 ]

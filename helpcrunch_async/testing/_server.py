@@ -42,6 +42,7 @@ from .._loop_runner import cancel_other_tasks
 from ._faults import ALL_FAULT_KINDS, Fault, FaultPlan
 from ._search import list_page, search_page
 from ._store import ApiError, CustomerStore, error_body, parse_customer_id
+from ._webhooks import WebhookDelivery, WebhookSender
 from ._window import SlidingWindow
 
 __all__ = ["FakeHelpCrunch", "FakeStats", "RecordedRequest", "run_fake_server"]
@@ -135,6 +136,17 @@ class FakeHelpCrunch:
             (inject one to test the window's exact boundary).
         max_recorded: how many requests the log keeps (the oldest are dropped).
         fault_delay: seconds a random ``"delay"`` fault sleeps.
+        webhook_url, webhook_signing_key: post a signed webhook event to this URL for
+            every customer change made through the API (``customer.new``,
+            ``customer.email_updated``, ``customer.tags_changed``, ``customer.deleted``,
+            ...; see ``testing/_webhooks.py``), in the background; every attempt is in
+            :attr:`webhook_deliveries`.
+        webhook_retry_delay, webhook_max_attempts, webhook_timeout: a receiver that
+            answers non-2xx or not within ``webhook_timeout`` seconds gets the same
+            event (same ``id``, ``attempts`` + 1) after ``webhook_retry_delay * 2 **
+            (attempt - 1)`` seconds, up to ``webhook_max_attempts`` times. Closing the
+            fake waits up to ``webhook_timeout`` seconds for pending events, then drops
+            them.
 
     Example:
         >>> import aiohttp
@@ -165,6 +177,11 @@ class FakeHelpCrunch:
         clock: Callable[[], float] = time.monotonic,
         max_recorded: int = 10_000,
         fault_delay: float = 0.5,
+        webhook_url: str | None = None,
+        webhook_signing_key: str | None = None,
+        webhook_retry_delay: float = 0.05,
+        webhook_max_attempts: int = 5,
+        webhook_timeout: float = 2.0,
     ) -> None:
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("api_key must be a non-empty string")
@@ -178,6 +195,14 @@ class FakeHelpCrunch:
         self._retry_after = retry_after
         self._plan = FaultPlan(rate=fault_rate, kinds=fault_kinds, seed=seed, delay=fault_delay)
         self._store = CustomerStore()
+        self._webhooks: WebhookSender | None = None
+        if webhook_url is not None or webhook_signing_key is not None:
+            if webhook_url is None or webhook_signing_key is None:
+                raise ValueError("webhook_url and webhook_signing_key go together")
+            self._webhooks = WebhookSender(
+                webhook_url, webhook_signing_key, retry_delay=webhook_retry_delay,
+                max_attempts=webhook_max_attempts, timeout=webhook_timeout)
+            self._store.on_change = self._webhooks.customer_changed
         self._log: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self._stats = FakeStats()
         self._lock = threading.Lock()
@@ -209,6 +234,8 @@ class FakeHelpCrunch:
 
     async def close(self) -> None:
         """Stop listening and close open connections (idempotent)."""
+        if self._webhooks is not None:  # first: a receiver may call the fake back
+            await self._webhooks.close(drain=self._webhooks.timeout)
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -313,6 +340,32 @@ class FakeHelpCrunch:
             return self._stats.copy()
 
     @property
+    def webhook_deliveries(self) -> Sequence[WebhookDelivery]:
+        """Every webhook delivery attempt so far, oldest first (a snapshot).
+
+        Deliveries run in the background: ``await fake.webhooks_idle()`` first.
+
+        Example:
+            >>> FakeHelpCrunch(webhook_url="http://127.0.0.1:9/hook",
+            ...                webhook_signing_key="whsec").webhook_deliveries
+            []
+        """
+        return [] if self._webhooks is None else self._webhooks.deliveries
+
+    async def webhooks_idle(self, timeout: float = 10.0) -> None:
+        """Wait until every webhook event so far is delivered (or given up on).
+
+        Usable from any event loop (also with :meth:`in_thread`); raises
+        :class:`TimeoutError` after ``timeout`` seconds.
+
+        Example:
+            >>> import asyncio
+            >>> asyncio.run(FakeHelpCrunch().webhooks_idle())
+        """
+        if self._webhooks is not None:
+            await self._webhooks.wait_idle(timeout)
+
+    @property
     def pending_faults(self) -> int:
         """Queued faults not yet served.
 
@@ -381,6 +434,8 @@ class FakeHelpCrunch:
             self._log.clear()
             self._stats = FakeStats()
             self._plan.reset()
+            if self._webhooks is not None:
+                self._webhooks.clear()
             if self._window is not None:
                 self._window.reset()
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from .._validation import is_int
@@ -262,6 +262,16 @@ class CustomerStore:
         self.customers: dict[int, JsonDict] = {}
         self.tag_colors: dict[str, str] = {}
         self._next_id = 1
+        #: Called with (before, after) for every change made by a request: ``before`` is
+        #: ``None`` for a new customer, ``after`` ``None`` for a deleted one (webhooks).
+        self.on_change: Callable[[JsonDict | None, JsonDict | None], None] | None = None
+
+    def _before(self, customer: JsonDict) -> JsonDict | None:
+        return copy.deepcopy(customer) if self.on_change is not None else None
+
+    def _changed(self, before: JsonDict | None, after: JsonDict | None) -> None:
+        if self.on_change is not None:
+            self.on_change(before, after)
 
     # --- reading ------------------------------------------------------------------
 
@@ -277,7 +287,7 @@ class CustomerStore:
 
         The docs give only the status (200); the fake answers ``{}``.
         """
-        self.get(customer_id)
+        self._changed(self.get(customer_id), None)
         del self.customers[customer_id]
         return {}
 
@@ -297,12 +307,14 @@ class CustomerStore:
         self._next_id += 1
         self._apply(customer, body)
         self.customers[customer["id"]] = customer
+        self._changed(None, customer)
         return customer
 
     def update(self, customer_id: int, body: Any, *, replace: bool) -> JsonDict:
         """``PUT`` (``replace=True``) or ``PATCH`` one customer."""
         customer = self.get(customer_id)
         self.validate(body)
+        before = self._before(customer)
         if replace:
             fresh = blank_customer(customer_id)
             fresh["location"] = customer["location"]
@@ -310,6 +322,8 @@ class CustomerStore:
             customer.clear()
             customer.update(fresh)
         self._apply(customer, body)
+        if before is not None:
+            self._changed(before, customer)
         return customer
 
     def batch(self, body: Any) -> list[JsonDict]:
@@ -344,7 +358,10 @@ class CustomerStore:
         out = []
         for item in body:
             customer = self.customers[item["customer"]]
+            before = self._before(customer)
             self._apply(customer, {k: v for k, v in item.items() if k != "customer"})
+            if before is not None:
+                self._changed(before, customer)
             out.append(customer)
         return out
 
@@ -363,6 +380,7 @@ class CustomerStore:
             _check_tags(body["tags"], "tags", errors)
         if errors:
             raise ApiError(400, errors)
+        before = self._before(customer)
         if remove:
             names = {t["name"] for t in body["tags"]}
             customer["tags"] = [t for t in customer["tags"] if t["name"] not in names]
@@ -374,6 +392,8 @@ class CustomerStore:
                 else:
                     customer["tags"].append(tag)
                     have[tag["name"]] = tag
+        if before is not None:
+            self._changed(before, customer)
         return customer
 
     def _resolve_tags(self, tags: Iterable[JsonDict]) -> list[JsonDict]:
