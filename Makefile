@@ -11,7 +11,7 @@ test:  ## the whole test suite, in parallel (as CI runs it)
 	$(PYTHON) -m pytest
 
 test-serial:  ## the whole test suite in one process (slower; easier to debug)
-	$(PYTHON) -m pytest -p no:xdist
+	$(PYTHON) -m pytest -n 0
 
 lint:  ## ruff lint and format check, mypy over the package (strict) and the tests
 	ruff check .
@@ -30,6 +30,6 @@ bench:  ## every benchmark, one run each (ratios; takes minutes)
 	$(PYTHON) -m benchmarks
 
 docs:  ## run every example in the README and docs/ (the docs site: see docs/)
-	$(PYTHON) -m pytest -p no:xdist tests/test_readme_example.py tests/test_doctests.py tests/hosting/test_hosting_recipes.py
+	$(PYTHON) -m pytest -n 0 tests/test_readme_example.py tests/test_doctests.py tests/hosting/test_hosting_recipes.py
 
 check: lint test  ## what CI runs besides the fresh install and the demo

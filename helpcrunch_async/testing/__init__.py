@@ -23,7 +23,9 @@ package's pytest plugin) give the same without the boilerplate. From a shell:
 """
 
 from ._faults import ALL_FAULT_KINDS, Fault
-from ._server import FakeHelpCrunch, FakeStats, RecordedRequest, run_fake_server
+from ._records import FakeStats, RecordedRequest
+from ._run import run_fake_server
+from ._server import FakeHelpCrunch
 from ._webhooks import WebhookDelivery
 
 __all__ = [

@@ -13,12 +13,19 @@ limit window. Two sources, checked in this order:
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
 
 from .._validation import is_int, is_number
+from ._wire import error_body
 
 __all__ = ["ALL_FAULT_KINDS", "Fault", "FaultPlan"]
 
@@ -198,3 +205,80 @@ class FaultPlan:
         """Drop queued faults and restart the random sequence from the seed."""
         self._queue.clear()
         self._rng = random.Random(self.seed)
+
+
+# --- the answers of the faults that are not a plain status -----------------------------
+
+BAD_GATEWAY_HTML = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+NON_JSON_HTML = (
+    "<!DOCTYPE html>\n<html><head><title>HelpCrunch</title></head>"
+    "<body><p>Something went wrong, but your request may have been processed.</p>"
+    "</body></html>\n"
+)
+
+
+def drop(request: web.Request) -> web.StreamResponse:
+    """Close the connection; aiohttp then fails to write the response and gives up."""
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return web.Response(status=500)
+
+
+async def truncated(request: web.Request, status: int, data: bytes,
+                     headers: dict[str, str]) -> web.StreamResponse:
+    """Promise ``len(data)`` bytes, send half, close the connection."""
+    resp = web.StreamResponse(status=status, headers=headers)
+    resp.content_type = "application/json"
+    resp.content_length = len(data)
+    await resp.prepare(request)
+    await resp.write(data[: len(data) // 2])
+    transport = request.transport
+    if transport is not None:
+        transport.close()
+    return resp
+
+
+async def serve_fault(fault: Fault, request: web.Request, headers: dict[str, str], *,
+                      answer: Callable[[], tuple[int, Any]],
+                      record: Callable[[int], None]) -> web.StreamResponse:
+    """Answer ``request`` with ``fault`` instead of (or around) the normal answer.
+
+    ``answer()`` does what the request asks and returns ``(status, payload)`` (it is
+    not called for a status fault or ``drop_before``: nothing is done); ``record(status)``
+    logs the request with the status sent (``0``: connection dropped).
+    """
+    kind = fault.kind
+    code = fault.status_code
+    if code is not None:
+        record(code)
+        if code == 502:
+            return web.Response(status=502, text=BAD_GATEWAY_HTML, content_type="text/html",
+                                headers=headers)
+        phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+        payload = error_body({"code": phrase.lower().replace(" ", "_").replace("-", "_"),
+                              "message": phrase})
+        return web.Response(status=code, body=json.dumps(payload).encode(),
+                            content_type="application/json", headers=headers)
+    if kind == "drop_before":
+        record(0)
+        return drop(request)
+    if kind == "delay":
+        await asyncio.sleep(fault.seconds)
+    status, payload = answer()
+    if kind == "drop_after":
+        record(0)
+        return drop(request)
+    record(status)
+    if kind == "non_json":
+        return web.Response(status=status, text=NON_JSON_HTML, content_type="text/html",
+                            headers=headers)
+    data = json.dumps(payload).encode()
+    if kind == "truncated":
+        return await truncated(request, status, data, headers)
+    return web.Response(status=status, body=data, content_type="application/json",
+                        headers=headers)

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._validation import is_int
-from ._store import ApiError
+from ._wire import ApiError
 
 __all__ = ["MAX_LIMIT", "list_page", "search_page"]
 

@@ -29,93 +29,35 @@ import contextlib
 import json
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
 from .._loop_runner import cancel_other_tasks
-from ._faults import ALL_FAULT_KINDS, Fault, FaultPlan
-from ._search import list_page, search_page
-from ._store import ApiError, CustomerStore, error_body, parse_customer_id
+from ._faults import (
+    ALL_FAULT_KINDS,
+    Fault,
+    FaultPlan,
+    serve_fault,
+)
+from ._records import FakeStats, RecordedRequest
+from ._routes import route
+from ._store import CustomerStore
 from ._webhooks import WebhookDelivery, WebhookSender
 from ._window import SlidingWindow
+from ._wire import error_body
 
-__all__ = ["FakeHelpCrunch", "FakeStats", "RecordedRequest", "run_fake_server"]
+__all__ = ["FakeHelpCrunch"]
 
 _JSON = "application/json"
 _UNAUTHORIZED = json.dumps(
     error_body({"code": "unauthorized", "message": "Unauthorized"})).encode()
 _TOO_MANY = json.dumps(
     error_body({"code": "too_many_requests", "message": "Too many requests"})).encode()
-_BAD_GATEWAY_HTML = (
-    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
-    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
-    "</body>\r\n</html>\r\n"
-)
-_NON_JSON_HTML = (
-    "<!DOCTYPE html>\n<html><head><title>HelpCrunch</title></head>"
-    "<body><p>Something went wrong, but your request may have been processed.</p>"
-    "</body></html>\n"
-)
 _INVALID_JSON = object()
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One request as the fake saw it.
-
-    ``status`` is the status code sent, or ``0`` when no response was sent (a
-    ``drop_before``/``drop_after`` fault). For a ``truncated`` fault it is the status
-    line that was sent (the body was cut). ``fault`` is the fault kind served
-    (``"503"``, ``"drop_after"``, ...) or ``None``. ``body`` is the parsed JSON body,
-    ``None`` when it was empty or not JSON. ``path`` includes the query string, if any
-    (``/v1/customers?limit=100&offset=0``). ``time`` is the fake's clock when
-    the request arrived; requests are logged in the order they *finished*.
-
-    Example:
-        >>> r = RecordedRequest("PATCH", "/v1/customers/1", {}, {"name": "A"}, 0.0, 200, None)
-        >>> r.method, r.status
-        ('PATCH', 200)
-    """
-
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
-    time: float
-    status: int
-    fault: str | None
-
-
-@dataclass(slots=True)
-class FakeStats:
-    """Counters since start (or the last :meth:`FakeHelpCrunch.reset`).
-
-    ``requests`` counts every request received (401s, 429s and faults included);
-    ``rate_limited`` the 429s served by the rate limiter (a ``Fault.status(429)``
-    counts under ``faults`` instead); ``faults`` the faults served; ``by_status`` the
-    responses by status code (``0``: connection dropped without a response).
-
-    Example:
-        >>> s = FakeStats()
-        >>> s.by_status[200] += 1
-        >>> s.requests, s.by_status[200]
-        (0, 1)
-    """
-
-    requests: int = 0
-    rate_limited: int = 0
-    faults: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)
-
-    def copy(self) -> FakeStats:
-        """An independent snapshot."""
-        return FakeStats(self.requests, self.rate_limited, self.faults, Counter(self.by_status))
 
 
 class FakeHelpCrunch:
@@ -490,81 +432,17 @@ class FakeHelpCrunch:
             self._record(method, logged, headers, recorded_body, now, status, None)
             return web.Response(status=status, body=json.dumps(payload).encode(),
                                 content_type=_JSON, headers=rid)
-        return await self._faulted(fault, request, method, path, headers, body,
-                                   recorded_body, now, rid)
-
-    async def _faulted(self, fault: Fault, request: web.Request, method: str, path: str,
-                       headers: dict[str, str], body: Any, recorded_body: Any, now: float,
-                       rid: dict[str, str]) -> web.StreamResponse:
-        kind = fault.kind
-        code = fault.status_code
-        logged = request.path_qs
-        if code is not None:
-            self._record(method, logged, headers, recorded_body, now, code, kind)
-            if code == 502:
-                return web.Response(status=502, text=_BAD_GATEWAY_HTML,
-                                    content_type="text/html", headers=rid)
-            phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
-            payload = error_body({"code": phrase.lower().replace(" ", "_").replace("-", "_"),
-                                  "message": phrase})
-            return web.Response(status=code, body=json.dumps(payload).encode(),
-                                content_type=_JSON, headers=rid)
-        if kind == "drop_before":
-            self._record(method, logged, headers, recorded_body, now, 0, kind)
-            return _drop(request)
-        if kind == "delay":
-            await asyncio.sleep(fault.seconds)
-        status, payload = self._route(method, path, body, request)
-        if kind == "drop_after":
-            self._record(method, logged, headers, recorded_body, now, 0, kind)
-            return _drop(request)
-        self._record(method, logged, headers, recorded_body, now, status, kind)
-        if kind == "non_json":
-            return web.Response(status=status, text=_NON_JSON_HTML, content_type="text/html",
-                                headers=rid)
-        data = json.dumps(payload).encode()
-        if kind == "truncated":
-            return await _truncated(request, status, data, rid)
-        return web.Response(status=status, body=data, content_type=_JSON, headers=rid)
+        return await serve_fault(
+            fault, request, rid,
+            answer=lambda: self._route(method, path, body, request),
+            record=lambda status: self._record(method, logged, headers, recorded_body, now,
+                                               status, fault.kind))
 
     def _route(self, method: str, path: str, body: Any,
                request: web.Request) -> tuple[int, Any]:
         """Dispatch to the store; returns (status, JSON payload)."""
-        try:
-            parts = path.rstrip("/").split("/")
-            if len(parts) < 3 or parts[1] != "v1" or parts[2] != "customers":
-                raise ApiError(404, [{"code": "not_found", "message": "Not found"}])
-            rest = parts[3:]
-            store = self._store
-            if body is _INVALID_JSON and method in ("POST", "PUT", "PATCH", "DELETE"):
-                raise ApiError(400, [{"code": "body", "message": "Invalid JSON."}])
-            if not rest:
-                if method == "POST":
-                    return 201, store.create(body)
-                if method == "GET":
-                    return 200, list_page(store.customers.values(), request.query)
-            elif len(rest) == 1:
-                if rest[0] == "batch" and method == "PUT":
-                    return 200, store.batch(body)
-                if rest[0] == "search" and method == "POST":
-                    return 200, search_page(store.customers.values(), body)
-                if method in ("GET", "PUT", "PATCH", "DELETE"):
-                    cid = parse_customer_id(rest[0])
-                    if method == "GET":
-                        return 200, store.get(cid)
-                    if method == "DELETE":
-                        return 200, store.delete(cid)
-                    return 200, store.update(cid, body, replace=method == "PUT")
-            elif len(rest) == 2 and rest[1] == "tags":
-                if method in ("PUT", "DELETE"):
-                    cid = parse_customer_id(rest[0])
-                    return 200, store.tag(cid, body, remove=method == "DELETE")
-            else:
-                raise ApiError(404, [{"code": "not_found", "message": "Not found"}])
-            raise ApiError(405, [{"code": "method_not_allowed",
-                                  "message": "Method not allowed"}])
-        except ApiError as exc:
-            return exc.status, exc.body()
+        return route(self._store, method, path, None if body is _INVALID_JSON else body,
+                     request.query, invalid_json=body is _INVALID_JSON)
 
 
 def _same_bearer(header: str | None, key: str) -> bool:
@@ -572,62 +450,3 @@ def _same_bearer(header: str | None, key: str) -> bool:
         return False
     scheme, _, value = header.partition(" ")
     return scheme.lower() == "bearer" and value == key
-
-
-def _drop(request: web.Request) -> web.StreamResponse:
-    """Close the connection; aiohttp then fails to write the response and gives up."""
-    transport = request.transport
-    if transport is not None:
-        transport.close()
-    return web.Response(status=500)
-
-
-async def _truncated(request: web.Request, status: int, data: bytes,
-                     headers: dict[str, str]) -> web.StreamResponse:
-    """Promise ``len(data)`` bytes, send half, close the connection."""
-    resp = web.StreamResponse(status=status, headers=headers)
-    resp.content_type = _JSON
-    resp.content_length = len(data)
-    await resp.prepare(request)
-    await resp.write(data[: len(data) // 2])
-    transport = request.transport
-    if transport is not None:
-        transport.close()
-    return resp
-
-
-def run_fake_server(
-    host: str = "127.0.0.1",
-    port: int = 8080,
-    *,
-    api_key: str = "test-key",
-    rate_limit: tuple[int, float] | None = (120, 60.0),
-    retry_after: bool = False,
-    fault_rate: float = 0.0,
-    seed: int | None = None,
-    customers: int = 1000,
-    fault_kinds: Iterable[str] = ALL_FAULT_KINDS,
-) -> None:
-    """Serve a fake (with ``customers`` seeded customers) until Ctrl-C. Blocking.
-
-    Prints the base URL and API key on start. Used by ``helpcrunch fake-server`` and by
-    benchmarks that run the fake as a separate process.
-
-    Example:
-        >>> run_fake_server(port=8080, rate_limit=(120, 60.0), customers=100)  # doctest: +SKIP
-        HelpCrunch fake server: base_url=http://127.0.0.1:8080/v1 api_key=test-key ...
-    """
-    async def main() -> None:
-        fake = FakeHelpCrunch(api_key=api_key, host=host, port=port, rate_limit=rate_limit,
-                              retry_after=retry_after, fault_rate=fault_rate,
-                              fault_kinds=fault_kinds, seed=seed)
-        async with fake:
-            fake.seed_customers(customers)
-            limit = "off" if rate_limit is None else f"{rate_limit[0]}/{rate_limit[1]:g}s"
-            print(f"HelpCrunch fake server: base_url={fake.base_url} api_key={fake.api_key} "
-                  f"customers=1..{customers} rate_limit={limit} fault_rate={fault_rate} "
-                  "(Ctrl-C to stop)", flush=True)
-            await asyncio.Event().wait()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
