@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 from .._client import AsyncHelpCrunch
-from .._config import API_KEY_ENV, DEFAULT_BASE_URL, api_key_from_env
+from .._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, api_key_from_env
 from .._exceptions import (
     APIConnectionError,
     AuthenticationError,
@@ -61,8 +61,8 @@ REDIS_URL_ENV = "HELPCRUNCH_REDIS_URL"
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     """``--base-url``, ``--rate-limit``, ``--redis``, ``--max-retries`` with the same
     defaults as ``update-customers``."""
-    parser.add_argument("--base-url", default=DEFAULT_BASE_URL,
-                        help="API root (default: %(default)s)")
+    parser.add_argument("--base-url", default=None,
+                        help=f"API root (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})")
     parser.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
                         metavar="N/SECONDS|off",
                         help="client-side limit (default 120/60, HelpCrunch's; off: none)")
