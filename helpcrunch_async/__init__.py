@@ -20,6 +20,13 @@ from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_BASE_URL
 from ._customer_diff import UNKNOWN
 from ._customer_sync import CustomerSync, CustomerSyncResult
+from ._event_hooks import (
+    EventHooks,
+    RateLimitWait,
+    RequestSent,
+    ResponseReceived,
+    RetryScheduled,
+)
 from ._exceptions import (
     AmbiguousCustomerError,
     APIConnectionError,
@@ -80,6 +87,7 @@ __all__ = [
     "CustomerUpdate",
     "Device",
     "ErrorDetail",
+    "EventHooks",
     "Filter",
     "HelpCrunch",
     "HelpCrunchError",
@@ -89,8 +97,12 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimit",
     "RateLimitError",
+    "RateLimitWait",
     "RateLimiter",
+    "RequestSent",
     "RequestStats",
+    "ResponseReceived",
+    "RetryScheduled",
     "ServerError",
     "Tag",
     "Timestamp",

@@ -37,6 +37,7 @@ from ._bulk import BulkItem, BulkResult
 from ._client import AsyncHelpCrunch
 from ._config import DEFAULT_TIMEOUT, resolve_api_key, resolve_base_url
 from ._customer_sync import CustomerSyncResult, SyncMatch, SyncStrategy
+from ._event_hooks import EventHooks
 from ._exceptions import HelpCrunchError, ValidationError
 from ._filters import Filter
 from ._loop_runner import AsyncSteps, LoopRunner
@@ -100,6 +101,7 @@ class HelpCrunch:
         max_retry_after: float = 60.0,
         rate_limit: RateLimiter | None | Unset = UNSET,
         max_concurrency: int = 16,
+        event_hooks: EventHooks | None = None,
     ) -> None:
         if session is not None:
             raise ValidationError(
@@ -114,6 +116,7 @@ class HelpCrunch:
             "max_retries": max_retries, "max_retry_after": max_retry_after,
             "rate_limit": rate_limit,
             "max_concurrency": max_concurrency,
+            "event_hooks": event_hooks,
         }
         self._closed = False
         self._fork_lock = threading.Lock()

@@ -323,7 +323,7 @@ def bulk_update(
     def send_one(cid: int, payload: dict[str, Any]) -> Awaitable[tuple[Customer, int]]:
         return requestor.request(method, f"/customers/{cid}", customer_from_json,
                                  body=encode_body(payload), timeout=timeout,
-                                 max_retries=max_retries, counted=True)
+                                 max_retries=max_retries, counted=True, call="update_customers")
 
     def send_batch(items: list[tuple[int, dict[str, Any]]],
                    ) -> Awaitable[tuple[list[BatchOutcome], int]]:
@@ -331,7 +331,8 @@ def bulk_update(
         ids = [cid for cid, _ in items]
         return requestor.request(
             "PUT", "/customers/batch", lambda data: batch_outcomes(data, ids, batch_path),
-            body=body, timeout=timeout, max_retries=max_retries, counted=True)
+            body=body, timeout=timeout, max_retries=max_retries, counted=True,
+            call="update_customers")
 
     return run_bulk(InputSource(updates), send_one=send_one,
                     send_batch=send_batch if batch else None,

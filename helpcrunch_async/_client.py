@@ -15,11 +15,13 @@ import aiohttp
 
 from ._config import DEFAULT_TIMEOUT, call_timeout, client_options
 from ._convert import tags_to_json, update_to_json
+from ._event_hooks import EventHooks
 from ._exceptions import NotFoundError, ValidationError
 from ._fastpaths import customer_from_json, fields_to_json
 from ._json import encode_body
 from ._many_customers import ManyCustomers
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
+from ._observers import observers_for
 from ._ratelimit import RateLimiter
 from ._requestor import Requestor, RequestStats, discard_body, request_headers
 from ._retry import RetryPolicy
@@ -60,6 +62,10 @@ class AsyncHelpCrunch(ManyCustomers):
             works, e.g. :class:`RedisRateLimit` for one budget across processes.
         max_concurrency: the most requests in flight at once (and the connection pool's
             size). Default 16.
+        event_hooks: an :class:`EventHooks`: your callbacks for each request sent,
+            response received, retry scheduled and wait for the rate limit (see
+            :mod:`helpcrunch_async._event_hooks`). Default: none. OpenTelemetry spans
+            need no option: see :mod:`helpcrunch_async._tracing`.
 
     Example:
         >>> import asyncio, helpcrunch_async as hc
@@ -82,11 +88,12 @@ class AsyncHelpCrunch(ManyCustomers):
         max_retry_after: float = 60.0,
         rate_limit: RateLimiter | None | Unset = UNSET,
         max_concurrency: int = 16,
+        event_hooks: EventHooks | None = None,
     ) -> None:
         options = client_options(
             api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
             max_retry_after=max_retry_after, rate_limit=rate_limit,
-            max_concurrency=max_concurrency)
+            max_concurrency=max_concurrency, event_hooks=event_hooks)
         self._base_url = options.base_url
         self._rate_limit = options.rate_limit
         self._max_concurrency = options.max_concurrency
@@ -99,6 +106,7 @@ class AsyncHelpCrunch(ManyCustomers):
             retry=RetryPolicy(max_retries=options.max_retries,
                               max_retry_after=options.max_retry_after),
             rate_limit=options.rate_limit, max_concurrency=options.max_concurrency,
+            observers=observers_for(options.event_hooks),
         )
 
     @property
@@ -191,7 +199,7 @@ class AsyncHelpCrunch(ManyCustomers):
             )
         return await self._requestor.request(
             "PATCH", f"/customers/{cid}", customer_from_json, body=encode_body(payload),
-            timeout=call_timeout(timeout), max_retries=max_retries)
+            timeout=call_timeout(timeout), max_retries=max_retries, call="update_customer")
 
     async def replace_customer(
         self,
@@ -228,7 +236,7 @@ class AsyncHelpCrunch(ManyCustomers):
         return await self._requestor.request(
             "PUT", f"/customers/{cid}", customer_from_json,
             body=encode_body(update_to_json(update)), timeout=call_timeout(timeout),
-            max_retries=max_retries)
+            max_retries=max_retries, call="replace_customer")
 
     async def create_customer(
         self,
@@ -259,7 +267,7 @@ class AsyncHelpCrunch(ManyCustomers):
         body = encode_body(payload)
         return await self._requestor.request(
             "POST", "/customers", customer_from_json, body=body,
-            timeout=call_timeout(timeout), max_retries=max_retries,
+            timeout=call_timeout(timeout), max_retries=max_retries, call="create_customer",
         )
 
     async def get_customer(
@@ -278,7 +286,7 @@ class AsyncHelpCrunch(ManyCustomers):
         cid = check_customer_id(customer_id)
         return await self._requestor.request(
             "GET", f"/customers/{cid}", customer_from_json,
-            timeout=call_timeout(timeout), max_retries=max_retries,
+            timeout=call_timeout(timeout), max_retries=max_retries, call="get_customer",
         )
 
     # --- finding, deleting and tagging customers -----------------------------------------
@@ -306,7 +314,7 @@ class AsyncHelpCrunch(ManyCustomers):
         try:
             await self._requestor.request(
                 "DELETE", f"/customers/{cid}", discard_body,
-                timeout=call_timeout(timeout), max_retries=max_retries)
+                timeout=call_timeout(timeout), max_retries=max_retries, call="delete_customer")
         except NotFoundError as exc:
             if exc.attempts < 2:
                 raise
@@ -373,7 +381,7 @@ class AsyncHelpCrunch(ManyCustomers):
         return self._requestor.request(
             method, f"/customers/{cid}/tags", customer_from_json,
             body=encode_body({"tags": payload}), timeout=call_timeout(timeout),
-            max_retries=max_retries)
+            max_retries=max_retries, call="tag_customer" if method == "PUT" else "untag_customer")
 
 def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
     checked = _to_tags(tags)

@@ -16,6 +16,7 @@ is allowed only for loopback hosts such as the fake server), got 'http://api.hel
 
 from __future__ import annotations
 
+import inspect
 import ipaddress
 import math
 import os
@@ -24,6 +25,7 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from ._event_hooks import EventHooks
 from ._exceptions import HelpCrunchError, ValidationError
 from ._ratelimit import RateLimit, RateLimiter
 from ._retry import check_max_retries
@@ -39,6 +41,7 @@ __all__ = [
     "api_key_from_env",
     "call_timeout",
     "check_base_url",
+    "check_event_hooks",
     "client_options",
     "resolve_api_key",
     "resolve_base_url",
@@ -167,12 +170,13 @@ class ClientOptions:
     max_retry_after: float
     rate_limit: RateLimiter | None
     max_concurrency: int
+    event_hooks: EventHooks | None = None
 
 
 def client_options(
     api_key: str | None, *, base_url: str | None, timeout: float | aiohttp.ClientTimeout,
     max_retries: int, max_retry_after: float, rate_limit: RateLimiter | None | Unset,
-    max_concurrency: int,
+    max_concurrency: int, event_hooks: EventHooks | None = None,
 ) -> ClientOptions:
     """Every option of a client checked, or a :class:`ValidationError` naming the first
     bad one (:class:`HelpCrunchError` when there is no key at all).
@@ -201,4 +205,38 @@ got 0
         max_retry_after=check_seconds("max_retry_after", max_retry_after, allow_zero=True),
         rate_limit=rate_limit,
         max_concurrency=check_int("max_concurrency", max_concurrency, minimum=1),
+        event_hooks=check_event_hooks(event_hooks),
     )
+
+
+def check_event_hooks(event_hooks: object) -> EventHooks | None:
+    """``event_hooks`` as given, checked: ``None`` or an :class:`EventHooks` whose hooks are
+    plain callables (an ``async def`` hook would never be awaited).
+
+    Example:
+        >>> async def log(record): ...
+        >>> check_event_hooks(EventHooks(on_request=log))
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: event_hooks.on_request must be a plain \
+function, not async def: hooks are called inline, never awaited
+    """
+    if event_hooks is None:
+        return None
+    if not isinstance(event_hooks, EventHooks):
+        raise ValidationError(
+            f"event_hooks must be an EventHooks or None, got {type(event_hooks).__name__}",
+            field="event_hooks")
+    for field in attrs.fields(EventHooks):
+        hook = getattr(event_hooks, field.name)
+        if hook is None:
+            continue
+        name = f"event_hooks.{field.name}"
+        if not callable(hook):
+            raise ValidationError(f"{name} must be callable or None, got "
+                                  f"{type(hook).__name__}", field=name)
+        if inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(
+                getattr(hook, "__call__", None)):  # noqa: B004 - an object's async __call__
+            raise ValidationError(f"{name} must be a plain function, not async def: hooks "
+                                  "are called inline, never awaited", field=name)
+    return event_hooks

@@ -42,6 +42,7 @@ from typing import Any, Literal, TypeAlias
 
 import aiohttp
 
+from . import _tracing as tracing
 from ._account_index import Ambiguous, key_of, list_pages, match_key
 from ._customer_diff import (
     CustomerRecord,
@@ -247,7 +248,13 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             return
 
         async def start(jobs: list[RowJob]) -> list[CustomerSyncResult]:
-            return [await jobs[0]()]
+            if not tracing.AVAILABLE:
+                return [await jobs[0]()]
+            with tracing.row_span("sync_customers", jobs[0].index) as span:
+                result = await jobs[0]()
+                if span is not None:
+                    span.outcome(result.action, result.error)
+            return [result]
 
         def unsent(job: RowJob, error: HelpCrunchError) -> CustomerSyncResult:
             return failed(job.index, job.key, error)

@@ -48,7 +48,8 @@ def list_pager(requestor: Requestor, *, sort: str | None,
     def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
         query = urlencode({"limit": count, "offset": offset, **params})
         return requestor.request("GET", f"/customers?{query}", customer_page_from_json,
-                                 timeout=per_call, max_retries=max_retries)
+                                 timeout=per_call, max_retries=max_retries,
+                                 call="list_customers")
 
     return AsyncCustomerPager(fetch, page_size=size, limit=cap)
 
@@ -56,9 +57,11 @@ def list_pager(requestor: Requestor, *, sort: str | None,
 def search_pager(requestor: Requestor, filters: tuple[Filter, ...], *,
                  match: Literal["all", "any"], sort: str | None,
                  order: Literal["asc", "desc"] | None, page_size: int, limit: int | None,
-                 timeout: Timeout, max_retries: int | None) -> AsyncCustomerPager:
+                 timeout: Timeout, max_retries: int | None, call: str = "search_customers",
+                 ) -> AsyncCustomerPager:
     """Customers matching ``filters``, one ``POST`` per page (retried like a ``GET``: it
-    changes nothing); see ``AsyncHelpCrunch.search_customers``."""
+    changes nothing); see ``AsyncHelpCrunch.search_customers``. ``call`` names the
+    pages' spans and hook records."""
     if not filters:
         raise ValidationError("give at least one Filter (list_customers lists everyone)",
                               field="filters")
@@ -78,7 +81,7 @@ def search_pager(requestor: Requestor, filters: tuple[Filter, ...], *,
                             "limit": count, "offset": offset, **params})
         return requestor.request("POST", "/customers/search", customer_page_from_json,
                                  body=body, timeout=per_call, max_retries=max_retries,
-                                 idempotent=True)
+                                 idempotent=True, call=call)
 
     return AsyncCustomerPager(fetch, page_size=size, limit=cap)
 

@@ -119,7 +119,9 @@ class ManyCustomers:
             >>> c = await client.find_customer(email="ann@example.com")  # doctest: +SKIP
         """
         def search(condition: Filter) -> AsyncCustomerPager:
-            return self.search_customers(condition, timeout=timeout, max_retries=max_retries)
+            return search_pager(self._requestor, (condition,), match="all", sort=None,
+                                order=None, page_size=100, limit=None, timeout=timeout,
+                                max_retries=max_retries, call="find_customer")
 
         seconds = (call_timeout(timeout) or self._requestor.timeout).total
         return await find_one(search, user_id=user_id, email=email, seconds=seconds)

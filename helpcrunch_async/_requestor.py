@@ -29,6 +29,7 @@ from ._exceptions import (
 )
 from ._in_flight import InFlightLimit
 from ._json import decode_json
+from ._observers import CallObserver, Observers
 from ._per_loop import PerLoop
 from ._ratelimit import PauseGate, RateLimiter, key_digest
 from ._responses import RawResponse, api_error, unreadable_body
@@ -95,8 +96,10 @@ class Requestor:
         retry: RetryPolicy,
         rate_limit: RateLimiter | None,
         max_concurrency: int,
+        observers: Observers | None = None,
     ) -> None:
         self._transport = transport
+        self._observers = observers  # event hooks and tracing (None: neither, ever)
         self._base = str(base_url)
         self._base_url = base_url
         self._base_path = base_url.raw_path.rstrip("/")  # as sent: URLs are built encoded
@@ -132,14 +135,14 @@ class Requestor:
     def request(
         self, method: str, path: str, parse: Callable[[Any], T], *, body: bytes | None = ...,
         timeout: aiohttp.ClientTimeout | None = ..., max_retries: int | None = ...,
-        idempotent: bool | None = ..., counted: Literal[False] = ...,
+        idempotent: bool | None = ..., counted: Literal[False] = ..., call: str = ...,
     ) -> Coroutine[Any, Any, T]: ...
 
     @overload
     def request(
         self, method: str, path: str, parse: Callable[[Any], T], *, body: bytes | None = ...,
         timeout: aiohttp.ClientTimeout | None = ..., max_retries: int | None = ...,
-        idempotent: bool | None = ..., counted: Literal[True],
+        idempotent: bool | None = ..., counted: Literal[True], call: str = ...,
     ) -> Coroutine[Any, Any, tuple[T, int]]: ...
 
     async def request(
@@ -153,6 +156,7 @@ class Requestor:
         max_retries: int | None = None,
         idempotent: bool | None = None,
         counted: bool = False,
+        call: str = "request",
     ) -> T | tuple[T, int]:
         """Send ``method`` to ``base_url + path``, retrying per policy; return
         ``parse(json_body)``, or ``(parse(json_body), attempts)`` with ``counted=True``.
@@ -160,6 +164,8 @@ class Requestor:
         ``parse`` may raise :class:`ResponseShapeError`; it becomes an
         :class:`APIResponseValidationError` naming the JSON path. ``parse=discard_body``
         accepts any 2xx body (even empty or not JSON) and returns ``None``.
+        ``call`` names the client method for event hooks and the call's span
+        (``"update_customer"``: span ``helpcrunch.update_customer``).
         ``idempotent=True`` retries the request like a ``GET`` whatever its method (a
         ``POST`` that only reads, such as a search); ``None`` decides by method.
         ``path`` is sent as given: it must need no percent-encoding (the client's paths
@@ -202,6 +208,8 @@ class Requestor:
         attempt = 0
         last_error: HelpCrunchError | None = None  # what the attempt before got
         slots = self._slots.get()
+        observers = self._observers
+        obs = None if observers is None else observers.start(call, method, full_path)
         try:
             while True:
                 attempt += 1
@@ -217,6 +225,8 @@ class Requestor:
                         # No coroutine at all while there is no limiter and no 429 pause.
                         if self._rate_limit is not None or self._gate.remaining() > 0:
                             waited = True
+                            if obs is not None:
+                                obs.waiting()
                             if deadline is not None:
                                 await self._wait_to_send(deadline, method, full_path,
                                                          attempt, last_error)
@@ -224,6 +234,8 @@ class Requestor:
                                 await self._rate_limit.acquire()
                             else:
                                 await self._gate.wait()
+                            if obs is not None:
+                                obs.waited(attempt, isinstance(last_error, RateLimitError))
                         send_timeout = timeout
                         if waited and deadline is not None and timeout.total:
                             left = deadline - time.monotonic()
@@ -235,6 +247,8 @@ class Requestor:
                                                                attempts=attempt - 1))
                             job.on_wire = True
                         self.stats.requests += 1
+                        if obs is not None:
+                            obs.sent(attempt)
                         # The exchange in this frame, not in a coroutine of the transport's;
                         # what came back stays in locals (a RawResponse only for errors).
                         failure = None
@@ -260,11 +274,14 @@ class Requestor:
                             retry_as, maybe_sent=exc.maybe_sent):
                         raise
                     last_error = exc
-                    await self._backoff(method, full_path, attempt, str(exc), deadline, exc)
+                    await self._backoff(method, full_path, attempt, str(exc), deadline, exc,
+                                        obs)
                     continue
                 if debug:
                     logger.debug("%s %s -> %s in %.1f ms", method, full_path, status,
                                  (time.monotonic() - started) * 1000)
+                if obs is not None:
+                    obs.received(attempt, status)
                 if 200 <= status < 300:
                     if self._rate_limit is not None:
                         self._rate_limit.on_success()
@@ -282,7 +299,7 @@ class Requestor:
                         raise unreadable
                     last_error = unreadable
                     await self._backoff(method, full_path, attempt, "unreadable body",
-                                        deadline, unreadable)
+                                        deadline, unreadable, obs)
                     continue
                 raw = RawResponse(status, headers, payload)
                 error = api_error(raw, method, full_path, attempts=attempt)
@@ -299,21 +316,34 @@ class Requestor:
                     logger.info(
                         "%s %s got 429; pausing all requests %.2f s (attempt %d of %d)",
                         method, full_path, pause, attempt, retries + 1)
+                    if obs is not None:
+                        obs.retry(attempt, pause, error)
                     last_error = error
                     continue  # the gate holds this retry (and everything else) for the pause
                 if attempt > retries or not self._retry.retryable_status(retry_as, raw.status):
                     raise error
                 last_error = error
                 await self._backoff(method, full_path, attempt, f"status {raw.status}",
-                                    deadline, error)
-        except HelpCrunchError:
+                                    deadline, error, obs)
+        except HelpCrunchError as exc:
             self.stats.failed += 1
+            if obs is not None:
+                obs.failed(exc)
             raise
         except _NotSent as ended:  # nothing sent this time round: no retry
             self.stats.failed += 1
             unsent = ended.error
             unsent.__suppress_context__ = True  # not "during handling of _NotSent"
+            if obs is not None:
+                obs.failed(unsent)
             raise unsent  # noqa: B904 - its __cause__ (aiohttp's error) must stay
+        except asyncio.CancelledError as exc:
+            if obs is not None:
+                obs.failed(exc)
+            raise
+        finally:
+            if obs is not None:
+                obs.finish()
 
     async def _take_slot(
         self, slots: InFlightLimit, deadline: float | None, method: str, path: str, attempt: int,
@@ -365,7 +395,8 @@ class Requestor:
             await aclose()
 
     async def _backoff(self, method: str, full_path: str, attempt: int, why: str,
-                       deadline: float | None, error: HelpCrunchError) -> None:
+                       deadline: float | None, error: HelpCrunchError,
+                       obs: CallObserver | None) -> None:
         """Sleep before the next attempt; raise ``error`` instead when the deadline would
         pass first."""
         delay = self._retry.backoff(attempt)
@@ -373,6 +404,8 @@ class Requestor:
             raise error
         logger.info("%s %s failed (%s); retrying in %.2f s (attempt %d)",
                     method, full_path, why, delay, attempt)
+        if obs is not None:
+            obs.retry(attempt, delay, error)
         await asyncio.sleep(delay)
 
 
