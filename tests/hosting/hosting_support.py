@@ -190,8 +190,11 @@ class LeakWatch:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         try:
+            # up to 3 passes: a finalizer run by one pass can leave garbage for the next;
+            # a pass that found nothing unreachable ran no finalizer, so nothing is left
             for _ in range(3):
-                gc.collect()
+                if gc.collect() == 0:
+                    break
         finally:
             sys.unraisablehook = self._old_hook  # type: ignore[assignment]
             logging.getLogger().removeHandler(self._records)

@@ -1,18 +1,27 @@
 """The pytest plugin's fixtures under every loop scope, in strict and auto mode, and anyio.
 
 A user's test file using ``helpcrunch_fake`` + ``helpcrunch_client`` is run by a real
-pytest in a subprocess (pytester), with the ``loop_scope`` of the test's marker or of
+pytest in a process of its own, with the ``loop_scope`` of the test's marker or of
 ``asyncio_default_fixture_loop_scope`` set to module or session. On main the fake then
 serves on a loop that is not running while the test runs on another: the call stalls
 (~94 s, then ``APITimeoutError``). Each inner run is given 15 s (a healthy one takes
-2–3 s here), so a stall fails fast.
+well under a second here), so a stall fails fast.
+
+Every configuration is a project directory of its own (``pytest.ini``, the user's
+``conftest.py`` and test file); one child (``apps/pytest_projects.py``) imports pytest,
+its plugins' libraries and the SDK once and forks a real pytest run per project, so the
+eleven runs cost about what two fresh ones would. Each configuration's outcome is its
+own test, asserted exactly as a single run's.
 """
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
 
 import pytest
+from hosting_support import APPS, run_python
 
 INNER_TIMEOUT = 15.0
 
@@ -96,20 +105,53 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_plugin_fixtures_work_under_this_loop_setup(pytester: pytest.Pytester, case: str) -> None:
+PYTEST_ARGS = ("-p", "no:cacheprovider", "-W", "error::ResourceWarning",
+               "-W", "error::pytest.PytestUnraisableExceptionWarning",
+               # the child imported the plugins' packages before pytest could mark them
+               # for assertion rewriting (a fresh process would not warn of that)
+               "-W", "ignore::pytest.PytestAssertRewriteWarning")
+
+
+def _write_project(directory: Path, case: str) -> None:
     mode, fixture_scope, extra, source = CASES[case]
-    pytester.makeini(textwrap.dedent(f"""\
+    directory.mkdir()
+    (directory / "pytest.ini").write_text(textwrap.dedent(f"""\
         [pytest]
         asyncio_mode = {mode}
         asyncio_default_fixture_loop_scope = {fixture_scope}
         {extra}
         """))
-    pytester.makeconftest(USER_CONFTEST)
-    pytester.makepyfile(test_user=source)
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-W", "error::ResourceWarning",
-        "-W", "error::pytest.PytestUnraisableExceptionWarning", timeout=INNER_TIMEOUT)
+    (directory / "conftest.py").write_text(USER_CONFTEST)
+    (directory / "test_user.py").write_text(source)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pytest.RunResult]:
+    """Every configuration's pytest run, in one child (``apps/pytest_projects.py``)."""
+    root = tmp_path_factory.mktemp("plugin_projects")
+    for case in CASES:
+        _write_project(root / case, case)
+    child = run_python([str(APPS / "pytest_projects.py"), str(INNER_TIMEOUT),
+                        *(str(root / case) for case in CASES), "--", *PYTEST_ARGS],
+                       timeout=INNER_TIMEOUT * len(CASES) + 30)
+    assert child.returncode == 0, child.stdout + child.stderr
+    codes = json.loads(child.stdout.strip().splitlines()[-1])
+    results = {}
+    for case in CASES:
+        directory = root / case
+        output = (directory / "output.txt").read_text(encoding="utf-8", errors="replace")
+        code = codes[str(directory.resolve())]
+        if code == "timeout":
+            output += f"\n(killed: still running after {INNER_TIMEOUT} s)"
+            code = -1
+        results[case] = pytest.RunResult(code, output.splitlines(), [], 0.0)
+    return results
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_plugin_fixtures_work_under_this_loop_setup(runs: dict[str, pytest.RunResult],
+                                                    case: str) -> None:
+    result = runs[case]
     output = "\n".join(result.outlines + result.errlines)
     assert result.ret == pytest.ExitCode.OK, output
     result.assert_outcomes(passed=2)

@@ -13,22 +13,30 @@ client-side one, 120 requests a minute, so each test sends only a few requests).
 Asserted each time: the answers, the updates stored by the fake, a clean stop on a real
 signal, and nothing a healthy process never prints (a traceback, "Unclosed ...", a
 ``ResourceWarning``: the children run with ``PYTHONWARNINGS=always::ResourceWarning``).
+
+The recipes' runs are mostly waiting (the client-side budget, a worker's start-up), so
+they run four at once, once per test session (:class:`RecipeRuns`), each against a fake
+of its own; each recipe's test then fails with its run's own traceback if that failed.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import shlex
 import signal
 import sys
 import time
-from collections.abc import Iterable, Sequence
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 from _redis_support import RedisServer, redis_server_executable
 from hosting_support import (
     APPS,
@@ -260,7 +268,7 @@ def test_recipes_take_the_key_and_base_url_from_the_environment() -> None:
 # --- async servers -------------------------------------------------------------------------
 
 
-def test_fastapi_lifespan_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _fastapi_lifespan_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """16 requests at once: the client-side budget (one request every 0.51 s) has a send
     time within the handler's ``timeout=5`` for about 10 of them; the rest fail at once
     with ``APITimeoutError`` (nothing sent), which the recipe's handler answers with 502."""
@@ -294,7 +302,7 @@ def test_fastapi_lifespan_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     assert_clean(app)
 
 
-def test_aiohttp_cleanup_ctx_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _aiohttp_cleanup_ctx_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     write_recipe("test_aiohttp_cleanup_ctx_recipe", tmp_path)
     ids = fake.seed_customers(6)
     port = free_port()
@@ -356,21 +364,21 @@ def run_django(fake: FakeHelpCrunch, tmp_path: Path, test: str, argv_of: Any,
     assert_clean(app)
 
 
-def test_django_sync_views_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _django_sync_views_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The module-level ``HelpCrunch`` shared by gunicorn's 8 threads (one worker)."""
     run_django(fake, tmp_path, "test_django_sync_views_recipe",
                lambda port: command("Django / Sync views", "gunicorn", port),
                signal.SIGTERM, 2, kept_alive=True)
 
 
-def test_django_async_views_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _django_async_views_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The module-level ``AsyncHelpCrunch`` on uvicorn's loop (ASGI)."""
     run_django(fake, tmp_path, "test_django_async_views_recipe",
                lambda port: command("Django / Async views", "uvicorn", port),
                signal.SIGINT, 1, kept_alive=True)  # on SIGTERM uvicorn ends by it
 
 
-def test_django_async_views_under_wsgi(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _django_async_views_under_wsgi(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """What the page says of async views under WSGI: they work, each request on a loop of
     its own (the client's pool for it closed when that loop ends: nothing unclosed)."""
     run_django(fake, tmp_path, "test_django_async_views_under_wsgi",
@@ -381,7 +389,7 @@ def test_django_async_views_under_wsgi(fake: FakeHelpCrunch, tmp_path: Path) -> 
 # --- WSGI ----------------------------------------------------------------------------------
 
 
-def test_flask_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _flask_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The module-level ``HelpCrunch`` shared by waitress's 8 threads."""
     write_recipe("test_flask_recipe", tmp_path)
     ids = fake.seed_customers(6)
@@ -398,7 +406,7 @@ def test_flask_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     assert_clean_but_waitress(app)
 
 
-def test_gunicorn_preload_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _gunicorn_preload_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The client made in gunicorn's master before the fork: the workers' calls work, on
     connections of their own; the master never opens one."""
     write_recipe("test_gunicorn_preload_recipe", tmp_path)
@@ -482,12 +490,12 @@ def run_celery(fake: FakeHelpCrunch, tmp_path: Path, test: str, section: str, *,
     assert_clean(worker)
 
 
-def test_celery_module_level_client_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _celery_module_level_client_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     run_celery(fake, tmp_path, "test_celery_module_level_client_recipe", CELERY_MODULE,
                closed_in_pool=False)
 
 
-def test_celery_worker_process_init_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _celery_worker_process_init_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     run_celery(fake, tmp_path, "test_celery_worker_process_init_recipe", CELERY_SIGNALS,
                closed_in_pool=True)
 
@@ -495,7 +503,7 @@ def test_celery_worker_process_init_recipe(fake: FakeHelpCrunch, tmp_path: Path)
 # --- Jupyter and pytest --------------------------------------------------------------------
 
 
-def test_jupyter_cells_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
+def _jupyter_cells_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The cells run on one running event loop, top-level ``await`` compiled as IPython
     does (``apps/notebook_cells.py``); the blocking client is called inside that loop."""
     cells = write_recipe("test_jupyter_cells_recipe", tmp_path)
@@ -511,7 +519,7 @@ def test_jupyter_cells_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     assert problems_in_output(run.stdout + run.stderr) == []
 
 
-def test_pytest_recipe(tmp_path: Path) -> None:
+def _pytest_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The page's test of the FastAPI app, run by pytest with the plugin's fake; nothing
     of HelpCrunch in the environment but what the test's ``monkeypatch`` sets."""
     write_recipe("test_pytest_recipe", tmp_path)
@@ -521,3 +529,138 @@ def test_pytest_recipe(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     assert re.search(r"^1 passed", run.stdout.splitlines()[-1].strip("= ")), run.stdout
     assert problems_in_output(run.stdout + run.stderr) == []
+
+
+# --- the runs: every recipe at once, each test checks its own ------------------------------
+
+# Each recipe's run (the functions above), by the test that checks it, longest first. A
+# run is mostly waiting (the client-side budget, a worker's start, the 5 s deadline), so
+# they go four at once; each has a fake of its own.
+SCENARIOS: dict[str, Callable[[FakeHelpCrunch, Path], None]] = {
+    "test_celery_module_level_client_recipe": _celery_module_level_client_recipe,
+    "test_celery_worker_process_init_recipe": _celery_worker_process_init_recipe,
+    "test_fastapi_lifespan_recipe": _fastapi_lifespan_recipe,
+    "test_gunicorn_preload_recipe": _gunicorn_preload_recipe,
+    "test_django_sync_views_recipe": _django_sync_views_recipe,
+    "test_django_async_views_recipe": _django_async_views_recipe,
+    "test_django_async_views_under_wsgi": _django_async_views_under_wsgi,
+    "test_flask_recipe": _flask_recipe,
+    "test_aiohttp_cleanup_ctx_recipe": _aiohttp_cleanup_ctx_recipe,
+    "test_pytest_recipe": _pytest_recipe,
+    "test_jupyter_cells_recipe": _jupyter_cells_recipe,
+}
+AT_ONCE = 4
+WAIT_FOR_RUNS = 600.0  # a hang fails the tests instead of stalling the suite
+
+
+def _run_one(test: str, directory: Path, outcomes: Path) -> None:
+    """Run ``test``'s recipe against a fake of its own; its outcome to ``outcomes/test``:
+    ``ok``, or the traceback of what failed."""
+    try:
+        with FakeHelpCrunch(rate_limit=None, max_recorded=50_000).in_thread() as fake:
+            SCENARIOS[test](fake, directory)
+        outcome = "ok"
+    except BaseException:  # reported by the test that checks this recipe
+        outcome = traceback.format_exc()
+    partial = outcomes / f".{test}"
+    partial.write_text(outcome, encoding="utf-8")
+    partial.rename(outcomes / test)  # whole or not at all, for a reader in another worker
+
+
+class RecipeRuns:
+    """The recipes' runs of this session, each run once however the tests are spread.
+
+    The first test that asks (in whichever pytest-xdist worker) claims the outcomes
+    directory, runs every selected recipe, and returns when all have ended, so that none
+    runs on behind the tests that follow. A test then reads its recipe's outcome (one of
+    another worker too: the directory is shared by the workers of a run)."""
+
+    def __init__(self, session: pytest.Session, base: Path) -> None:
+        self._session = session
+        self._base = base
+        self._outcomes = base / "recipe-outcomes"
+
+    def check(self, test: str) -> None:
+        """Fail with the recipe's own traceback if ``test``'s recipe failed."""
+        path = self._outcomes / test
+        if not path.exists():
+            self._run_all_or_wait(path)
+        outcome = path.read_text(encoding="utf-8")
+        if outcome != "ok":
+            pytest.fail(f"the recipe of {test} failed:\n{outcome}", pytrace=False)
+
+    def _run_all_or_wait(self, path: Path) -> None:
+        try:
+            self._outcomes.mkdir()
+        except FileExistsError:  # claimed: by another worker, or by an earlier test here
+            wait_for(path.exists, WAIT_FOR_RUNS, f"{path.name}'s recipe run")
+            return
+        selected = {item.name for item in self._session.items} & set(SCENARIOS)
+        tests = [test for test in SCENARIOS if test in selected]
+        with ThreadPoolExecutor(AT_ONCE) as pool:
+            for test in tests:
+                directory = self._base / "recipes" / test
+                directory.mkdir(parents=True)
+                pool.submit(_run_one, test, directory, self._outcomes)
+
+
+@pytest.fixture(scope="session")
+def recipes(request: pytest.FixtureRequest,
+            tmp_path_factory: pytest.TempPathFactory) -> RecipeRuns:
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # one directory for all the workers of this run
+    return RecipeRuns(request.session, base)
+
+
+def test_fastapi_lifespan_recipe(recipes: RecipeRuns) -> None:
+    """See :func:`_fastapi_lifespan_recipe` (16 requests at once against a 0.51 s budget
+    and the handler's ``timeout=5``)."""
+    recipes.check("test_fastapi_lifespan_recipe")
+
+
+def test_aiohttp_cleanup_ctx_recipe(recipes: RecipeRuns) -> None:
+    recipes.check("test_aiohttp_cleanup_ctx_recipe")
+
+
+def test_django_sync_views_recipe(recipes: RecipeRuns) -> None:
+    """See :func:`_django_sync_views_recipe` (gunicorn's 8 threads, one HelpCrunch)."""
+    recipes.check("test_django_sync_views_recipe")
+
+
+def test_django_async_views_recipe(recipes: RecipeRuns) -> None:
+    """See :func:`_django_async_views_recipe` (an AsyncHelpCrunch on uvicorn's loop)."""
+    recipes.check("test_django_async_views_recipe")
+
+
+def test_django_async_views_under_wsgi(recipes: RecipeRuns) -> None:
+    """See :func:`_django_async_views_under_wsgi` (a loop per request under gunicorn)."""
+    recipes.check("test_django_async_views_under_wsgi")
+
+
+def test_flask_recipe(recipes: RecipeRuns) -> None:
+    """See :func:`_flask_recipe` (waitress's 8 threads, one HelpCrunch)."""
+    recipes.check("test_flask_recipe")
+
+
+def test_gunicorn_preload_recipe(recipes: RecipeRuns) -> None:
+    """See :func:`_gunicorn_preload_recipe` (a client made before the fork)."""
+    recipes.check("test_gunicorn_preload_recipe")
+
+
+def test_celery_module_level_client_recipe(recipes: RecipeRuns) -> None:
+    recipes.check("test_celery_module_level_client_recipe")
+
+
+def test_celery_worker_process_init_recipe(recipes: RecipeRuns) -> None:
+    recipes.check("test_celery_worker_process_init_recipe")
+
+
+def test_jupyter_cells_recipe(recipes: RecipeRuns) -> None:
+    """See :func:`_jupyter_cells_recipe` (the cells on one running loop)."""
+    recipes.check("test_jupyter_cells_recipe")
+
+
+def test_pytest_recipe(recipes: RecipeRuns) -> None:
+    """See :func:`_pytest_recipe` (the page's test, run by pytest with the plugin)."""
+    recipes.check("test_pytest_recipe")
