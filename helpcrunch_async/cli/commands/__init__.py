@@ -12,7 +12,7 @@ import argparse
 from typing import Any, Protocol
 
 from .._common import add_command
-from . import demo, export, fake_server, find, get, sync, update_customers
+from . import demo, export, fake_server, find, get, sync, update_customers, webhooks
 
 __all__ = ["COMMANDS", "Command", "add_commands"]
 
@@ -30,7 +30,9 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace) -> int: ...
 
 
-COMMANDS: tuple[Command, ...] = (update_customers, sync, get, find, export, demo, fake_server)
+COMMANDS: tuple[Command, ...] = (
+    update_customers, sync, get, find, export, webhooks, demo, fake_server,
+)
 
 
 def add_commands(subparsers: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from .._common import (
     EXIT_OK,
@@ -13,6 +14,7 @@ from .._common import (
     port_number,
     say,
 )
+from .webhooks import SIGNING_KEY_ENV
 
 __all__ = ["DESCRIPTION", "EPILOG", "HELP", "add_arguments", "run"]
 
@@ -27,11 +29,13 @@ DESCRIPTION = (
 EPILOG = """\
 Examples:
   helpcrunch fake-server --port 8080
-  # in another shell: the fake's key is test-key unless --api-key says otherwise
-  HELPCRUNCH_API_KEY=test-key helpcrunch update-customers customers.jsonl \\
-      --base-url http://127.0.0.1:8080/v1
+  # in another shell, paste the two export lines it prints, then:
+  helpcrunch get 1
+  helpcrunch fake-server --webhook-url http://127.0.0.1:8000/hooks --webhook-signing-key k
 
-Input: none. Prints its base URL and key on stdout, then serves until Ctrl-C."""
+Input: none. Prints its base URL and key on stdout, then the export lines
+(HELPCRUNCH_API_KEY, HELPCRUNCH_BASE_URL) that point the clients and this command at
+it, then serves until Ctrl-C."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,16 +57,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="seed of the injected faults (default: random)")
     parser.add_argument("--customers", type=non_negative_int, default=1000,
                       help="customers to create (default %(default)s)")
+    parser.add_argument("--webhook-url", metavar="URL", default=None,
+                        help="post a signed webhook here for every change made through the "
+                             "API (customer.new, customer.email_updated, ...)")
+    parser.add_argument("--webhook-signing-key", metavar="KEY", default=None,
+                        help=f"the key webhooks are signed with (default: ${SIGNING_KEY_ENV})")
 
 
 def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; returns the exit code."""
     from ...testing import run_fake_server
 
+    signing_key = args.webhook_signing_key or os.environ.get(SIGNING_KEY_ENV) or None
+    if args.webhook_url is not None and signing_key is None:
+        say(f"helpcrunch: --webhook-url needs --webhook-signing-key or ${SIGNING_KEY_ENV}")
+        return EXIT_USAGE
     try:
         run_fake_server(args.host, args.port, api_key=args.api_key,
                         rate_limit=args.rate_limit, retry_after=args.retry_after,
-                        fault_rate=args.fault_rate, seed=args.seed, customers=args.customers)
+                        fault_rate=args.fault_rate, seed=args.seed, customers=args.customers,
+                        webhook_url=args.webhook_url,
+                        webhook_signing_key=signing_key if args.webhook_url else None)
     except OSError as exc:  # the port is taken, the host is not an address of this machine
         say(f"helpcrunch: cannot listen on {args.host}:{args.port}: "
             f"{exc.strerror or exc}")
