@@ -256,10 +256,16 @@ _READ = {"x86_64": "0", "aarch64": "63"}.get(platform.machine())  # read()'s num
 
 
 def _waits_for_input(pid: int, tty: int) -> bool:
-    """The process waits in read() on its stdin, and has read all the terminal holds."""
+    """A thread of the process waits in read() on its stdin (the command reads its input
+    on a thread of its own), and the process has read all the terminal holds."""
     unread = struct.unpack("i", fcntl.ioctl(tty, termios.TIOCINQ, b"\0\0\0\0"))[0]
-    call = Path(f"/proc/{pid}/syscall").read_text().split()[:2]
-    return unread == 0 and call == [_READ, "0x0"]
+    calls = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            calls.append(task.joinpath("syscall").read_text().split()[:2])
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return unread == 0 and [_READ, "0x0"] in calls
 
 
 @pytest.mark.skipif(_READ is None or not Path("/proc/self/syscall").exists(),
@@ -281,6 +287,7 @@ def test_an_input_that_breaks_mid_way_is_one_line_exit_2(fake: FakeHelpCrunch,
     while waiting < 3 and time.monotonic() < deadline:  # it starts, reads the three lines
         time.sleep(0.05)
         waiting = waiting + 1 if _waits_for_input(proc.pid, child_end) else 0
+    assert waiting == 3, "the command never waited for more input"  # not the deadline
     os.close(child_end)
     os.close(main_end)  # the terminal goes away: that read() fails with EIO
     _, err = proc.communicate(timeout=60)
