@@ -38,7 +38,8 @@ async def test_wrong_key_stops_update_customers(batch: bool) -> None:
     source = _Counting(10_000)
     async with FakeHelpCrunch(rate_limit=None) as fake:
         fake.seed_customers(50)
-        async with hc.AsyncHelpCrunch("wrong-key", base_url=fake.base_url) as client:
+        async with hc.AsyncHelpCrunch("wrong-key", base_url=fake.base_url,
+                                      rate_limit=None) as client:  # not about pacing
             results: list[hc.BulkResult] = []
             gen = client.update_customers(source, max_concurrency=4, batch=batch)
 

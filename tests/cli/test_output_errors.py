@@ -6,8 +6,12 @@ be. Each is one line naming the file (or "standard output") and the OS's reason,
 documented exit code and no traceback; a report that cannot be written stops the job
 cleanly and says which lines are done but not in it, so ``--resume`` still works.
 
-Every command runs as users run it: a real process, writing to real files and devices,
-against the fake server in this process.
+Where the process itself is under test — its stdout, stderr or stdin, a file-size limit,
+a terminal, what Python prints as it exits — the command runs as users run it: a real
+process, writing to real files and devices, against the fake server in this process.
+Where only a file the command opens fails (a report on ``/dev/full``, a directory as
+input, a file it may not write, or the resume that follows a failed run), it runs in this
+process (``main``), through the same code and to the same messages and exit codes.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from helpcrunch_async.cli import main
 from helpcrunch_async.testing import FakeHelpCrunch
 
 FULL = "/dev/full"
@@ -71,6 +76,17 @@ def _helpcrunch(fake: FakeHelpCrunch, *args: str, stdout: Any = subprocess.PIPE,
         command, stdin=stdin, stdout=stdout, stderr=stderr, text=True, timeout=120,
         env={**os.environ, "HELPCRUNCH_API_KEY": fake.api_key},
         preexec_fn=None if limit is None else _file_size_limit(limit), check=False)
+
+
+def _in_process(fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch,
+                capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """``helpcrunch ARGS`` as ``_helpcrunch`` runs it, in this process: (exit code,
+    stdout, stderr)."""
+    monkeypatch.setenv("HELPCRUNCH_API_KEY", fake.api_key)
+    capsys.readouterr()
+    code = main([*args, "--base-url", fake.base_url, "--rate-limit", "off", "--no-progress"])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def _no_traceback(err: str) -> None:
@@ -192,7 +208,8 @@ def test_an_export_over_the_file_size_limit_leaves_no_file(fake: FakeHelpCrunch,
 
 @pytest.mark.parametrize("command", ["update-customers", "sync"])
 def test_a_report_over_the_file_size_limit_stops_the_job_and_resume_goes_on(
-        fake: FakeHelpCrunch, tmp_path: Path, command: str) -> None:
+        fake: FakeHelpCrunch, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     if command == "sync":
         source = _jsonl(tmp_path / "in.jsonl",
                         [{"userId": f"user_{i}", "name": f"Renamed {i}"} for i in range(1, 301)])
@@ -221,10 +238,11 @@ def test_a_report_over_the_file_size_limit_stops_the_job_and_resume_goes_on(
     # ...and the job stopped reading: far from every line went out.
     assert len(patched) < 100
 
-    again = _helpcrunch(fake, *args, "--resume", str(report))  # room again
-    _no_traceback(again.stderr)
-    assert again.returncode == 0, again.stderr
-    assert f"{len(recorded)} skipped (done before)" in again.stdout
+    code, out, err = _in_process(fake, monkeypatch, capsys, *args, "--resume",
+                                 str(report))  # room again: no limit, nor a new process
+    _no_traceback(err)
+    assert code == 0, err
+    assert f"{len(recorded)} skipped (done before)" in out
     assert all(fake.customers[i]["name"] == f"Renamed {i}" for i in range(1, 301))
     resent = _patched(fake)[len(patched):]
     if command == "sync":  # the lines listed are synced again, and found unchanged
@@ -236,16 +254,16 @@ def test_a_report_over_the_file_size_limit_stops_the_job_and_resume_goes_on(
 
 
 @needs_dev_full
-def test_a_report_on_a_full_disk_stops_at_the_first_line(fake: FakeHelpCrunch,
-                                                         tmp_path: Path) -> None:
+def test_a_report_on_a_full_disk_stops_at_the_first_line(
+        fake: FakeHelpCrunch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     source = _jsonl(tmp_path / "in.jsonl", [{"id": i, "name": "X"} for i in range(1, 301)])
-    done = _helpcrunch(fake, "update-customers", source, "--report", FULL, "--concurrency",
-                       "2")
-    _no_traceback(done.stderr)
-    assert done.returncode == 1
-    assert (f"helpcrunch: cannot write the report {FULL}: {ENOSPC}; the job stopped"
-            in done.stderr)
-    assert sorted(_listed_lines(done.stderr)) == sorted(_patched(fake))
+    code, _, err = _in_process(fake, monkeypatch, capsys, "update-customers", source,
+                               "--report", FULL, "--concurrency", "2")
+    _no_traceback(err)
+    assert code == 1
+    assert f"helpcrunch: cannot write the report {FULL}: {ENOSPC}; the job stopped" in err
+    assert sorted(_listed_lines(err)) == sorted(_patched(fake))
     assert len(_patched(fake)) <= 10
 
 
@@ -256,10 +274,16 @@ _READ = {"x86_64": "0", "aarch64": "63"}.get(platform.machine())  # read()'s num
 
 
 def _waits_for_input(pid: int, tty: int) -> bool:
-    """The process waits in read() on its stdin, and has read all the terminal holds."""
+    """A thread of the process waits in read() on its stdin (the command reads its input
+    on a thread of its own), and the process has read all the terminal holds."""
     unread = struct.unpack("i", fcntl.ioctl(tty, termios.TIOCINQ, b"\0\0\0\0"))[0]
-    call = Path(f"/proc/{pid}/syscall").read_text().split()[:2]
-    return unread == 0 and call == [_READ, "0x0"]
+    calls = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            calls.append(task.joinpath("syscall").read_text().split()[:2])
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return unread == 0 and [_READ, "0x0"] in calls
 
 
 @pytest.mark.skipif(_READ is None or not Path("/proc/self/syscall").exists(),
@@ -281,6 +305,7 @@ def test_an_input_that_breaks_mid_way_is_one_line_exit_2(fake: FakeHelpCrunch,
     while waiting < 3 and time.monotonic() < deadline:  # it starts, reads the three lines
         time.sleep(0.05)
         waiting = waiting + 1 if _waits_for_input(proc.pid, child_end) else 0
+    assert waiting == 3, "the command never waited for more input"  # not the deadline
     os.close(child_end)
     os.close(main_end)  # the terminal goes away: that read() fails with EIO
     _, err = proc.communicate(timeout=60)
@@ -292,14 +317,14 @@ def test_an_input_that_breaks_mid_way_is_one_line_exit_2(fake: FakeHelpCrunch,
 
 
 @pytest.mark.parametrize("command", ["update-customers", "sync"])
-def test_a_directory_as_input_is_one_line_exit_2(fake: FakeHelpCrunch, tmp_path: Path,
-                                                 command: str) -> None:
+def test_a_directory_as_input_is_one_line_exit_2(
+        fake: FakeHelpCrunch, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     extra = ["--match", "user_id"] if command == "sync" else []
-    done = _helpcrunch(fake, command, str(tmp_path), *extra)
-    _no_traceback(done.stderr)
-    assert done.returncode == 2
-    assert done.stderr.splitlines() == [
-        f"helpcrunch: cannot read {tmp_path}: Is a directory"]
+    code, _, err = _in_process(fake, monkeypatch, capsys, command, str(tmp_path), *extra)
+    _no_traceback(err)
+    assert code == 2
+    assert err.splitlines() == [f"helpcrunch: cannot read {tmp_path}: Is a directory"]
     assert fake.requests == []
 
 
@@ -316,19 +341,20 @@ def _forbidden(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("command", ["update-customers", "sync", "export"])
-def test_permission_denied_is_one_line_exit_2_nothing_sent(fake: FakeHelpCrunch,
-                                                          tmp_path: Path, command: str) -> None:
+def test_permission_denied_is_one_line_exit_2_nothing_sent(
+        fake: FakeHelpCrunch, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
     target = _forbidden(tmp_path)
     source = _jsonl(tmp_path / "in.jsonl", [{"userId": "user_1", "name": "A"}])
     by_id = _jsonl(tmp_path / "by-id.jsonl", [{"id": 1, "name": "A"}])
     args = {"update-customers": ["update-customers", by_id, "--report", str(target)],
             "sync": ["sync", source, "--match", "user_id", "--report", str(target)],
             "export": ["export", "-o", str(target)]}[command]
-    done = _helpcrunch(fake, *args)
-    _no_traceback(done.stderr)
-    assert done.returncode == 2
+    code, _, err = _in_process(fake, monkeypatch, capsys, *args)
+    _no_traceback(err)
+    assert code == 2
     what = f"{target}.partial" if command == "export" else f"the report {target}"
-    assert done.stderr.splitlines() == [f"helpcrunch: cannot write {what}: Permission denied"]
+    assert err.splitlines() == [f"helpcrunch: cannot write {what}: Permission denied"]
     assert [r.method for r in fake.requests if r.method != "GET"] == []
 
 

@@ -25,7 +25,8 @@ import pytest
 
 from helpcrunch_async.testing import FakeHelpCrunch, Fault
 
-DELAY = 1.0  # the fake holds the first line's PATCH this long
+DELAY = 0.3  # the fake holds the first line's PATCH this long: in flight while the
+#             command waits for line 3 (which it starts to, microseconds after line 2)
 PAUSE = 60.0  # the writer waits at most this long for line 1's report before going on
 KEY_OPTIONS = {"update-customers": [], "sync": ["--match", "user_id"]}
 
