@@ -103,7 +103,7 @@ def mock_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[MockAPI]:
     if aioresponses_needs_shim():
         monkeypatch.setattr(aioresponses.core, "ClientResponse", _ShimClientResponse)
     with MockAPI() as mocked:
-        yield mocked
+        yield mocked  # type: ignore[misc]
 
 
 # --- seed examples and clients --------------------------------------------------------

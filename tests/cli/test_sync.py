@@ -21,7 +21,7 @@ def run_sync(fake: FakeHelpCrunch, *args: str) -> int:
                  "--rate-limit", "off"])
 
 
-def jsonl(tmp_path: Path, rows: list[dict[str, Any]]) -> str:
+def jsonl(tmp_path: Path, rows: list[Any]) -> str:
     path = tmp_path / "users.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return str(path)

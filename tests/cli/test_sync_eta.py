@@ -45,7 +45,7 @@ class _Stamped(io.StringIO):
 
 def test_the_eta_counts_the_requests_left_not_the_lines(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(_progress.Progress.__init__.__kwdefaults__, "interval", 0.1)
+    monkeypatch.setitem(_progress.Progress.__init__.__kwdefaults__ or {}, "interval", 0.1)
     monkeypatch.setattr(_progress, "PACE_WINDOW", 0.5, raising=False)
     rows = [{"userId": f"user_{i}", "name": f"Customer {i}"} for i in range(1, EXISTING + 1)]
     rows += [{"userId": f"new_{i}", "name": f"New {i}"} for i in range(NEW)]  # last

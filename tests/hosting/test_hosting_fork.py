@@ -9,6 +9,7 @@ is quiet on Python 3.12+ (no "This process is multi-threaded" ``DeprecationWarni
 
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing
 import signal
@@ -50,13 +51,16 @@ def _outcome(call: Callable[[], Any]) -> str:
 
 
 def _sync_child(client: hc.HelpCrunch, out: Connection) -> None:
-    out.send([_outcome(lambda c=c: client.update_customer(c, name=f"child {c}"))
+    out.send([_outcome(functools.partial(client.update_customer, c, name=f"child {c}"))
               for c in CHILD_CALLS])
 
 
 def _async_child(client: hc.AsyncHelpCrunch, out: Connection) -> None:
-    out.send([_outcome(lambda c=c: run_bounded(client.update_customer(c, name=f"child {c}")))
-              for c in CHILD_CALLS])
+    out.send([_outcome(functools.partial(_bounded_update, client, c)) for c in CHILD_CALLS])
+
+
+def _bounded_update(client: hc.AsyncHelpCrunch, c: int) -> Any:
+    return run_bounded(client.update_customer(c, name=f"child {c}"))
 
 
 def _fork_child(target: Callable[..., None], client: object) -> list[str]:

@@ -28,10 +28,10 @@ def _client(fake: FakeHelpCrunch, **options: Any) -> hc.AsyncHelpCrunch:
 def _recorded_text(span: ReadableSpan) -> list[str]:
     """Every string a span carries: name, attribute values, status, events, links."""
     texts = [span.name, str(span.status.description)]
-    texts += [f"{k}={v}" for k, v in (span.attributes or {}).items()]
+    texts += [f"{k}={v!s}" for k, v in (span.attributes or {}).items()]
     for event in span.events:
         texts.append(event.name)
-        texts += [f"{k}={v}" for k, v in (event.attributes or {}).items()]
+        texts += [f"{k}={v!s}" for k, v in (event.attributes or {}).items()]
     return texts
 
 

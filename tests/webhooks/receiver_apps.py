@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 from aiohttp import web
 from fastapi import FastAPI, Request, Response
@@ -58,7 +59,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def uvicorn_in_thread(app: object) -> Iterator[str]:
+def uvicorn_in_thread(app: Any) -> Iterator[str]:
     import uvicorn
 
     port = free_port()

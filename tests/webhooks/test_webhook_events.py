@@ -29,7 +29,7 @@ def _signed(payload: Any) -> Event:
     return construct_event(body, sign(body, KEY), KEY)
 
 
-def _event(event_type: str, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _event(event_type: Any, data: Any, **extra: Any) -> dict[str, Any]:
     return {"event": event_type, "eventData": data, "attempts": 1,
             "lastAttemptAt": 1638953590, "createdAt": 1638953588, "id": "evt-1", **extra}
 

@@ -83,12 +83,12 @@ def test_a_signature_of_the_reserialised_json_fails() -> None:
 
 
 def test_verify_signature_returns_none_when_it_matches() -> None:
-    assert verify_signature(bytearray(EXAMPLE_BODY), EXAMPLE_SIGNATURE, EXAMPLE_KEY) is None
+    verify_signature(bytearray(EXAMPLE_BODY), EXAMPLE_SIGNATURE, EXAMPLE_KEY)  # no raise
 
 
 def test_bad_arguments_are_validation_errors_that_name_the_field() -> None:
     with pytest.raises(hc.ValidationError) as info:
-        sign(EXAMPLE_BODY.decode(), EXAMPLE_KEY)  # type: ignore[arg-type]
+        sign(EXAMPLE_BODY.decode(), EXAMPLE_KEY)  # type: ignore[arg-type,unused-ignore]
     assert info.value.field == "body"
     for key in ("", f" {EXAMPLE_KEY}", 123):
         with pytest.raises(hc.ValidationError) as info:

@@ -35,7 +35,7 @@ async def run_cell(source: str, filename: str, namespace: dict[str, Any]) -> Any
     await _run(compile(tree, filename, "exec", flags=FLAGS), namespace)
     if last is None:
         return None
-    expression = ast.Expression(last.value)
+    expression = ast.Expression(last.value)  # type: ignore[attr-defined]
     return await _run(compile(expression, filename, "eval", flags=FLAGS), namespace)
 
 
