@@ -50,7 +50,7 @@ from ._models import Customer, CustomerUpdate
 from ._requestor import Requestor
 from ._responses import error_details_of
 from ._retry import check_max_retries
-from ._validation import check_customer_id
+from ._validation import check_customer_id, check_flags
 
 __all__ = [
     "BATCH_SIZE", "BulkItem", "BulkJob", "BulkResult", "batch_outcomes", "bulk_update", "run_bulk",
@@ -311,10 +311,7 @@ def bulk_update(
     """The job of ``AsyncHelpCrunch.update_customers``: its flags checked (a string such
     as ``"false"`` is truthy: never guess at ``PUT``), one ``PATCH``/``PUT`` per item or
     one ``PUT /customers/batch`` per 10, through ``requestor``."""
-    for name, flag in (("ordered", ordered), ("replace", replace), ("batch", batch),
-                       ("batch_fallback", batch_fallback)):
-        if not isinstance(flag, bool):
-            raise ValidationError(f"{name} must be True or False, got {flag!r}", field=name)
+    check_flags(ordered=ordered, replace=replace, batch=batch, batch_fallback=batch_fallback)
     if max_retries is not None:
         check_max_retries(max_retries)
     method = "PUT" if replace else "PATCH"

@@ -56,6 +56,7 @@ from ._exceptions import (
 from ._job_engine import InputSource, JobEngine
 from ._models import Customer
 from ._paging import MAX_PAGE_SIZE, AsyncCustomerPager
+from ._validation import check_flags
 
 __all__ = ["CustomerSync", "CustomerSyncResult", "SyncAction", "SyncMatch", "SyncStrategy"]
 
@@ -93,11 +94,8 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             raise ValidationError(
                 f"strategy must be 'auto', 'list' or 'search', got {strategy!r}",
                 field="strategy")
-        for name, flag in (("create_missing", create_missing), ("exact_tags", exact_tags),
-                           ("dry_run", dry_run), ("ordered", ordered)):
-            if not isinstance(flag, bool):
-                raise ValidationError(f"{name} must be True or False, got {flag!r}",
-                                      field=name)
+        check_flags(create_missing=create_missing, exact_tags=exact_tags, dry_run=dry_run,
+                    ordered=ordered)
         if create_missing and match == "id":
             raise ValidationError(
                 "create_missing needs match='user_id' or 'email': HelpCrunch assigns ids "

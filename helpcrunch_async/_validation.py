@@ -19,7 +19,8 @@ from ._exceptions import ValidationError
 from ._types import UNSET, CustomDataInput, Timestamp, Unset
 
 __all__ = [
-    "check_customer_id", "check_int", "check_seconds", "check_text", "is_int", "is_number",
+    "check_customer_id", "check_flags", "check_int", "check_seconds", "check_text", "is_int",
+    "is_number",
 ]
 
 # ISO 639-1, the two-letter language codes (the API documents ``locale`` as one).
@@ -49,6 +50,22 @@ def is_int(value: object) -> TypeGuard[int]:
 def is_number(value: object) -> TypeGuard[int | float]:
     """True for an ``int`` or ``float`` that is not a ``bool``."""
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_flags(**flags: object) -> None:
+    """Each flag ``True`` or ``False`` (not ``"false"``, ``0`` or ``None``), or a
+    :class:`ValidationError` naming the first that is not.
+
+    Example:
+        >>> check_flags(ordered=False, replace="false")
+        Traceback (most recent call last):
+        ...
+        helpcrunch_async._exceptions.ValidationError: replace must be True or False, \
+got 'false'
+    """
+    for name, flag in flags.items():
+        if not isinstance(flag, bool):
+            raise ValidationError(f"{name} must be True or False, got {flag!r}", field=name)
 
 
 def check_int(field: str, value: object, *, minimum: int = 0,
