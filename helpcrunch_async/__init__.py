@@ -53,7 +53,7 @@ from ._filters import Filter
 from ._models import Customer, CustomerFields, CustomerUpdate, Device, Location, Tag
 from ._paging import AsyncCustomerPager, CustomerPager
 from ._ratelimit import RateLimit, RateLimiter
-from ._requestor import RequestStats
+from ._request_stats import RequestStats
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp, Unset
 from ._version import __version__
 

@@ -37,7 +37,7 @@ from ._exceptions import HelpCrunchError, ValidationError
 from ._loop_runner import LoopRunner
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag
 from ._ratelimit import RateLimiter
-from ._requestor import RequestStats
+from ._request_stats import RequestStats
 from ._types import UNSET, Unset
 
 __all__ = ["HelpCrunch"]

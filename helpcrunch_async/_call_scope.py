@@ -30,9 +30,17 @@ from collections.abc import Awaitable, Iterator
 from contextvars import ContextVar
 from typing import TypeVar
 
+import aiohttp
+import attrs
+
+from ._exceptions import APITimeoutError, HelpCrunchError
+
 T = TypeVar("T")
 
-__all__ = ["SCOPE", "JobTask", "as_job_task", "deadline_scope"]
+__all__ = [
+    "DEADLINE_SLACK", "SCOPE", "JobTask", "NotSent", "as_job_task", "deadline_scope",
+    "not_sent_in_time", "shortened",
+]
 
 
 class JobTask:
@@ -83,3 +91,38 @@ async def as_job_task(work: Awaitable[T]) -> T:
     """
     SCOPE.set(JobTask())
     return await work
+
+
+# --- a call that cannot send before its deadline --------------------------------------
+
+DEADLINE_SLACK = 0.001
+"""Seconds a call may wait before its attempt's own timeout is cut to what is left."""
+
+
+def shortened(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
+    """``timeout`` with no part longer than ``left`` seconds (at least 1 ms)."""
+    left = max(left, 0.001)
+    connect = timeout.connect
+    return attrs.evolve(
+        timeout, total=left, connect=left if connect is None else min(connect, left))
+
+
+class NotSent(Exception):  # a carrier, never seen outside the requestor
+    """Carries the error of a call that ends without sending this attempt (its deadline
+    came first, or its job was stopped) past the retry logic, which must not see it."""
+
+    def __init__(self, error: HelpCrunchError) -> None:
+        super().__init__()
+        self.error = error
+
+
+def not_sent_in_time(method: str, path: str, attempt: int,
+                      last_error: HelpCrunchError | None, what: str) -> NotSent:
+    """The end of a call whose next attempt could not be sent before its deadline: the
+    previous attempt's error, or, for the first, an :class:`APITimeoutError`."""
+    if last_error is not None:
+        return NotSent(last_error)
+    return NotSent(APITimeoutError(
+        f"timed out waiting for {what}: it allows no request before the call's deadline "
+        "(its timeout); nothing was sent", method=method, path=path, attempts=0,
+        maybe_sent=False))

@@ -23,9 +23,10 @@ from ._many_customers import ManyCustomers
 from ._models import Customer, CustomerFields, CustomerUpdate, Tag, _to_tags, coerce_update
 from ._observers import observers_for
 from ._ratelimit import RateLimiter
-from ._requestor import Requestor, RequestStats, discard_body, request_headers
+from ._request_stats import RequestStats
+from ._requestor import Requestor, discard_body
 from ._retry import RetryPolicy
-from ._transport import AiohttpTransport
+from ._transport import AiohttpTransport, request_headers
 from ._types import UNSET, Unset
 from ._validation import check_customer_id
 

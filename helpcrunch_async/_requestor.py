@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import platform
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, TypeVar, overload
 
 import aiohttp
-import attrs
 from yarl import URL
 
-from ._call_scope import SCOPE, JobTask
+from ._call_scope import (
+    DEADLINE_SLACK,
+    SCOPE,
+    JobTask,
+    NotSent,
+    not_sent_in_time,
+    shortened,
+)
 from ._exceptions import (
     APIConnectionError,
-    APITimeoutError,
     HelpCrunchError,
     JobStoppedError,
     RateLimitError,
@@ -32,52 +36,15 @@ from ._json import decode_json
 from ._observers import CallObserver, Observers
 from ._per_loop import PerLoop
 from ._ratelimit import PauseGate, RateLimiter, key_digest
+from ._request_stats import RequestStats
 from ._responses import RawResponse, api_error, unreadable_body
 from ._retry import IDEMPOTENT_METHODS, RetryPolicy, check_max_retries
 from ._transport import TRANSPORT_ERRORS, AiohttpTransport, connection_failure
-from ._version import __version__
 
-__all__ = ["RequestStats", "Requestor", "discard_body", "logger", "request_headers"]
+__all__ = ["Requestor", "discard_body", "logger"]
 
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
-
-USER_AGENT = (
-    f"helpcrunch-async/{__version__} python/{platform.python_version_tuple()[0]}."
-    f"{platform.python_version_tuple()[1]} aiohttp/{'.'.join(aiohttp.__version__.split('.')[:2])}"
-)
-
-
-def request_headers(api_key: str) -> dict[str, str]:
-    """The headers every request carries: the API key, JSON both ways, our User-Agent."""
-    return {
-        "Authorization": f"Bearer {api_key}",
-        "Accept": "application/json",
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-    }
-
-
-@attrs.define
-class RequestStats:
-    """Counters of what a client has sent so far (read them, don't write them).
-
-    Attributes:
-        requests: HTTP requests sent, retries included.
-        retries: requests that were retries of an earlier attempt.
-        rate_limited: 429 answers received.
-        failed: calls that ended in an error (after any retries).
-
-    Example:
-        >>> client.stats.requests, client.stats.rate_limited  # doctest: +SKIP
-        (1200, 0)
-    """
-
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    failed: int = 0
-
 
 class Requestor:
     """Sends authenticated JSON requests below ``base_url`` and returns parsed JSON.
@@ -239,11 +206,11 @@ class Requestor:
                         send_timeout = timeout
                         if waited and deadline is not None and timeout.total:
                             left = deadline - time.monotonic()
-                            if left < timeout.total - _DEADLINE_SLACK:  # time went waiting
-                                send_timeout = _shortened(timeout, left)
+                            if left < timeout.total - DEADLINE_SLACK:  # time went waiting
+                                send_timeout = shortened(timeout, left)
                         if job is not None:
                             if job.stopped:
-                                raise _NotSent(JobStoppedError(method=method, path=full_path,
+                                raise NotSent(JobStoppedError(method=method, path=full_path,
                                                                attempts=attempt - 1))
                             job.on_wire = True
                         self.stats.requests += 1
@@ -330,10 +297,10 @@ class Requestor:
             if obs is not None:
                 obs.failed(exc)
             raise
-        except _NotSent as ended:  # nothing sent this time round: no retry
+        except NotSent as ended:  # nothing sent this time round: no retry
             self.stats.failed += 1
             unsent = ended.error
-            unsent.__suppress_context__ = True  # not "during handling of _NotSent"
+            unsent.__suppress_context__ = True  # not "during handling of NotSent"
             if obs is not None:
                 obs.failed(unsent)
             raise unsent  # noqa: B904 - its __cause__ (aiohttp's error) must stay
@@ -357,7 +324,7 @@ class Requestor:
             async with asyncio.timeout(deadline - time.monotonic()):
                 await slots.take()
         except TimeoutError:
-            raise _not_sent_in_time(method, path, attempt, last_error, "a free connection"
+            raise not_sent_in_time(method, path, attempt, last_error, "a free connection"
                                     ) from None
 
     async def _wait_to_send(
@@ -371,7 +338,7 @@ class Requestor:
             pause = self._gate.remaining()
             if pause > 0:
                 if time.monotonic() + pause >= deadline:
-                    raise _not_sent_in_time(method, path, attempt, last_error, "the 429 pause")
+                    raise not_sent_in_time(method, path, attempt, last_error, "the 429 pause")
                 await self._gate.wait()
             return
         left = deadline - time.monotonic()
@@ -386,7 +353,7 @@ class Requestor:
                     return
                 except TimeoutError:
                     pass
-        raise _not_sent_in_time(method, path, attempt, last_error, "the rate limit")
+        raise not_sent_in_time(method, path, attempt, last_error, "the rate limit")
 
     async def aclose(self) -> None:
         """Let the rate limiter release what it opened on this event loop (if it can)."""
@@ -407,39 +374,6 @@ class Requestor:
         if obs is not None:
             obs.retry(attempt, delay, error)
         await asyncio.sleep(delay)
-
-
-_DEADLINE_SLACK = 0.001
-"""Seconds a call may wait before its attempt's own timeout is cut to what is left."""
-
-
-def _shortened(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTimeout:
-    """``timeout`` with no part longer than ``left`` seconds (at least 1 ms)."""
-    left = max(left, 0.001)
-    connect = timeout.connect
-    return attrs.evolve(
-        timeout, total=left, connect=left if connect is None else min(connect, left))
-
-
-class _NotSent(Exception):  # a carrier, never seen outside this module
-    """Carries the error of a call that ends without sending this attempt (its deadline
-    came first, or its job was stopped) past the retry logic, which must not see it."""
-
-    def __init__(self, error: HelpCrunchError) -> None:
-        super().__init__()
-        self.error = error
-
-
-def _not_sent_in_time(method: str, path: str, attempt: int,
-                      last_error: HelpCrunchError | None, what: str) -> _NotSent:
-    """The end of a call whose next attempt could not be sent before its deadline: the
-    previous attempt's error, or, for the first, an :class:`APITimeoutError`."""
-    if last_error is not None:
-        return _NotSent(last_error)
-    return _NotSent(APITimeoutError(
-        f"timed out waiting for {what}: it allows no request before the call's deadline "
-        "(its timeout); nothing was sent", method=method, path=path, attempts=0,
-        maybe_sent=False))
 
 
 def discard_body(_: Any) -> None:

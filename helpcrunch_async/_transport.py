@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import platform
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -28,12 +29,31 @@ from yarl import URL
 
 from ._exceptions import APIConnectionError, APITimeoutError, HelpCrunchError
 from ._per_loop import PerLoop
+from ._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from contextlib import AbstractAsyncContextManager
 
-__all__ = ["TRANSPORT_ERRORS", "AiohttpTransport", "connection_failure"]
+__all__ = [
+    "TRANSPORT_ERRORS", "USER_AGENT", "AiohttpTransport", "connection_failure", "request_headers",
+]
+
+USER_AGENT = (
+    f"helpcrunch-async/{__version__} python/{platform.python_version_tuple()[0]}."
+    f"{platform.python_version_tuple()[1]} aiohttp/{'.'.join(aiohttp.__version__.split('.')[:2])}"
+)
+
+
+def request_headers(api_key: str) -> dict[str, str]:
+    """The headers every request carries: the API key, JSON both ways, our User-Agent."""
+    return {
+        "Authorization": f"Bearer {api_key}",
+        "Accept": "application/json",
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+    }
+
 
 _LARGE_BODY = 2**20
 """Bodies above this go to aiohttp as ``io.BytesIO``: sent in chunks, yielding to the
