@@ -26,6 +26,7 @@ PAGES = {  # the section: its page
     "Bulk updates": GUIDES / "bulk-updates.md",  # docs/guides/bulk-updates.md
     "Finding customers": GUIDES / "finding-customers.md",  # docs/guides/finding-customers.md
     "Syncing your user table": GUIDES / "data-sync.md",  # docs/guides/data-sync.md
+    "Many workers": GUIDES / "rate-limits.md",  # docs/guides/rate-limits.md
 }
 
 

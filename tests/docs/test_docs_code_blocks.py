@@ -15,9 +15,9 @@ or says on the line before it who runs it, or that it is a fragment:
   in ``&`` (the fake server started in the background) is followed by a wait until the
   port listens, as a reader waits for its first line.
 
-Other languages (``text``, ``jsonl``, ``csv``) are never run; ``<!-- file: NAME -->``
-before one names the file a test writes it to. A block in a language that looks runnable
-(``py``, ``sh``, ``bash``, ``shell``, ``pycon``) or none at all is refused.
+Other languages (``text``, ``jsonl``, ``csv``) are never run here. A block in a language
+that looks runnable (``py``, ``sh``, ``bash``, ``shell``, ``pycon``) or none at all is
+refused.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from helpcrunch_async.testing import FakeHelpCrunch
 
 RUN_LANGS = {"python", "console"}
 REFUSED_LANGS = {"", "py", "python3", "sh", "bash", "shell", "pycon", "shell-session"}
-MARKER = re.compile(r"<!-- (fragment|tested|file)(?::\s*(.*?))? -->\s*$")
+MARKER = re.compile(r"<!-- (fragment|tested)(?::\s*(.*?))? -->\s*$")
 SNIPPET = re.compile(r'--8<-- "(examples/[\w.-]+\.py)"\s*')
 
 
@@ -46,7 +46,7 @@ class Block:
     line: int
     lang: str
     code: str
-    marker: str | None  # fragment, tested, file or None
+    marker: str | None  # fragment, tested or None
     detail: str  # what follows the marker's colon
 
     @property
@@ -91,8 +91,6 @@ def problem(block: Block) -> str | None:
         return f"{block.where}: a block in {block.lang or 'no language'}: use python or console"
     if block.lang not in RUN_LANGS:
         return None
-    if block.marker == "file":
-        return f"{block.where}: a {block.lang} block is run, not written to a file"
     if block.marker == "tested":
         path = block.detail.split()[0] if block.detail else ""
         if not path or not (ROOT / path).is_file():
