@@ -1,5 +1,6 @@
 # Tasks for working on helpcrunch-async. Run `make` (or `make help`) for the list.
-# Every task runs in the active virtualenv: first `python -m pip install -e ".[dev]"`.
+# Every task runs in the active virtualenv: first `python -m pip install -e ".[dev]"`
+# (and `".[docs]"` for `make docs`).
 PYTHON ?= python
 
 .PHONY: help test test-serial lint format typecheck bench docs check
@@ -29,7 +30,8 @@ format:  ## apply ruff's fixes and formatting
 bench:  ## every benchmark, one run each (ratios; takes minutes)
 	$(PYTHON) -m benchmarks
 
-docs:  ## run every example in the README and docs/ (the docs site: see docs/)
-	$(PYTHON) -m pytest -n 0 tests/test_readme_example.py tests/test_doctests.py tests/hosting/test_hosting_recipes.py
+docs:  ## build the docs site strictly into site/; run the examples of README, docs/, examples/
+	$(PYTHON) docs/_tools/build.py
+	$(PYTHON) -m pytest tests/docs tests/test_readme_example.py tests/cli/test_readme.py tests/test_doctests.py
 
 check: lint test  ## what CI runs besides the fresh install and the demo

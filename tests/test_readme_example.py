@@ -1,4 +1,4 @@
-"""The README's examples, as printed (read from README.md itself).
+"""The guides' examples, as printed (read from the pages in docs/guides/ themselves).
 
 "Testing your code" is run by a new pytest process in an empty directory with an empty
 config — without this project's ``asyncio_mode = "auto"`` — as a user who pastes it
@@ -20,13 +20,20 @@ from types import SimpleNamespace
 import helpcrunch_async as hc
 from helpcrunch_async.testing import FakeHelpCrunch
 
-README = Path(__file__).parent.parent / "README.md"
+GUIDES = Path(__file__).parent.parent / "docs" / "guides"
+PAGES = {  # the section: its page
+    "Testing your code": GUIDES / "testing.md",  # docs/guides/testing.md
+    "Bulk updates": GUIDES / "bulk-updates.md",  # docs/guides/bulk-updates.md
+    "Finding customers": GUIDES / "finding-customers.md",  # docs/guides/finding-customers.md
+    "Syncing your user table": GUIDES / "data-sync.md",  # docs/guides/data-sync.md
+    "Many workers": GUIDES / "rate-limits.md",  # docs/guides/rate-limits.md
+}
 
 
 def _section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
+    text = PAGES[title].read_text(encoding="utf-8")
     match = re.search(rf"^#+ {re.escape(title)}\n(.*?)(?=^#+ )", text, re.M | re.S)
-    assert match, f"README has no '## {title}' section"
+    assert match, f"{PAGES[title]} has no '# {title}' section"
     return match.group(1)
 
 

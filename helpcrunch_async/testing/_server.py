@@ -82,12 +82,12 @@ class FakeHelpCrunch:
             ``customer.email_updated``, ``customer.tags_changed``, ``customer.deleted``,
             ...; see ``testing/_webhooks.py``), in the background; every attempt is in
             :attr:`webhook_deliveries`.
-        webhook_retry_delay, webhook_max_attempts, webhook_timeout: a receiver that
-            answers non-2xx or not within ``webhook_timeout`` seconds gets the same
-            event (same ``id``, ``attempts`` + 1) after ``webhook_retry_delay * 2 **
-            (attempt - 1)`` seconds, up to ``webhook_max_attempts`` times. Closing the
-            fake waits up to ``webhook_timeout`` seconds for pending events, then drops
-            them.
+        webhook_retry_delay: a receiver that answers non-2xx or not within
+            ``webhook_timeout`` seconds gets the same event (same ``id``, ``attempts``
+            + 1) after ``webhook_retry_delay * 2 ** (attempt - 1)`` seconds...
+        webhook_max_attempts: ...up to this many times.
+        webhook_timeout: seconds a delivery may take; closing the fake waits up to
+            this long for pending events, then drops them.
 
     Example:
         >>> import aiohttp

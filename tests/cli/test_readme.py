@@ -1,5 +1,5 @@
-"""The README's `helpcrunch` command section, as printed: its commands run against the
-fake server on its own sample input, its exit codes match the command's, and its links
+"""The `helpcrunch` command's guide (docs/guides/command.md), as printed: its commands run
+against the fake server on its own sample input, its exit codes match the command's, and its links
 work outside the repository (on a package index page)."""
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from helpcrunch_async.cli import _main, main
 from helpcrunch_async.cli._common import EXIT_CODES_HELP
 from helpcrunch_async.testing import FakeHelpCrunch
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-SECTION = README.split("### The `helpcrunch` command", 1)[1].split("\n## ", 1)[0]
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SECTION = (ROOT / "docs" / "guides" / "command.md").read_text(encoding="utf-8")
+RATE_LIMITS = (ROOT / "docs" / "guides" / "rate-limits.md").read_text(encoding="utf-8")
 
 
 def _blocks(language: str) -> list[str]:
@@ -132,8 +134,8 @@ def test_the_closed_pipe_example_exits_141_as_printed() -> None:
 
 
 def test_the_commands_taking_redis_are_all_listed() -> None:
-    """The README's list of subcommands with ``--redis``, against the parser's."""
-    item = README.split("- **The command**: `--redis URL`", 1)[1]
+    """The rate limits guide's list of subcommands with ``--redis``, against the parser's."""
+    item = RATE_LIMITS.split("- **The command**: `--redis URL`", 1)[1]
     listed = item.split("calls\n  HelpCrunch (", 1)[1].split(")", 1)[0]
     parser = _main._parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -187,8 +187,9 @@ def test_readme_sync_commands_run_as_printed(tmp_path: Path,
     import re
     import shlex
 
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Syncing your user table", 1)[1].split("\n### ", 1)[0]
+    page = Path(__file__).resolve().parents[2] / "docs/guides/data-sync.md"
+    section = page.read_text(encoding="utf-8").split("## From the command line", 1)[1]
+    section = section.split("\n## ", 1)[0]
     (jsonl_text,) = re.findall(r"```jsonl\n(.*?)```", section, flags=re.DOTALL)
     (console,) = re.findall(r"```console\n(.*?)```", section, flags=re.DOTALL)
     (tmp_path / "users.jsonl").write_text(jsonl_text, encoding="utf-8")

@@ -1,4 +1,5 @@
-"""The recipes of ``docs/hosting.md``, run as printed, against the fake HelpCrunch.
+"""The recipes of ``docs/guides/web-apps-and-workers.md``, run as printed, against the fake
+HelpCrunch.
 
 Every ```python block of the page starts with a comment naming its file (``# app.py``,
 ``# shop/views.py``) or notebook cell (``# cell 1``); :data:`RUNS` says which test runs
@@ -53,7 +54,7 @@ from hosting_support import (
 
 from helpcrunch_async.testing import FakeHelpCrunch
 
-PAGE = PROJECT / "docs" / "hosting.md"
+PAGE = PROJECT / "docs" / "guides" / "web-apps-and-workers.md"
 EXIT_REPORT = APPS / "exit_report"
 UPGRADED = {"plan": "pro"}
 

@@ -1,4 +1,4 @@
-"""The README's "Tracing and hooks" examples, as printed, in a fresh Python process.
+"""docs/guides/tracing.md's examples ("Tracing and hooks"), as printed, in a fresh Python process.
 
 The key and URL come from the environment (as the example says), pointing at the fake;
 what the blocks print, the hooks' counts and the console exporter's span, is checked.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from helpcrunch_async.testing import FakeHelpCrunch
 
-README = Path(__file__).parent.parent.parent / "README.md"
+GUIDE = Path(__file__).parent.parent.parent / "docs" / "guides" / "tracing.md"
 
 RUNNER = textwrap.dedent("""
     import ast, asyncio, sys
@@ -23,7 +23,7 @@ RUNNER = textwrap.dedent("""
     async def main(blocks):
         namespace = {}
         for block in blocks:  # one namespace, as a reader pastes one after the other
-            code = compile(block, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+            code = compile(block, "tracing.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             result = eval(code, namespace)
             if result is not None:
                 await result
@@ -33,9 +33,9 @@ RUNNER = textwrap.dedent("""
 
 
 def _blocks() -> tuple[str, list[str]]:
-    text = README.read_text(encoding="utf-8")
-    match = re.search(r"^### Tracing and hooks\n(.*?)(?=^#+ )", text, re.M | re.S)
-    assert match, "README has no '### Tracing and hooks' section"
+    text = GUIDE.read_text(encoding="utf-8")
+    match = re.search(r"^# Tracing and hooks\n(.*)", text, re.M | re.S)
+    assert match, "docs/guides/tracing.md has no '# Tracing and hooks' title"
     return match.group(1), re.findall(r"^```python\n(.*?)^```", match.group(1), re.M | re.S)
 
 
