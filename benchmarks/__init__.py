@@ -7,6 +7,13 @@ work is measured. Every figure is a ratio or a median measured in the same run:
 nothing here asserts an absolute time.
 """
 
-BENCHMARKS = ("client_cpu", "rate_ceiling", "memory", "blocking_client", "conversion",
-              "many_workers", "customer_sync")
+BENCHMARKS = (
+    "client_cpu",
+    "rate_ceiling",
+    "memory",
+    "blocking_client",
+    "conversion",
+    "many_workers",
+    "customer_sync",
+)
 """Module names, in the order ``python -m benchmarks`` runs them."""

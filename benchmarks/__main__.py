@@ -21,8 +21,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the helpcrunch-async benchmarks.")
     parser.add_argument("--quick", action="store_true", help="smaller, faster runs")
     parser.add_argument("--markdown", metavar="FILE", help="also write the tables as markdown")
-    parser.add_argument("--only", action="append", choices=BENCHMARKS, metavar="NAME",
-                        help=f"run only these (repeatable): {', '.join(BENCHMARKS)}")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        metavar="NAME",
+        help=f"run only these (repeatable): {', '.join(BENCHMARKS)}",
+    )
     args = parser.parse_args()
     names = args.only or list(BENCHMARKS)
     started = time.perf_counter()
@@ -34,6 +39,7 @@ def main() -> None:
             tables.append(table)
     try:
         import orjson
+
         speedups = f"orjson {orjson.__version__}"
     except ImportError:
         speedups = "no orjson"
@@ -54,8 +60,9 @@ def main() -> None:
 def _cpus() -> int:
     import os
 
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
-        os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 if __name__ == "__main__":

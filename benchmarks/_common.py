@@ -32,19 +32,26 @@ class Table:
         self.rows.append([str(c) for c in cells])
 
     def text(self) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
-                  for i, h in enumerate(self.headers)]
+        widths = [
+            max(len(h), *(len(r[i]) for r in self.rows)) if self.rows else len(h)
+            for i, h in enumerate(self.headers)
+        ]
         lines = [self.title, "=" * len(self.title)]
         lines.append("  ".join(h.ljust(w) for h, w in zip(self.headers, widths, strict=True)))
         lines.append("  ".join("-" * w for w in widths))
-        lines.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))
-                     for r in self.rows)
+        lines.extend(
+            "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in self.rows
+        )
         lines.extend(f"* {n}" for n in self.notes)
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        lines = [f"### {self.title}", "", "| " + " | ".join(self.headers) + " |",
-                 "|" + "|".join(" --- " for _ in self.headers) + "|"]
+        lines = [
+            f"### {self.title}",
+            "",
+            "| " + " | ".join(self.headers) + " |",
+            "|" + "|".join(" --- " for _ in self.headers) + "|",
+        ]
         lines.extend("| " + " | ".join(r) + " |" for r in self.rows)
         if self.notes:
             lines.append("")
@@ -71,7 +78,10 @@ class FakeProcess:
 
 @contextlib.contextmanager
 def fake_server(
-    *, rate_limit: str = "off", customers: int = 1000, extra: Sequence[str] = (),
+    *,
+    rate_limit: str = "off",
+    customers: int = 1000,
+    extra: Sequence[str] = (),
     cpus: set[int] | None = None,
 ) -> Iterator[FakeProcess]:
     """Run ``python -m helpcrunch_async fake-server`` in its own process group.
@@ -81,22 +91,36 @@ def fake_server(
     :func:`split_cpus`); default, any.
     """
     port = free_port()
-    cmd = [sys.executable, "-m", "helpcrunch_async", "fake-server", "--port", str(port),
-           "--rate-limit", rate_limit, "--customers", str(customers), "--api-key", API_KEY,
-           *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "helpcrunch_async",
+        "fake-server",
+        "--port",
+        str(port),
+        "--rate-limit",
+        rate_limit,
+        "--customers",
+        str(customers),
+        "--api-key",
+        API_KEY,
+        *extra,
+    ]
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
     with pinned(cpus):  # the child inherits it
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"fake server exited ({proc.returncode}): "
-                                   f"{log.read().decode(errors='replace')}")
-            with contextlib.suppress(OSError), socket.create_connection(
-                    ("127.0.0.1", port), timeout=0.5):
+                raise RuntimeError(
+                    f"fake server exited ({proc.returncode}): {log.read().decode(errors='replace')}"
+                )
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), timeout=0.5),
+            ):
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError("fake server did not start within 60 s")
@@ -153,9 +177,13 @@ def ratio(value: float, floor: float) -> str:
     return f"{value / floor:.2f}×"
 
 
-def cli(run: Callable[[bool], list[Table]], doc: str | None, *,
-        child: Callable[[int, str], None] | None = None, quick_help: str = "smaller, faster run",
-        ) -> None:
+def cli(
+    run: Callable[[bool], list[Table]],
+    doc: str | None,
+    *,
+    child: Callable[[int, str], None] | None = None,
+    quick_help: str = "smaller, faster run",
+) -> None:
     """``main()`` of one benchmark module: ``--quick``, print the tables.
 
     With ``child``, the hidden options ``--child N --base-url URL`` run ``child(N, URL)``

@@ -145,27 +145,45 @@ def run(quick: bool = False) -> list[Table]:
                 rates[name].append(fn(fake.base_url, n))
             threaded.append(blocking_client_threads(fake.base_url, n))
     base = median(rates[VARIANTS[0][0]])
-    table = Table(f"blocking_client: sequential update_customer calls (N={n}, median of {reps})",
-                  ["variant", "calls/s", "min–max", "vs async"])
+    table = Table(
+        f"blocking_client: sequential update_customer calls (N={n}, median of {reps})",
+        ["variant", "calls/s", "min–max", "vs async"],
+    )
     for name, _ in VARIANTS:
         values = rates[name]
-        table.add(name, f"{median(values):,.0f}", f"{min(values):,.0f}–{max(values):,.0f}",
-                  f"{median(values) / base:.2f}×")
+        table.add(
+            name,
+            f"{median(values):,.0f}",
+            f"{min(values):,.0f}–{max(values):,.0f}",
+            f"{median(values) / base:.2f}×",
+        )
     rounds = 10 if quick else 60
     with fake_server(rate_limit="off", customers=100) as fake:
         progress("blocking_client: %d alternating rounds", rounds)
         ratios = sorted(alternating(fake.base_url, rounds))
-    paired = Table(f"blocking_client, alternating: rounds of {ROUND} calls per client, {rounds} "
-                   "rounds", ["variant", "vs awaited AsyncHelpCrunch: median of rounds",
-                              "middle half of rounds"])
-    paired.add("HelpCrunch (the blocking client)", f"{median(ratios):.2f}×",
-               f"{ratios[len(ratios) // 4]:.2f}–{ratios[3 * len(ratios) // 4]:.2f}×")
-    paired.notes.append("each round's ratio is to the awaited round run just before it, "
-                        "with both clients open all along")
-    threads = Table(f"blocking_client: {THREADS} threads sharing one HelpCrunch (N={n} in all, "
-                    f"median of {reps})", ["variant", "total calls/s", "min–max"])
-    threads.add(f"HelpCrunch, {THREADS} threads", f"{median(threaded):,.0f}",
-                f"{min(threaded):,.0f}–{max(threaded):,.0f}")
+    paired = Table(
+        f"blocking_client, alternating: rounds of {ROUND} calls per client, {rounds} rounds",
+        ["variant", "vs awaited AsyncHelpCrunch: median of rounds", "middle half of rounds"],
+    )
+    paired.add(
+        "HelpCrunch (the blocking client)",
+        f"{median(ratios):.2f}×",
+        f"{ratios[len(ratios) // 4]:.2f}–{ratios[3 * len(ratios) // 4]:.2f}×",
+    )
+    paired.notes.append(
+        "each round's ratio is to the awaited round run just before it, "
+        "with both clients open all along"
+    )
+    threads = Table(
+        f"blocking_client: {THREADS} threads sharing one HelpCrunch (N={n} in all, "
+        f"median of {reps})",
+        ["variant", "total calls/s", "min–max"],
+    )
+    threads.add(
+        f"HelpCrunch, {THREADS} threads",
+        f"{median(threaded):,.0f}",
+        f"{min(threaded):,.0f}–{max(threaded):,.0f}",
+    )
     return [table, paired, threads]
 
 

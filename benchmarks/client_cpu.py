@@ -55,14 +55,18 @@ from ._common import (
 )
 
 CONCURRENCY = 16
-HEADERS = {"Authorization": f"Bearer {API_KEY}", "Accept": "application/json",
-           "Content-Type": "application/json"}
+HEADERS = {
+    "Authorization": f"Bearer {API_KEY}",
+    "Accept": "application/json",
+    "Content-Type": "application/json",
+}
 
 
 def fields_for(i: int, customers: int) -> tuple[int, dict[str, object]]:
     """The i-th update: a customer id and the keyword fields changed."""
     return (i % customers) + 1, {
-        "name": f"Customer {i}", "email": f"c{i}@example.com",
+        "name": f"Customer {i}",
+        "email": f"c{i}@example.com",
         "custom_data": {"plan": "pro", "seats": i % 50},
     }
 
@@ -71,8 +75,13 @@ def body_for(fields: dict[str, object]) -> bytes:
     """The wire body for ``fields``, written by hand (what raw-aiohttp code sends)."""
     data = fields["custom_data"]
     assert isinstance(data, dict)
-    return encode_json({"name": fields["name"], "email": fields["email"],
-                        "customData": [{"property": k, "value": v} for k, v in data.items()]})
+    return encode_json(
+        {
+            "name": fields["name"],
+            "email": fields["email"],
+            "customData": [{"property": k, "value": v} for k, v in data.items()],
+        }
+    )
 
 
 async def _timed(run: Callable[[], Awaitable[int]]) -> tuple[float, int]:
@@ -97,8 +106,10 @@ async def raw_aiohttp(base: str, n: int, customers: int) -> tuple[float, int]:
         await asyncio.gather(*(one(urls[i], bodies[i]) for i in range(2 * CONCURRENCY)))
 
         async def run() -> int:
-            return sum(await asyncio.gather(*(one(u, b) for u, b in zip(urls, bodies,
-                                                                        strict=True))))
+            return sum(
+                await asyncio.gather(*(one(u, b) for u, b in zip(urls, bodies, strict=True)))
+            )
+
         return await _timed(run)
 
 
@@ -119,15 +130,18 @@ async def raw_httpx(base: str, n: int, customers: int) -> tuple[float, int]:
         await asyncio.gather(*(one(urls[i], bodies[i]) for i in range(2 * CONCURRENCY)))
 
         async def run() -> int:
-            return sum(await asyncio.gather(*(one(u, b) for u, b in zip(urls, bodies,
-                                                                        strict=True))))
+            return sum(
+                await asyncio.gather(*(one(u, b) for u, b in zip(urls, bodies, strict=True)))
+            )
+
         return await _timed(run)
 
 
 async def sdk_update_customer(base: str, n: int, customers: int) -> tuple[float, int]:
     items = [fields_for(i, customers) for i in range(n)]
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                                  max_concurrency=CONCURRENCY) as client:
+    async with hc.AsyncHelpCrunch(
+        API_KEY, base_url=base, rate_limit=None, max_concurrency=CONCURRENCY
+    ) as client:
         sem = asyncio.Semaphore(CONCURRENCY)
 
         async def one(cid: int, fields: dict[str, object]) -> int:
@@ -139,12 +153,14 @@ async def sdk_update_customer(base: str, n: int, customers: int) -> tuple[float,
 
         async def run() -> int:
             return sum(await asyncio.gather(*(one(cid, f) for cid, f in items)))
+
         return await _timed(run)
 
 
 async def sdk_update_customers(base: str, n: int, customers: int) -> tuple[float, int]:
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                                  max_concurrency=CONCURRENCY) as client:
+    async with hc.AsyncHelpCrunch(
+        API_KEY, base_url=base, rate_limit=None, max_concurrency=CONCURRENCY
+    ) as client:
         # The inputs are built before timing, as (a) and (b) build theirs: the
         # generator only hands them over.
         items = [fields_for(i, customers) for i in range(n)]
@@ -155,7 +171,7 @@ async def sdk_update_customers(base: str, n: int, customers: int) -> tuple[float
                 ok += result.ok
             return ok
 
-        await job(items[:2 * CONCURRENCY])
+        await job(items[: 2 * CONCURRENCY])
         return await _timed(lambda: job(items))
 
 
@@ -200,10 +216,12 @@ async def _alternating(base: str, rounds: int) -> dict[str, list[float]]:
     urls = [f"{base}/customers/{cid}" for cid, _ in items]
     bodies = [body_for(f) for _, f in items]
     sem = asyncio.Semaphore(CONCURRENCY)
-    async with aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session, \
-            hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                               max_concurrency=CONCURRENCY) as client:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session,
+        hc.AsyncHelpCrunch(
+            API_KEY, base_url=base, rate_limit=None, max_concurrency=CONCURRENCY
+        ) as client,
+    ):
 
         async def raw_one(url: str, body: bytes) -> int:
             async with sem, session.patch(url, data=body, headers=HEADERS) as resp:
@@ -216,8 +234,9 @@ async def _alternating(base: str, rounds: int) -> dict[str, list[float]]:
                 return 1 if customer.id else 0
 
         async def raw() -> int:
-            return sum(await asyncio.gather(*(raw_one(u, b) for u, b in zip(urls, bodies,
-                                                                          strict=True))))
+            return sum(
+                await asyncio.gather(*(raw_one(u, b) for u, b in zip(urls, bodies, strict=True)))
+            )
 
         async def sdk() -> int:
             return sum(await asyncio.gather(*(sdk_one(cid, f) for cid, f in items)))
@@ -241,19 +260,28 @@ async def _alternating(base: str, rounds: int) -> dict[str, list[float]]:
         return samples
 
 
-ALTERNATING = ("(a) raw aiohttp + json.loads", "(b) AsyncHelpCrunch.update_customer",
-               "(c) AsyncHelpCrunch.update_customers")
+ALTERNATING = (
+    "(a) raw aiohttp + json.loads",
+    "(b) AsyncHelpCrunch.update_customer",
+    "(c) AsyncHelpCrunch.update_customers",
+)
 
 
 def _alternating_table(samples: dict[str, list[float]], rounds: int) -> Table:
-    table = Table(f"client_cpu, alternating: rounds of {CHUNK} requests per variant, one event "
-                  f"loop, {rounds} rounds", ["variant", "CPU µs/request", "ratio to (a): "
-                                             "median of rounds", "middle half of rounds"])
+    table = Table(
+        f"client_cpu, alternating: rounds of {CHUNK} requests per variant, one event "
+        f"loop, {rounds} rounds",
+        ["variant", "CPU µs/request", "ratio to (a): median of rounds", "middle half of rounds"],
+    )
     floor = samples[ALTERNATING[0]]
     for name in ALTERNATING:
         paired = sorted(v / a for v, a in zip(samples[name], floor, strict=True))
-        table.add(name, fmt(median(samples[name])), f"{median(paired):.3f}×",
-                  f"{paired[len(paired) // 4]:.2f}–{paired[3 * len(paired) // 4]:.2f}×")
+        table.add(
+            name,
+            fmt(median(samples[name])),
+            f"{median(paired):.3f}×",
+            f"{paired[len(paired) // 4]:.2f}–{paired[3 * len(paired) // 4]:.2f}×",
+        )
     table.notes.append("each round's ratio is to the (a) round run just before it")
     return table
 
@@ -264,8 +292,10 @@ def run(quick: bool = False) -> list[Table]:
     samples: dict[str, list[float]] = {name: [] for name, _ in VARIANTS}
     split = split_cpus()
     server_cpus, client_cpus = split if split is not None else (None, None)
-    with fake_server(rate_limit="off", customers=customers, cpus=server_cpus) as fake, \
-            pinned(client_cpus):
+    with (
+        fake_server(rate_limit="off", customers=customers, cpus=server_cpus) as fake,
+        pinned(client_cpus),
+    ):
         for rep in range(reps):
             progress("client_cpu repetition %d/%d", rep + 1, reps)
             for name, variant in VARIANTS:
@@ -278,33 +308,47 @@ def run(quick: bool = False) -> list[Table]:
         alternating = asyncio.run(_alternating(fake.base_url, rounds))
     floor_name = VARIANTS[0][0]
     floor = median(samples[floor_name])
-    table = Table(f"client_cpu: client CPU per PATCH update (N={n}, concurrency "
-                  f"{CONCURRENCY}, rate limit off, median of {reps})",
-                  ["variant", "CPU µs/request", "min–max µs", "ratio to (a)",
-                   "per-rep ratio: median (min–max)"])
+    table = Table(
+        f"client_cpu: client CPU per PATCH update (N={n}, concurrency "
+        f"{CONCURRENCY}, rate limit off, median of {reps})",
+        [
+            "variant",
+            "CPU µs/request",
+            "min–max µs",
+            "ratio to (a)",
+            "per-rep ratio: median (min–max)",
+        ],
+    )
     for name, _ in VARIANTS:
         values = samples[name]
         # each repetition's ratio to (a) of the same repetition, run just before it
         paired = [v / a for v, a in zip(values, samples[floor_name], strict=True)]
-        table.add(name, fmt(median(values)), f"{min(values):.0f}–{max(values):.0f}",
-                  f"{median(values) / floor:.2f}×",
-                  f"{median(paired):.2f}× ({min(paired):.2f}–{max(paired):.2f})")
+        table.add(
+            name,
+            fmt(median(values)),
+            f"{min(values):.0f}–{max(values):.0f}",
+            f"{median(values) / floor:.2f}×",
+            f"{median(paired):.2f}× ({min(paired):.2f}–{max(paired):.2f})",
+        )
     table.notes.append("target: (b) and (c) within 1.10× of (a)")
     speedups = getattr(_json, "_orjson_loads", None) is not None
-    table.notes.append("(b) and (c) decode responses and encode bodies with orjson when the "
-                       "`speedups` extra is installed" + ("" if speedups else " (it is not here)"))
+    table.notes.append(
+        "(b) and (c) decode responses and encode bodies with orjson when the "
+        "`speedups` extra is installed" + ("" if speedups else " (it is not here)")
+    )
     if UVLOOP_SDK in samples:
-        uv_paired = [b / a for b, a in zip(samples[UVLOOP_SDK], samples[UVLOOP_RAW],
-                                           strict=True)]
+        uv_paired = [b / a for b, a in zip(samples[UVLOOP_SDK], samples[UVLOOP_RAW], strict=True)]
         uv_ratio = median(samples[UVLOOP_SDK]) / median(samples[UVLOOP_RAW])
         table.notes.append(
             f"under uvloop, (b) to (a): {uv_ratio:.2f}× "
             f"(per repetition {median(uv_paired):.2f}×, {min(uv_paired):.2f}–{max(uv_paired):.2f})"
-            " — uvloop is not a dependency: measured because it is installed")
+            " — uvloop is not a dependency: measured because it is installed"
+        )
     table.notes.append(
         f"fake server pinned to CPU {sorted(server_cpus)}, client to {sorted(client_cpus)}"
         if server_cpus is not None and client_cpus is not None
-        else "not pinned to CPUs (one CPU, or no CPU affinity here)")
+        else "not pinned to CPUs (one CPU, or no CPU affinity here)"
+    )
     return [table, _alternating_table(alternating, rounds)]
 
 

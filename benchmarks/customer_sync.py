@@ -46,10 +46,17 @@ NEW_EVERY = 100  # 1 %
 
 def seeded_row(cid: int) -> dict[str, Any]:
     """The input row holding exactly what the fake seeded for customer ``cid``."""
-    return {"user_id": f"user_{cid}", "name": f"Customer {cid}",
-            "email": f"customer{cid}@example.com", "first_seen": TS + cid,
-            "last_seen": TS + cid, "unsubscribed": False, "blocked": False,
-            "locale": "en", "tags": []}
+    return {
+        "user_id": f"user_{cid}",
+        "name": f"Customer {cid}",
+        "email": f"customer{cid}@example.com",
+        "first_seen": TS + cid,
+        "last_seen": TS + cid,
+        "unsubscribed": False,
+        "blocked": False,
+        "locale": "en",
+        "tags": [],
+    }
 
 
 def sync_rows(customers: int) -> Iterator[dict[str, Any]]:
@@ -72,19 +79,26 @@ def counts(customers: int) -> tuple[int, int]:
     return (customers - new) // CHANGED_EVERY, new
 
 
-async def sync_job(base: str, customers: int, limit: int, period: float
-                   ) -> dict[str, Any]:
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base,
-                                  rate_limit=hc.RateLimit(limit, period),
-                                  max_concurrency=16, max_retries=4) as client:
+async def sync_job(base: str, customers: int, limit: int, period: float) -> dict[str, Any]:
+    async with hc.AsyncHelpCrunch(
+        API_KEY,
+        base_url=base,
+        rate_limit=hc.RateLimit(limit, period),
+        max_concurrency=16,
+        max_retries=4,
+    ) as client:
         start = time.perf_counter()
-        job = client.sync_customers(sync_rows(customers), create_missing=True,
-                                    strategy="auto")
+        job = client.sync_customers(sync_rows(customers), create_missing=True, strategy="auto")
         async for _ in job:
             pass
-        return {"seconds": time.perf_counter() - start, "requests": client.stats.requests,
-                "rate_limited": client.stats.rate_limited, "counts": dict(job.counts),
-                "pages": job.pages_read, "strategy": job.strategy}
+        return {
+            "seconds": time.perf_counter() - start,
+            "requests": client.stats.requests,
+            "rate_limited": client.stats.rate_limited,
+            "counts": dict(job.counts),
+            "pages": job.pages_read,
+            "strategy": job.strategy,
+        }
 
 
 def update_items(customers: int, rows: int) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -94,29 +108,35 @@ def update_items(customers: int, rows: int) -> Iterator[tuple[int, dict[str, Any
         yield cid, fields
 
 
-async def update_job(base: str, customers: int, rows: int, limit: int, period: float
-                     ) -> dict[str, Any]:
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base,
-                                  rate_limit=hc.RateLimit(limit, period),
-                                  max_concurrency=16, max_retries=4) as client:
+async def update_job(
+    base: str, customers: int, rows: int, limit: int, period: float
+) -> dict[str, Any]:
+    async with hc.AsyncHelpCrunch(
+        API_KEY,
+        base_url=base,
+        rate_limit=hc.RateLimit(limit, period),
+        max_concurrency=16,
+        max_retries=4,
+    ) as client:
         items = update_items(customers, rows)
         start = time.perf_counter()
         ok = 0
         async for result in client.update_customers(items):
             ok += result.ok
-        return {"seconds": time.perf_counter() - start, "requests": client.stats.requests,
-                "ok": ok}
+        return {"seconds": time.perf_counter() - start, "requests": client.stats.requests, "ok": ok}
 
 
 # --- memory, in a fresh process --------------------------------------------------------
+
 
 def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 async def _memory_job(base: str, customers: int) -> dict[str, float]:
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                                  max_concurrency=16) as client:
+    async with hc.AsyncHelpCrunch(
+        API_KEY, base_url=base, rate_limit=None, max_concurrency=16
+    ) as client:
         await client.get_customer(1)  # warm-up: imports, loop, pool
         baseline = _peak_mib()
         start = time.perf_counter()
@@ -125,8 +145,13 @@ async def _memory_job(base: str, customers: int) -> dict[str, float]:
         unchanged = 0
         async for result in job:
             unchanged += result.action == "unchanged"
-        return {"customers": customers, "unchanged": unchanged, "baseline_mib": baseline,
-                "peak_mib": _peak_mib(), "seconds": time.perf_counter() - start}
+        return {
+            "customers": customers,
+            "unchanged": unchanged,
+            "baseline_mib": baseline,
+            "peak_mib": _peak_mib(),
+            "seconds": time.perf_counter() - start,
+        }
 
 
 def record_bytes(customers: int = 10_000) -> float:
@@ -152,6 +177,7 @@ def child(customers: int, base: str) -> None:
 
 # --- the tables ------------------------------------------------------------------------
 
+
 def run(quick: bool = False) -> list[Table]:
     customers = 2_000 if quick else 10_000
     limit, period = 60, 10.0
@@ -171,23 +197,35 @@ def run(quick: bool = False) -> list[Table]:
     table = Table(
         f"customer_sync: {customers:,} customers, {changed} changed + {new} new rows, "
         f"{limit}/{period:g} s sliding window",
-        ["job", "requests", "seconds", "share of ceiling", "429s"])
-    table.add("sync_customers(create_missing=True)", f"{synced['requests']:,}",
-              f"{synced['seconds']:.1f}",
-              f"{synced['requests'] / synced['seconds'] / rate:.3f}", synced["rate_limited"])
-    table.add(f"update_customers, every row (projected from {sample:,})", f"{existing:,}",
-              f"{update_seconds:,.0f}",
-              f"{updated['requests'] / updated['seconds'] / rate:.3f}", "-")
+        ["job", "requests", "seconds", "share of ceiling", "429s"],
+    )
+    table.add(
+        "sync_customers(create_missing=True)",
+        f"{synced['requests']:,}",
+        f"{synced['seconds']:.1f}",
+        f"{synced['requests'] / synced['seconds'] / rate:.3f}",
+        synced["rate_limited"],
+    )
+    table.add(
+        f"update_customers, every row (projected from {sample:,})",
+        f"{existing:,}",
+        f"{update_seconds:,.0f}",
+        f"{updated['requests'] / updated['seconds'] / rate:.3f}",
+        "-",
+    )
     table.notes.append(
         f"sync actions: {synced['counts']}; {synced['pages']} list pages; "
-        f"strategy {synced['strategy']}")
+        f"strategy {synced['strategy']}"
+    )
     table.notes.append(
         f"requests {synced['requests']:,} vs target ≤ ⌈{customers:,}/100⌉ + {changed} + "
         f"{new} + a small constant = {target:,} + c: "
-        f"{'met' if synced['requests'] <= target + 5 else 'NOT met'}")
+        f"{'met' if synced['requests'] <= target + 5 else 'NOT met'}"
+    )
     table.notes.append(
         f"ratio: {existing / synced['requests']:.1f}× fewer requests, "
-        f"{update_seconds / synced['seconds']:.1f}× less time")
+        f"{update_seconds / synced['seconds']:.1f}× less time"
+    )
     big = 50_000
     big_changed, big_new = counts(big)
     big_sync = math.ceil(big / 100) + big_changed + big_new
@@ -195,23 +233,48 @@ def run(quick: bool = False) -> list[Table]:
     table.notes.append(
         f"projection, {big:,} customers at 120 requests/min: sync {big_sync:,} requests "
         f"≈ {big_sync / 2 / share / 60:.0f} min; update-customers {big - big_new:,} "
-        f"requests ≈ {(big - big_new) / 2 / 3600:.1f} h")
+        f"requests ≈ {(big - big_new) / 2 / 3600:.1f} h"
+    )
 
     mem_customers = 20_000 if quick else 100_000
     progress("customer_sync: memory, %d customers in the account", mem_customers)
     with fake_server(rate_limit="off", customers=mem_customers) as fake:
         out = subprocess.run(
-            [sys.executable, "-m", "benchmarks.customer_sync", "--child", str(mem_customers),
-             "--base-url", fake.base_url], check=True, capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.customer_sync",
+                "--child",
+                str(mem_customers),
+                "--base-url",
+                fake.base_url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
     mem = json.loads(out.stdout.strip().splitlines()[-1])
     per_customer = record_bytes()
-    memory = Table(f"customer_sync: memory of a sync over {mem_customers:,} customers "
-                   "(dry run, rate limit off)",
-                   ["customers", "unchanged", "RSS after warm-up MiB", "peak RSS MiB",
-                    "growth MiB", "bytes per customer (records + map)"])
-    memory.add(f"{mem_customers:,}", f"{int(mem['unchanged']):,}",
-               f"{mem['baseline_mib']:.1f}", f"{mem['peak_mib']:.1f}",
-               f"{mem['peak_mib'] - mem['baseline_mib']:.1f}", f"{per_customer:.0f}")
+    memory = Table(
+        f"customer_sync: memory of a sync over {mem_customers:,} customers "
+        "(dry run, rate limit off)",
+        [
+            "customers",
+            "unchanged",
+            "RSS after warm-up MiB",
+            "peak RSS MiB",
+            "growth MiB",
+            "bytes per customer (records + map)",
+        ],
+    )
+    memory.add(
+        f"{mem_customers:,}",
+        f"{int(mem['unchanged']):,}",
+        f"{mem['baseline_mib']:.1f}",
+        f"{mem['peak_mib']:.1f}",
+        f"{mem['peak_mib'] - mem['baseline_mib']:.1f}",
+        f"{per_customer:.0f}",
+    )
     memory.notes.append("the input is a generator: memory follows the account, not the input")
     return [table, memory]
 

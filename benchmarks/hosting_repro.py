@@ -60,11 +60,14 @@ def _outcome(status: int, body: bytes) -> str:
 def waitress_run(base_url: str) -> Counter[str]:
     """One run of the Flask/waitress case: outcomes of REQUESTS requests."""
     port = free_port()
-    env = {**os.environ, "HC_API_KEY": API_KEY, "HC_BASE_URL": base_url,
-           "PYTHONPATH": str(APPS)}
-    app = subprocess.Popen([sys.executable, str(APPS / "flask_app.py"), str(port)],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           start_new_session=True)
+    env = {**os.environ, "HC_API_KEY": API_KEY, "HC_BASE_URL": base_url, "PYTHONPATH": str(APPS)}
+    app = subprocess.Popen(
+        [sys.executable, str(APPS / "flask_app.py"), str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -133,9 +136,13 @@ def two_threads_run(base_url: str) -> Counter[str]:
 
 def loop_per_task() -> tuple[dict[str, Any], bool]:
     """apps/loop_per_task.py in a fresh process: its counts, and whether it printed leaks."""
-    run = subprocess.run([sys.executable, "-W", "always::ResourceWarning",
-                          str(APPS / "loop_per_task.py")], capture_output=True, text=True,
-                         timeout=120, check=False)
+    run = subprocess.run(
+        [sys.executable, "-W", "always::ResourceWarning", str(APPS / "loop_per_task.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     counts: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
     return counts, "nclosed" in run.stderr
 
@@ -143,9 +150,11 @@ def loop_per_task() -> tuple[dict[str, Any], bool]:
 def deadline_run(base_url: str) -> tuple[float, str, int]:
     """Seconds a get_customer(timeout=1.0) takes behind an exhausted RateLimit(2, 20.0),
     its outcome, and the requests the client sent for it."""
+
     async def main() -> tuple[float, str, int]:
-        async with hc.AsyncHelpCrunch(API_KEY, base_url=base_url,
-                                      rate_limit=hc.RateLimit(2, 20.0)) as client:
+        async with hc.AsyncHelpCrunch(
+            API_KEY, base_url=base_url, rate_limit=hc.RateLimit(2, 20.0)
+        ) as client:
             await client.get_customer(1)
             await client.get_customer(2)
             sent = client.stats.requests
@@ -173,27 +182,39 @@ def _failed(outcomes: Counter[str]) -> str:
 
 def run(quick: bool = False) -> list[Table]:
     runs = 1 if quick else 3
-    calls = Table(f"hosting_repro: failed calls of {REQUESTS:,} (one row per run)",
-                  ["case", "run", "failed calls"])
+    calls = Table(
+        f"hosting_repro: failed calls of {REQUESTS:,} (one row per run)",
+        ["case", "run", "failed calls"],
+    )
     with fake_server(rate_limit="off", customers=1000) as fake:
         for n in range(1, runs + 1):
             progress("Flask/waitress run %d/%d", n, runs)
-            calls.add("Flask + waitress (32 threads), one HelpCrunch", n,
-                      _failed(waitress_run(fake.base_url)))
+            calls.add(
+                "Flask + waitress (32 threads), one HelpCrunch",
+                n,
+                _failed(waitress_run(fake.base_url)),
+            )
         for n in range(1, runs + 1):
             progress("two threads run %d/%d", n, runs)
-            calls.add("2 threads, one HelpCrunch (thread_race.py)", n,
-                      _failed(two_threads_run(fake.base_url)))
+            calls.add(
+                "2 threads, one HelpCrunch (thread_race.py)",
+                n,
+                _failed(two_threads_run(fake.base_url)),
+            )
         progress("deadline behind an exhausted budget (up to ~21 s)")
         elapsed, outcome, sent = deadline_run(fake.base_url)
     progress("20 × asyncio.run")
     counts, leaked = loop_per_task()
     other = Table("hosting_repro: event loops and deadlines", ["case", "result"])
-    other.add("20 × asyncio.run, one module-level AsyncHelpCrunch",
-              f"{counts['done']} of 20 done; "
-              f"{'Unclosed session/connector printed' if leaked else 'nothing unclosed'}")
-    other.add("get_customer(timeout=1.0) behind an exhausted RateLimit(2, 20.0)",
-              f"{elapsed:.2f} s, {outcome}, {sent} request(s) sent for it")
+    other.add(
+        "20 × asyncio.run, one module-level AsyncHelpCrunch",
+        f"{counts['done']} of 20 done; "
+        f"{'Unclosed session/connector printed' if leaked else 'nothing unclosed'}",
+    )
+    other.add(
+        "get_customer(timeout=1.0) behind an exhausted RateLimit(2, 20.0)",
+        f"{elapsed:.2f} s, {outcome}, {sent} request(s) sent for it",
+    )
     return [calls, other]
 
 

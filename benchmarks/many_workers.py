@@ -45,8 +45,9 @@ WORKERS = 4
 WEIGHTS = (4, 3, 2, 1)  # tenths of the updates per worker
 
 
-def worker(index: int, base_url: str, limiter: tuple[str, Any], ids: list[int],
-           barrier: Any, results: Any) -> None:
+def worker(
+    index: int, base_url: str, limiter: tuple[str, Any], ids: list[int], barrier: Any, results: Any
+) -> None:
     """One process: ``update_customers`` over ``ids``; reports counts, CPU and times."""
     kind, arg = limiter
     warned: list[logging.LogRecord] = []
@@ -55,20 +56,26 @@ def worker(index: int, base_url: str, limiter: tuple[str, Any], ids: list[int],
     logging.getLogger("helpcrunch_async").addHandler(handler)
 
     async def job() -> dict[str, Any]:
-        limit: hc.RateLimiter = (hc.RedisRateLimit(**arg) if kind == "redis"
-                                 else hc.RateLimit(*arg))
-        async with hc.AsyncHelpCrunch(API_KEY, base_url=base_url, rate_limit=limit,
-                                      max_concurrency=8, max_retries=8) as client:
+        limit: hc.RateLimiter = hc.RedisRateLimit(**arg) if kind == "redis" else hc.RateLimit(*arg)
+        async with hc.AsyncHelpCrunch(
+            API_KEY, base_url=base_url, rate_limit=limit, max_concurrency=8, max_retries=8
+        ) as client:
             ok, cpu, counted = 0, 0.0, 0
             async for result in client.update_customers(
-                    (cid, {"name": f"Customer {cid}"}) for cid in ids):
+                (cid, {"name": f"Customer {cid}"}) for cid in ids
+            ):
                 ok += result.ok
                 if ok == 1:  # CPU from the first answer on: set-up and connecting left out
                     cpu, counted = time.process_time(), client.stats.requests
             s = client.stats
-            return {"ok": ok, "failed": len(ids) - ok, "rate_limited": s.rate_limited,
-                    "requests": s.requests, "cpu": time.process_time() - cpu,
-                    "cpu_requests": s.requests - counted}
+            return {
+                "ok": ok,
+                "failed": len(ids) - ok,
+                "rate_limited": s.rate_limited,
+                "requests": s.requests,
+                "cpu": time.process_time() - cpu,
+                "cpu_requests": s.requests - counted,
+            }
 
     barrier.wait(120)
     start = time.monotonic()
@@ -99,9 +106,22 @@ class Redis:
 
     def start(self) -> None:
         self._proc = subprocess.Popen(
-            [redis_server_path(), "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self._dir.name],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                redis_server_path(),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for _ in range(500):
             with contextlib.suppress(OSError):
                 if self.command("PING").startswith(b"+PONG"):
@@ -141,9 +161,14 @@ def redis_server() -> Iterator[Redis]:
         server.close()
 
 
-def run_variant(limiter: tuple[str, Any], n: int, budget: tuple[int, float],
-                redis: Redis | None, outage: tuple[float, float] | None,
-                weights: tuple[int, ...] = WEIGHTS) -> list[dict[str, Any]]:
+def run_variant(
+    limiter: tuple[str, Any],
+    n: int,
+    budget: tuple[int, float],
+    redis: Redis | None,
+    outage: tuple[float, float] | None,
+    weights: tuple[int, ...] = WEIGHTS,
+) -> list[dict[str, Any]]:
     ctx = multiprocessing.get_context("spawn")
     with fake_server(rate_limit=f"{budget[0]}/{budget[1]:g}", customers=n) as fake:
         barrier, results = ctx.Barrier(len(weights) + 1), ctx.Queue()
@@ -152,8 +177,13 @@ def run_variant(limiter: tuple[str, Any], n: int, budget: tuple[int, float],
             count = n * weight // sum(weights)
             ids = list(range(first, first + count))
             first += count
-            procs.append(ctx.Process(target=worker, daemon=True,
-                                     args=(i, fake.base_url, limiter, ids, barrier, results)))
+            procs.append(
+                ctx.Process(
+                    target=worker,
+                    daemon=True,
+                    args=(i, fake.base_url, limiter, ids, barrier, results),
+                )
+            )
             procs[-1].start()
         barrier.wait(120)
         if outage and redis:
@@ -177,13 +207,24 @@ def run(quick: bool = False) -> list[Table]:
     table = Table(
         f"many_workers: {WORKERS} processes (40/30/20/10 % of {n} updates) on one key, "
         f"a {budget[0]}/{budget[1]:g} s window",
-        ["variant", "done", "failed", "429s", "share of ceiling", "Redis calls/request",
-         "client CPU µs/request"])
+        [
+            "variant",
+            "done",
+            "failed",
+            "429s",
+            "share of ceiling",
+            "Redis calls/request",
+            "client CPU µs/request",
+        ],
+    )
     per_process = budget[0] // WORKERS
     variants: list[tuple[str, tuple[str, Any], bool]] = [
         (f"RateLimit({budget[0]}, {budget[1]:g}) per process", ("local", budget), False),
-        (f"RateLimit({per_process}, {budget[1]:g}) per process (split by hand)",
-         ("local", (per_process, budget[1])), False),
+        (
+            f"RateLimit({per_process}, {budget[1]:g}) per process (split by hand)",
+            ("local", (per_process, budget[1])),
+            False,
+        ),
         ("RedisRateLimit, one redis-server", ("redis", {}), False),
         ("RedisRateLimit, Redis killed from 1/3 to 2/3 of the run", ("redis", {}), True),
     ]
@@ -191,8 +232,13 @@ def run(quick: bool = False) -> list[Table]:
         progress("many_workers: %s", name)
         with redis_server() as redis:
             if kind == "redis":
-                arg = {"redis": redis.url, "requests": budget[0], "period": budget[1],
-                       "fallback_share": 1 / WORKERS, "retry_redis_after": 2.0}
+                arg = {
+                    "redis": redis.url,
+                    "requests": budget[0],
+                    "period": budget[1],
+                    "fallback_share": 1 / WORKERS,
+                    "retry_redis_after": 2.0,
+                }
             calls_before = redis.script_calls()
             window = (seconds / 3, 2 * seconds / 3) if outage else None
             outcomes = run_variant((kind, arg), n, budget, redis, window)
@@ -201,20 +247,31 @@ def run(quick: bool = False) -> list[Table]:
         requests = sum(o["requests"] for o in outcomes)
         cpu_requests = max(1, sum(o["cpu_requests"] for o in outcomes))
         elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
-        table.add(name, f"{done}/{n}", sum(o["failed"] for o in outcomes),
-                  sum(o["rate_limited"] for o in outcomes), f"{done / elapsed / rate:.3f}",
-                  "–" if kind == "local" else
-                  (f"{calls / requests:.2f}" if calls is not None else "(restarted)"),
-                  f"{sum(o['cpu'] for o in outcomes) / cpu_requests * 1e6:,.0f}")
+        table.add(
+            name,
+            f"{done}/{n}",
+            sum(o["failed"] for o in outcomes),
+            sum(o["rate_limited"] for o in outcomes),
+            f"{done / elapsed / rate:.3f}",
+            "–"
+            if kind == "local"
+            else (f"{calls / requests:.2f}" if calls is not None else "(restarted)"),
+            f"{sum(o['cpu'] for o in outcomes) / cpu_requests * 1e6:,.0f}",
+        )
         if outage:
             table.notes.append(
                 f"Redis killed: {sum(o['warnings'] for o in outcomes)} fallback warnings "
-                f"from {WORKERS} processes (one each at most)")
-    table.notes.append("share of ceiling: updates done / (last end - first start) / "
-                       "(limit / period); RedisRateLimit keeps 3 % of the period (at least "
-                       "100 ms) as headroom, so its best is 0.97")
-    table.notes.append("client CPU: the workers' process time from each one's first answer "
-                       "to its end, over the requests sent meanwhile (start-up left out)")
+                f"from {WORKERS} processes (one each at most)"
+            )
+    table.notes.append(
+        "share of ceiling: updates done / (last end - first start) / "
+        "(limit / period); RedisRateLimit keeps 3 % of the period (at least "
+        "100 ms) as headroom, so its best is 0.97"
+    )
+    table.notes.append(
+        "client CPU: the workers' process time from each one's first answer "
+        "to its end, over the requests sent meanwhile (start-up left out)"
+    )
     return [table, run_scaled_down(quick)]
 
 
@@ -231,31 +288,47 @@ def run_scaled_down(quick: bool = False) -> Table:
     table = Table(
         f"many_workers, scaled down: {n} updates on one key (2 processes: 60/40 %), "
         f"a {SCALED[0]}/{SCALED[1]:g} s window, {runs} runs",
-        ["variant", "done (all runs)", "429s in each run", "share of ceiling (median)"])
+        ["variant", "done (all runs)", "429s in each run", "share of ceiling (median)"],
+    )
     variants: list[tuple[str, str, tuple[int, ...]]] = [
         (f"RedisRateLimit({SCALED[0]}, {SCALED[1]:g}), one redis-server", "redis", (3, 2)),
-        (f"RateLimit({SCALED[0] // 2}, {SCALED[1]:g}) per process (split by hand)", "local",
-         (3, 2)),
-        (f"RateLimit({SCALED[0]}, {SCALED[1]:g}) in one process (the whole budget)", "local",
-         (1,)),
+        (
+            f"RateLimit({SCALED[0] // 2}, {SCALED[1]:g}) per process (split by hand)",
+            "local",
+            (3, 2),
+        ),
+        (f"RateLimit({SCALED[0]}, {SCALED[1]:g}) in one process (the whole budget)", "local", (1,)),
     ]
     for name, kind, weights in variants:
         progress("many_workers (scaled down): %s", name)
         done, limited, shares = 0, [], []
         for _ in range(runs):
             with redis_server() as redis:
-                arg: Any = ({"redis": redis.url, "requests": SCALED[0], "period": SCALED[1],
-                             "fallback_share": 0.5} if kind == "redis"
-                            else (SCALED[0] // len(weights), SCALED[1]))
+                arg: Any = (
+                    {
+                        "redis": redis.url,
+                        "requests": SCALED[0],
+                        "period": SCALED[1],
+                        "fallback_share": 0.5,
+                    }
+                    if kind == "redis"
+                    else (SCALED[0] // len(weights), SCALED[1])
+                )
                 outcomes = run_variant((kind, arg), n, SCALED, redis, None, weights=weights)
             done += sum(o["ok"] for o in outcomes)
             limited.append(sum(o["rate_limited"] for o in outcomes))
             elapsed = max(o["end"] for o in outcomes) - min(o["start"] for o in outcomes)
             shares.append(sum(o["ok"] for o in outcomes) / elapsed / (SCALED[0] / SCALED[1]))
-        table.add(name, f"{done}/{n * runs}", ", ".join(map(str, limited)),
-                  f"{sorted(shares)[len(shares) // 2]:.3f}")
-    table.notes.append("each run on a fresh fake server (an exact 20-per-2-s sliding window) "
-                       "and a fresh redis-server")
+        table.add(
+            name,
+            f"{done}/{n * runs}",
+            ", ".join(map(str, limited)),
+            f"{sorted(shares)[len(shares) // 2]:.3f}",
+        )
+    table.notes.append(
+        "each run on a fresh fake server (an exact 20-per-2-s sliding window) "
+        "and a fresh redis-server"
+    )
     return table
 
 

@@ -29,19 +29,21 @@ def _peak_mib() -> float:
 
 
 async def _job(base: str, n: int) -> dict[str, float]:
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                                  max_concurrency=16) as client:
+    async with hc.AsyncHelpCrunch(
+        API_KEY, base_url=base, rate_limit=None, max_concurrency=16
+    ) as client:
         await client.update_customer(1, name="warm-up")
         baseline = _peak_mib()
         ok = 0
         start = time.perf_counter()
-        gen = ((i % CUSTOMERS + 1, {"name": f"Customer {i}", "custom_data": {"seq": i}})
-               for i in range(n))
+        gen = (
+            (i % CUSTOMERS + 1, {"name": f"Customer {i}", "custom_data": {"seq": i}})
+            for i in range(n)
+        )
         async for result in client.update_customers(gen):
             ok += result.ok
         elapsed = time.perf_counter() - start
-    return {"n": n, "ok": ok, "baseline_mib": baseline, "peak_mib": _peak_mib(),
-            "seconds": elapsed}
+    return {"n": n, "ok": ok, "baseline_mib": baseline, "peak_mib": _peak_mib(), "seconds": elapsed}
 
 
 def child(n: int, base: str) -> None:
@@ -55,23 +57,38 @@ def run(quick: bool = False) -> list[Table]:
         for n in sizes:
             progress("memory: %d updates in a fresh process", n)
             out = subprocess.run(
-                [sys.executable, "-m", "benchmarks.memory", "--child", str(n),
-                 "--base-url", fake.base_url],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "benchmarks.memory",
+                    "--child",
+                    str(n),
+                    "--base-url",
+                    fake.base_url,
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
             figures.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    table = Table("memory: peak RSS of update_customers over a generator (rate limit off, "
-                  "concurrency 16)",
-                  ["updates", "ok", "RSS after warm-up MiB", "peak RSS MiB", "job growth MiB",
-                   "updates/s"])
+    table = Table(
+        "memory: peak RSS of update_customers over a generator (rate limit off, concurrency 16)",
+        ["updates", "ok", "RSS after warm-up MiB", "peak RSS MiB", "job growth MiB", "updates/s"],
+    )
     for f in figures:
-        table.add(f"{int(f['n']):,}", f"{int(f['ok']):,}", f"{f['baseline_mib']:.1f}",
-                  f"{f['peak_mib']:.1f}", f"{f['peak_mib'] - f['baseline_mib']:.1f}",
-                  f"{f['n'] / f['seconds']:,.0f}")
+        table.add(
+            f"{int(f['n']):,}",
+            f"{int(f['ok']):,}",
+            f"{f['baseline_mib']:.1f}",
+            f"{f['peak_mib']:.1f}",
+            f"{f['peak_mib'] - f['baseline_mib']:.1f}",
+            f"{f['n'] / f['seconds']:,.0f}",
+        )
     small, large = figures[0], figures[-1]
     table.notes.append(
         f"peak RSS {int(large['n']):,} / {int(small['n']):,} updates: "
-        f"{large['peak_mib'] / small['peak_mib']:.3f}× (flat in N means ≈ 1.00×)")
+        f"{large['peak_mib'] / small['peak_mib']:.3f}× (flat in N means ≈ 1.00×)"
+    )
     return [table]
 
 

@@ -33,18 +33,27 @@ HEADERS = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/js
 
 
 def updates(n: int, customers: int) -> object:
-    return ((i % customers + 1, {"name": f"Customer {i}", "custom_data": {"seq": i}})
-            for i in range(n))
+    return (
+        (i % customers + 1, {"name": f"Customer {i}", "custom_data": {"seq": i}}) for i in range(n)
+    )
 
 
-async def sdk_job(base: str, n: int, customers: int, limit: int, period: float,
-                  batch: bool) -> tuple[int, float, int]:
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=hc.RateLimit(limit, period),
-                                  max_concurrency=16, max_retries=4) as client:
+async def sdk_job(
+    base: str, n: int, customers: int, limit: int, period: float, batch: bool
+) -> tuple[int, float, int]:
+    async with hc.AsyncHelpCrunch(
+        API_KEY,
+        base_url=base,
+        rate_limit=hc.RateLimit(limit, period),
+        max_concurrency=16,
+        max_retries=4,
+    ) as client:
         ok = 0
         start = time.perf_counter()
-        async for result in client.update_customers(updates(n, customers),  # type: ignore[arg-type]
-                                                    batch=batch):
+        async for result in client.update_customers(
+            updates(n, customers),  # type: ignore[arg-type]
+            batch=batch,
+        ):
             ok += result.ok
         return ok, time.perf_counter() - start, client.stats.rate_limited
 
@@ -52,6 +61,7 @@ async def sdk_job(base: str, n: int, customers: int, limit: int, period: float,
 async def naive_job(base: str, n: int, customers: int) -> tuple[int, float, int]:
     too_many = 0
     async with aiohttp.ClientSession(headers=HEADERS) as session:
+
         async def one(i: int) -> bool:
             nonlocal too_many
             url = f"{base}/customers/{i % customers + 1}"
@@ -74,10 +84,18 @@ def run(quick: bool = False) -> list[Table]:
     rate = limit / period
     n_single = int(rate * seconds)
     n_batch = n_single * 10
-    table = Table(f"rate_ceiling: bulk job against a {limit}/{period:g} s sliding window "
-                  f"(~{seconds} s each)",
-                  ["variant", "customers", "seconds", "customers/s", "ceiling/s",
-                   "fraction of ceiling", "429s"])
+    table = Table(
+        f"rate_ceiling: bulk job against a {limit}/{period:g} s sliding window (~{seconds} s each)",
+        [
+            "variant",
+            "customers",
+            "seconds",
+            "customers/s",
+            "ceiling/s",
+            "fraction of ceiling",
+            "429s",
+        ],
+    )
     jobs = [
         ("update_customers, RateLimit", n_single, False, False),
         ("update_customers, RateLimit, batch=True", n_batch, True, False),
@@ -90,17 +108,26 @@ def run(quick: bool = False) -> list[Table]:
                 ok, elapsed, too_many = asyncio.run(naive_job(fake.base_url, n, n))
             else:
                 ok, elapsed, too_many = asyncio.run(
-                    sdk_job(fake.base_url, n, n, limit, period, batch))
+                    sdk_job(fake.base_url, n, n, limit, period, batch)
+                )
         ceiling = rate * (10 if batch else 1)
-        table.add(name, f"{ok}/{n}", f"{elapsed:.1f}", f"{ok / elapsed:.2f}", f"{ceiling:g}",
-                  f"{ok / elapsed / ceiling:.3f}", too_many)
+        table.add(
+            name,
+            f"{ok}/{n}",
+            f"{elapsed:.1f}",
+            f"{ok / elapsed:.2f}",
+            f"{ceiling:g}",
+            f"{ok / elapsed / ceiling:.3f}",
+            too_many,
+        )
     best = period * (math.ceil(n_single / limit) - 1)
     table.notes.append("target: ≥ 0.97 of the ceiling with zero 429s (SDK rows)")
     table.notes.append(
         f"a job starting on an empty window can finish {n_single} requests in "
         f"{best:g} s at best (a full burst every window: "
         f"{n_single / best / rate:.2f} of the steady ceiling) — the room the naive loop "
-        f"uses, at the price of its 429s")
+        f"uses, at the price of its 429s"
+    )
     return [table]
 
 

@@ -56,16 +56,23 @@ async def _rounds(base: str, customers: int, rounds: int) -> tuple[dict[str, lis
         nonlocal events
         events += 1
 
-    hooks = hc.EventHooks(on_request=count, on_response=count, on_retry=count,
-                          on_rate_limit_wait=count)
-    items = [(1 + i % customers, {"name": f"Customer {i}", "custom_data": {"n": i}})
-             for i in range(CHUNK)]
+    hooks = hc.EventHooks(
+        on_request=count, on_response=count, on_retry=count, on_rate_limit_wait=count
+    )
+    items = [
+        (1 + i % customers, {"name": f"Customer {i}", "custom_data": {"n": i}})
+        for i in range(CHUNK)
+    ]
     sem = asyncio.Semaphore(CONCURRENCY)
     spans = 0
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                                  max_concurrency=CONCURRENCY) as plain, \
-            hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                               max_concurrency=CONCURRENCY, event_hooks=hooks) as hooked:
+    async with (
+        hc.AsyncHelpCrunch(
+            API_KEY, base_url=base, rate_limit=None, max_concurrency=CONCURRENCY
+        ) as plain,
+        hc.AsyncHelpCrunch(
+            API_KEY, base_url=base, rate_limit=None, max_concurrency=CONCURRENCY, event_hooks=hooks
+        ) as hooked,
+    ):
 
         def calls(client: hc.AsyncHelpCrunch) -> Callable[[], Awaitable[int]]:
             async def one(cid: int, fields: Any) -> int:
@@ -75,6 +82,7 @@ async def _rounds(base: str, customers: int, rounds: int) -> tuple[dict[str, lis
 
             async def run() -> int:
                 return sum(await asyncio.gather(*(one(cid, f) for cid, f in items)))
+
             return run
 
         jobs = {"off": (plain, None), "traced": (plain, provider), "hooked": (hooked, None)}
@@ -96,8 +104,9 @@ async def _rounds(base: str, customers: int, rounds: int) -> tuple[dict[str, lis
                     samples[name].append(cpu / CHUNK * 1e6)
     provider.shutdown()
     if spans != CHUNK * (rounds + 1) or events != 2 * CHUNK * (rounds + 1):
-        raise RuntimeError(f"expected a span and two hook events per call: {spans} spans, "
-                           f"{events} events")
+        raise RuntimeError(
+            f"expected a span and two hook events per call: {spans} spans, {events} events"
+        )
     return samples, spans
 
 
@@ -105,25 +114,33 @@ def run(quick: bool = False) -> list[Table]:
     rounds, customers = (15, 500) if quick else (150, 2000)
     split = split_cpus()
     server_cpus, client_cpus = split if split is not None else (None, None)
-    with fake_server(rate_limit="off", customers=customers, cpus=server_cpus) as fake, \
-            pinned(client_cpus):
+    with (
+        fake_server(rate_limit="off", customers=customers, cpus=server_cpus) as fake,
+        pinned(client_cpus),
+    ):
         progress("tracing: %d rounds of %d calls per variant", rounds, CHUNK)
         samples, _ = asyncio.run(_rounds(fake.base_url, customers, rounds))
-    table = Table(f"tracing: client CPU per update_customer, rounds of {CHUNK} calls per "
-                  f"variant alternating, {rounds} rounds",
-                  ["variant", "CPU µs/call", "overhead µs/call: median of rounds",
-                   "middle half of rounds"])
+    table = Table(
+        f"tracing: client CPU per update_customer, rounds of {CHUNK} calls per "
+        f"variant alternating, {rounds} rounds",
+        ["variant", "CPU µs/call", "overhead µs/call: median of rounds", "middle half of rounds"],
+    )
     off = samples["off"]
     for name in VARIANTS:
         extra = sorted(v - o for v, o in zip(samples[name], off, strict=True))
-        table.add(name, fmt(median(samples[name])),
-                  "—" if name == "off" else f"{median(extra):+.1f}",
-                  "—" if name == "off" else
-                  f"{extra[len(extra) // 4]:+.1f} to {extra[3 * len(extra) // 4]:+.1f}")
-    table.notes.append("overhead: each round's CPU per call minus the 'off' round's just "
-                       "before it")
-    table.notes.append("traced: SDK TracerProvider + SimpleSpanProcessor + "
-                       "InMemorySpanExporter; hooked: a trivial function on all four hooks")
+        table.add(
+            name,
+            fmt(median(samples[name])),
+            "—" if name == "off" else f"{median(extra):+.1f}",
+            "—"
+            if name == "off"
+            else f"{extra[len(extra) // 4]:+.1f} to {extra[3 * len(extra) // 4]:+.1f}",
+        )
+    table.notes.append("overhead: each round's CPU per call minus the 'off' round's just before it")
+    table.notes.append(
+        "traced: SDK TracerProvider + SimpleSpanProcessor + "
+        "InMemorySpanExporter; hooked: a trivial function on all four hooks"
+    )
     return [table]
 
 

@@ -128,7 +128,9 @@ def __getattr__(name: str) -> Any:
                 raise
             raise ImportError(
                 "helpcrunch_async.RedisRateLimit needs the redis package: "
-                "pip install 'helpcrunch-async[redis]'", name="redis") from exc
+                "pip install 'helpcrunch-async[redis]'",
+                name="redis",
+            ) from exc
         return RedisRateLimit
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

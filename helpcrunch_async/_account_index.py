@@ -27,7 +27,12 @@ from typing import Generic, Literal, Protocol, TypeAlias, TypeVar
 from ._paging import MAX_PAGE_SIZE
 
 __all__ = [
-    "AccountIndex", "Ambiguous", "MatchField", "key_of", "list_pages", "match_key",
+    "AccountIndex",
+    "Ambiguous",
+    "MatchField",
+    "key_of",
+    "list_pages",
+    "match_key",
     "search_is_cheaper",
 ]
 

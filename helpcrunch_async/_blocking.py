@@ -105,8 +105,10 @@ class HelpCrunch(BlockingManyCustomers):
         self._key = _Secret(resolve_api_key(api_key))  # a forked child must not re-read env
         self._options: dict[str, Any] = {
             # resolved now: a forked child must not read the environment again
-            "base_url": str(resolve_base_url(base_url)), "timeout": timeout,
-            "max_retries": max_retries, "max_retry_after": max_retry_after,
+            "base_url": str(resolve_base_url(base_url)),
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "max_retry_after": max_retry_after,
             "rate_limit": rate_limit,
             "max_concurrency": max_concurrency,
             "event_hooks": event_hooks,
@@ -201,8 +203,11 @@ class HelpCrunch(BlockingManyCustomers):
         Example:
             >>> client.update_customer(1568834, email=None)  # doctest: +SKIP
         """
-        return self._run(lambda: self._async.update_customer(
-            customer_id, update, timeout=timeout, max_retries=max_retries, **fields))
+        return self._run(
+            lambda: self._async.update_customer(
+                customer_id, update, timeout=timeout, max_retries=max_retries, **fields
+            )
+        )
 
     def replace_customer(
         self,
@@ -218,8 +223,11 @@ class HelpCrunch(BlockingManyCustomers):
         **Every field left out is set to null**; see
         :meth:`AsyncHelpCrunch.replace_customer`.
         """
-        return self._run(lambda: self._async.replace_customer(
-            customer_id, update, timeout=timeout, max_retries=max_retries))
+        return self._run(
+            lambda: self._async.replace_customer(
+                customer_id, update, timeout=timeout, max_retries=max_retries
+            )
+        )
 
     def create_customer(
         self,
@@ -235,8 +243,11 @@ class HelpCrunch(BlockingManyCustomers):
         Never re-sent once it may have arrived; see
         :meth:`AsyncHelpCrunch.create_customer`.
         """
-        return self._run(lambda: self._async.create_customer(
-            update, timeout=timeout, max_retries=max_retries, **fields))
+        return self._run(
+            lambda: self._async.create_customer(
+                update, timeout=timeout, max_retries=max_retries, **fields
+            )
+        )
 
     def get_customer(
         self,
@@ -250,8 +261,9 @@ class HelpCrunch(BlockingManyCustomers):
 
         See :meth:`AsyncHelpCrunch.get_customer`.
         """
-        return self._run(lambda: self._async.get_customer(
-            customer_id, timeout=timeout, max_retries=max_retries))
+        return self._run(
+            lambda: self._async.get_customer(customer_id, timeout=timeout, max_retries=max_retries)
+        )
 
     def delete_customer(
         self,
@@ -268,8 +280,11 @@ class HelpCrunch(BlockingManyCustomers):
         Example:
             >>> client.delete_customer(1568834)  # doctest: +SKIP
         """
-        self._run(lambda: self._async.delete_customer(
-            customer_id, timeout=timeout, max_retries=max_retries))
+        self._run(
+            lambda: self._async.delete_customer(
+                customer_id, timeout=timeout, max_retries=max_retries
+            )
+        )
 
     def tag_customer(
         self,
@@ -287,8 +302,11 @@ class HelpCrunch(BlockingManyCustomers):
         Example:
             >>> c = client.tag_customer(1568834, ["vip"])  # doctest: +SKIP
         """
-        return self._run(lambda: self._async.tag_customer(
-            customer_id, tags, timeout=timeout, max_retries=max_retries))
+        return self._run(
+            lambda: self._async.tag_customer(
+                customer_id, tags, timeout=timeout, max_retries=max_retries
+            )
+        )
 
     def untag_customer(
         self,
@@ -307,5 +325,8 @@ class HelpCrunch(BlockingManyCustomers):
         Example:
             >>> c = client.untag_customer(1568834, ["vip"])  # doctest: +SKIP
         """
-        return self._run(lambda: self._async.untag_customer(
-            customer_id, tags, timeout=timeout, max_retries=max_retries))
+        return self._run(
+            lambda: self._async.untag_customer(
+                customer_id, tags, timeout=timeout, max_retries=max_retries
+            )
+        )

@@ -56,8 +56,13 @@ class BlockingManyCustomers:
             ...     print(c.id)
         """
         pager = self._client().list_customers(
-            sort=sort, order=order, page_size=page_size, limit=limit, timeout=timeout,
-            max_retries=max_retries)
+            sort=sort,
+            order=order,
+            page_size=page_size,
+            limit=limit,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
         return CustomerPager(pager, self._iterate(pager))
 
     def search_customers(
@@ -80,8 +85,15 @@ class BlockingManyCustomers:
             ...     print(c.id)
         """
         pager = self._client().search_customers(
-            *filters, match=match, sort=sort, order=order, page_size=page_size, limit=limit,
-            timeout=timeout, max_retries=max_retries)
+            *filters,
+            match=match,
+            sort=sort,
+            order=order,
+            page_size=page_size,
+            limit=limit,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
         return CustomerPager(pager, self._iterate(pager))
 
     def find_customer(
@@ -100,8 +112,11 @@ class BlockingManyCustomers:
         Example:
             >>> c = client.find_customer(email="ann@example.com")  # doctest: +SKIP
         """
-        return self._run(lambda: self._async.find_customer(
-            user_id=user_id, email=email, timeout=timeout, max_retries=max_retries))
+        return self._run(
+            lambda: self._async.find_customer(
+                user_id=user_id, email=email, timeout=timeout, max_retries=max_retries
+            )
+        )
 
     def update_customers(
         self,
@@ -128,8 +143,13 @@ class BlockingManyCustomers:
             0 True
         """
         agen = self._client().update_customers(
-            updates, max_concurrency=max_concurrency, ordered=ordered, replace=replace,
-            batch=batch, batch_fallback=batch_fallback, timeout=timeout,
+            updates,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+            replace=replace,
+            batch=batch,
+            batch_fallback=batch_fallback,
+            timeout=timeout,
             max_retries=max_retries,
         )
 
@@ -164,9 +184,16 @@ class BlockingManyCustomers:
             updated {'name': ('Anne', 'Ann')}
         """
         job = self._client().sync_customers(
-            rows, match=match, create_missing=create_missing, exact_tags=exact_tags,
-            dry_run=dry_run, strategy=strategy, max_concurrency=max_concurrency,
-            ordered=ordered, timeout=timeout, max_retries=max_retries,
+            rows,
+            match=match,
+            create_missing=create_missing,
+            exact_tags=exact_tags,
+            dry_run=dry_run,
+            strategy=strategy,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+            timeout=timeout,
+            max_retries=max_retries,
         )
         return self._iterate(job)  # arguments were checked above, before any iteration
 
@@ -176,6 +203,7 @@ class BlockingManyCustomers:
         While the iterator is open the loop keeps running in the background, so the
         job's requests go on between results. Closing it early closes the job.
         """
+
         async def step() -> T | _Exhausted:
             try:
                 return await anext(agen)

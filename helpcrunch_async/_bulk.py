@@ -53,7 +53,13 @@ from ._retry import check_max_retries
 from ._validation import check_customer_id, check_flags
 
 __all__ = [
-    "BATCH_SIZE", "BulkItem", "BulkJob", "BulkResult", "batch_outcomes", "bulk_update", "run_bulk",
+    "BATCH_SIZE",
+    "BulkItem",
+    "BulkJob",
+    "BulkResult",
+    "batch_outcomes",
+    "bulk_update",
+    "run_bulk",
 ]
 
 BATCH_SIZE = 10
@@ -65,9 +71,7 @@ BulkItem: TypeAlias = tuple[int | str, CustomerUpdate | Mapping[str, Any]]
 # The update of an item goes out as its JSON object (update_to_json / fields_to_json).
 SendOne = Callable[[int, dict[str, Any]], Awaitable[tuple[Customer, int]]]
 BatchOutcome: TypeAlias = "Customer | BatchItemError | None"
-SendBatch = Callable[
-    [list[tuple[int, dict[str, Any]]]], Awaitable[tuple[list[BatchOutcome], int]]
-]
+SendBatch = Callable[[list[tuple[int, dict[str, Any]]]], Awaitable[tuple[list[BatchOutcome], int]]]
 
 
 @attrs.frozen(kw_only=True)
@@ -96,8 +100,6 @@ class BulkResult:
     customer: Customer | None = None
     error: HelpCrunchError | None = None
     attempts: int = 0
-
-
 
 
 class BulkJob:
@@ -145,6 +147,7 @@ class BulkJob:
         """
         self._engine.stop()
 
+
 _Prepared: TypeAlias = "tuple[int, int | str, int, dict[str, Any]]"  # index, given id, id, JSON
 
 
@@ -188,10 +191,12 @@ async def _one(send_one: SendOne, prepared: _Prepared) -> list[BulkResult]:
         customer, attempts = await send_one(cid, payload)
     except Exception as exc:  # every failure becomes this item's result
         error, attempts = item_failure(exc)
-        return [BulkResult(index=index, customer_id=given, ok=False, error=error,
-                           attempts=attempts)]
-    return [BulkResult(index=index, customer_id=given, ok=True, customer=customer,
-                       attempts=attempts)]
+        return [
+            BulkResult(index=index, customer_id=given, ok=False, error=error, attempts=attempts)
+        ]
+    return [
+        BulkResult(index=index, customer_id=given, ok=True, customer=customer, attempts=attempts)
+    ]
 
 
 async def _batch(
@@ -204,12 +209,14 @@ async def _batch(
             singles = await asyncio.gather(*(_one(send_one, p) for p in chunk))
             return [r for results in singles for r in results]
         error, attempts = item_failure(exc)
-        return [BulkResult(index=p[0], customer_id=p[1], ok=False, error=error,
-                           attempts=attempts) for p in chunk]
+        return [
+            BulkResult(index=p[0], customer_id=p[1], ok=False, error=error, attempts=attempts)
+            for p in chunk
+        ]
     return [
         BulkResult(index=p[0], customer_id=p[1], ok=False, error=c, attempts=attempts)
-        if isinstance(c, BatchItemError) else
-        BulkResult(index=p[0], customer_id=p[1], ok=True, customer=c, attempts=attempts)
+        if isinstance(c, BatchItemError)
+        else BulkResult(index=p[0], customer_id=p[1], ok=True, customer=c, attempts=attempts)
         for p, c in zip(chunk, customers, strict=True)
     ]
 
@@ -227,8 +234,7 @@ def _refused_whole(exc: BaseException) -> bool:
     (the key is bad: every single request would fail the same way) nor 429 (the
     requestor already waited and retried it).
     """
-    return (isinstance(exc, APIError) and 400 <= exc.status < 500
-            and exc.status not in _KEY_OR_LIMIT)
+    return isinstance(exc, APIError) and 400 <= exc.status < 500 and exc.status not in _KEY_OR_LIMIT
 
 
 def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcome]:
@@ -248,7 +254,10 @@ def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcom
 
     def failed(cid: int, problem: str, entry: Any, details: tuple[Any, ...] = ()) -> Any:
         return BatchItemError(
-            status=200, method="PUT", path=path, errors=details,
+            status=200,
+            method="PUT",
+            path=path,
+            errors=details,
             body=_entry_text(entry),
             message=f"{problem}: the update of customer {cid} is not confirmed",
         )
@@ -258,18 +267,20 @@ def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcom
     if not isinstance(data, list):
         details = error_details_of(data)
         if details:
-            return [failed(cid, "the batch response reports errors", data, details)
-                    for cid in ids]
+            return [failed(cid, "the batch response reports errors", data, details) for cid in ids]
         return [None] * count
     if len(data) != count:
-        return [failed(cid, f"the batch response has {len(data)} entries for {count} items",
-                       None) for cid in ids]
+        return [
+            failed(cid, f"the batch response has {len(data)} entries for {count} items", None)
+            for cid in ids
+        ]
     out: list[BatchOutcome] = []
     for position, (entry, cid) in enumerate(zip(data, ids, strict=True)):
         details = error_details_of(entry)
         if details:
-            out.append(failed(cid, "HelpCrunch reported an error for this batch item",
-                              entry, details))
+            out.append(
+                failed(cid, "HelpCrunch reported an error for this batch item", entry, details)
+            )
             continue
         try:
             customer = customer_from_json(entry)
@@ -277,14 +288,24 @@ def batch_outcomes(data: Any, ids: Sequence[int], path: str) -> list[BatchOutcom
             if isinstance(entry, dict) and entry.get("id") == cid:
                 out.append(None)  # it is this customer, in a shape we cannot read
             else:
-                out.append(failed(cid, f"entry {position} of the batch response is not a "
-                                       f"customer ({exc})", entry))
+                out.append(
+                    failed(
+                        cid,
+                        f"entry {position} of the batch response is not a customer ({exc})",
+                        entry,
+                    )
+                )
             continue
         if customer.id == cid:
             out.append(customer)
         else:
-            out.append(failed(cid, f"entry {position} of the batch response is customer "
-                                   f"{customer.id}, not {cid}", entry))
+            out.append(
+                failed(
+                    cid,
+                    f"entry {position} of the batch response is customer {customer.id}, not {cid}",
+                    entry,
+                )
+            )
     return out
 
 
@@ -318,23 +339,42 @@ def bulk_update(
     batch_path = f"{requestor.base_path}/customers/batch"
 
     def send_one(cid: int, payload: dict[str, Any]) -> Awaitable[tuple[Customer, int]]:
-        return requestor.request(method, f"/customers/{cid}", customer_from_json,
-                                 body=encode_body(payload), timeout=timeout,
-                                 max_retries=max_retries, counted=True, call="update_customers")
+        return requestor.request(
+            method,
+            f"/customers/{cid}",
+            customer_from_json,
+            body=encode_body(payload),
+            timeout=timeout,
+            max_retries=max_retries,
+            counted=True,
+            call="update_customers",
+        )
 
-    def send_batch(items: list[tuple[int, dict[str, Any]]],
-                   ) -> Awaitable[tuple[list[BatchOutcome], int]]:
+    def send_batch(
+        items: list[tuple[int, dict[str, Any]]],
+    ) -> Awaitable[tuple[list[BatchOutcome], int]]:
         body = encode_body([{"customer": cid, **payload} for cid, payload in items])
         ids = [cid for cid, _ in items]
         return requestor.request(
-            "PUT", "/customers/batch", lambda data: batch_outcomes(data, ids, batch_path),
-            body=body, timeout=timeout, max_retries=max_retries, counted=True,
-            call="update_customers")
+            "PUT",
+            "/customers/batch",
+            lambda data: batch_outcomes(data, ids, batch_path),
+            body=body,
+            timeout=timeout,
+            max_retries=max_retries,
+            counted=True,
+            call="update_customers",
+        )
 
-    return run_bulk(InputSource(updates), send_one=send_one,
-                    send_batch=send_batch if batch else None,
-                    max_concurrency=max_concurrency, ordered=ordered,
-                    batch_fallback=batch_fallback, replace=replace)
+    return run_bulk(
+        InputSource(updates),
+        send_one=send_one,
+        send_batch=send_batch if batch else None,
+        max_concurrency=max_concurrency,
+        ordered=ordered,
+        batch_fallback=batch_fallback,
+        replace=replace,
+    )
 
 
 def run_bulk(
@@ -368,9 +408,15 @@ def run_bulk(
     def unsent(p: _Prepared, error: HelpCrunchError) -> BulkResult:
         return BulkResult(index=p[0], customer_id=p[1], ok=False, error=error)
 
-    return BulkJob(JobEngine(
-        updates, prepare=lambda index, item: _prepare(index, item, replace),
-        result_type=BulkResult, start=start, unsent=unsent,
-        chunk_size=BATCH_SIZE if send_batch is not None else 1,
-        max_concurrency=max_concurrency, ordered=ordered,
-    ))
+    return BulkJob(
+        JobEngine(
+            updates,
+            prepare=lambda index, item: _prepare(index, item, replace),
+            result_type=BulkResult,
+            start=start,
+            unsent=unsent,
+            chunk_size=BATCH_SIZE if send_batch is not None else 1,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+        )
+    )

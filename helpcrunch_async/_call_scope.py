@@ -38,8 +38,14 @@ from ._exceptions import APITimeoutError, HelpCrunchError
 T = TypeVar("T")
 
 __all__ = [
-    "DEADLINE_SLACK", "SCOPE", "JobTask", "NotSent", "as_job_task", "deadline_scope",
-    "not_sent_in_time", "shortened",
+    "DEADLINE_SLACK",
+    "SCOPE",
+    "JobTask",
+    "NotSent",
+    "as_job_task",
+    "deadline_scope",
+    "not_sent_in_time",
+    "shortened",
 ]
 
 
@@ -104,7 +110,8 @@ def shortened(timeout: aiohttp.ClientTimeout, left: float) -> aiohttp.ClientTime
     left = max(left, 0.001)
     connect = timeout.connect
     return attrs.evolve(
-        timeout, total=left, connect=left if connect is None else min(connect, left))
+        timeout, total=left, connect=left if connect is None else min(connect, left)
+    )
 
 
 class NotSent(Exception):  # a carrier, never seen outside the requestor
@@ -116,13 +123,20 @@ class NotSent(Exception):  # a carrier, never seen outside the requestor
         self.error = error
 
 
-def not_sent_in_time(method: str, path: str, attempt: int,
-                      last_error: HelpCrunchError | None, what: str) -> NotSent:
+def not_sent_in_time(
+    method: str, path: str, attempt: int, last_error: HelpCrunchError | None, what: str
+) -> NotSent:
     """The end of a call whose next attempt could not be sent before its deadline: the
     previous attempt's error, or, for the first, an :class:`APITimeoutError`."""
     if last_error is not None:
         return NotSent(last_error)
-    return NotSent(APITimeoutError(
-        f"timed out waiting for {what}: it allows no request before the call's deadline "
-        "(its timeout); nothing was sent", method=method, path=path, attempts=0,
-        maybe_sent=False))
+    return NotSent(
+        APITimeoutError(
+            f"timed out waiting for {what}: it allows no request before the call's deadline "
+            "(its timeout); nothing was sent",
+            method=method,
+            path=path,
+            attempts=0,
+            maybe_sent=False,
+        )
+    )

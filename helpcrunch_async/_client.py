@@ -92,21 +92,33 @@ class AsyncHelpCrunch(ManyCustomers):
         event_hooks: EventHooks | None = None,
     ) -> None:
         options = client_options(
-            api_key, base_url=base_url, timeout=timeout, max_retries=max_retries,
-            max_retry_after=max_retry_after, rate_limit=rate_limit,
-            max_concurrency=max_concurrency, event_hooks=event_hooks)
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_after=max_retry_after,
+            rate_limit=rate_limit,
+            max_concurrency=max_concurrency,
+            event_hooks=event_hooks,
+        )
         self._base_url = options.base_url
         self._rate_limit = options.rate_limit
         self._max_concurrency = options.max_concurrency
         self._transport = AiohttpTransport(
-            session=session, max_connections=options.max_concurrency,
-            headers=request_headers(options.api_key))
+            session=session,
+            max_connections=options.max_concurrency,
+            headers=request_headers(options.api_key),
+        )
         self._requestor = Requestor(
-            self._transport, base_url=options.base_url, api_key=options.api_key,
+            self._transport,
+            base_url=options.base_url,
+            api_key=options.api_key,
             timeout=options.timeout,
-            retry=RetryPolicy(max_retries=options.max_retries,
-                              max_retry_after=options.max_retry_after),
-            rate_limit=options.rate_limit, max_concurrency=options.max_concurrency,
+            retry=RetryPolicy(
+                max_retries=options.max_retries, max_retry_after=options.max_retry_after
+            ),
+            rate_limit=options.rate_limit,
+            max_concurrency=options.max_concurrency,
             observers=observers_for(options.event_hooks),
         )
 
@@ -199,8 +211,14 @@ class AsyncHelpCrunch(ManyCustomers):
                 field="update",
             )
         return await self._requestor.request(
-            "PATCH", f"/customers/{cid}", customer_from_json, body=encode_body(payload),
-            timeout=call_timeout(timeout), max_retries=max_retries, call="update_customer")
+            "PATCH",
+            f"/customers/{cid}",
+            customer_from_json,
+            body=encode_body(payload),
+            timeout=call_timeout(timeout),
+            max_retries=max_retries,
+            call="update_customer",
+        )
 
     async def replace_customer(
         self,
@@ -235,9 +253,14 @@ class AsyncHelpCrunch(ManyCustomers):
                 field="update",
             )
         return await self._requestor.request(
-            "PUT", f"/customers/{cid}", customer_from_json,
-            body=encode_body(update_to_json(update)), timeout=call_timeout(timeout),
-            max_retries=max_retries, call="replace_customer")
+            "PUT",
+            f"/customers/{cid}",
+            customer_from_json,
+            body=encode_body(update_to_json(update)),
+            timeout=call_timeout(timeout),
+            max_retries=max_retries,
+            call="replace_customer",
+        )
 
     async def create_customer(
         self,
@@ -267,8 +290,13 @@ class AsyncHelpCrunch(ManyCustomers):
             raise ValidationError("nothing to create: give at least one field", field="update")
         body = encode_body(payload)
         return await self._requestor.request(
-            "POST", "/customers", customer_from_json, body=body,
-            timeout=call_timeout(timeout), max_retries=max_retries, call="create_customer",
+            "POST",
+            "/customers",
+            customer_from_json,
+            body=body,
+            timeout=call_timeout(timeout),
+            max_retries=max_retries,
+            call="create_customer",
         )
 
     async def get_customer(
@@ -286,8 +314,12 @@ class AsyncHelpCrunch(ManyCustomers):
         """
         cid = check_customer_id(customer_id)
         return await self._requestor.request(
-            "GET", f"/customers/{cid}", customer_from_json,
-            timeout=call_timeout(timeout), max_retries=max_retries, call="get_customer",
+            "GET",
+            f"/customers/{cid}",
+            customer_from_json,
+            timeout=call_timeout(timeout),
+            max_retries=max_retries,
+            call="get_customer",
         )
 
     # --- finding, deleting and tagging customers -----------------------------------------
@@ -314,13 +346,19 @@ class AsyncHelpCrunch(ManyCustomers):
         cid = check_customer_id(customer_id)
         try:
             await self._requestor.request(
-                "DELETE", f"/customers/{cid}", discard_body,
-                timeout=call_timeout(timeout), max_retries=max_retries, call="delete_customer")
+                "DELETE",
+                f"/customers/{cid}",
+                discard_body,
+                timeout=call_timeout(timeout),
+                max_retries=max_retries,
+                call="delete_customer",
+            )
         except NotFoundError as exc:
             if exc.attempts < 2:
                 raise
-            logger.info("DELETE /customers/%d: 404 on attempt %d, taken as deleted",
-                        cid, exc.attempts)
+            logger.info(
+                "DELETE /customers/%d: 404 on attempt %d, taken as deleted", cid, exc.attempts
+            )
 
     async def tag_customer(
         self,
@@ -377,12 +415,17 @@ class AsyncHelpCrunch(ManyCustomers):
         """``PUT`` (tag: names and given colours) or ``DELETE`` (untag: names only)."""
         cid = check_customer_id(customer_id)
         checked = _tag_list(tags)
-        payload = (tags_to_json(checked) if method == "PUT"
-                   else [{"name": t.name} for t in checked])
+        payload = tags_to_json(checked) if method == "PUT" else [{"name": t.name} for t in checked]
         return self._requestor.request(
-            method, f"/customers/{cid}/tags", customer_from_json,
-            body=encode_body({"tags": payload}), timeout=call_timeout(timeout),
-            max_retries=max_retries, call="tag_customer" if method == "PUT" else "untag_customer")
+            method,
+            f"/customers/{cid}/tags",
+            customer_from_json,
+            body=encode_body({"tags": payload}),
+            timeout=call_timeout(timeout),
+            max_retries=max_retries,
+            call="tag_customer" if method == "PUT" else "untag_customer",
+        )
+
 
 def _tag_list(tags: Sequence[Tag | str]) -> tuple[Tag, ...]:
     checked = _to_tags(tags)
@@ -396,5 +439,3 @@ def _update_json(update: CustomerUpdate | None, fields: Mapping[str, Any]) -> di
     if update is None:  # keywords go straight to the wire, checked as the record checks them
         return fields_to_json(fields)
     return update_to_json(coerce_update(update, fields))
-
-

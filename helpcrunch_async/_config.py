@@ -174,9 +174,15 @@ class ClientOptions:
 
 
 def client_options(
-    api_key: str | None, *, base_url: str | None, timeout: float | aiohttp.ClientTimeout,
-    max_retries: int, max_retry_after: float, rate_limit: RateLimiter | None | Unset,
-    max_concurrency: int, event_hooks: EventHooks | None = None,
+    api_key: str | None,
+    *,
+    base_url: str | None,
+    timeout: float | aiohttp.ClientTimeout,
+    max_retries: int,
+    max_retry_after: float,
+    rate_limit: RateLimiter | None | Unset,
+    max_concurrency: int,
+    event_hooks: EventHooks | None = None,
 ) -> ClientOptions:
     """Every option of a client checked, or a :class:`ValidationError` naming the first
     bad one (:class:`HelpCrunchError` when there is no key at all).
@@ -198,9 +204,13 @@ got 0
     elif rate_limit is not None and not isinstance(rate_limit, RateLimiter):
         raise ValidationError(
             "rate_limit must be a RateLimit (or another RateLimiter) or None, got "
-            f"{type(rate_limit).__name__}", field="rate_limit")
+            f"{type(rate_limit).__name__}",
+            field="rate_limit",
+        )
     return ClientOptions(
-        api_key=key, base_url=resolve_base_url(base_url), timeout=to_client_timeout(timeout),
+        api_key=key,
+        base_url=resolve_base_url(base_url),
+        timeout=to_client_timeout(timeout),
         max_retries=check_max_retries(max_retries),
         max_retry_after=check_seconds("max_retry_after", max_retry_after, allow_zero=True),
         rate_limit=rate_limit,
@@ -226,17 +236,22 @@ function, not async def: hooks are called inline, never awaited
     if not isinstance(event_hooks, EventHooks):
         raise ValidationError(
             f"event_hooks must be an EventHooks or None, got {type(event_hooks).__name__}",
-            field="event_hooks")
+            field="event_hooks",
+        )
     for field in attrs.fields(EventHooks):
         hook = getattr(event_hooks, field.name)
         if hook is None:
             continue
         name = f"event_hooks.{field.name}"
         if not callable(hook):
-            raise ValidationError(f"{name} must be callable or None, got "
-                                  f"{type(hook).__name__}", field=name)
-        if inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(
-                getattr(hook, "__call__", None)):  # noqa: B004 - an object's async __call__
-            raise ValidationError(f"{name} must be a plain function, not async def: hooks "
-                                  "are called inline, never awaited", field=name)
+            raise ValidationError(
+                f"{name} must be callable or None, got {type(hook).__name__}", field=name
+            )
+        call = getattr(hook, "__call__", None)  # noqa: B004 - an object's async __call__
+        if inspect.iscoroutinefunction(hook) or inspect.iscoroutinefunction(call):
+            raise ValidationError(
+                f"{name} must be a plain function, not async def: hooks "
+                "are called inline, never awaited",
+                field=name,
+            )
     return event_hooks

@@ -40,16 +40,30 @@ from ._models import Customer, CustomerUpdate, Device, Location, Tag, coerce_upd
 from ._types import UNSET, CustomDataInput, CustomDataValue, Timestamp
 
 __all__ = [
-    "FIELD_OF_KEY", "WIRE_KEYS", "ResponseShapeError", "custom_data_in", "customer_from_json",
-    "datetime_in", "tags_in", "timestamp_out",
-    "fields_to_json", "tags_to_json", "update_to_json",
+    "FIELD_OF_KEY",
+    "WIRE_KEYS",
+    "ResponseShapeError",
+    "custom_data_in",
+    "customer_from_json",
+    "datetime_in",
+    "tags_in",
+    "timestamp_out",
+    "fields_to_json",
+    "tags_to_json",
+    "update_to_json",
 ]
 
 WIRE_KEYS: dict[str, str] = {
-    "user_id": "userId", "first_seen": "firstSeen", "last_seen": "lastSeen",
-    "last_page": "lastPage", "custom_data": "customData", "created_from": "createdFrom",
-    "integration_id": "integrationId", "region_code": "regionCode",
-    "country_code": "countryCode", "user_agent": "userAgent",
+    "user_id": "userId",
+    "first_seen": "firstSeen",
+    "last_seen": "lastSeen",
+    "last_page": "lastPage",
+    "custom_data": "customData",
+    "created_from": "createdFrom",
+    "integration_id": "integrationId",
+    "region_code": "regionCode",
+    "country_code": "countryCode",
+    "user_agent": "userAgent",
 }
 """The one table of field names that differ on the wire (snake_case → camelCase), for
 every record: ``CustomerUpdate`` and ``Customer`` (with ``Location``, ``Device``).
@@ -98,7 +112,9 @@ def _custom_data_out(
 
 # How a CustomerUpdate field's value goes on the wire, where it is not sent as it is.
 _OUT_HOOKS: dict[str, Callable[[Any], Any]] = {
-    "first_seen": timestamp_out, "last_seen": timestamp_out, "tags": _tags_out,
+    "first_seen": timestamp_out,
+    "last_seen": timestamp_out,
+    "tags": _tags_out,
     "custom_data": _custom_data_out,
 }
 
@@ -109,7 +125,8 @@ _overrides: dict[str, Any] = {
 }
 _writer = cattrs.Converter()
 _unstructure_update = make_dict_unstructure_fn(
-    CustomerUpdate, _writer, _cattrs_omit_if_default=True, **_overrides)
+    CustomerUpdate, _writer, _cattrs_omit_if_default=True, **_overrides
+)
 _writer.register_unstructure_hook(CustomerUpdate, _unstructure_update)
 
 
@@ -133,6 +150,7 @@ def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # --- reading ---------------------------------------------------------------------------
+
 
 class _Invalid(ValueError):
     """A value of the response that does not fit; cattrs adds where it was."""
@@ -254,24 +272,31 @@ _reader.register_structure_hook(datetime, datetime_in)
 
 def _renamed(cls: type[Any]) -> dict[str, Any]:
     """The cattrs overrides reading ``cls``'s fields under their wire keys."""
-    return {a.name: override(rename=WIRE_KEYS[a.name]) for a in cls.__attrs_attrs__
-            if a.name in WIRE_KEYS}
+    return {
+        a.name: override(rename=WIRE_KEYS[a.name])
+        for a in cls.__attrs_attrs__
+        if a.name in WIRE_KEYS
+    }
 
 
-_reader.register_structure_hook(Location, make_dict_structure_fn(
-    Location, _reader, **_renamed(Location)))
-_reader.register_structure_hook(Device, make_dict_structure_fn(
-    Device, _reader, **_renamed(Device)))
-_structure_customer = make_dict_structure_fn(Customer, _reader, **{
-    **_renamed(Customer),
-    "first_seen": override(rename=WIRE_KEYS["first_seen"], struct_hook=datetime_in),
-    "last_seen": override(rename=WIRE_KEYS["last_seen"], struct_hook=datetime_in),
-    "location": override(struct_hook=_optional_object(Location)),
-    "device": override(struct_hook=_optional_object(Device)),
-    "tags": override(struct_hook=tags_in),
-    "custom_data": override(rename=WIRE_KEYS["custom_data"], struct_hook=custom_data_in),
-    "raw": override(omit=True),
-})
+_reader.register_structure_hook(
+    Location, make_dict_structure_fn(Location, _reader, **_renamed(Location))
+)
+_reader.register_structure_hook(Device, make_dict_structure_fn(Device, _reader, **_renamed(Device)))
+_structure_customer = make_dict_structure_fn(
+    Customer,
+    _reader,
+    **{
+        **_renamed(Customer),
+        "first_seen": override(rename=WIRE_KEYS["first_seen"], struct_hook=datetime_in),
+        "last_seen": override(rename=WIRE_KEYS["last_seen"], struct_hook=datetime_in),
+        "location": override(struct_hook=_optional_object(Location)),
+        "device": override(struct_hook=_optional_object(Device)),
+        "tags": override(struct_hook=tags_in),
+        "custom_data": override(rename=WIRE_KEYS["custom_data"], struct_hook=custom_data_in),
+        "raw": override(omit=True),
+    },
+)
 
 
 class ResponseShapeError(ValueError):
@@ -289,9 +314,7 @@ def customer_from_json(data: Any) -> Customer:
         ResponseShapeError: naming the JSON path of the first value that does not fit.
     """
     if not isinstance(data, dict):
-        raise ResponseShapeError(
-            f"expected a customer object, got {type(data).__name__}", "$"
-        )
+        raise ResponseShapeError(f"expected a customer object, got {type(data).__name__}", "$")
     try:
         customer = _structure_customer(data, Customer)
     except Exception as exc:  # cattrs raises ExceptionGroups with path notes
@@ -299,8 +322,7 @@ def customer_from_json(data: Any) -> Customer:
         first = messages[0] if messages else str(exc)
         path = first.rpartition(" @ ")[2] if " @ " in first else "$"
         path = _wire_path(path)
-        raise ResponseShapeError(f"{first.rpartition(' @ ')[0] or first} at {path}",
-                                 path) from None
+        raise ResponseShapeError(f"{first.rpartition(' @ ')[0] or first} at {path}", path) from None
     object.__setattr__(customer, "raw", data)  # frozen: set once, right after building
     return customer
 
@@ -315,6 +337,5 @@ def _wire_path(path: str) -> str:
     """Turn cattrs' attribute path (``$.user_id``) into the wire key path (``$.userId``)."""
     parts = path.split(".")
     return ".".join(
-        WIRE_KEYS.get(p.split("[")[0], p.split("[")[0]) + p[len(p.split("[")[0]):]
-        for p in parts
+        WIRE_KEYS.get(p.split("[")[0], p.split("[")[0]) + p[len(p.split("[")[0]) :] for p in parts
     )

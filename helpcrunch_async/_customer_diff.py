@@ -51,8 +51,16 @@ from ._models import Customer, CustomerUpdate, Tag
 from ._types import UNSET, CustomDataInput, CustomDataValue
 
 __all__ = [
-    "COMPARED_FIELDS", "UNKNOWN", "CustomerRecord", "RecordBuilder", "RowPlan",
-    "needs_full_customer", "plan_create", "plan_update", "record_of", "record_of_update",
+    "COMPARED_FIELDS",
+    "UNKNOWN",
+    "CustomerRecord",
+    "RecordBuilder",
+    "RowPlan",
+    "needs_full_customer",
+    "plan_create",
+    "plan_update",
+    "record_of",
+    "record_of_update",
 ]
 
 
@@ -67,8 +75,18 @@ UNKNOWN: Final = _UnknownType.UNKNOWN
 """The old value of a field HelpCrunch's answer did not show (in a diff)."""
 
 # The writable scalar fields compared one to one (tags and custom data have their own rules).
-_STRINGS = ("name", "email", "user_id", "company", "phone", "source", "referer",
-            "last_page", "locale", "notes")
+_STRINGS = (
+    "name",
+    "email",
+    "user_id",
+    "company",
+    "phone",
+    "source",
+    "referer",
+    "last_page",
+    "locale",
+    "notes",
+)
 _TIMESTAMPS = ("first_seen", "last_seen")
 _BOOLS = ("unsubscribed", "blocked")
 _SCALARS = (*_STRINGS, *_TIMESTAMPS, *_BOOLS)
@@ -138,18 +156,40 @@ class RecordBuilder:
             if key not in raw:
                 unknown |= _BIT[name]
         share = self._share
-        tags: TagState = share(tuple(
-            (sys.intern(t.name), None if t.color is UNSET else share(t.color))
-            for t in customer.tags)) if customer.tags else ()
-        custom: CustomState = tuple(
-            (sys.intern(k), v) for k, v in customer.custom_data.items()
-        ) if customer.custom_data else ()
+        tags: TagState = (
+            share(
+                tuple(
+                    (sys.intern(t.name), None if t.color is UNSET else share(t.color))
+                    for t in customer.tags
+                )
+            )
+            if customer.tags
+            else ()
+        )
+        custom: CustomState = (
+            tuple((sys.intern(k), v) for k, v in customer.custom_data.items())
+            if customer.custom_data
+            else ()
+        )
         return CustomerRecord(
-            customer.id, customer.name, customer.email, customer.user_id,
-            customer.company, customer.phone, share(customer.source),
-            customer.referer, customer.last_page, share(customer.locale),
-            customer.notes, _seconds(customer.first_seen), _seconds(customer.last_seen),
-            customer.unsubscribed, customer.blocked, tags, custom, unknown,
+            customer.id,
+            customer.name,
+            customer.email,
+            customer.user_id,
+            customer.company,
+            customer.phone,
+            share(customer.source),
+            customer.referer,
+            customer.last_page,
+            share(customer.locale),
+            customer.notes,
+            _seconds(customer.first_seen),
+            _seconds(customer.last_seen),
+            customer.unsubscribed,
+            customer.blocked,
+            tags,
+            custom,
+            unknown,
         )
 
 
@@ -171,12 +211,21 @@ def record_of_update(update: CustomerUpdate) -> CustomerRecord:
     values = {name: getattr(update, name) for name in _SCALARS}
     fields: dict[str, Any] = {
         name: None if value is UNSET else _seconds(value) if name in _TIMESTAMPS else value
-        for name, value in values.items()}
-    tags = () if update.tags is UNSET or update.tags is None else tuple(
-        dict.fromkeys((t.name, None if t.color is UNSET else t.color) for t in update.tags))
+        for name, value in values.items()
+    }
+    tags = (
+        ()
+        if update.tags is UNSET or update.tags is None
+        else tuple(
+            dict.fromkeys((t.name, None if t.color is UNSET else t.color) for t in update.tags)
+        )
+    )
     data = update.custom_data
-    custom = () if data is UNSET or data is None else tuple(
-        (k, _seconds(v) if isinstance(v, datetime) else v) for k, v in data.items())
+    custom = (
+        ()
+        if data is UNSET or data is None
+        else tuple((k, _seconds(v) if isinstance(v, datetime) else v) for k, v in data.items())
+    )
     return CustomerRecord(id=None, tags=tags, custom_data=custom, **fields)
 
 
@@ -278,23 +327,29 @@ class RowPlan:
         return tuple(self.diff)
 
 
-def needs_full_customer(update: CustomerUpdate, record: CustomerRecord, *,
-                        exact_tags: bool = False) -> bool:
+def needs_full_customer(
+    update: CustomerUpdate, record: CustomerRecord, *, exact_tags: bool = False
+) -> bool:
     """True when ``record`` lacks what a safe plan needs, so fetch the customer first.
 
     An unknown scalar field is simply sent. But custom data HelpCrunch did not show
     cannot be merged with the row's properties, and unknown tags cannot tell which tags
     to remove (``exact_tags``, or ``tags=None``).
     """
-    if (isinstance(update.custom_data, Mapping) and update.custom_data
-            and not record.is_known("custom_data")):
+    if (
+        isinstance(update.custom_data, Mapping)
+        and update.custom_data
+        and not record.is_known("custom_data")
+    ):
         return True
     return (update.tags is None or (exact_tags and update.tags is not UNSET)) and (
-        not record.is_known("tags"))
+        not record.is_known("tags")
+    )
 
 
-def plan_update(update: CustomerUpdate, record: CustomerRecord, *,
-                exact_tags: bool = False) -> RowPlan:
+def plan_update(
+    update: CustomerUpdate, record: CustomerRecord, *, exact_tags: bool = False
+) -> RowPlan:
     """What to send so that the customer in ``record`` matches the row ``update``.
 
     Only the fields that differ go into the ``PATCH``. Custom data properties are
@@ -332,12 +387,21 @@ def plan_update(update: CustomerUpdate, record: CustomerRecord, *,
     add, remove = _plan_tags(update, record, exact_tags, diff)
     if not patch and not add and not remove:
         return RowPlan(action="unchanged")
-    return RowPlan(action="updated", patch=CustomerUpdate(**patch) if patch else None,
-                   add_tags=add, remove_tags=remove, diff=diff)
+    return RowPlan(
+        action="updated",
+        patch=CustomerUpdate(**patch) if patch else None,
+        add_tags=add,
+        remove_tags=remove,
+        diff=diff,
+    )
 
 
-def _plan_custom_data(update: CustomerUpdate, record: CustomerRecord,
-                      patch: dict[str, Any], diff: dict[str, tuple[Any, Any]]) -> None:
+def _plan_custom_data(
+    update: CustomerUpdate,
+    record: CustomerRecord,
+    patch: dict[str, Any],
+    diff: dict[str, tuple[Any, Any]],
+) -> None:
     wanted = update.custom_data
     if wanted is UNSET:
         return
@@ -363,8 +427,12 @@ def _plan_custom_data(update: CustomerUpdate, record: CustomerRecord,
         patch["custom_data"] = {**current, **wanted}
 
 
-def _plan_tags(update: CustomerUpdate, record: CustomerRecord, exact_tags: bool,
-               diff: dict[str, tuple[Any, Any]]) -> tuple[tuple[Tag, ...], tuple[str, ...]]:
+def _plan_tags(
+    update: CustomerUpdate,
+    record: CustomerRecord,
+    exact_tags: bool,
+    diff: dict[str, tuple[Any, Any]],
+) -> tuple[tuple[Tag, ...], tuple[str, ...]]:
     wanted = update.tags
     if wanted is UNSET:
         return (), ()
@@ -376,17 +444,20 @@ def _plan_tags(update: CustomerUpdate, record: CustomerRecord, exact_tags: bool,
     if not known and exact:
         raise HelpCrunchError(
             f"HelpCrunch's answer for customer {record.id} does not show its tags, so the "
-            "tags to remove are unknown; nothing was sent")
+            "tags to remove are unknown; nothing was sent"
+        )
     colors = dict(record.tags)
     add = tuple(
-        tag for name, tag in required.items()
-        if not known or name not in colors
-        or (tag.color is not UNSET and colors[name] != tag.color))
+        tag
+        for name, tag in required.items()
+        if not known or name not in colors or (tag.color is not UNSET and colors[name] != tag.color)
+    )
     remove = tuple(name for name in colors if name not in required) if exact else ()
     if add or remove:
         before = tuple(colors) if known else UNKNOWN
         after = tuple(n for n in colors if n not in remove) + tuple(
-            t.name for t in add if t.name not in colors)
+            t.name for t in add if t.name not in colors
+        )
         diff["tags"] = (before, after)
     return add, remove
 
@@ -404,6 +475,21 @@ def plan_create(update: CustomerUpdate) -> RowPlan:
 
 
 _NOBODY = CustomerRecord(
-    id=None, name=None, email=None, user_id=None, company=None, phone=None, source=None,
-    referer=None, last_page=None, locale=None, notes=None, first_seen=None, last_seen=None,
-    unsubscribed=None, blocked=None, tags=(), custom_data=())
+    id=None,
+    name=None,
+    email=None,
+    user_id=None,
+    company=None,
+    phone=None,
+    source=None,
+    referer=None,
+    last_page=None,
+    locale=None,
+    notes=None,
+    first_seen=None,
+    last_seen=None,
+    unsubscribed=None,
+    blocked=None,
+    tags=(),
+    custom_data=(),
+)

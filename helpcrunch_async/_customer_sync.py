@@ -81,30 +81,46 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             searches and fetches; writes are ``PATCH``, ``POST``, tag and untag.
     """
 
-    def __init__(self, client: Client, rows: Iterable[Mapping[str, Any]]
-                 | AsyncIterable[Mapping[str, Any]], *, match: SyncMatch,
-                 create_missing: bool, exact_tags: bool, dry_run: bool,
-                 strategy: SyncStrategy, max_concurrency: int, ordered: bool,
-                 timeout: float | aiohttp.ClientTimeout | None = None,
-                 max_retries: int | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        rows: Iterable[Mapping[str, Any]] | AsyncIterable[Mapping[str, Any]],
+        *,
+        match: SyncMatch,
+        create_missing: bool,
+        exact_tags: bool,
+        dry_run: bool,
+        strategy: SyncStrategy,
+        max_concurrency: int,
+        ordered: bool,
+        timeout: float | aiohttp.ClientTimeout | None = None,
+        max_retries: int | None = None,
+    ) -> None:
         if match not in ("user_id", "email", "id"):
-            raise ValidationError(f"match must be 'user_id', 'email' or 'id', got {match!r}",
-                                  field="match")
+            raise ValidationError(
+                f"match must be 'user_id', 'email' or 'id', got {match!r}", field="match"
+            )
         if strategy not in ("auto", "list", "search"):
             raise ValidationError(
-                f"strategy must be 'auto', 'list' or 'search', got {strategy!r}",
-                field="strategy")
-        check_flags(create_missing=create_missing, exact_tags=exact_tags, dry_run=dry_run,
-                    ordered=ordered)
+                f"strategy must be 'auto', 'list' or 'search', got {strategy!r}", field="strategy"
+            )
+        check_flags(
+            create_missing=create_missing, exact_tags=exact_tags, dry_run=dry_run, ordered=ordered
+        )
         if create_missing and match == "id":
             raise ValidationError(
                 "create_missing needs match='user_id' or 'email': HelpCrunch assigns ids "
-                "itself, so a row whose id matches nobody cannot be created", field="match")
-        if not isinstance(rows, AsyncIterable | Iterable) or isinstance(rows, str | bytes
-                                                                          | Mapping):
+                "itself, so a row whose id matches nobody cannot be created",
+                field="match",
+            )
+        if not isinstance(rows, AsyncIterable | Iterable) or isinstance(
+            rows, str | bytes | Mapping
+        ):
             raise ValidationError(
                 "rows must be an iterable or async iterable of mappings, got "
-                f"{type(rows).__name__}", field="rows")
+                f"{type(rows).__name__}",
+                field="rows",
+            )
         self._client = client
         self._rows = rows
         self._match = match
@@ -117,16 +133,23 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         self._call: dict[str, Any] = {"timeout": timeout, "max_retries": max_retries}
         # key -> record (or a marker); in "search" mode only keys this run created
         self._index = new_index(match)
-        self._row_sync = RowSync(client, self._index, match=match,
-                                 create_missing=create_missing, exact_tags=exact_tags,
-                                 dry_run=dry_run, call=self._call)
+        self._row_sync = RowSync(
+            client,
+            self._index,
+            match=match,
+            create_missing=create_missing,
+            exact_tags=exact_tags,
+            dry_run=dry_run,
+            call=self._call,
+        )
         self._claims: dict[str | int, int] = {}  # key -> the caller's token (claim_key)
         self._pager: AsyncCustomerPager | None = None
         self.phase: Literal["starting", "reading", "rows", "done"] = "starting"
         self.strategy: Literal["list", "search"] | None = None
         self.pages_total: int | None = None
         self.counts: dict[SyncAction, int] = dict.fromkeys(
-            ("unchanged", "updated", "created", "failed"), 0)
+            ("unchanged", "updated", "created", "failed"), 0
+        )
         self._list_reads = 0  # list pages read
         self.customers_read = 0
         self.on_progress: Callable[[CustomerSync], None] | None = None
@@ -202,8 +225,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         """
         lookup = match_key(self._match, key)
         entry = self._index.get(lookup) if self.strategy == "list" else None
-        if self.strategy == "list" and (isinstance(entry, Ambiguous)
-                                        or (entry is None and not self._create_missing)):
+        if self.strategy == "list" and (
+            isinstance(entry, Ambiguous) or (entry is None and not self._create_missing)
+        ):
             self._claims.pop(lookup, None)  # claimed while read ahead: not kept after all
             return None
         first = self._claims.get(lookup)
@@ -257,10 +281,15 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         def unsent(job: RowJob, error: HelpCrunchError) -> CustomerSyncResult:
             return failed(job.index, job.key, error)
 
-        self._engine = JobEngine(rows, prepare=self._row_sync.prepare,
-                                 result_type=CustomerSyncResult,
-                                 start=start, unsent=unsent,
-                                 max_concurrency=self._max_concurrency, ordered=self._ordered)
+        self._engine = JobEngine(
+            rows,
+            prepare=self._row_sync.prepare,
+            result_type=CustomerSyncResult,
+            start=start,
+            unsent=unsent,
+            max_concurrency=self._max_concurrency,
+            ordered=self._ordered,
+        )
         results = self._engine.results()
         try:
             async for result in results:
@@ -314,9 +343,9 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
         # then a create is confirmed by a search first (see the module docstring).
         # A total the pages contradict (more customers came than it counts) is a
         # listing not to trust either.
-        self._row_sync.confirm_creates = (
-            pager.total != announced
-            or (pager.total is not None and self.customers_read != pager.total))
+        self._row_sync.confirm_creates = pager.total != announced or (
+            pager.total is not None and self.customers_read != pager.total
+        )
 
     def _progress(self) -> None:
         if self.on_progress is not None:

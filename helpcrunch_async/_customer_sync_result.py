@@ -59,14 +59,30 @@ class CustomerSyncResult:
 
 def row_result(index: int, key: str | int, cid: int | None, plan: RowPlan) -> CustomerSyncResult:
     """The result of a row whose requests (if any) succeeded, as ``plan`` planned."""
-    return CustomerSyncResult(index=index, key=key, action=plan.action, customer_id=cid,
-                              changed=plan.changed, diff=plan.diff)
+    return CustomerSyncResult(
+        index=index,
+        key=key,
+        action=plan.action,
+        customer_id=cid,
+        changed=plan.changed,
+        diff=plan.diff,
+    )
 
 
-def failed(index: int, key: str | int | None, error: HelpCrunchError,
-            cid: int | None = None, plan: RowPlan | None = None) -> CustomerSyncResult:
+def failed(
+    index: int,
+    key: str | int | None,
+    error: HelpCrunchError,
+    cid: int | None = None,
+    plan: RowPlan | None = None,
+) -> CustomerSyncResult:
     """The result of a row that failed with ``error`` (its planned change kept, if any)."""
     return CustomerSyncResult(
-        index=index, key=key, action="failed", customer_id=cid, error=error,
+        index=index,
+        key=key,
+        action="failed",
+        customer_id=cid,
+        error=error,
         changed=() if plan is None else plan.changed,
-        diff={} if plan is None else plan.diff)
+        diff={} if plan is None else plan.diff,
+    )

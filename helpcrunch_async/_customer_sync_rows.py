@@ -43,28 +43,58 @@ from ._validation import check_customer_id
 __all__ = ["Client", "RowJob", "RowSync", "new_index"]
 
 
-
 class Client(Protocol):
     """What the sync uses of :class:`AsyncHelpCrunch` (no import: the client imports us)."""
 
-    def list_customers(self, *, page_size: int = ..., timeout: Any = ...,
-                       max_retries: int | None = ...) -> AsyncCustomerPager: ...
-    async def find_customer(self, *, user_id: str | None = ..., email: str | None = ...,
-                            timeout: Any = ..., max_retries: int | None = ...
-                            ) -> Customer | None: ...
-    async def get_customer(self, customer_id: int | str, /, *, timeout: Any = ...,
-                           max_retries: int | None = ...) -> Customer: ...
-    async def update_customer(self, customer_id: int | str,
-                              update: CustomerUpdate | None = ..., /, *, timeout: Any = ...,
-                              max_retries: int | None = ...) -> Customer: ...
-    async def create_customer(self, update: CustomerUpdate | None = ..., /, *,
-                              timeout: Any = ..., max_retries: int | None = ...
-                              ) -> Customer: ...
-    async def tag_customer(self, customer_id: int | str, tags: Sequence[Tag | str], /, *,
-                           timeout: Any = ..., max_retries: int | None = ...) -> Customer: ...
-    async def untag_customer(self, customer_id: int | str, tags: Sequence[Tag | str], /, *,
-                             timeout: Any = ..., max_retries: int | None = ...
-                             ) -> Customer: ...
+    def list_customers(
+        self, *, page_size: int = ..., timeout: Any = ..., max_retries: int | None = ...
+    ) -> AsyncCustomerPager: ...
+    async def find_customer(
+        self,
+        *,
+        user_id: str | None = ...,
+        email: str | None = ...,
+        timeout: Any = ...,
+        max_retries: int | None = ...,
+    ) -> Customer | None: ...
+    async def get_customer(
+        self, customer_id: int | str, /, *, timeout: Any = ..., max_retries: int | None = ...
+    ) -> Customer: ...
+    async def update_customer(
+        self,
+        customer_id: int | str,
+        update: CustomerUpdate | None = ...,
+        /,
+        *,
+        timeout: Any = ...,
+        max_retries: int | None = ...,
+    ) -> Customer: ...
+    async def create_customer(
+        self,
+        update: CustomerUpdate | None = ...,
+        /,
+        *,
+        timeout: Any = ...,
+        max_retries: int | None = ...,
+    ) -> Customer: ...
+    async def tag_customer(
+        self,
+        customer_id: int | str,
+        tags: Sequence[Tag | str],
+        /,
+        *,
+        timeout: Any = ...,
+        max_retries: int | None = ...,
+    ) -> Customer: ...
+    async def untag_customer(
+        self,
+        customer_id: int | str,
+        tags: Sequence[Tag | str],
+        /,
+        *,
+        timeout: Any = ...,
+        max_retries: int | None = ...,
+    ) -> Customer: ...
 
 
 def _id_of(known: Known) -> int | None:
@@ -85,8 +115,6 @@ _Entry: TypeAlias = "CustomerRecord | _Uncertain | Ambiguous"
 _Job: TypeAlias = "Callable[[], Awaitable[CustomerSyncResult]]"
 
 
-
-
 def new_index(match: SyncMatch) -> AccountIndex[Known]:
     """An empty index of the account's customers (records) by ``match`` key."""
     return AccountIndex(match, id_of=_id_of)
@@ -103,9 +131,17 @@ class RowSync:
         reads, writes: requests made for rows (not counting retries).
     """
 
-    def __init__(self, client: Client, index: AccountIndex[Known], *, match: SyncMatch,
-                 create_missing: bool, exact_tags: bool, dry_run: bool,
-                 call: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        client: Client,
+        index: AccountIndex[Known],
+        *,
+        match: SyncMatch,
+        create_missing: bool,
+        exact_tags: bool,
+        dry_run: bool,
+        call: dict[str, Any],
+    ) -> None:
         self._client = client
         self._index = index
         self._match = match
@@ -126,8 +162,9 @@ class RowSync:
 
     def _parse(self, row: Any) -> tuple[str | int, CustomerUpdate]:
         if not isinstance(row, Mapping):
-            raise ValidationError(f"a row must be a mapping of fields, got {type(row).__name__}",
-                                  field="row")
+            raise ValidationError(
+                f"a row must be a mapping of fields, got {type(row).__name__}", field="row"
+            )
         if self._match == "id":
             if row.get("id") is None:
                 raise ValidationError("the row has no id to match on", field="id")
@@ -137,8 +174,7 @@ class RowSync:
         update = coerce_update(None, row)
         value = getattr(update, self._match)
         if not isinstance(value, str) or not value:
-            raise ValidationError(f"the row has no {self._match} to match on",
-                                  field=self._match)
+            raise ValidationError(f"the row has no {self._match} to match on", field=self._match)
         return value, update
 
     def _given_key(self, row: Any) -> str | int | None:
@@ -161,8 +197,9 @@ class RowSync:
             return outcome
         return RowJob(index, key, outcome)
 
-    def _decide(self, index: int, key: str | int, update: CustomerUpdate, *,
-                searched: bool) -> CustomerSyncResult | _Job:
+    def _decide(
+        self, index: int, key: str | int, update: CustomerUpdate, *, searched: bool
+    ) -> CustomerSyncResult | _Job:
         """The row's result when it needs no request; otherwise the job that sends them."""
         lookup = match_key(self._match, key)
         if lookup in self._busy:  # an earlier row with this key is in flight: wait for it
@@ -172,27 +209,51 @@ class RowSync:
             return self._claim(lookup, lambda: self._search(index, key, update))
         return self._with_entry(index, key, update, entry)
 
-    def _with_entry(self, index: int, key: str | int, update: CustomerUpdate,
-                    entry: _Entry | None, *, claim: bool = True) -> CustomerSyncResult | _Job:
+    def _with_entry(
+        self,
+        index: int,
+        key: str | int,
+        update: CustomerUpdate,
+        entry: _Entry | None,
+        *,
+        claim: bool = True,
+    ) -> CustomerSyncResult | _Job:
         """The row against what is known of its key; a job is claimed unless ``claim``
         is False (the caller holds the key already)."""
         lookup = match_key(self._match, key)
         job: _Job
         if isinstance(entry, Ambiguous):
             ids = tuple(sorted(entry.ids))
-            return failed(index, key, AmbiguousCustomerError(
-                f"{len(ids)} customers have {self._match} {key!r} (ids "
-                f"{', '.join(map(str, ids))}); nothing sent", customer_ids=ids))
+            return failed(
+                index,
+                key,
+                AmbiguousCustomerError(
+                    f"{len(ids)} customers have {self._match} {key!r} (ids "
+                    f"{', '.join(map(str, ids))}); nothing sent",
+                    customer_ids=ids,
+                ),
+            )
         if isinstance(entry, _Uncertain):
-            return failed(index, key, HelpCrunchError(
-                f"an earlier row's create of {self._match} {key!r} may have reached "
-                f"HelpCrunch ({entry.error}); not created again: run the sync again to "
-                "find it"))
+            return failed(
+                index,
+                key,
+                HelpCrunchError(
+                    f"an earlier row's create of {self._match} {key!r} may have reached "
+                    f"HelpCrunch ({entry.error}); not created again: run the sync again to "
+                    "find it"
+                ),
+            )
         if entry is None:
             if not self._create_missing:
-                return failed(index, key, CustomerNotFoundError(
-                    f"no customer has {self._match} {key!r} (create_missing is off)",
-                    match=self._match, key=key))
+                return failed(
+                    index,
+                    key,
+                    CustomerNotFoundError(
+                        f"no customer has {self._match} {key!r} (create_missing is off)",
+                        match=self._match,
+                        key=key,
+                    ),
+                )
             plan = plan_create(update)
             if self._dry_run and not self.confirm_creates:
                 self._index.put(lookup, record_of_update(update))
@@ -213,6 +274,7 @@ class RowSync:
 
             def job() -> Awaitable[CustomerSyncResult]:
                 return self._update(index, key, cid, plan)
+
         return self._claim(lookup, job) if claim else job
 
     def _claim(self, lookup: str | int, job: _Job) -> _Job:
@@ -228,8 +290,9 @@ class RowSync:
 
         return run
 
-    async def _after(self, index: int, key: str | int, update: CustomerUpdate,
-                     searched: bool) -> CustomerSyncResult:
+    async def _after(
+        self, index: int, key: str | int, update: CustomerUpdate, searched: bool
+    ) -> CustomerSyncResult:
         lookup = match_key(self._match, key)
         while lookup in self._busy:
             await self._busy[lookup].wait()
@@ -238,8 +301,9 @@ class RowSync:
 
     # --- requests ------------------------------------------------------------------------
 
-    async def _search(self, index: int, key: str | int, update: CustomerUpdate
-                      ) -> CustomerSyncResult:
+    async def _search(
+        self, index: int, key: str | int, update: CustomerUpdate
+    ) -> CustomerSyncResult:
         try:
             customer = await self._find(key)
         except HelpCrunchError as exc:  # AmbiguousCustomerError included
@@ -259,8 +323,9 @@ class RowSync:
             return await self._client.find_customer(user_id=str(key), **self._call)
         return await self._client.find_customer(email=str(key), **self._call)
 
-    async def _fetch_and_update(self, index: int, key: str | int, update: CustomerUpdate,
-                                entry: CustomerRecord) -> CustomerSyncResult:
+    async def _fetch_and_update(
+        self, index: int, key: str | int, update: CustomerUpdate, entry: CustomerRecord
+    ) -> CustomerSyncResult:
         assert entry.id is not None
         try:
             self.reads += 1
@@ -273,8 +338,9 @@ class RowSync:
             return outcome
         return await self._update(index, key, *outcome)
 
-    def _against(self, index: int, key: str | int, update: CustomerUpdate,
-                 record: CustomerRecord) -> CustomerSyncResult | tuple[int, RowPlan]:
+    def _against(
+        self, index: int, key: str | int, update: CustomerUpdate, record: CustomerRecord
+    ) -> CustomerSyncResult | tuple[int, RowPlan]:
         """The row's result when it needs no write, else the customer id and the plan."""
         try:
             plan = plan_update(update, record, exact_tags=self._exact_tags)
@@ -285,8 +351,9 @@ class RowSync:
         assert record.id is not None  # only dry runs hold records without an id
         return record.id, plan
 
-    async def _update(self, index: int, key: str | int, cid: int, plan: RowPlan
-                      ) -> CustomerSyncResult:
+    async def _update(
+        self, index: int, key: str | int, cid: int, plan: RowPlan
+    ) -> CustomerSyncResult:
         client = self._client
         customer: Customer | None = None
         try:
@@ -306,8 +373,9 @@ class RowSync:
                 self._refresh(key, customer)
         return row_result(index, key, cid, plan)
 
-    async def _create(self, index: int, key: str | int, update: CustomerUpdate,
-                      plan: RowPlan) -> CustomerSyncResult:
+    async def _create(
+        self, index: int, key: str | int, update: CustomerUpdate, plan: RowPlan
+    ) -> CustomerSyncResult:
         lookup = match_key(self._match, key)
         if self.confirm_creates:  # the listing may have missed this customer
             try:

@@ -151,15 +151,18 @@ class EventHooks:
 
     def is_empty(self) -> bool:
         """True when no hook is set (the client then runs as without hooks)."""
-        return (self.on_request is None and self.on_response is None
-                and self.on_retry is None and self.on_rate_limit_wait is None)
+        return (
+            self.on_request is None
+            and self.on_response is None
+            and self.on_retry is None
+            and self.on_rate_limit_wait is None
+        )
 
 
 class HookRunner:
     """Calls a client's hooks; a hook that raises is logged once, then ignored."""
 
-    __slots__ = ("_hooks", "_logged", "on_rate_limit_wait", "on_request", "on_response",
-                 "on_retry")
+    __slots__ = ("_hooks", "_logged", "on_rate_limit_wait", "on_request", "on_response", "on_retry")
 
     def __init__(self, hooks: EventHooks) -> None:
         self._hooks = hooks
@@ -178,4 +181,7 @@ class HookRunner:
                 self._logged.add(name)
                 logger.warning(
                     "event hook %s raised; the call goes on (logged once per hook, later "
-                    "errors of this hook are ignored)", name, exc_info=True)
+                    "errors of this hook are ignored)",
+                    name,
+                    exc_info=True,
+                )

@@ -232,8 +232,13 @@ class JobStoppedError(APIConnectionError):
     """
 
     def __init__(self, *, method: str = "", path: str = "", attempts: int = 0) -> None:
-        super().__init__("not sent: the job was stopped before this request went out",
-                         method=method, path=path, attempts=attempts, maybe_sent=False)
+        super().__init__(
+            "not sent: the job was stopped before this request went out",
+            method=method,
+            path=path,
+            attempts=attempts,
+            maybe_sent=False,
+        )
 
     def __reduce__(self) -> tuple[object, ...]:
         return (_job_stopped, (self.method, self.path, self.attempts))

@@ -104,66 +104,93 @@ def customer_from_json(data: Any) -> Customer:
     get = data.get
     cid = get("id")
     name, email, user_id, company, phone = (
-        get("name"), get("email"), get("userId"), get("company"), get("phone"))
+        get("name"),
+        get("email"),
+        get("userId"),
+        get("company"),
+        get("phone"),
+    )
     source, referer, last_page, locale = (
-        get("source"), get("referer"), get("lastPage"), get("locale"))
-    created_from, integration_id, notes = (
-        get("createdFrom"), get("integrationId"), get("notes"))
+        get("source"),
+        get("referer"),
+        get("lastPage"),
+        get("locale"),
+    )
+    created_from, integration_id, notes = (get("createdFrom"), get("integrationId"), get("notes"))
     unsubscribed, blocked = get("unsubscribed"), get("blocked")
     location, device = get("location"), get("device")
-    if (type(cid) is not int
-            or (name is not None and not isinstance(name, str))
-            or (email is not None and not isinstance(email, str))
-            or (user_id is not None and not isinstance(user_id, str))
-            or (company is not None and not isinstance(company, str))
-            or (phone is not None and not isinstance(phone, str))
-            or (source is not None and not isinstance(source, str))
-            or (referer is not None and not isinstance(referer, str))
-            or (last_page is not None and not isinstance(last_page, str))
-            or (locale is not None and not isinstance(locale, str))
-            or (created_from is not None and not isinstance(created_from, str))
-            or (integration_id is not None and not isinstance(integration_id, str))
-            or (notes is not None and not isinstance(notes, str))
-            or (unsubscribed is not None and unsubscribed is not True
-                and unsubscribed is not False)
-            or (blocked is not None and blocked is not True and blocked is not False)):
+    if (
+        type(cid) is not int
+        or (name is not None and not isinstance(name, str))
+        or (email is not None and not isinstance(email, str))
+        or (user_id is not None and not isinstance(user_id, str))
+        or (company is not None and not isinstance(company, str))
+        or (phone is not None and not isinstance(phone, str))
+        or (source is not None and not isinstance(source, str))
+        or (referer is not None and not isinstance(referer, str))
+        or (last_page is not None and not isinstance(last_page, str))
+        or (locale is not None and not isinstance(locale, str))
+        or (created_from is not None and not isinstance(created_from, str))
+        or (integration_id is not None and not isinstance(integration_id, str))
+        or (notes is not None and not isinstance(notes, str))
+        or (unsubscribed is not None and unsubscribed is not True and unsubscribed is not False)
+        or (blocked is not None and blocked is not True and blocked is not False)
+    ):
         return _convert.customer_from_json(data)
     if location is not None:
         if not isinstance(location, dict):
             return _convert.customer_from_json(data)
         region_code, country_code, city = (
-            location.get("regionCode"), location.get("countryCode"), location.get("city"))
-        if ((region_code is not None and not isinstance(region_code, str))
-                or (country_code is not None and not isinstance(country_code, str))
-                or (city is not None and not isinstance(city, str))):
+            location.get("regionCode"),
+            location.get("countryCode"),
+            location.get("city"),
+        )
+        if (
+            (region_code is not None and not isinstance(region_code, str))
+            or (country_code is not None and not isinstance(country_code, str))
+            or (city is not None and not isinstance(city, str))
+        ):
             return _convert.customer_from_json(data)
         location = _build_location(region_code, country_code, city)
     if device is not None:
         if not isinstance(device, dict):
             return _convert.customer_from_json(data)
         device_id, ip, timezone, platform, user_agent = (
-            device.get("id"), device.get("ip"), device.get("timezone"),
-            device.get("platform"), device.get("userAgent"))
-        if ((device_id is not None and type(device_id) is not int)
-                or (ip is not None and not isinstance(ip, str))
-                or (timezone is not None and not isinstance(timezone, str))
-                or (platform is not None and not isinstance(platform, str))
-                or (user_agent is not None and not isinstance(user_agent, str))):
+            device.get("id"),
+            device.get("ip"),
+            device.get("timezone"),
+            device.get("platform"),
+            device.get("userAgent"),
+        )
+        if (
+            (device_id is not None and type(device_id) is not int)
+            or (ip is not None and not isinstance(ip, str))
+            or (timezone is not None and not isinstance(timezone, str))
+            or (platform is not None and not isinstance(platform, str))
+            or (user_agent is not None and not isinstance(user_agent, str))
+        ):
             return _convert.customer_from_json(data)
         device = _build_device(device_id, ip, timezone, platform, user_agent)
     tags, custom_data = get("tags"), get("customData")
     first_seen, last_seen = get("firstSeen"), get("lastSeen")
     try:  # null and the documented "1603885746" inline; any other form through datetime_in
         if first_seen is not None:
-            first_seen = (_from_epoch(int(first_seen), UTC) if type(first_seen) is str
-                          and first_seen.isdigit() and first_seen.isascii()
-                          else _convert.datetime_in(first_seen))
+            first_seen = (
+                _from_epoch(int(first_seen), UTC)
+                if type(first_seen) is str and first_seen.isdigit() and first_seen.isascii()
+                else _convert.datetime_in(first_seen)
+            )
         if last_seen is not None:
-            last_seen = (_from_epoch(int(last_seen), UTC) if type(last_seen) is str
-                         and last_seen.isdigit() and last_seen.isascii()
-                         else _convert.datetime_in(last_seen))
-        tags = (() if not tags and (tags is None or type(tags) is list)
-                else _convert.tags_in(tags, None))
+            last_seen = (
+                _from_epoch(int(last_seen), UTC)
+                if type(last_seen) is str and last_seen.isdigit() and last_seen.isascii()
+                else _convert.datetime_in(last_seen)
+            )
+        tags = (
+            ()
+            if not tags and (tags is None or type(tags) is list)
+            else _convert.tags_in(tags, None)
+        )
         if type(custom_data) is dict:
             for value in custom_data.values():
                 if value is not None and type(value) not in _SCALARS:
@@ -178,9 +205,28 @@ def customer_from_json(data: Any) -> Customer:
     else:
         # Positional, in Customer's field order (a test checks it matches cattrs).
         customer: Customer = _build_customer(
-            cid, name, email, user_id, company, phone, first_seen, last_seen, location,
-            device, unsubscribed, blocked, source, referer, last_page, locale, created_from,
-            integration_id, notes, tags, custom_data, data,
+            cid,
+            name,
+            email,
+            user_id,
+            company,
+            phone,
+            first_seen,
+            last_seen,
+            location,
+            device,
+            unsubscribed,
+            blocked,
+            source,
+            referer,
+            last_page,
+            locale,
+            created_from,
+            integration_id,
+            notes,
+            tags,
+            custom_data,
+            data,
         )
         return customer
     return _convert.customer_from_json(data)
@@ -192,15 +238,23 @@ def customer_from_json(data: Any) -> Customer:
 # (a field with neither rule known here always takes the plain path).
 _TEXT, _FLAG, _LOCALE, _STAMP, _TAGS, _DATA = 1, 2, 3, 4, 5, 6
 _KIND_OF_RULE: dict[Any, int] = {
-    _v.optional_str: _TEXT, _v.optional_bool: _FLAG, _v.optional_locale: _LOCALE,
-    _v.optional_timestamp: _STAMP, _to_tags: _TAGS, _v.to_custom_data: _DATA,
+    _v.optional_str: _TEXT,
+    _v.optional_bool: _FLAG,
+    _v.optional_locale: _LOCALE,
+    _v.optional_timestamp: _STAMP,
+    _to_tags: _TAGS,
+    _v.to_custom_data: _DATA,
 }
 # (name, wire key, kind) of every CustomerUpdate field, in field order: the order the
 # plain path writes them in.
 _FIELDS: tuple[tuple[str, str, int], ...] = tuple(
-    (a.name, _convert.WIRE_KEYS.get(a.name, a.name),
-     _KIND_OF_RULE.get(a.validator) or _KIND_OF_RULE.get(a.converter, 0))
-    for a in attrs.fields(CustomerUpdate))
+    (
+        a.name,
+        _convert.WIRE_KEYS.get(a.name, a.name),
+        _KIND_OF_RULE.get(a.validator) or _KIND_OF_RULE.get(a.converter, 0),
+    )
+    for a in attrs.fields(CustomerUpdate)
+)
 _NAMES = frozenset(name for name, _, _ in _FIELDS)
 
 
@@ -224,9 +278,11 @@ def fields_to_json(fields: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = None
         elif value is UNSET:
             pass
-        elif ((kind == _TEXT and type(value) is str and value.isascii())
-              or (kind == _FLAG and (value is True or value is False))
-              or (kind == _LOCALE and type(value) is str and value in _v.ISO_639_1)):
+        elif (
+            (kind == _TEXT and type(value) is str and value.isascii())
+            or (kind == _FLAG and (value is True or value is False))
+            or (kind == _LOCALE and type(value) is str and value in _v.ISO_639_1)
+        ):
             out[key] = value
         elif kind == _DATA and type(value) is dict and (data := _plain_custom_data(value)):
             out[key] = data
@@ -248,9 +304,13 @@ def _plain_custom_data(data: dict[Any, Any]) -> list[dict[str, Any]] | None:
         if type(key) is not str or not key.isascii() or not key.strip():
             return None
         kind = type(value)
-        if not (value is None or kind is int or kind is bool
-                or (kind is str and value.isascii())
-                or (kind is float and math.isfinite(value))):
+        if not (
+            value is None
+            or kind is int
+            or kind is bool
+            or (kind is str and value.isascii())
+            or (kind is float and math.isfinite(value))
+        ):
             return None
         out.append({"property": key, "value": value})
     return out

@@ -64,7 +64,10 @@ FilterOperator = Literal["=", "!=", "~", ">", ">="]
 _STR_OPS = ("=", "!=", "~")
 _ORDERED_OPS = ("=", "!=", ">", ">=")
 _KINDS: dict[str, tuple[str, ...]] = {
-    "str": _STR_OPS, "int": _ORDERED_OPS, "date": _ORDERED_OPS, "tags": ("=",),
+    "str": _STR_OPS,
+    "int": _ORDERED_OPS,
+    "date": _ORDERED_OPS,
+    "tags": ("=",),
 }
 
 #: Python name -> (API name, kind), for every documented searchable field.
@@ -169,5 +172,6 @@ def _check_value(field: str, kind: str, value: object) -> object:
         if tags:
             return tags
         expected = "a non-empty list of tag names or Tag objects"
-    raise ValidationError(f"{where} must be {expected}, got {type(value).__name__} {value!r}",
-                          field="filter.value")
+    raise ValidationError(
+        f"{where} must be {expected}, got {type(value).__name__} {value!r}", field="filter.value"
+    )

@@ -38,57 +38,95 @@ __all__ = ["find_one", "list_pager", "search_pager"]
 Timeout = float | aiohttp.ClientTimeout | None
 
 
-def list_pager(requestor: Requestor, *, sort: str | None,
-               order: Literal["asc", "desc"] | None, page_size: int, limit: int | None,
-               timeout: Timeout, max_retries: int | None) -> AsyncCustomerPager:
+def list_pager(
+    requestor: Requestor,
+    *,
+    sort: str | None,
+    order: Literal["asc", "desc"] | None,
+    page_size: int,
+    limit: int | None,
+    timeout: Timeout,
+    max_retries: int | None,
+) -> AsyncCustomerPager:
     """Every customer, one ``GET`` per page; see ``AsyncHelpCrunch.list_customers``."""
-    params, size, cap, per_call = _pager_args(sort, order, page_size, limit, timeout,
-                                              max_retries)
+    params, size, cap, per_call = _pager_args(sort, order, page_size, limit, timeout, max_retries)
 
     def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
         query = urlencode({"limit": count, "offset": offset, **params})
-        return requestor.request("GET", f"/customers?{query}", customer_page_from_json,
-                                 timeout=per_call, max_retries=max_retries,
-                                 call="list_customers")
+        return requestor.request(
+            "GET",
+            f"/customers?{query}",
+            customer_page_from_json,
+            timeout=per_call,
+            max_retries=max_retries,
+            call="list_customers",
+        )
 
     return AsyncCustomerPager(fetch, page_size=size, limit=cap)
 
 
-def search_pager(requestor: Requestor, filters: tuple[Filter, ...], *,
-                 match: Literal["all", "any"], sort: str | None,
-                 order: Literal["asc", "desc"] | None, page_size: int, limit: int | None,
-                 timeout: Timeout, max_retries: int | None, call: str = "search_customers",
-                 ) -> AsyncCustomerPager:
+def search_pager(
+    requestor: Requestor,
+    filters: tuple[Filter, ...],
+    *,
+    match: Literal["all", "any"],
+    sort: str | None,
+    order: Literal["asc", "desc"] | None,
+    page_size: int,
+    limit: int | None,
+    timeout: Timeout,
+    max_retries: int | None,
+    call: str = "search_customers",
+) -> AsyncCustomerPager:
     """Customers matching ``filters``, one ``POST`` per page (retried like a ``GET``: it
     changes nothing); see ``AsyncHelpCrunch.search_customers``. ``call`` names the
     pages' spans and hook records."""
     if not filters:
-        raise ValidationError("give at least one Filter (list_customers lists everyone)",
-                              field="filters")
+        raise ValidationError(
+            "give at least one Filter (list_customers lists everyone)", field="filters"
+        )
     for i, item in enumerate(filters):
         if not isinstance(item, Filter):
-            raise ValidationError(f"filters[{i}] must be a Filter, got "
-                                  f"{type(item).__name__}", field="filters")
+            raise ValidationError(
+                f"filters[{i}] must be a Filter, got {type(item).__name__}", field="filters"
+            )
     if match not in ("all", "any"):
         raise ValidationError(f"match must be 'all' or 'any', got {match!r}", field="match")
-    params, size, cap, per_call = _pager_args(sort, order, page_size, limit, timeout,
-                                              max_retries)
+    params, size, cap, per_call = _pager_args(sort, order, page_size, limit, timeout, max_retries)
     conditions = [f.to_json() for f in filters]
     comparison = "AND" if match == "all" else "OR"
 
     def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
-        body = encode_body({"filter": conditions, "comparison": comparison,
-                            "limit": count, "offset": offset, **params})
-        return requestor.request("POST", "/customers/search", customer_page_from_json,
-                                 body=body, timeout=per_call, max_retries=max_retries,
-                                 idempotent=True, call=call)
+        body = encode_body(
+            {
+                "filter": conditions,
+                "comparison": comparison,
+                "limit": count,
+                "offset": offset,
+                **params,
+            }
+        )
+        return requestor.request(
+            "POST",
+            "/customers/search",
+            customer_page_from_json,
+            body=body,
+            timeout=per_call,
+            max_retries=max_retries,
+            idempotent=True,
+            call=call,
+        )
 
     return AsyncCustomerPager(fetch, page_size=size, limit=cap)
 
 
-async def find_one(search: Callable[[Filter], AsyncCustomerPager], *,
-                   user_id: str | None, email: str | None, seconds: float | None
-                   ) -> Customer | None:
+async def find_one(
+    search: Callable[[Filter], AsyncCustomerPager],
+    *,
+    user_id: str | None,
+    email: str | None,
+    seconds: float | None,
+) -> Customer | None:
     """The one customer with this ``user_id`` or ``email`` (``None``: nobody), read
     from every page of ``search(Filter(field, "=", value))`` within one deadline of
     ``seconds``; see ``AsyncHelpCrunch.find_customer``."""
@@ -98,6 +136,7 @@ async def find_one(search: Callable[[Filter], AsyncCustomerPager], *,
     if not isinstance(value, str) or not value:
         raise ValidationError(f"{field} must be a non-empty str, got {value!r}", field=field)
     if field == "user_id":
+
         def same(c: Customer) -> bool:
             return c.user_id == value
     else:
@@ -105,6 +144,7 @@ async def find_one(search: Callable[[Filter], AsyncCustomerPager], *,
 
         def same(c: Customer) -> bool:
             return c.email is not None and c.email.casefold() == wanted
+
     pager = search(Filter(field, "=", value))
     with deadline_scope(seconds):  # one deadline for every page
         matches = [c async for c in pager if same(c)]
@@ -114,13 +154,19 @@ async def find_one(search: Callable[[Filter], AsyncCustomerPager], *,
         ids = tuple(sorted(c.id for c in matches))
         raise AmbiguousCustomerError(
             f"{len(ids)} customers have {field} {value!r} (ids {', '.join(map(str, ids))})"
-            "; refusing to pick one", customer_ids=ids)
+            "; refusing to pick one",
+            customer_ids=ids,
+        )
     return matches[0]
 
 
 def _pager_args(
-    sort: str | None, order: Literal["asc", "desc"] | None, page_size: int,
-    limit: int | None, timeout: Timeout, max_retries: int | None,
+    sort: str | None,
+    order: Literal["asc", "desc"] | None,
+    page_size: int,
+    limit: int | None,
+    timeout: Timeout,
+    max_retries: int | None,
 ) -> tuple[dict[str, str], int, int | None, aiohttp.ClientTimeout | None]:
     """The checked arguments of a pager: (sort/order params, page_size, limit, timeout)."""
     params = sort_params(sort, order)

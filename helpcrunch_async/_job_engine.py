@@ -210,8 +210,8 @@ class JobEngine(Generic[P, R]):
                 if not self._running:
                     if buffer:  # pragma: no cover - would mean a result was lost
                         raise AssertionError(
-                            f"job engine: results {sorted(buffer)} stuck before "
-                            f"{self._next_out}")
+                            f"job engine: results {sorted(buffer)} stuck before {self._next_out}"
+                        )
                     break
                 self._wake = loop.create_future()
                 try:
@@ -265,8 +265,11 @@ class JobEngine(Generic[P, R]):
                     await self._room
                 if self._exhausted:
                     return
-                chunk = (self._read_chunk_now() if self._read_now is not None
-                         else await self._read_chunk())
+                chunk = (
+                    self._read_chunk_now()
+                    if self._read_now is not None
+                    else await self._read_chunk()
+                )
                 if not chunk:
                     continue
                 if self._aborted is not None:  # refused while this chunk was being read
@@ -315,7 +318,8 @@ class JobEngine(Generic[P, R]):
     def _full(self) -> bool:
         """No room to read: results wait to be yielded, or the ordered window is full."""
         return len(self._ready) >= self._max or (
-            self._ordered and self._pulled - self._next_out >= self._window)
+            self._ordered and self._pulled - self._next_out >= self._window
+        )
 
     # --- reading -----------------------------------------------------------------------
 

@@ -99,8 +99,10 @@ def _has_long_digits(body: bytes) -> bool:
     # digits in a row among every 5th byte: that fifth of the body is mapped first, and
     # only a body where it does is mapped whole. (Timestamps and ISO dates never do.)
     # find(), not "in": "in" on bytes tries the needle as an int first, which costs.
-    return (body[::5].translate(_DIGITS_TO_ZERO).find(b"0000") >= 0
-            and body.translate(_DIGITS_TO_ZERO).find(_LONG_DIGITS) >= 0)
+    return (
+        body[::5].translate(_DIGITS_TO_ZERO).find(b"0000") >= 0
+        and body.translate(_DIGITS_TO_ZERO).find(_LONG_DIGITS) >= 0
+    )
 
 
 class InvalidJSON(ValueError):
@@ -129,8 +131,10 @@ def decode_json(body: bytes | str) -> Any:
         helpcrunch_async._json.InvalidJSON: JSON nested too deeply to read
     """
     if _orjson_loads is not None and (
-            not _has_long_digits(body) if isinstance(body, bytes)
-            else _LONG_DIGITS_TEXT.search(body) is None):
+        not _has_long_digits(body)
+        if isinstance(body, bytes)
+        else _LONG_DIGITS_TEXT.search(body) is None
+    ):
         try:
             return _orjson_loads(body)
         except ValueError:

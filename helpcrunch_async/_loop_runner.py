@@ -94,7 +94,8 @@ class LoopRunner:
         start = self._thread is None
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._serve, args=(loop,), name="helpcrunch-async-loop", daemon=True)
+                target=self._serve, args=(loop,), name="helpcrunch-async-loop", daemon=True
+            )
         self._driver = self._thread
         self._changed.notify_all()
         if start:
@@ -169,8 +170,7 @@ class LoopRunner:
             return _run_until(loop, task)
         except asyncio.CancelledError:
             if self._closing:  # close() from another thread ended this call
-                raise HelpCrunchError(
-                    "the client was closed while this call was waiting") from None
+                raise HelpCrunchError("the client was closed while this call was waiting") from None
             raise
         except BaseException:  # KeyboardInterrupt/SystemExit while it ran: stop the request
             if not task.done():
@@ -178,8 +178,12 @@ class LoopRunner:
                 # Let the call unwind (its finally blocks, an async generator it was
                 # stepping) before the caller goes on; a second Ctrl-C cuts this short.
                 with contextlib.suppress(BaseException):
-                    _run_until(loop, asyncio.ensure_future(
-                        asyncio.wait((task,), timeout=_UNWIND_TIMEOUT), loop=loop))
+                    _run_until(
+                        loop,
+                        asyncio.ensure_future(
+                            asyncio.wait((task,), timeout=_UNWIND_TIMEOUT), loop=loop
+                        ),
+                    )
             if task.done() and not task.cancelled():
                 task.exception()  # retrieved: no "exception was never retrieved" log
             raise
@@ -211,8 +215,7 @@ class LoopRunner:
             return await factory()
         except asyncio.CancelledError:
             if self._closing:  # close() from another thread ended this call
-                raise HelpCrunchError(
-                    "the client was closed while this call was waiting") from None
+                raise HelpCrunchError("the client was closed while this call was waiting") from None
             raise
         finally:
             finished.set()
@@ -272,7 +275,8 @@ class LoopRunner:
         if asyncio._get_running_loop() is loop:
             raise HelpCrunchError(
                 "HelpCrunch.close() was called from the client's own event loop (a callback "
-                "of the client itself); close it from your own code")
+                "of the client itself); close it from your own code"
+            )
         try:
             self.run(lambda: _wind_down(loop, aclose), closing=True)
         finally:

@@ -65,8 +65,15 @@ class ManyCustomers:
             >>> async for c in client.list_customers(sort="first_seen"):  # doctest: +SKIP
             ...     print(c.id, c.email)
         """
-        return list_pager(self._requestor, sort=sort, order=order, page_size=page_size,
-                          limit=limit, timeout=timeout, max_retries=max_retries)
+        return list_pager(
+            self._requestor,
+            sort=sort,
+            order=order,
+            page_size=page_size,
+            limit=limit,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
 
     def search_customers(
         self,
@@ -92,9 +99,17 @@ class ManyCustomers:
             ...         hc.Filter("email", "~", "gmail"), match="any"):
             ...     print(c.id)
         """
-        return search_pager(self._requestor, filters, match=match, sort=sort, order=order,
-                            page_size=page_size, limit=limit, timeout=timeout,
-                            max_retries=max_retries)
+        return search_pager(
+            self._requestor,
+            filters,
+            match=match,
+            sort=sort,
+            order=order,
+            page_size=page_size,
+            limit=limit,
+            timeout=timeout,
+            max_retries=max_retries,
+        )
 
     async def find_customer(
         self,
@@ -118,10 +133,20 @@ class ManyCustomers:
         Example:
             >>> c = await client.find_customer(email="ann@example.com")  # doctest: +SKIP
         """
+
         def search(condition: Filter) -> AsyncCustomerPager:
-            return search_pager(self._requestor, (condition,), match="all", sort=None,
-                                order=None, page_size=100, limit=None, timeout=timeout,
-                                max_retries=max_retries, call="find_customer")
+            return search_pager(
+                self._requestor,
+                (condition,),
+                match="all",
+                sort=None,
+                order=None,
+                page_size=100,
+                limit=None,
+                timeout=timeout,
+                max_retries=max_retries,
+                call="find_customer",
+            )
 
         seconds = (call_timeout(timeout) or self._requestor.timeout).total
         return await find_one(search, user_id=user_id, email=email, seconds=seconds)
@@ -167,9 +192,16 @@ class ManyCustomers:
             ...         print(r.index, r.customer_id, r.error)
         """
         return bulk_update(
-            self._requestor, updates, max_concurrency=self._job_concurrency(max_concurrency),
-            ordered=ordered, replace=replace, batch=batch, batch_fallback=batch_fallback,
-            timeout=call_timeout(timeout), max_retries=max_retries)
+            self._requestor,
+            updates,
+            max_concurrency=self._job_concurrency(max_concurrency),
+            ordered=ordered,
+            replace=replace,
+            batch=batch,
+            batch_fallback=batch_fallback,
+            timeout=call_timeout(timeout),
+            max_retries=max_retries,
+        )
 
     def sync_customers(
         self,
@@ -218,10 +250,17 @@ class ManyCustomers:
             check_max_retries(max_retries)
         client = cast(Client, self)  # the AsyncHelpCrunch this is mixed into
         return CustomerSync(
-            client, rows, match=match, create_missing=create_missing, exact_tags=exact_tags,
-            dry_run=dry_run, strategy=strategy,
-            max_concurrency=self._job_concurrency(max_concurrency), ordered=ordered,
-            timeout=timeout, max_retries=max_retries,
+            client,
+            rows,
+            match=match,
+            create_missing=create_missing,
+            exact_tags=exact_tags,
+            dry_run=dry_run,
+            strategy=strategy,
+            max_concurrency=self._job_concurrency(max_concurrency),
+            ordered=ordered,
+            timeout=timeout,
+            max_retries=max_retries,
         )
 
     def _job_concurrency(self, max_concurrency: int | None) -> int:

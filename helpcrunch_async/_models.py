@@ -283,4 +283,3 @@ class Customer:
     tags: tuple[Tag, ...] = ()
     custom_data: Mapping[str, CustomDataValue] = attrs.field(factory=dict)
     raw: Mapping[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
-

@@ -60,11 +60,28 @@ def observers_for(hooks: EventHooks | None) -> Observers | None:
 class CallObserver:
     """One call, as the requestor reports it: attempts, answers, retries, waits."""
 
-    __slots__ = ("_call", "_error", "_hooks", "_method", "_path", "_sent_at", "_span",
-                 "_status", "_wait_from", "_waited", "attempts")
+    __slots__ = (
+        "_call",
+        "_error",
+        "_hooks",
+        "_method",
+        "_path",
+        "_sent_at",
+        "_span",
+        "_status",
+        "_wait_from",
+        "_waited",
+        "attempts",
+    )
 
-    def __init__(self, hooks: HookRunner | None, span: _tracing.CallSpan | None, call: str,
-                 method: str, path: str) -> None:
+    def __init__(
+        self,
+        hooks: HookRunner | None,
+        span: _tracing.CallSpan | None,
+        call: str,
+        method: str,
+        path: str,
+    ) -> None:
         self._hooks = hooks
         self._span = span
         self._call = call
@@ -83,26 +100,48 @@ class CallObserver:
         self._sent_at = time.monotonic()
         hooks = self._hooks
         if hooks is not None and hooks.on_request is not None:
-            hooks.call("on_request", hooks.on_request,
-                       RequestSent(self._call, self._method, self._path, attempt))
+            hooks.call(
+                "on_request",
+                hooks.on_request,
+                RequestSent(self._call, self._method, self._path, attempt),
+            )
 
     def received(self, attempt: int, status: int) -> None:
         """Attempt ``attempt`` was answered with ``status`` (its body read)."""
         self._status = status
         hooks = self._hooks
         if hooks is not None and hooks.on_response is not None:
-            hooks.call("on_response", hooks.on_response, ResponseReceived(
-                self._call, self._method, self._path, attempt, status,
-                time.monotonic() - self._sent_at))
+            hooks.call(
+                "on_response",
+                hooks.on_response,
+                ResponseReceived(
+                    self._call,
+                    self._method,
+                    self._path,
+                    attempt,
+                    status,
+                    time.monotonic() - self._sent_at,
+                ),
+            )
 
     def retry(self, attempt: int, wait_s: float, error: BaseException) -> None:
         """Attempt ``attempt`` failed with ``error``; the next goes in ``wait_s`` seconds."""
         hooks = self._hooks
         if hooks is not None and hooks.on_retry is not None:
             status = getattr(error, "status", None)
-            hooks.call("on_retry", hooks.on_retry, RetryScheduled(
-                self._call, self._method, self._path, attempt, wait_s,
-                status if isinstance(status, int) else None, type(error).__name__))
+            hooks.call(
+                "on_retry",
+                hooks.on_retry,
+                RetryScheduled(
+                    self._call,
+                    self._method,
+                    self._path,
+                    attempt,
+                    wait_s,
+                    status if isinstance(status, int) else None,
+                    type(error).__name__,
+                ),
+            )
 
     def waiting(self) -> None:
         """The next attempt starts waiting for the rate limiter or the 429 pause."""
@@ -113,10 +152,12 @@ class CallObserver:
         seconds = time.monotonic() - self._wait_from
         self._waited += seconds
         hooks = self._hooks
-        if (hooks is not None and hooks.on_rate_limit_wait is not None
-                and seconds >= _REPORTED_WAIT):
-            hooks.call("on_rate_limit_wait", hooks.on_rate_limit_wait, RateLimitWait(
-                self._call, self._method, self._path, attempt, seconds, after_429))
+        if hooks is not None and hooks.on_rate_limit_wait is not None and seconds >= _REPORTED_WAIT:
+            hooks.call(
+                "on_rate_limit_wait",
+                hooks.on_rate_limit_wait,
+                RateLimitWait(self._call, self._method, self._path, attempt, seconds, after_429),
+            )
 
     def failed(self, error: BaseException) -> None:
         """The call ends with ``error``."""
@@ -125,5 +166,6 @@ class CallObserver:
     def finish(self) -> None:
         """The call is over (either way): end its span."""
         if self._span is not None:
-            self._span.end(status=self._status, attempts=self.attempts, wait_s=self._waited,
-                           error=self._error)
+            self._span.end(
+                status=self._status, attempts=self.attempts, wait_s=self._waited, error=self._error
+            )

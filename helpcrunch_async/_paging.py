@@ -80,14 +80,16 @@ def sort_params(sort: str | None, order: Literal["asc", "desc"] | None) -> dict[
         else:
             raise ValidationError(
                 f"sort must be one of the documented sort fields ({', '.join(SORT_FIELDS)}, "
-                f"or {', '.join(sorted(_SORT_API_NAMES))}), got {sort!r}", field="sort")
+                f"or {', '.join(sorted(_SORT_API_NAMES))}), got {sort!r}",
+                field="sort",
+            )
     if order is not None:
         if order not in ("asc", "desc"):
-            raise ValidationError(f"order must be 'asc' or 'desc', got {order!r}",
-                                  field="order")
+            raise ValidationError(f"order must be 'asc' or 'desc', got {order!r}", field="order")
         if sort is None:
-            raise ValidationError("order needs sort= (the default sort is not documented)",
-                                  field="order")
+            raise ValidationError(
+                "order needs sort= (the default sort is not documented)", field="order"
+            )
         out["order"] = order
     return out
 
@@ -189,8 +191,9 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
         # ``total`` ends the listing only where it agrees with the pages: a full page
         # that goes past it proves it wrong (more customers came than it counts), and
         # trusting it would silently drop the rest.
-        self._last_page = (len(customers) < self._page_size
-                           or (total is not None and self._offset == total))
+        self._last_page = len(customers) < self._page_size or (
+            total is not None and self._offset == total
+        )
         if self._last_page or any(c.id not in self._seen for c in customers):
             self._stale_pages = 0
         else:
@@ -201,7 +204,8 @@ class AsyncCustomerPager(AsyncIterator[Customer]):
                     f"{self._stale_pages} pages in a row held only customers already "
                     f"yielded (offset {self._offset - len(customers)}): the server seems "
                     f"to ignore offset; stopped after {self._yielded} customers rather "
-                    "than page forever")
+                    "than page forever"
+                )
         self._buffer = customers[::-1]  # pop() from the end, in page order
 
     async def aclose(self) -> None:

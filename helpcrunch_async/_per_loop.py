@@ -74,7 +74,8 @@ class PerLoop(Generic[T]):
         self._close = close
         self._lock = threading.Lock()
         self._entries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Entry[T]] = (
-            weakref.WeakKeyDictionary())
+            weakref.WeakKeyDictionary()
+        )
         # (loop, value) of the loop used last: one attribute, read and written whole, so
         # that a thread never sees one loop's value paired with another loop.
         self._last: tuple[asyncio.AbstractEventLoop, T] | None = None
@@ -137,8 +138,11 @@ class PerLoop(Generic[T]):
         """
         current = asyncio.get_running_loop()
         with self._lock:
-            entries = [(loop, entry) for loop, entry in self._entries.items()
-                       if loop is current or loop.is_running()]
+            entries = [
+                (loop, entry)
+                for loop, entry in self._entries.items()
+                if loop is current or loop.is_running()
+            ]
             for loop, _ in entries:
                 del self._entries[loop]
             self._last = None
@@ -150,8 +154,7 @@ class PerLoop(Generic[T]):
             else:
                 with contextlib.suppress(RuntimeError, TimeoutError):  # closed meanwhile
                     future = asyncio.run_coroutine_threadsafe(_awaited(closing), loop)
-                    await asyncio.wait_for(asyncio.wrap_future(future),
-                                           _CLOSE_ELSEWHERE_TIMEOUT)
+                    await asyncio.wait_for(asyncio.wrap_future(future), _CLOSE_ELSEWHERE_TIMEOUT)
 
 
 async def _awaited(awaitable: Awaitable[None]) -> None:

@@ -134,8 +134,10 @@ def check_budget(requests: int, period: float) -> tuple[int, float]:
         >>> check_budget(120, 60)
         (120, 60.0)
     """
-    return (check_int("requests", requests, minimum=1, maximum=sys.maxsize),
-            check_seconds("period", period))
+    return (
+        check_int("requests", requests, minimum=1, maximum=sys.maxsize),
+        check_seconds("period", period),
+    )
 
 
 def key_digest(api_key: str) -> str:
@@ -317,8 +319,7 @@ class RateLimit:
             return
         with self._lock:
             now = time.monotonic()
-            if (now - self._last_429 >= self.period
-                    and now - self._last_raise >= self.period / 10):
+            if now - self._last_429 >= self.period and now - self._last_raise >= self.period / 10:
                 self._last_raise = now
                 self._factor = min(1.0, self._factor + _STEP)
 

@@ -93,9 +93,21 @@ return {slot - now, 1}
 class _LoopState:
     """What the limiter keeps per event loop: a Redis client, a local fallback, a pause."""
 
-    __slots__ = ("fallback", "healthy", "inflight", "owned", "pause_epoch", "pause_pending",
-                 "pause_until", "probing", "redis", "reserved_until", "retired", "retry_at",
-                 "script")
+    __slots__ = (
+        "fallback",
+        "healthy",
+        "inflight",
+        "owned",
+        "pause_epoch",
+        "pause_pending",
+        "pause_until",
+        "probing",
+        "redis",
+        "reserved_until",
+        "retired",
+        "retry_at",
+        "script",
+    )
 
     def __init__(self, redis: Any, owned: bool, fallback: RateLimit) -> None:
         self.redis = redis
@@ -177,24 +189,27 @@ class RedisRateLimit:
             try:  # reject a malformed URL now (nothing connects yet)
                 Redis.from_url(redis)
             except ValueError as exc:  # redis-py's messages never quote the URL
-                raise ValidationError(f"redis is not a Redis URL: {exc}",
-                                      field="redis") from None
+                raise ValidationError(f"redis is not a Redis URL: {exc}", field="redis") from None
         elif isinstance(redis, Redis | RedisCluster):
             self._url, self._client = None, redis
         else:
             raise ValidationError(
                 "redis must be a URL or a redis.asyncio client (not a blocking redis.Redis), "
-                f"got {type(redis).__name__}", field="redis")
-        if name is not None and (not isinstance(name, str) or not name
-                                 or "{" in name or "}" in name):
-            raise ValidationError(f"name must be a non-empty string without braces, got "
-                                  f"{name!r}", field="name")
+                f"got {type(redis).__name__}",
+                field="redis",
+            )
+        if name is not None and (
+            not isinstance(name, str) or not name or "{" in name or "}" in name
+        ):
+            raise ValidationError(
+                f"name must be a non-empty string without braces, got {name!r}", field="name"
+            )
         check_seconds("timeout", timeout)
         check_seconds("retry_redis_after", retry_redis_after)
         if not (is_number(fallback_share) and 0 < fallback_share <= 1):
             raise ValidationError(
-                f"fallback_share must be in (0, 1], got {fallback_share!r}",
-                field="fallback_share")
+                f"fallback_share must be in (0, 1], got {fallback_share!r}", field="fallback_share"
+            )
         self.name = name
         self.timeout = float(timeout)
         self.fallback_share = float(fallback_share)
@@ -204,8 +219,12 @@ class RedisRateLimit:
         if name is not None:
             self._keys = _keys_for(f"name:{name}")
         interval = (self.period + max(self.period * _HEADROOM, _MIN_HEADROOM)) / self.requests
-        self._args = (round(interval * 1e6), 0, round(self.period * 1e6),
-                      math.ceil(self.period * 1000))
+        self._args = (
+            round(interval * 1e6),
+            0,
+            round(self.period * 1e6),
+            math.ceil(self.period * 1000),
+        )
         # A Redis client (and a local fallback) per event loop, closed when that loop
         # ends (one asyncio.run per task leaves no connection behind) or at aclose().
         self._states: PerLoop[_LoopState] = PerLoop(self._new_state, _close_state)
@@ -237,7 +256,9 @@ class RedisRateLimit:
         if self._key_digest is not None and self._key_digest != digest:
             raise ValidationError(
                 "this RedisRateLimit is the budget of another API key; give each key its "
-                "own, or name= one budget shared by several keys", field="rate_limit")
+                "own, or name= one budget shared by several keys",
+                field="rate_limit",
+            )
         self._key_digest = digest
         self._keys = _keys_for(f"key:{digest}")
 
@@ -316,9 +337,12 @@ class RedisRateLimit:
             # retry_on_error: redis-py 5.0 retries a dropped connection (a
             # restarted Redis) only for the errors listed there, whatever ``retry``.
             client: Any = Redis.from_url(
-                self._url, socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 1),
-                retry_on_error=[RedisConnectionError])
+                self._url,
+                socket_timeout=self.timeout,
+                socket_connect_timeout=self.timeout,
+                retry=Retry(NoBackoff(), 1),
+                retry_on_error=[RedisConnectionError],
+            )
             return _LoopState(client, True, self._fallback())
         first = self._client_loop() if self._client_loop is not None else None
         if self._client_loop is not None and first is not loop:
@@ -326,15 +350,17 @@ class RedisRateLimit:
                 "the redis client given to this RedisRateLimit belongs to the event "
                 "loop it was first used on, not this one (a second asyncio.run(), "
                 "another thread); give RedisRateLimit a URL instead: it then opens "
-                "one client per event loop")
+                "one client per event loop"
+            )
         self._client_loop = weakref.ref(loop)
         return _LoopState(self._client, False, self._fallback())
 
     def _fallback(self) -> RateLimit:
         return RateLimit(max(1, math.floor(self.requests * self.fallback_share)), self.period)
 
-    async def _reserve(self, state: _LoopState, loop: asyncio.AbstractEventLoop,
-                       within: float | None = None) -> float | None:
+    async def _reserve(
+        self, state: _LoopState, loop: asyncio.AbstractEventLoop, within: float | None = None
+    ) -> float | None:
         """Seconds to wait for a reserved send time (< 0: none reserved, ask again in
         -that); None when Redis failed (the caller falls back). ``within``: reserve
         nothing further ahead than that many seconds."""
@@ -350,8 +376,10 @@ class RedisRateLimit:
         try:
             async with asyncio.timeout(self.timeout):
                 reply = await state.script(
-                    keys=self._keys, args=(interval, max(0, round(pause * 1e6)), ahead, idle),
-                    client=state.redis)
+                    keys=self._keys,
+                    args=(interval, max(0, round(pause * 1e6)), ahead, idle),
+                    client=state.redis,
+                )
             wait_us, reserved = map(int, reply)
         except (*_FAILURES, *_BAD_REPLY) as exc:
             state.retry_at = loop.time() + self.retry_redis_after
@@ -360,8 +388,12 @@ class RedisRateLimit:
                 logger.warning(
                     "Redis rate limit unreachable (%s: %s); pacing this process locally at "
                     "%d requests per %g s and trying Redis again every %g s",
-                    type(exc).__name__, exc, state.fallback.requests, self.period,
-                    self.retry_redis_after)
+                    type(exc).__name__,
+                    exc,
+                    state.fallback.requests,
+                    self.period,
+                    self.retry_redis_after,
+                )
             return None
         finally:
             state.inflight -= 1

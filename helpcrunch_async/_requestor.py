@@ -46,6 +46,7 @@ __all__ = ["Requestor", "discard_body", "logger"]
 logger = logging.getLogger("helpcrunch_async")
 T = TypeVar("T")
 
+
 class Requestor:
     """Sends authenticated JSON requests below ``base_url`` and returns parsed JSON.
 
@@ -77,7 +78,8 @@ class Requestor:
         # acquire_within(max_wait) (optional): the limiter answers at once when the
         # budget has no send time before a call's deadline (see RateLimiter).
         self._acquire_within: Callable[[float], Awaitable[bool]] | None = getattr(
-            rate_limit, "acquire_within", None)
+            rate_limit, "acquire_within", None
+        )
         bind_key = getattr(rate_limit, "bind_key", None)
         if bind_key is not None:  # a limiter keyed by API key: tell it which, one-way
             bind_key(key_digest(api_key))
@@ -100,16 +102,32 @@ class Requestor:
 
     @overload
     def request(
-        self, method: str, path: str, parse: Callable[[Any], T], *, body: bytes | None = ...,
-        timeout: aiohttp.ClientTimeout | None = ..., max_retries: int | None = ...,
-        idempotent: bool | None = ..., counted: Literal[False] = ..., call: str = ...,
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], T],
+        *,
+        body: bytes | None = ...,
+        timeout: aiohttp.ClientTimeout | None = ...,
+        max_retries: int | None = ...,
+        idempotent: bool | None = ...,
+        counted: Literal[False] = ...,
+        call: str = ...,
     ) -> Coroutine[Any, Any, T]: ...
 
     @overload
     def request(
-        self, method: str, path: str, parse: Callable[[Any], T], *, body: bytes | None = ...,
-        timeout: aiohttp.ClientTimeout | None = ..., max_retries: int | None = ...,
-        idempotent: bool | None = ..., counted: Literal[True], call: str = ...,
+        self,
+        method: str,
+        path: str,
+        parse: Callable[[Any], T],
+        *,
+        body: bytes | None = ...,
+        timeout: aiohttp.ClientTimeout | None = ...,
+        max_retries: int | None = ...,
+        idempotent: bool | None = ...,
+        counted: Literal[True],
+        call: str = ...,
     ) -> Coroutine[Any, Any, tuple[T, int]]: ...
 
     async def request(
@@ -153,8 +171,7 @@ class Requestor:
         full_path = self._base_path + path
         # Retry decisions go by method; a read sent as POST is retried like a GET.
         retry_as = method if idempotent is None else ("GET" if idempotent else "POST")
-        retries = self._retry.max_retries if max_retries is None else check_max_retries(
-            max_retries)
+        retries = self._retry.max_retries if max_retries is None else check_max_retries(max_retries)
         # A prebuilt URL: aiohttp would otherwise parse the string again for every request.
         if "?" in path:
             url = URL(self._base + path)
@@ -186,8 +203,9 @@ class Requestor:
                 try:
                     if not slots.take_now():
                         waited = True
-                        await self._take_slot(slots, deadline, method, full_path, attempt,
-                                              last_error)
+                        await self._take_slot(
+                            slots, deadline, method, full_path, attempt, last_error
+                        )
                     try:
                         # No coroutine at all while there is no limiter and no 429 pause.
                         if self._rate_limit is not None or self._gate.remaining() > 0:
@@ -195,8 +213,9 @@ class Requestor:
                             if obs is not None:
                                 obs.waiting()
                             if deadline is not None:
-                                await self._wait_to_send(deadline, method, full_path,
-                                                         attempt, last_error)
+                                await self._wait_to_send(
+                                    deadline, method, full_path, attempt, last_error
+                                )
                             elif self._rate_limit is not None:
                                 await self._rate_limit.acquire()
                             else:
@@ -210,8 +229,11 @@ class Requestor:
                                 send_timeout = shortened(timeout, left)
                         if job is not None:
                             if job.stopped:
-                                raise NotSent(JobStoppedError(method=method, path=full_path,
-                                                               attempts=attempt - 1))
+                                raise NotSent(
+                                    JobStoppedError(
+                                        method=method, path=full_path, attempts=attempt - 1
+                                    )
+                                )
                             job.on_wire = True
                         self.stats.requests += 1
                         if obs is not None:
@@ -223,9 +245,13 @@ class Requestor:
                         started = time.monotonic() if debug else 0.0
                         try:
                             async with self._transport.open(
-                                method, url, body=body, timeout=send_timeout) as resp:
+                                method, url, body=body, timeout=send_timeout
+                            ) as resp:
                                 status, headers, payload = (
-                                    resp.status, resp.headers, await resp.read())
+                                    resp.status,
+                                    resp.headers,
+                                    await resp.read(),
+                                )
                         except TRANSPORT_ERRORS as exc:
                             failure = connection_failure(exc, method, full_path)
                         finally:
@@ -238,35 +264,48 @@ class Requestor:
                 except APIConnectionError as exc:
                     exc.attempts = attempt
                     if attempt > retries or not self._retry.retryable_failure(
-                            retry_as, maybe_sent=exc.maybe_sent):
+                        retry_as, maybe_sent=exc.maybe_sent
+                    ):
                         raise
                     last_error = exc
-                    await self._backoff(method, full_path, attempt, str(exc), deadline, exc,
-                                        obs)
+                    await self._backoff(method, full_path, attempt, str(exc), deadline, exc, obs)
                     continue
                 if debug:
-                    logger.debug("%s %s -> %s in %.1f ms", method, full_path, status,
-                                 (time.monotonic() - started) * 1000)
+                    logger.debug(
+                        "%s %s -> %s in %.1f ms",
+                        method,
+                        full_path,
+                        status,
+                        (time.monotonic() - started) * 1000,
+                    )
                 if obs is not None:
                     obs.received(attempt, status)
                 if 200 <= status < 300:
                     if self._rate_limit is not None:
                         self._rate_limit.on_success()
                     try:
-                        value = (parse(None) if parse is discard_body  # any body, even not JSON
-                                 else parse(decode_json(payload)))
+                        value = (
+                            parse(None)
+                            if parse is discard_body  # any body, even not JSON
+                            else parse(decode_json(payload))
+                        )
                     except ValueError as exc:  # InvalidJSON, ResponseShapeError, or any other
-                        unreadable = unreadable_body(exc, status, headers, payload, method,
-                                                      full_path, attempt)
+                        unreadable = unreadable_body(
+                            exc, status, headers, payload, method, full_path, attempt
+                        )
                     else:
                         return (value, attempt) if counted else value
                     # (raised out here: the error keeps no context of the handler's)
-                    if (attempt > retries or unreadable.json_path != "$"
-                            or retry_as not in IDEMPOTENT_METHODS):
+                    if (
+                        attempt > retries
+                        or unreadable.json_path != "$"
+                        or retry_as not in IDEMPOTENT_METHODS
+                    ):
                         raise unreadable
                     last_error = unreadable
-                    await self._backoff(method, full_path, attempt, "unreadable body",
-                                        deadline, unreadable, obs)
+                    await self._backoff(
+                        method, full_path, attempt, "unreadable body", deadline, unreadable, obs
+                    )
                     continue
                 raw = RawResponse(status, headers, payload)
                 error = api_error(raw, method, full_path, attempts=attempt)
@@ -278,11 +317,17 @@ class Requestor:
                     else:
                         self._gate.pause_for(pause)
                     if attempt > retries or (
-                            deadline is not None and time.monotonic() + pause >= deadline):
+                        deadline is not None and time.monotonic() + pause >= deadline
+                    ):
                         raise error  # (past the deadline: the server's answer, not a timeout)
                     logger.info(
                         "%s %s got 429; pausing all requests %.2f s (attempt %d of %d)",
-                        method, full_path, pause, attempt, retries + 1)
+                        method,
+                        full_path,
+                        pause,
+                        attempt,
+                        retries + 1,
+                    )
                     if obs is not None:
                         obs.retry(attempt, pause, error)
                     last_error = error
@@ -290,8 +335,9 @@ class Requestor:
                 if attempt > retries or not self._retry.retryable_status(retry_as, raw.status):
                     raise error
                 last_error = error
-                await self._backoff(method, full_path, attempt, f"status {raw.status}",
-                                    deadline, error, obs)
+                await self._backoff(
+                    method, full_path, attempt, f"status {raw.status}", deadline, error, obs
+                )
         except HelpCrunchError as exc:
             self.stats.failed += 1
             if obs is not None:
@@ -313,7 +359,12 @@ class Requestor:
                 obs.finish()
 
     async def _take_slot(
-        self, slots: InFlightLimit, deadline: float | None, method: str, path: str, attempt: int,
+        self,
+        slots: InFlightLimit,
+        deadline: float | None,
+        method: str,
+        path: str,
+        attempt: int,
         last_error: HelpCrunchError | None,
     ) -> None:
         """Wait for a free in-flight slot (all ``max_concurrency`` are busy), by the deadline."""
@@ -324,11 +375,14 @@ class Requestor:
             async with asyncio.timeout(deadline - time.monotonic()):
                 await slots.take()
         except TimeoutError:
-            raise not_sent_in_time(method, path, attempt, last_error, "a free connection"
-                                    ) from None
+            raise not_sent_in_time(method, path, attempt, last_error, "a free connection") from None
 
     async def _wait_to_send(
-        self, deadline: float, method: str, path: str, attempt: int,
+        self,
+        deadline: float,
+        method: str,
+        path: str,
+        attempt: int,
         last_error: HelpCrunchError | None,
     ) -> None:
         """Wait for the rate limiter (or the 429 pause), or fail at once if it cannot let
@@ -361,16 +415,29 @@ class Requestor:
         if aclose is not None:
             await aclose()
 
-    async def _backoff(self, method: str, full_path: str, attempt: int, why: str,
-                       deadline: float | None, error: HelpCrunchError,
-                       obs: CallObserver | None) -> None:
+    async def _backoff(
+        self,
+        method: str,
+        full_path: str,
+        attempt: int,
+        why: str,
+        deadline: float | None,
+        error: HelpCrunchError,
+        obs: CallObserver | None,
+    ) -> None:
         """Sleep before the next attempt; raise ``error`` instead when the deadline would
         pass first."""
         delay = self._retry.backoff(attempt)
         if deadline is not None and time.monotonic() + delay >= deadline:
             raise error
-        logger.info("%s %s failed (%s); retrying in %.2f s (attempt %d)",
-                    method, full_path, why, delay, attempt)
+        logger.info(
+            "%s %s failed (%s); retrying in %.2f s (attempt %d)",
+            method,
+            full_path,
+            why,
+            delay,
+            attempt,
+        )
         if obs is not None:
             obs.retry(attempt, delay, error)
         await asyncio.sleep(delay)
@@ -379,5 +446,3 @@ class Requestor:
 def discard_body(_: Any) -> None:
     """A ``parse`` for answers whose body is not documented: any 2xx body is fine."""
     return None
-
-

@@ -29,8 +29,7 @@ from ._exceptions import (
 )
 from ._json import InvalidJSON, decode_json
 
-__all__ = ["RawResponse", "api_error", "error_details_of", "retry_after_seconds",
-           "unreadable_body"]
+__all__ = ["RawResponse", "api_error", "error_details_of", "retry_after_seconds", "unreadable_body"]
 
 
 @attrs.define
@@ -48,8 +47,13 @@ class RawResponse:
 
 
 def unreadable_body(
-    exc: ValueError, status: int, headers: CIMultiDictProxy[str], body: bytes, method: str,
-    path: str, attempts: int,
+    exc: ValueError,
+    status: int,
+    headers: CIMultiDictProxy[str],
+    body: bytes,
+    method: str,
+    path: str,
+    attempts: int,
 ) -> APIResponseValidationError:
     """The error for a 2xx body that ``parse`` (or JSON decoding) refused with ``exc``."""
     if isinstance(exc, ResponseShapeError):
@@ -59,8 +63,13 @@ def unreadable_body(
     else:  # any other value a parser refuses: still the SDK's error
         json_path, message = "$", f"unexpected response: {exc}"
     return APIResponseValidationError(
-        status=status, method=method, path=path, body=_text(body),
-        request_id=_request_id(headers), json_path=json_path, message=message,
+        status=status,
+        method=method,
+        path=path,
+        body=_text(body),
+        request_id=_request_id(headers),
+        json_path=json_path,
+        message=message,
         attempts=attempts,
     )
 
@@ -69,13 +78,19 @@ def api_error(raw: RawResponse, method: str, path: str, *, attempts: int = 1) ->
     """The :class:`APIError` subclass for an error response, with every ``errors[]`` entry."""
     text = _text(raw.body)
     common: dict[str, Any] = dict(
-        status=raw.status, method=method, path=path, errors=_error_details(raw.body),
-        body=text, request_id=_request_id(raw.headers), attempts=attempts,
+        status=raw.status,
+        method=method,
+        path=path,
+        errors=_error_details(raw.body),
+        body=text,
+        request_id=_request_id(raw.headers),
+        attempts=attempts,
     )
     cls = _error_class_for(raw.status)
     if cls is RateLimitError:
-        return RateLimitError(retry_after=retry_after_seconds(raw.headers.get("Retry-After")),
-                              **common)
+        return RateLimitError(
+            retry_after=retry_after_seconds(raw.headers.get("Retry-After")), **common
+        )
     return cls(**common)
 
 

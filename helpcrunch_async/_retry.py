@@ -75,5 +75,5 @@ class RetryPolicy:
         never drops to zero (half fixed, half jitter)."""
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
-        ceiling = min(self.max_delay, max(1.0, self.base_delay * 2.0 ** retry))
+        ceiling = min(self.max_delay, max(1.0, self.base_delay * 2.0**retry))
         return ceiling / 2 + random.uniform(0, ceiling / 2)

@@ -93,13 +93,17 @@ class CallSpan:
         assert _otel_trace is not None
         assert _otel_context is not None
         self._span: Span = tracer.start_span(
-            f"helpcrunch.{call}", kind=_otel_trace.SpanKind.INTERNAL,
+            f"helpcrunch.{call}",
+            kind=_otel_trace.SpanKind.INTERNAL,
             attributes={"http.request.method": method},
-            record_exception=False, set_status_on_exception=False)
+            record_exception=False,
+            set_status_on_exception=False,
+        )
         self._token = _otel_context.attach(_otel_trace.set_span_in_context(self._span))
 
-    def end(self, *, status: int | None, attempts: int, wait_s: float,
-            error: BaseException | None) -> None:
+    def end(
+        self, *, status: int | None, attempts: int, wait_s: float, error: BaseException | None
+    ) -> None:
         """Set the attributes, the status on failure, end the span and detach it."""
         assert _otel_context is not None
         try:
@@ -136,9 +140,12 @@ def row_span(call: str, index: int) -> Iterator[RowSpan | None]:
         return
     assert _otel_trace is not None
     with tracer.start_as_current_span(
-            f"helpcrunch.{call}", kind=_otel_trace.SpanKind.INTERNAL,
-            attributes={"helpcrunch.item_index": index},
-            record_exception=False, set_status_on_exception=False) as span:
+        f"helpcrunch.{call}",
+        kind=_otel_trace.SpanKind.INTERNAL,
+        attributes={"helpcrunch.item_index": index},
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
         yield RowSpan(span)
 
 

@@ -36,7 +36,11 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager
 
 __all__ = [
-    "TRANSPORT_ERRORS", "USER_AGENT", "AiohttpTransport", "connection_failure", "request_headers",
+    "TRANSPORT_ERRORS",
+    "USER_AGENT",
+    "AiohttpTransport",
+    "connection_failure",
+    "request_headers",
 ]
 
 USER_AGENT = (
@@ -76,7 +80,10 @@ class AiohttpTransport:
         return f"<AiohttpTransport owns_session={self._owns_session}>"
 
     def __init__(
-        self, *, session: aiohttp.ClientSession | None = None, max_connections: int = 100,
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        max_connections: int = 100,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self._user_session = session
@@ -84,10 +91,8 @@ class AiohttpTransport:
         self._max_connections = max_connections
         self._headers = dict(headers or {})
         # What each request passes: nothing when our own session already sends them.
-        self._request_headers: dict[str, str] | None = (
-            None if self._owns_session else self._headers)
-        self._sessions: PerLoop[aiohttp.ClientSession] = PerLoop(
-            self._new_session, _close_session)
+        self._request_headers: dict[str, str] | None = None if self._owns_session else self._headers
+        self._sessions: PerLoop[aiohttp.ClientSession] = PerLoop(self._new_session, _close_session)
         self._closed = False
 
     @property
@@ -105,7 +110,8 @@ class AiohttpTransport:
         connector = aiohttp.TCPConnector(limit=self._max_connections)
         # The per-request timeout always overrides this; it is only a backstop.
         return aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=300),
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=300),
             headers=self._headers,
         )
 
@@ -147,8 +153,13 @@ class AiohttpTransport:
         if body is not None and len(body) > _LARGE_BODY:
             data = io.BytesIO(body)
         return self._get_session().request(
-            method, url, data=data, headers=self._request_headers, timeout=timeout,
-            allow_redirects=False)
+            method,
+            url,
+            data=data,
+            headers=self._request_headers,
+            timeout=timeout,
+            allow_redirects=False,
+        )
 
     async def aclose(self) -> None:
         """Close the sessions we created (on every loop); idempotent.
@@ -179,21 +190,32 @@ def connection_failure(exc: BaseException, method: str, path: str) -> APIConnect
     error: APIConnectionError
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         error = _connection_error(
-            APITimeoutError, "connecting timed out", method, path, maybe_sent=False)
+            APITimeoutError, "connecting timed out", method, path, maybe_sent=False
+        )
     elif isinstance(exc, TimeoutError):  # total or read timeout: the request may have arrived
         error = _connection_error(
-            APITimeoutError, "request timed out", method, path, maybe_sent=True)
+            APITimeoutError, "request timed out", method, path, maybe_sent=True
+        )
     elif isinstance(exc, aiohttp.ClientConnectorError):
-        error = _connection_error(APIConnectionError, f"cannot connect: {exc.os_error}",
-                                  method, path, maybe_sent=False)
+        error = _connection_error(
+            APIConnectionError, f"cannot connect: {exc.os_error}", method, path, maybe_sent=False
+        )
     elif isinstance(exc, aiohttp.ClientResponseError):
         return _connection_error(
-            APIConnectionError, f"invalid response ({type(exc).__name__}: {exc.message})",
-            method, path, maybe_sent=True)
+            APIConnectionError,
+            f"invalid response ({type(exc).__name__}: {exc.message})",
+            method,
+            path,
+            maybe_sent=True,
+        )
     else:
-        error = _connection_error(APIConnectionError,
-                                  f"connection failed ({type(exc).__name__}: {exc})",
-                                  method, path, maybe_sent=True)
+        error = _connection_error(
+            APIConnectionError,
+            f"connection failed ({type(exc).__name__}: {exc})",
+            method,
+            path,
+            maybe_sent=True,
+        )
     error.__cause__ = exc  # as "raise error from exc" (which also hides the context)
     return error
 

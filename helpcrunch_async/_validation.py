@@ -19,7 +19,12 @@ from ._exceptions import ValidationError
 from ._types import UNSET, CustomDataInput, Timestamp, Unset
 
 __all__ = [
-    "check_customer_id", "check_flags", "check_int", "check_seconds", "check_text", "is_int",
+    "check_customer_id",
+    "check_flags",
+    "check_int",
+    "check_seconds",
+    "check_text",
+    "is_int",
     "is_number",
 ]
 
@@ -68,8 +73,7 @@ got 'false'
             raise ValidationError(f"{name} must be True or False, got {flag!r}", field=name)
 
 
-def check_int(field: str, value: object, *, minimum: int = 0,
-              maximum: int | None = None) -> int:
+def check_int(field: str, value: object, *, minimum: int = 0, maximum: int | None = None) -> int:
     """``value`` as an ``int`` from ``minimum`` (to ``maximum``), or a
     :class:`ValidationError` naming ``field``.
 
@@ -84,8 +88,7 @@ got True
     """
     if is_int(value) and value >= minimum and (maximum is None or value <= maximum):
         return value
-    expected = (f"an int >= {minimum}" if maximum is None
-                else f"an int from {minimum} to {maximum}")
+    expected = f"an int >= {minimum}" if maximum is None else f"an int from {minimum} to {maximum}"
     raise ValidationError(f"{field} must be {expected}, got {value!r}", field=field)
 
 
@@ -106,7 +109,9 @@ seconds > 0, got inf
         return float(value)
     raise ValidationError(
         f"{field} must be a finite number of seconds {'>=' if allow_zero else '>'} 0, "
-        f"got {value!r}", field=field)
+        f"got {value!r}",
+        field=field,
+    )
 
 
 def check_customer_id(customer_id: object) -> int:
@@ -218,13 +223,16 @@ def _check_timestamp(field: str, value: object) -> Timestamp:
                 field=field,
             )
         if value.timestamp() < 0:
-            raise ValidationError(f"{field} is before 1970, which a UNIX timestamp cannot "
-                                  f"hold: {value.isoformat()}", field=field)
+            raise ValidationError(
+                f"{field} is before 1970, which a UNIX timestamp cannot hold: {value.isoformat()}",
+                field=field,
+            )
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
-    raise _fail(field, "a timezone-aware datetime or whole seconds since the epoch (int >= 0)",
-                value)
+    raise _fail(
+        field, "a timezone-aware datetime or whole seconds since the epoch (int >= 0)", value
+    )
 
 
 def tag_name(_: object, attribute: Any, value: Any) -> None:
@@ -278,7 +286,8 @@ def to_custom_data(
         elif isinstance(item, float) and not math.isfinite(item):
             raise _fail(f"custom_data[{key!r}]", "a finite number", item)
         elif not isinstance(item, int | float | bool):
-            raise _fail(f"custom_data[{key!r}]",
-                        "a str, int, float, bool, aware datetime or None", item)
+            raise _fail(
+                f"custom_data[{key!r}]", "a str, int, float, bool, aware datetime or None", item
+            )
         checked[key] = item
     return checked

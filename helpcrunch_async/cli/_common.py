@@ -150,14 +150,18 @@ def plural(count: int, word: str, words: str | None = None) -> str:
     return f"{count} {word if count == 1 else words or word + 's'}"
 
 
-def add_command(commands: Any, name: str, *, help: str, description: str,
-                epilog: str) -> argparse.ArgumentParser:
+def add_command(
+    commands: Any, name: str, *, help: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
     """Add a subcommand whose ``--help`` ends with ``epilog`` (examples, input, exit codes)
     laid out as written."""
     return commands.add_parser(  # type: ignore[no-any-return]
-        name, help=help, description=description,
+        name,
+        help=help,
+        description=description,
         epilog=f"{epilog.rstrip()}\n\n{EXIT_CODES_HELP}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
 
 
 def parse_rate_limit(text: str) -> tuple[int, float] | None:
@@ -182,10 +186,12 @@ def parse_rate_limit(text: str) -> tuple[int, float] | None:
         value = (int(requests), float(period) if slash else 60.0)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected REQUESTS/SECONDS such as 120/60, or off; got {text!r}") from None
+            f"expected REQUESTS/SECONDS such as 120/60, or off; got {text!r}"
+        ) from None
     if value[0] < 1 or not value[1] > 0 or value[1] == float("inf"):
         raise argparse.ArgumentTypeError(
-            f"rate limit must be positive, got {text!r} (use 'off' for no limit)")
+            f"rate limit must be positive, got {text!r} (use 'off' for no limit)"
+        )
     return value
 
 
@@ -235,4 +241,3 @@ def _int_at_least(text: str, low: int) -> int:
     if value < low:
         raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
-

@@ -61,28 +61,43 @@ REDIS_URL_ENV = "HELPCRUNCH_REDIS_URL"
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     """``--base-url``, ``--rate-limit``, ``--redis``, ``--max-retries`` with the same
     defaults as ``update-customers``."""
-    parser.add_argument("--base-url", default=None,
-                        help=f"API root (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})")
-    parser.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
-                        metavar="N/SECONDS|off",
-                        help="client-side limit (default 120/60, HelpCrunch's; off: none)")
+    parser.add_argument(
+        "--base-url",
+        default=None,
+        help=f"API root (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=parse_rate_limit,
+        default=(120, 60.0),
+        metavar="N/SECONDS|off",
+        help="client-side limit (default 120/60, HelpCrunch's; off: none)",
+    )
     add_redis_option(parser)
-    parser.add_argument("--max-retries", type=non_negative_int, default=4, metavar="N",
-                        help="retries per request for safe-to-retry failures (default 4)")
+    parser.add_argument(
+        "--max-retries",
+        type=non_negative_int,
+        default=4,
+        metavar="N",
+        help="retries per request for safe-to-retry failures (default 4)",
+    )
 
 
 def add_redis_option(parser: argparse.ArgumentParser) -> None:
     """Add ``--redis URL`` (default ``$HELPCRUNCH_REDIS_URL``): share the rate limit with
     other processes through Redis. :func:`client_rate_limit` makes the limiter of it."""
     parser.add_argument(
-        "--redis", metavar="URL",
+        "--redis",
+        metavar="URL",
         help=f"share the rate limit with every other process on the same key through "
-             f"this Redis (redis://host:6379/0; default: ${REDIS_URL_ENV}; needs "
-             f"helpcrunch-async[redis]; ignored with --rate-limit off)")
+        f"this Redis (redis://host:6379/0; default: ${REDIS_URL_ENV}; needs "
+        f"helpcrunch-async[redis]; ignored with --rate-limit off)",
+    )
 
 
-def client_rate_limit(rate_limit: tuple[int, float] | None,
-                      redis_url: str | None) -> RateLimiter | None:
+def client_rate_limit(
+    rate_limit: tuple[int, float] | None, redis_url: str | None
+) -> RateLimiter | None:
     """The client's limiter for ``--rate-limit`` and ``--redis``: a ``RedisRateLimit``
     when a Redis URL is given (``--redis``, else ``$HELPCRUNCH_REDIS_URL``), else a
     ``RateLimit``; ``None`` for ``--rate-limit off``.
@@ -103,8 +118,9 @@ def client_rate_limit(rate_limit: tuple[int, float] | None,
     try:
         from .._redis_ratelimit import RedisRateLimit
     except ImportError:
-        raise ValidationError("--redis needs the redis package: "
-                              "pip install 'helpcrunch-async[redis]'", field="redis") from None
+        raise ValidationError(
+            "--redis needs the redis package: pip install 'helpcrunch-async[redis]'", field="redis"
+        ) from None
     try:
         return RedisRateLimit(url, requests=rate_limit[0], period=rate_limit[1])
     except ValidationError as exc:  # RedisRateLimit checks the URL (never echoes it)
@@ -143,13 +159,16 @@ def require_api_key(note: str = "") -> str | None:
     stderr (with ``note`` after "your API key"): a usage error, exit 2, nothing sent."""
     api_key = api_key_from_env()
     if api_key is None:
-        say(f"helpcrunch: set {API_KEY_ENV} to your API key{note}; `helpcrunch demo` runs "
-            "without one")
+        say(
+            f"helpcrunch: set {API_KEY_ENV} to your API key{note}; `helpcrunch demo` runs "
+            "without one"
+        )
     return api_key
 
 
-def run_with_client(args: argparse.Namespace,
-                    work: Callable[[AsyncHelpCrunch], Awaitable[int]]) -> int:
+def run_with_client(
+    args: argparse.Namespace, work: Callable[[AsyncHelpCrunch], Awaitable[int]]
+) -> int:
     """Run ``work(client)`` with a client made from ``args``; returns the exit code.
 
     No key: a message and exit 2, nothing sent. A :class:`HelpCrunchError` from
@@ -162,8 +181,9 @@ def run_with_client(args: argparse.Namespace,
     limit = client_rate_limit(args.rate_limit, args.redis)
 
     async def go() -> int:
-        async with AsyncHelpCrunch(api_key, base_url=args.base_url, rate_limit=limit,
-                                   max_retries=args.max_retries) as client:
+        async with AsyncHelpCrunch(
+            api_key, base_url=args.base_url, rate_limit=limit, max_retries=args.max_retries
+        ) as client:
             return await work(client)
 
     try:
@@ -186,8 +206,7 @@ def failure_message(exc: HelpCrunchError) -> str:
     if isinstance(exc, AuthenticationError | PermissionDeniedError):
         return f"helpcrunch: HelpCrunch refused the API key: {exc}. Check ${API_KEY_ENV}."
     if isinstance(exc, APIConnectionError) and not exc.maybe_sent:
-        return (f"helpcrunch: cannot connect to HelpCrunch: {exc}. Check the network and "
-                "--base-url.")
+        return f"helpcrunch: cannot connect to HelpCrunch: {exc}. Check the network and --base-url."
     return f"helpcrunch: {exc}"
 
 

@@ -68,8 +68,14 @@ from ._input_line import (
 from ._read_ahead import ReadAhead
 
 __all__ = [
-    "InputLines", "JobInput", "close_input", "input_name", "line_key", "open_input",
-    "read_lines", "repeated_key",
+    "InputLines",
+    "JobInput",
+    "close_input",
+    "input_name",
+    "line_key",
+    "open_input",
+    "read_lines",
+    "repeated_key",
 ]
 
 
@@ -223,8 +229,9 @@ def _reads_may_wait(stream: IO[str] | IO[bytes]) -> bool:
         return True
 
 
-def read_lines(stream: IO[str], path: str = "-", match: MatchField = "id", *,
-               unique: bool = True) -> Iterator[JobLine]:
+def read_lines(
+    stream: IO[str], path: str = "-", match: MatchField = "id", *, unique: bool = True
+) -> Iterator[JobLine]:
     """Parse the input lazily, one :class:`JobLine` per non-blank line.
 
     ``match`` is the line's key: ``"id"`` (HelpCrunch's id, the default), or
@@ -259,8 +266,7 @@ def read_lines(stream: IO[str], path: str = "-", match: MatchField = "id", *,
 def _unreadable(path: str, exc: UnicodeDecodeError | OSError) -> InputError:
     """What to say of an input that fails to read: not UTF-8, or the OS's reason."""
     if isinstance(exc, UnicodeDecodeError):
-        return InputError(f"{input_name(path)} is not UTF-8 text ({exc.reason}); save it as "
-                          "UTF-8")
+        return InputError(f"{input_name(path)} is not UTF-8 text ({exc.reason}); save it as UTF-8")
     return InputError(f"cannot read {input_name(path)}: {exc.strerror or exc}")
 
 
@@ -278,9 +284,13 @@ def repeated_key(line: JobLine, first: int, match: str) -> JobLine:
     """``line`` made invalid: it has the key of line ``first``, which came before."""
     name = "id" if match == "id" else MATCH_NAMES[match]
     shown = line.customer_id if match == "id" else repr(line.raw_id)
-    return invalid_line(line.number, f"{name} {shown} is already updated by line {first}; "
-                    "merge the two lines (both would be sent at once, in no fixed order)",
-                    name, line.raw_id)
+    return invalid_line(
+        line.number,
+        f"{name} {shown} is already updated by line {first}; "
+        "merge the two lines (both would be sent at once, in no fixed order)",
+        name,
+        line.raw_id,
+    )
 
 
 def _read_lines(stream: IO[str], path: str, match: str) -> Iterator[JobLine]:
@@ -341,18 +351,21 @@ def _csv_lines(lines: Iterator[str], match: str) -> Iterator[JobLine]:
             if header is None:
                 raise InputError(f"cannot read the CSV header: {exc}") from None
             if "field limit" in str(exc):
-                yield invalid_line(start, f"a cell is longer than {csv.field_size_limit():,} "
-                                      "characters, the CSV field limit")
+                yield invalid_line(
+                    start,
+                    f"a cell is longer than {csv.field_size_limit():,} "
+                    "characters, the CSV field limit",
+                )
                 continue
             if "unexpected end of data" in str(exc) and len(source.row) > 1:
                 # A quote opened on this line never closed: it swallowed the lines after
                 # it. Report this line and read the swallowed ones again, as rows.
-                yield invalid_line(start, "a quoted cell is never closed (unterminated \")")
+                yield invalid_line(start, 'a quoted cell is never closed (unterminated ")')
                 again = _PhysicalLines(iter(source.row[1:]))
                 again.count = start
                 source, reader = again, csv.reader(again, strict=True)
                 continue
-            yield invalid_line(start, f"not valid CSV: {exc} (a stray or unterminated \"?)")
+            yield invalid_line(start, f'not valid CSV: {exc} (a stray or unterminated "?)')
             continue
         if not row:
             continue
@@ -374,15 +387,19 @@ def _check_header(header: list[str], match: str = "id") -> None:
         if field in first:
             other = first[field]
             shown = repr(name) if other == name else f"{other!r} and {name!r}"
-            raise InputError(f"the CSV header has the same column twice ({shown}): which "
-                             "cell is meant is not for the reader to guess; keep one")
+            raise InputError(
+                f"the CSV header has the same column twice ({shown}): which "
+                "cell is meant is not for the reader to guess; keep one"
+            )
         first[field] = name
     if match != "id":
         if any(field_name(name) == match for name in header):
             return
         names = " or ".join(repr(n) for n in MATCH_COLUMNS[match])
-        raise InputError(f"with --match {match} the CSV header must have a {names} "
-                         f"column; found: {', '.join(repr(n) for n in header)[:300]}")
+        raise InputError(
+            f"with --match {match} the CSV header must have a {names} "
+            f"column; found: {', '.join(repr(n) for n in header)[:300]}"
+        )
     if "id" in header:
         return
     hint = ""

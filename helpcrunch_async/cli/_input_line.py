@@ -22,12 +22,18 @@ from .._models import CustomerUpdate, Tag, coerce_update
 from .._validation import check_customer_id
 
 __all__ = [
-    "MATCH_COLUMNS", "MATCH_NAMES", "JobLine", "field_name", "invalid_line", "line_from_csv",
+    "MATCH_COLUMNS",
+    "MATCH_NAMES",
+    "JobLine",
+    "field_name",
+    "invalid_line",
+    "line_from_csv",
     "line_from_json",
 ]
 
-_FIELD_OF_NAME = {key: field for field, key in WIRE_KEYS.items()
-                  if field in attrs.fields_dict(CustomerUpdate)}
+_FIELD_OF_NAME = {
+    key: field for field, key in WIRE_KEYS.items() if field in attrs.fields_dict(CustomerUpdate)
+}
 """An update's fields by the API's camelCase name (``userId`` → ``user_id``): the wire
 names of :data:`~helpcrunch_async._convert.WIRE_KEYS` that ``CustomerUpdate`` has."""
 _BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
@@ -60,8 +66,7 @@ def field_name(name: str) -> str:
     return _FIELD_OF_NAME.get(name, name)
 
 
-def invalid_line(number: int, message: str, field: str = "line",
-                 raw_id: object = None) -> JobLine:
+def invalid_line(number: int, message: str, field: str = "line", raw_id: object = None) -> JobLine:
     """An invalid line: ``message`` says why, ``field`` names the column or key at fault."""
     return JobLine(number, None, None, ValidationError(message, field=field), raw_id)
 
@@ -92,8 +97,9 @@ def line_from_csv(number: int, header: list[str], row: list[str], match: str = "
     fields = _Fields()
     custom: dict[str, Any] = {}
     if len(row) > len(header):
-        fields.problems.add("row", ValidationError(
-            f"{len(row)} cells but {len(header)} columns in the header"))
+        fields.problems.add(
+            "row", ValidationError(f"{len(row)} cells but {len(header)} columns in the header")
+        )
     for column, cell in zip(header, row, strict=False):
         if column == "id" or cell == "":
             continue
@@ -132,7 +138,7 @@ class _Problems:
     def add(self, written: str, exc: ValidationError, internal: str | None = None) -> None:
         message = str(exc)
         if internal and internal != written and message.startswith(internal):
-            message = written + message[len(internal):]  # "user_id must..." -> "userId must..."
+            message = written + message[len(internal) :]  # "user_id must..." -> "userId must..."
         self.items.append((written, message))
 
     def error(self) -> ValidationError | None:
@@ -155,8 +161,12 @@ class _Fields:
         this field already under another name (``userId`` and ``user_id``, or a CSV
         column twice): which value was meant is not for the reader to guess (a problem)."""
         if key in self.written:
-            self.problems.add(name, ValidationError(
-                f"{name} and {self.written[key]} are the same field, given twice: keep one"))
+            self.problems.add(
+                name,
+                ValidationError(
+                    f"{name} and {self.written[key]} are the same field, given twice: keep one"
+                ),
+            )
             return
         self.values[key] = value
         self.written[key] = name
@@ -175,11 +185,14 @@ def _timestamp(written: str, value: Any) -> Any:
     except ValueError:
         raise ValidationError(
             f"{written} must be epoch seconds or an ISO 8601 date with a timezone "
-            f"(2020-10-28T12:00:00Z), got {value!r}", field=written) from None
+            f"(2020-10-28T12:00:00Z), got {value!r}",
+            field=written,
+        ) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValidationError(
-            f"{written} has no timezone, which is ambiguous: add Z or +00:00, "
-            f"got {value!r}", field=written)
+            f"{written} has no timezone, which is ambiguous: add Z or +00:00, got {value!r}",
+            field=written,
+        )
     return moment
 
 
@@ -189,8 +202,10 @@ def _custom_data_list(written: str, items: list[Any]) -> dict[str, Any]:
         prop = item.get("property") if isinstance(item, Mapping) else None
         if not isinstance(prop, str) or not prop.strip():
             raise ValidationError(
-                f"{written}[{i}] must be {{\"property\": \"<name>\", \"value\": ...}} with "
-                f"a non-empty string property, got {item!r}"[:300], field=written)
+                f'{written}[{i}] must be {{"property": "<name>", "value": ...}} with '
+                f"a non-empty string property, got {item!r}"[:300],
+                field=written,
+            )
         out[prop] = item.get("value")
     return out
 
@@ -199,8 +214,9 @@ def _tag(written: str, index: int, value: Any) -> Any:
     if isinstance(value, Mapping) and "name" in value:
         try:
             color = value.get("color")
-            return (Tag(name=value["name"]) if color is None
-                    else Tag(name=value["name"], color=color))
+            return (
+                Tag(name=value["name"]) if color is None else Tag(name=value["name"], color=color)
+            )
         except ValidationError as exc:
             raise ValidationError(f"{written}[{index}]: {exc}", field=written) from None
     return value
@@ -244,19 +260,31 @@ def _match_key(match: str, raw_id: object, fields: _Fields) -> object:
     value = fields.values.pop(match, None)
     if not isinstance(value, str) or not value.strip():
         shown = "no " + name if value in (None, "") else f"{name} {value!r}"
-        problems.add(name, ValidationError(
-            f"the line has {shown}: with --match {match} a non-empty {name} says which "
-            "customer to update"))
+        problems.add(
+            name,
+            ValidationError(
+                f"the line has {shown}: with --match {match} a non-empty {name} says which "
+                "customer to update"
+            ),
+        )
         value = None
     elif value != value.strip():
         # " u-42" matches nobody, so sync --create-missing would create a second customer
         # for a typo (and again each run if HelpCrunch trims it): refuse it, say why.
-        problems.add(name, ValidationError(
-            f"{name} {value!r} starts or ends with spaces: the key must be written exactly "
-            "as HelpCrunch holds it; remove the spaces"))
+        problems.add(
+            name,
+            ValidationError(
+                f"{name} {value!r} starts or ends with spaces: the key must be written exactly "
+                "as HelpCrunch holds it; remove the spaces"
+            ),
+        )
     if raw_id is not None and raw_id != "":
-        problems.add("id", ValidationError(
-            f"the line has an id, but with --match {match} the customer is found by "
-            f"{name}: drop the id, or use --match id"))
+        problems.add(
+            "id",
+            ValidationError(
+                f"the line has an id, but with --match {match} the customer is found by "
+                f"{name}: drop the id, or use --match id"
+            ),
+        )
     problems.items.sort(key=lambda item: item[0] not in (name, "id"))  # the key first
     return value

@@ -52,31 +52,55 @@ from ._report import ReportWriter, check_resume, done_lines
 from ._resolve import Resolver, resolve_lines
 
 __all__ = [
-    "SHOWN_FAILURES", "JobRun", "JobStart", "LineJob", "aborted", "add_line_options",
-    "ctrl_c_handler", "ending", "id_text", "job_client", "line_ranges", "lines_to_do",
-    "show_failures", "start_job", "warn_unresumable",
+    "SHOWN_FAILURES",
+    "JobRun",
+    "JobStart",
+    "LineJob",
+    "aborted",
+    "add_line_options",
+    "ctrl_c_handler",
+    "ending",
+    "id_text",
+    "job_client",
+    "line_ranges",
+    "lines_to_do",
+    "show_failures",
+    "start_job",
+    "warn_unresumable",
 ]
 
 SHOWN_FAILURES = 5
 """Failed lines printed on screen, with line, id and message; the rest are counted."""
 
-def add_line_options(parser: argparse.ArgumentParser, *, in_flight: str,
-                      report: str) -> None:
+
+def add_line_options(parser: argparse.ArgumentParser, *, in_flight: str, report: str) -> None:
     """The input file, ``--concurrency``, ``--report`` and ``--resume``: what a job over
     input lines has."""
     parser.add_argument("file", help="JSON Lines (.jsonl) or CSV (.csv) file; - for stdin")
-    parser.add_argument("--concurrency", type=positive_int, default=8, metavar="N",
-                        help=f"{in_flight} in flight (default 8)")
-    parser.add_argument("--report", metavar="FILE",
-                        help=f"append one JSON line per input line ({report}); needed for "
-                             "--resume")
-    parser.add_argument("--resume", metavar="FILE",
-                        help="skip lines this report marks done; new results are appended "
-                             "to it unless --report says otherwise")
+    parser.add_argument(
+        "--concurrency",
+        type=positive_int,
+        default=8,
+        metavar="N",
+        help=f"{in_flight} in flight (default 8)",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="FILE",
+        help=f"append one JSON line per input line ({report}); needed for --resume",
+    )
+    parser.add_argument(
+        "--resume",
+        metavar="FILE",
+        help="skip lines this report marks done; new results are appended "
+        "to it unless --report says otherwise",
+    )
+
 
 def id_text(raw_id: object, match: str = "id") -> str:
     name = "id" if match == "id" else MATCH_NAMES[match]
     return f" ({name} {raw_id})" if isinstance(raw_id, int | str) and raw_id != "" else ""
+
 
 def _count_lines(path: str) -> int | None:
     """The input's non-blank lines (less a CSV header); ``None`` for stdin or anything
@@ -95,6 +119,7 @@ def lines_to_do(path: str, skip: dict[int, str | None]) -> int | None:
     """The input's lines not done before, for the progress bar (``None``: stdin)."""
     total = _count_lines(path)
     return None if total is None else max(0, total - len(skip))
+
 
 @attrs.frozen
 class JobStart:
@@ -124,8 +149,14 @@ def start_job(args: argparse.Namespace, key_note: str) -> JobStart | None:
 
 def job_client(args: argparse.Namespace, start: JobStart) -> AsyncHelpCrunch:
     """The client for a job over lines: the connection options and ``--concurrency``."""
-    return AsyncHelpCrunch(start.api_key, base_url=args.base_url, rate_limit=start.limit,
-                           max_concurrency=args.concurrency, max_retries=args.max_retries)
+    return AsyncHelpCrunch(
+        start.api_key,
+        base_url=args.base_url,
+        rate_limit=start.limit,
+        max_concurrency=args.concurrency,
+        max_retries=args.max_retries,
+    )
+
 
 class LineJob:
     """Feeds input lines to the client, maps results back to lines, writes the report.
@@ -135,9 +166,15 @@ class LineJob:
     reported failed and nothing is sent for it.
     """
 
-    def __init__(self, lines: InputLines, skip: dict[int, str | None],
-                 report: ReportWriter, progress: Progress, match: MatchField = "id",
-                 send_key: bool = False) -> None:
+    def __init__(
+        self,
+        lines: InputLines,
+        skip: dict[int, str | None],
+        report: ReportWriter,
+        progress: Progress,
+        match: MatchField = "id",
+        send_key: bool = False,
+    ) -> None:
         self._lines = lines
         self._send_key = send_key
         self._skip = skip
@@ -173,8 +210,11 @@ class LineJob:
                 check_resume(line, self._skip[line.number])
                 self.skipped += 1
                 continue
-            if line.error is not None or line.update is None or (
-                    self._match == "id" and line.customer_id is None):
+            if (
+                line.error is not None
+                or line.update is None
+                or (self._match == "id" and line.customer_id is None)
+            ):
                 self._write(line, None, "invalid", line.error)
                 self._fail(line, line.error)
                 continue
@@ -192,8 +232,9 @@ class LineJob:
             assert line.customer_id is not None
             yield self._admit(line, line.customer_id)
 
-    async def resolved_items(self, resolver: Resolver,
-                             window: int) -> AsyncIterator[tuple[int, CustomerUpdate]]:
+    async def resolved_items(
+        self, resolver: Resolver, window: int
+    ) -> AsyncIterator[tuple[int, CustomerUpdate]]:
         """``(customer id, update)`` of each line whose customer was found."""
         async for line, found in resolve_lines(self.lines(), resolver, window):
             if isinstance(found, int):
@@ -208,14 +249,15 @@ class LineJob:
         self._next_index += 1
         if self._send_key and isinstance(line.raw_id, str):
             # a PUT (or a batch item that acts like one) must not clear the key
-            update = (attrs.evolve(line.update, user_id=line.raw_id)
-                      if self._match == "user_id"
-                      else attrs.evolve(line.update, email=line.raw_id))
+            update = (
+                attrs.evolve(line.update, user_id=line.raw_id)
+                if self._match == "user_id"
+                else attrs.evolve(line.update, email=line.raw_id)
+            )
             return customer_id, update
         return customer_id, line.update
 
-    def finished(self, index: int, ok: bool, error: HelpCrunchError | None,
-                 attempts: int) -> None:
+    def finished(self, index: int, ok: bool, error: HelpCrunchError | None, attempts: int) -> None:
         line, customer_id = self._by_index.pop(index)
         self._write(line, customer_id, "done" if ok else "failed", error, attempts)
         if ok:
@@ -223,22 +265,31 @@ class LineJob:
             return
         self._fail(line, error)
 
-    def _write(self, line: JobLine, customer_id: int | None, status: str,
-               error: HelpCrunchError | None, attempts: int = 0, **extra: Any) -> None:
+    def _write(
+        self,
+        line: JobLine,
+        customer_id: int | None,
+        status: str,
+        error: HelpCrunchError | None,
+        attempts: int = 0,
+        **extra: Any,
+    ) -> None:
         """Record the line in the report; a report that cannot be written stops the job
         reading input (what is in flight finishes, see :func:`ending`)."""
         if self._match == "id":
             self._report.write(line.number, line.raw_id, status, error, attempts, **extra)
         else:
-            self._report.write(line.number, customer_id, status, error, attempts,
-                               key=line.raw_id, **extra)
+            self._report.write(
+                line.number, customer_id, status, error, attempts, key=line.raw_id, **extra
+            )
         if self._report.error is not None:
             self.stop()
 
     def not_done(self) -> str:
         """For the summary: the lines not sent (stopped) and skipped (done before)."""
-        return ((f", {self.unsent} not sent (stopped)" if self.unsent else "")
-                + (f", {self.skipped} skipped (done before)" if self.skipped else ""))
+        return (f", {self.unsent} not sent (stopped)" if self.unsent else "") + (
+            f", {self.skipped} skipped (done before)" if self.skipped else ""
+        )
 
     @property
     def report_failed(self) -> bool:
@@ -251,8 +302,10 @@ class LineJob:
         done = [number for number, status in self._report.unrecorded if status == "done"]
         said = [self._report.failure()]
         if done:
-            said.append(f"done but not in the report: {line_ranges(done)} (--resume {verb}s "
-                        f"{'it' if len(done) == 1 else 'them'} again)")
+            said.append(
+                f"done but not in the report: {line_ranges(done)} (--resume {verb}s "
+                f"{'it' if len(done) == 1 else 'them'} again)"
+            )
         return said
 
     def _fail(self, line: JobLine, error: HelpCrunchError | None) -> None:
@@ -262,19 +315,24 @@ class LineJob:
         self.failed += 1
         if len(self.failures) < SHOWN_FAILURES:
             self.failures.append(
-                f"  line {line.number}{id_text(line.raw_id, self._match)}: {error}")
+                f"  line {line.number}{id_text(line.raw_id, self._match)}: {error}"
+            )
         self._progress.advance(ok=False)
-        if (isinstance(error, AuthenticationError | PermissionDeniedError)
-                and self.refused is None):
+        if isinstance(error, AuthenticationError | PermissionDeniedError) and self.refused is None:
             self.refused = BulkAbortedError(error)  # a search was refused: stop reading
             self.stop()
-        if (isinstance(error, APIConnectionError) and not error.maybe_sent
-                and self.unreachable is None):
+        if (
+            isinstance(error, APIConnectionError)
+            and not error.maybe_sent
+            and self.unreachable is None
+        ):
             self.unreachable = error  # the host cannot be reached: stop reading input
             self.stop()
 
-def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
-                   abort_now: Callable[[], bool] = lambda: False) -> Callable[[], None]:
+
+def ctrl_c_handler(
+    job: LineJob, main_task: asyncio.Task[Any] | None, abort_now: Callable[[], bool] = lambda: False
+) -> Callable[[], None]:
     """The SIGINT handler of a job: the first Ctrl-C stops the job at once — no more
     input is read and nothing more is sent (lines waiting for the rate limit are
     reported not sent); only requests already on the wire finish and are reported. The
@@ -288,8 +346,10 @@ def ctrl_c_handler(job: LineJob, main_task: asyncio.Task[Any] | None,
         job.stop()
         if job.sending is not None:
             job.sending.stop()
-        say("\nhelpcrunch: stopping — sending nothing more; finishing the requests already "
-            "sent (Ctrl-C again to abort)")
+        say(
+            "\nhelpcrunch: stopping — sending nothing more; finishing the requests already "
+            "sent (Ctrl-C again to abort)"
+        )
 
     return on_interrupt
 
@@ -352,18 +412,29 @@ def warn_unresumable() -> None:
 def aborted(report_path: str | None, what: Literal["requests", "lines"]) -> int:
     """Say the job was aborted (a second Ctrl-C) and that ``--resume`` redoes ``what``
     was in flight; the exit code."""
-    say(f"helpcrunch: aborted; {what} in flight were not reported and will be redone by "
-        "--resume" if report_path else "helpcrunch: aborted")
+    say(
+        f"helpcrunch: aborted; {what} in flight were not reported and will be redone by --resume"
+        if report_path
+        else "helpcrunch: aborted"
+    )
     return EXIT_INTERRUPTED
 
 
-def ending(job: LineJob, refused: BulkAbortedError | None, report_path: str | None, *,
-            noun: str = "job", verb: str = "send", resumable: bool = True) -> int:
+def ending(
+    job: LineJob,
+    refused: BulkAbortedError | None,
+    report_path: str | None,
+    *,
+    noun: str = "job",
+    verb: str = "send",
+    resumable: bool = True,
+) -> int:
     """The end of a job's summary — why it stopped early, how to go on — and its exit
     code."""
     refused = refused or job.refused
-    stopped = (job.interrupted or refused is not None or job.unreachable is not None
-               or job.report_failed)
+    stopped = (
+        job.interrupted or refused is not None or job.unreachable is not None or job.report_failed
+    )
     if job.report_failed:
         first, *more = job.report_failure(verb)
         say(f"helpcrunch: {first}; the {noun} stopped")
@@ -372,13 +443,17 @@ def ending(job: LineJob, refused: BulkAbortedError | None, report_path: str | No
     if refused is not None:
         say(f"helpcrunch: {refused}. Check ${API_KEY_ENV}; the {noun} stopped.")
     elif job.unreachable is not None:
-        say(f"helpcrunch: cannot connect to HelpCrunch: {job.unreachable}; the {noun} "
-            "stopped. Check the network and --base-url.")
+        say(
+            f"helpcrunch: cannot connect to HelpCrunch: {job.unreachable}; the {noun} "
+            "stopped. Check the network and --base-url."
+        )
     if resumable and (stopped or job.failed):
-        what = ("the lines not done" if stopped else "the failed lines")
-        say(f"helpcrunch: to {verb} {what} again, run the same command with "
-            f"--resume {report_path}" if report_path else
-            "helpcrunch: no --report was given, so this run cannot be resumed")
+        what = "the lines not done" if stopped else "the failed lines"
+        say(
+            f"helpcrunch: to {verb} {what} again, run the same command with --resume {report_path}"
+            if report_path
+            else "helpcrunch: no --report was given, so this run cannot be resumed"
+        )
     if job.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_OK if job.failed == 0 and not stopped else EXIT_FAILED
@@ -388,10 +463,14 @@ def show_failures(job: LineJob, report_path: str | None) -> None:
     if not job.failed:
         return
     lines = "line" if job.failed == 1 else "lines"
-    say(f"helpcrunch: {job.failed} {lines} failed" + (
-        f"; the first {len(job.failures)}:" if job.failed > len(job.failures) else ":"))
+    say(
+        f"helpcrunch: {job.failed} {lines} failed"
+        + (f"; the first {len(job.failures)}:" if job.failed > len(job.failures) else ":")
+    )
     for text in job.failures:
         say(text)
     if job.failed > len(job.failures):
-        say(f"  ... and {job.failed - len(job.failures)} more"
-            + (f" (see {report_path})" if report_path else ""))
+        say(
+            f"  ... and {job.failed - len(job.failures)} more"
+            + (f" (see {report_path})" if report_path else "")
+        )

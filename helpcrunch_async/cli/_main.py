@@ -40,11 +40,17 @@ Examples:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="helpcrunch", description="HelpCrunch customer API tools (helpcrunch-async).",
-        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version",
-                        version=f"helpcrunch {__version__} (helpcrunch-async)",
-                        help="print the version and exit")
+        prog="helpcrunch",
+        description="HelpCrunch customer API tools (helpcrunch-async).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"helpcrunch {__version__} (helpcrunch-async)",
+        help="print the version and exit",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_commands(commands)
     return parser

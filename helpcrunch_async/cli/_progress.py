@@ -23,7 +23,7 @@ from typing import IO, Any
 
 __all__ = ["PACE_WINDOW", "PROGRESS_HINT", "Pace", "Progress"]
 
-PROGRESS_HINT = ('helpcrunch: for a progress bar, pip install "helpcrunch-async[progress]"')
+PROGRESS_HINT = 'helpcrunch: for a progress bar, pip install "helpcrunch-async[progress]"'
 _hinted = False  # the hint is shown once per process
 
 
@@ -104,8 +104,9 @@ class Progress:
         self._start = self._last_print = time.monotonic()
         if self._rich is not None:
             self._rich.start()
-            self._task = self._rich.add_task(self._label, total=self.total, failed=0, rate="0.0",
-                                             detail="", eta="-:--")
+            self._task = self._rich.add_task(
+                self._label, total=self.total, failed=0, rate="0.0", detail="", eta="-:--"
+            )
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -139,10 +140,14 @@ class Progress:
 
     def _refresh_rich(self) -> None:
         left = self.seconds_left()
-        self._rich.update(self._task, completed=self.done + self.failed, failed=self.failed,
-                          rate=f"{self.rate:.1f}",
-                          detail=self._detail() if self._detail is not None else "",
-                          eta="-:--" if left is None else _duration(left))
+        self._rich.update(
+            self._task,
+            completed=self.done + self.failed,
+            failed=self.failed,
+            rate=f"{self.rate:.1f}",
+            detail=self._detail() if self._detail is not None else "",
+            eta="-:--" if left is None else _duration(left),
+        )
 
     def _print_line(self) -> None:
         self._last_print = time.monotonic()
@@ -152,9 +157,12 @@ class Progress:
         eta = "" if left is None else f", ETA {_duration(left)}"
         detail = f" ({self._detail()})" if self._detail is not None else ""
         with contextlib.suppress(OSError):  # stderr on a full disk: no display, same job
-            print(f"{finished}{of} {self._label}: {self.done} done, {self.failed} failed"
-                  f"{detail}, {self.rate:.1f}/s, {_duration(self.elapsed)} elapsed{eta}",
-                  file=self._stream, flush=True)
+            print(
+                f"{finished}{of} {self._label}: {self.done} done, {self.failed} failed"
+                f"{detail}, {self.rate:.1f}/s, {_duration(self.elapsed)} elapsed{eta}",
+                file=self._stream,
+                flush=True,
+            )
 
 
 PACE_WINDOW = 10.0

@@ -51,8 +51,7 @@ class ReadAhead(Generic[T]):
         [1, 2, 3]
     """
 
-    def __init__(self, items: Iterator[T], *, release: Callable[[], None],
-                 ahead: int = 64) -> None:
+    def __init__(self, items: Iterator[T], *, release: Callable[[], None], ahead: int = 64) -> None:
         self._items = items
         self._release = release
         self._ahead = ahead
@@ -70,8 +69,7 @@ class ReadAhead(Generic[T]):
 
     async def __anext__(self) -> T:
         if self._thread is None and not self._closed:
-            self._thread = threading.Thread(target=self._read, name="helpcrunch-input",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._read, name="helpcrunch-input", daemon=True)
             self._thread.start()
         while True:
             with self._lock:
@@ -127,8 +125,9 @@ class ReadAhead(Generic[T]):
             self._finished = self._finished or finished
             self._lock.notify_all()
             waiter, self._waiter = self._waiter, None
-            release = (self._closed and (self._finished or self._thread is None)
-                       and not self._released)
+            release = (
+                self._closed and (self._finished or self._thread is None) and not self._released
+            )
             self._released = self._released or release
         if waiter is not None:
             _wake(waiter)

@@ -39,7 +39,9 @@ def done_lines(path: str) -> dict[int, str | None]:
                     entry = json.loads(text)
                     raw_id = entry["key"] if "key" in entry else entry.get("id")
                     last[int(entry["line"])] = (
-                        str(entry["status"]), None if raw_id is None else str(raw_id))
+                        str(entry["status"]),
+                        None if raw_id is None else str(raw_id),
+                    )
                 except (ValueError, KeyError, TypeError, AttributeError):
                     continue  # a line cut short by a crash: that item is simply redone
     except FileNotFoundError:
@@ -94,12 +96,18 @@ class ReportWriter:
             except OSError as exc:  # a directory, no permission, a file where a dir should be
                 if self._file is not None:
                     self._file.close()
-                raise InputError(f"cannot write the report {path}: "
-                                 f"{exc.strerror or exc}") from None
+                raise InputError(f"cannot write the report {path}: {exc.strerror or exc}") from None
 
-    def write(self, line: int, raw_id: object, status: str,
-              error: HelpCrunchError | None = None, attempts: int = 0,
-              key: object = None, **extra: Any) -> None:
+    def write(
+        self,
+        line: int,
+        raw_id: object,
+        status: str,
+        error: HelpCrunchError | None = None,
+        attempts: int = 0,
+        key: object = None,
+        **extra: Any,
+    ) -> None:
         """Record one input line's outcome. A ``keyed`` report (``--match
         user_id|email``) has the line's ``key`` too, and ``id`` is the customer found;
         ``extra``: more keys for the entry (``sync`` adds ``action`` and ``changed``)."""

@@ -91,7 +91,9 @@ class Resolver:
             ids = tuple(sorted(found.ids))
             raise AmbiguousCustomerError(
                 f"{len(ids)} customers have {self._name} {key!r} (ids "
-                f"{', '.join(map(str, ids))}); refusing to pick one", customer_ids=ids)
+                f"{', '.join(map(str, ids))}); refusing to pick one",
+                customer_ids=ids,
+            )
         if found is None:
             raise self._unmatched(key)
         return found
@@ -105,8 +107,9 @@ class Resolver:
         if key is not None and key in wanted:
             self._found.add(key, customer.id, customer.id)
 
-    async def read_list(self, pager: AsyncCustomerPager, first: Customer | None,
-                        wanted: set[str | int]) -> None:
+    async def read_list(
+        self, pager: AsyncCustomerPager, first: Customer | None, wanted: set[str | int]
+    ) -> None:
         """One pass over the customer list (``first`` already taken from ``pager``)."""
         start = time.monotonic()
         seen = 0
@@ -116,15 +119,19 @@ class Resolver:
             async for customer in pager:
                 self.add(customer, wanted)
                 seen += 1
-        ambiguous = sum(isinstance(self._found.get(k), Ambiguous) for k in wanted
-                        if k in self._found)
-        say(f"helpcrunch: read {seen} customers in {pager.pages_fetched} pages "
+        ambiguous = sum(
+            isinstance(self._found.get(k), Ambiguous) for k in wanted if k in self._found
+        )
+        say(
+            f"helpcrunch: read {seen} customers in {pager.pages_fetched} pages "
             f"({time.monotonic() - start:.1f} s): {len(self._found) - ambiguous} of "
-            f"{len(wanted)} {self._name}s found, {ambiguous} held by several customers")
+            f"{len(wanted)} {self._name}s found, {ambiguous} held by several customers"
+        )
 
 
-async def choose_resolver(client: AsyncHelpCrunch, match: MatchField, how: str,
-                          wanted: set[str | int] | None) -> Resolver:
+async def choose_resolver(
+    client: AsyncHelpCrunch, match: MatchField, how: str, wanted: set[str | int] | None
+) -> Resolver:
     """The :class:`Resolver` for ``--resolve how`` (``auto``, ``search``, ``list``),
     its list read when that is the way; says on stderr which way and why.
 
@@ -133,14 +140,18 @@ async def choose_resolver(client: AsyncHelpCrunch, match: MatchField, how: str,
     """
     name = MATCH_NAMES[match]
     if how == "search":
-        say(f"helpcrunch: finding each line's customer by {name}: one search per line "
-            "(--resolve search)")
+        say(
+            f"helpcrunch: finding each line's customer by {name}: one search per line "
+            "(--resolve search)"
+        )
         return Resolver(client, match, "search")
     assert wanted is not None
     count = len(wanted)
     if how == "auto" and count <= 1:
-        say(f"helpcrunch: finding each line's customer by {name}: one search per line "
-            f"({count} to find; reading the customer list takes at least one request)")
+        say(
+            f"helpcrunch: finding each line's customer by {name}: one search per line "
+            f"({count} to find; reading the customer list takes at least one request)"
+        )
         return Resolver(client, match, "search")
     pager = client.list_customers(sort="first_seen", order="asc")
     first = await anext(pager, None)
@@ -148,30 +159,40 @@ async def choose_resolver(client: AsyncHelpCrunch, match: MatchField, how: str,
     if how == "auto":
         if total is None:
             await pager.aclose()
-            say(f"helpcrunch: finding each line's customer by {name}: one search per line "
-                "(the customer list gave no total, so its length is unknown)")
+            say(
+                f"helpcrunch: finding each line's customer by {name}: one search per line "
+                "(the customer list gave no total, so its length is unknown)"
+            )
             return Resolver(client, match, "search")
         pages = list_pages(total)
         more = max(0, pages - 1)
-        sizes = (f"{count} {name}s to find, {total} customers ({pages} pages of "
-                 f"{MAX_PAGE_SIZE})")
+        sizes = f"{count} {name}s to find, {total} customers ({pages} pages of {MAX_PAGE_SIZE})"
         if search_is_cheaper(count, total):
             await pager.aclose()
-            say(f"helpcrunch: {sizes}: one search per line ({count} requests) costs less "
-                f"than reading the customer list ({more} more requests)")
+            say(
+                f"helpcrunch: {sizes}: one search per line ({count} requests) costs less "
+                f"than reading the customer list ({more} more requests)"
+            )
             return Resolver(client, match, "search")
-        say(f"helpcrunch: {sizes}: reading the customer list once ({more} more requests) "
-            f"costs less than one search per line ({count} requests)")
+        say(
+            f"helpcrunch: {sizes}: reading the customer list once ({more} more requests) "
+            f"costs less than one search per line ({count} requests)"
+        )
     else:
-        say(f"helpcrunch: finding each line's customer by {name}: reading the customer "
-            f"list once (--resolve list, {total if total is not None else '?'} customers)")
+        say(
+            f"helpcrunch: finding each line's customer by {name}: reading the customer "
+            f"list once (--resolve list, {total if total is not None else '?'} customers)"
+        )
     resolver = Resolver(client, match, "list")
     await resolver.read_list(pager, first, wanted)
     return resolver
 
 
-async def resolve_lines(lines: AsyncIterable[JobLine], resolver: Resolver, window: int,
-                        ) -> AsyncIterator[tuple[JobLine, int | HelpCrunchError]]:
+async def resolve_lines(
+    lines: AsyncIterable[JobLine],
+    resolver: Resolver,
+    window: int,
+) -> AsyncIterator[tuple[JobLine, int | HelpCrunchError]]:
     """Each line with its customer id, or the error that says why it has none, in input
     order; up to ``window`` searches run ahead."""
     if resolver.strategy == "list":

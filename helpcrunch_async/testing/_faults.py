@@ -30,7 +30,15 @@ from ._wire import error_body
 __all__ = ["ALL_FAULT_KINDS", "Fault", "FaultPlan"]
 
 ALL_FAULT_KINDS: tuple[str, ...] = (
-    "500", "502", "503", "504", "drop_before", "drop_after", "delay", "truncated", "non_json",
+    "500",
+    "502",
+    "503",
+    "504",
+    "drop_before",
+    "drop_after",
+    "delay",
+    "truncated",
+    "non_json",
 )
 """Every kind ``fault_kinds=`` accepts (status kinds are the code as a string)."""
 
@@ -161,8 +169,9 @@ class FaultPlan:
         Fault(kind='503', seconds=0.0)
     """
 
-    def __init__(self, *, rate: float, kinds: Iterable[str], seed: int | None,
-                 delay: float) -> None:
+    def __init__(
+        self, *, rate: float, kinds: Iterable[str], seed: int | None, delay: float
+    ) -> None:
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault_rate must be within 0..1, got {rate!r}")
         self.rate = float(rate)
@@ -229,8 +238,9 @@ def drop(request: web.Request) -> web.StreamResponse:
     return web.Response(status=500)
 
 
-async def truncated(request: web.Request, status: int, data: bytes,
-                     headers: dict[str, str]) -> web.StreamResponse:
+async def truncated(
+    request: web.Request, status: int, data: bytes, headers: dict[str, str]
+) -> web.StreamResponse:
     """Promise ``len(data)`` bytes, send half, close the connection."""
     resp = web.StreamResponse(status=status, headers=headers)
     resp.content_type = "application/json"
@@ -243,9 +253,14 @@ async def truncated(request: web.Request, status: int, data: bytes,
     return resp
 
 
-async def serve_fault(fault: Fault, request: web.Request, headers: dict[str, str], *,
-                      answer: Callable[[], tuple[int, Any]],
-                      record: Callable[[int], None]) -> web.StreamResponse:
+async def serve_fault(
+    fault: Fault,
+    request: web.Request,
+    headers: dict[str, str],
+    *,
+    answer: Callable[[], tuple[int, Any]],
+    record: Callable[[int], None],
+) -> web.StreamResponse:
     """Answer ``request`` with ``fault`` instead of (or around) the normal answer.
 
     ``answer()`` does what the request asks and returns ``(status, payload)`` (it is
@@ -257,13 +272,19 @@ async def serve_fault(fault: Fault, request: web.Request, headers: dict[str, str
     if code is not None:
         record(code)
         if code == 502:
-            return web.Response(status=502, text=BAD_GATEWAY_HTML, content_type="text/html",
-                                headers=headers)
+            return web.Response(
+                status=502, text=BAD_GATEWAY_HTML, content_type="text/html", headers=headers
+            )
         phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
-        payload = error_body({"code": phrase.lower().replace(" ", "_").replace("-", "_"),
-                              "message": phrase})
-        return web.Response(status=code, body=json.dumps(payload).encode(),
-                            content_type="application/json", headers=headers)
+        payload = error_body(
+            {"code": phrase.lower().replace(" ", "_").replace("-", "_"), "message": phrase}
+        )
+        return web.Response(
+            status=code,
+            body=json.dumps(payload).encode(),
+            content_type="application/json",
+            headers=headers,
+        )
     if kind == "drop_before":
         record(0)
         return drop(request)
@@ -275,10 +296,10 @@ async def serve_fault(fault: Fault, request: web.Request, headers: dict[str, str
         return drop(request)
     record(status)
     if kind == "non_json":
-        return web.Response(status=status, text=NON_JSON_HTML, content_type="text/html",
-                            headers=headers)
+        return web.Response(
+            status=status, text=NON_JSON_HTML, content_type="text/html", headers=headers
+        )
     data = json.dumps(payload).encode()
     if kind == "truncated":
         return await truncated(request, status, data, headers)
-    return web.Response(status=status, body=data, content_type="application/json",
-                        headers=headers)
+    return web.Response(status=status, body=data, content_type="application/json", headers=headers)

@@ -12,8 +12,15 @@ from ._wire import ApiError, parse_customer_id
 __all__ = ["route"]
 
 
-def route(store: CustomerStore, method: str, path: str, body: Any, query: Mapping[str, str],
-          *, invalid_json: bool = False) -> tuple[int, Any]:
+def route(
+    store: CustomerStore,
+    method: str,
+    path: str,
+    body: Any,
+    query: Mapping[str, str],
+    *,
+    invalid_json: bool = False,
+) -> tuple[int, Any]:
     """Dispatch one request to the store; returns (status, JSON payload).
 
     ``body`` is the parsed JSON body (``None`` when empty); ``invalid_json`` says the
@@ -49,7 +56,6 @@ def route(store: CustomerStore, method: str, path: str, body: Any, query: Mappin
                 return 200, store.tag(cid, body, remove=method == "DELETE")
         else:
             raise ApiError(404, [{"code": "not_found", "message": "Not found"}])
-        raise ApiError(405, [{"code": "method_not_allowed",
-                              "message": "Method not allowed"}])
+        raise ApiError(405, [{"code": "method_not_allowed", "message": "Method not allowed"}])
     except ApiError as exc:
         return exc.status, exc.body()

@@ -42,17 +42,28 @@ def run_fake_server(
         export HELPCRUNCH_API_KEY=test-key
         export HELPCRUNCH_BASE_URL=http://127.0.0.1:8080/v1
     """
+
     async def main() -> None:
-        fake = FakeHelpCrunch(api_key=api_key, host=host, port=port, rate_limit=rate_limit,
-                              retry_after=retry_after, fault_rate=fault_rate,
-                              fault_kinds=fault_kinds, seed=seed, webhook_url=webhook_url,
-                              webhook_signing_key=webhook_signing_key)
+        fake = FakeHelpCrunch(
+            api_key=api_key,
+            host=host,
+            port=port,
+            rate_limit=rate_limit,
+            retry_after=retry_after,
+            fault_rate=fault_rate,
+            fault_kinds=fault_kinds,
+            seed=seed,
+            webhook_url=webhook_url,
+            webhook_signing_key=webhook_signing_key,
+        )
         async with fake:
             fake.seed_customers(customers)
             limit = "off" if rate_limit is None else f"{rate_limit[0]}/{rate_limit[1]:g}s"
-            print(f"HelpCrunch fake server: base_url={fake.base_url} api_key={fake.api_key} "
-                  f"customers=1..{customers} rate_limit={limit} fault_rate={fault_rate} "
-                  "(Ctrl-C to stop)")
+            print(
+                f"HelpCrunch fake server: base_url={fake.base_url} api_key={fake.api_key} "
+                f"customers=1..{customers} rate_limit={limit} fault_rate={fault_rate} "
+                "(Ctrl-C to stop)"
+            )
             print(f"export {API_KEY_ENV}={shlex.quote(fake.api_key)}")
             print(f"export {BASE_URL_ENV}={shlex.quote(fake.base_url)}", flush=True)
             await asyncio.Event().wait()

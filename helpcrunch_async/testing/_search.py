@@ -40,18 +40,24 @@ MAX_LIMIT = 100
 SORT_KEYS = {"customers.firstSeen": "firstSeen", "customers.lastSeen": "lastSeen"}
 
 _STRING_FIELDS = {
-    "customers.name": ("name",), "customers.email": ("email",),
-    "customers.userId": ("userId",), "customers.company": ("company",),
+    "customers.name": ("name",),
+    "customers.email": ("email",),
+    "customers.userId": ("userId",),
+    "customers.company": ("company",),
     "customers.phone": ("phone",),
     "customers.countryCode": ("location", "countryCode"),
     "customers.regionCode": ("location", "regionCode"),
     "customers.city": ("location", "city"),
-    "customers.telegramId": ("telegramId",), "customers.facebookId": ("facebookId",),
-    "customers.instagramId": ("instagramId",), "customers.viberId": ("viberId",),
+    "customers.telegramId": ("telegramId",),
+    "customers.facebookId": ("facebookId",),
+    "customers.instagramId": ("instagramId",),
+    "customers.viberId": ("viberId",),
     "customers.whatsappId": ("whatsappId",),
 }
 _OPERATORS = {
-    "string": ("=", "!=", "~"), "number": ("=", "!=", ">", ">="), "array": ("=",),
+    "string": ("=", "!=", "~"),
+    "number": ("=", "!=", ">", ">="),
+    "array": ("=",),
 }
 
 
@@ -70,29 +76,32 @@ def _number(value: Any, code: str, default: int) -> int:
     raise _err(code, "This value should be of type numeric.")
 
 
-def _paged(customers: Iterable[JsonDict], limit: Any, offset: Any, sort: Any,
-           order: Any) -> JsonDict:
+def _paged(
+    customers: Iterable[JsonDict], limit: Any, offset: Any, sort: Any, order: Any
+) -> JsonDict:
     count = _number(limit, "limit", MAX_LIMIT)
     start = _number(offset, "offset", 0)
     if count > MAX_LIMIT:
         raise _err("limit", f"This value should be {MAX_LIMIT} or less.")
     rows = sorted(customers, key=lambda c: c["id"])
-    if order is not None and (not isinstance(order, str) or order.lower() not in
-                              ("asc", "desc")):
+    if order is not None and (not isinstance(order, str) or order.lower() not in ("asc", "desc")):
         raise _err("order", "The value you selected is not a valid choice.")
     if sort is not None:
         if not isinstance(sort, str) or sort not in SORT_KEYS:
             raise _err("sort", "The value you selected is not a valid choice.")
         key = SORT_KEYS[sort]
-        rows.sort(key=lambda c: (_timestamp(c.get(key)) or 0, c["id"]),
-                  reverse=isinstance(order, str) and order.lower() == "desc")
-    return {"total": len(rows), "data": rows[start:start + count]}
+        rows.sort(
+            key=lambda c: (_timestamp(c.get(key)) or 0, c["id"]),
+            reverse=isinstance(order, str) and order.lower() == "desc",
+        )
+    return {"total": len(rows), "data": rows[start : start + count]}
 
 
 def list_page(customers: Iterable[JsonDict], query: Mapping[str, str]) -> JsonDict:
     """``GET /customers``: one page of every customer."""
-    return _paged(customers, query.get("limit"), query.get("offset"), query.get("sort"),
-                  query.get("order"))
+    return _paged(
+        customers, query.get("limit"), query.get("offset"), query.get("sort"), query.get("order")
+    )
 
 
 def search_page(customers: Iterable[JsonDict], body: Any) -> JsonDict:
@@ -111,8 +120,9 @@ def search_page(customers: Iterable[JsonDict], body: Any) -> JsonDict:
     tests = [_condition(item, f"filter[{i}]") for i, item in enumerate(raw)]
     combine = all if comparison == "AND" else any
     matching = [c for c in customers if combine(test(c) for test in tests)]
-    return _paged(matching, body.get("limit"), body.get("offset"), body.get("sort"),
-                  body.get("order"))
+    return _paged(
+        matching, body.get("limit"), body.get("offset"), body.get("sort"), body.get("order")
+    )
 
 
 def _timestamp(value: Any) -> int | None:
@@ -144,6 +154,7 @@ def _condition(item: Any, code: str) -> Callable[[JsonDict], bool]:
             for key in path:
                 node = node.get(key) if isinstance(node, dict) else None
             return node
+
         if not isinstance(value, str):
             raise _err(f"{code}.value", "This value should be of type string.")
     elif field == "customers.id":
@@ -151,6 +162,7 @@ def _condition(item: Any, code: str) -> Callable[[JsonDict], bool]:
 
         def get(c: JsonDict) -> Any:
             return c["id"]
+
         if not is_int(value):
             raise _err(f"{code}.value", "This value should be of type integer.")
     elif field == "customers.lastSeen":
@@ -158,6 +170,7 @@ def _condition(item: Any, code: str) -> Callable[[JsonDict], bool]:
 
         def get(c: JsonDict) -> Any:
             return _timestamp(c.get("lastSeen"))
+
         if isinstance(value, bool) or _timestamp(value) is None:
             raise _err(f"{code}.value", "This value should be a UNIX timestamp.")
         value = _timestamp(value)
@@ -166,9 +179,15 @@ def _condition(item: Any, code: str) -> Callable[[JsonDict], bool]:
 
         def get(c: JsonDict) -> Any:
             return {t["name"] for t in c.get("tags") or ()}
-        if (not isinstance(value, list) or not value
-                or not all(isinstance(t, dict) and isinstance(t.get("name"), str)
-                           and set(t) == {"name"} for t in value)):
+
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(
+                isinstance(t, dict) and isinstance(t.get("name"), str) and set(t) == {"name"}
+                for t in value
+            )
+        ):
             raise _err(f"{code}.value", 'This value should be a list of {"name"} objects.')
         value = {t["name"] for t in value}
     else:
@@ -178,8 +197,9 @@ def _condition(item: Any, code: str) -> Callable[[JsonDict], bool]:
     return _matcher(kind, op, value, get)
 
 
-def _matcher(kind: str, op: str, value: Any,
-             get: Callable[[JsonDict], Any]) -> Callable[[JsonDict], bool]:
+def _matcher(
+    kind: str, op: str, value: Any, get: Callable[[JsonDict], Any]
+) -> Callable[[JsonDict], bool]:
     if kind == "array":
         return lambda c: bool(value <= get(c))
     if kind == "string":
@@ -191,12 +211,15 @@ def _matcher(kind: str, op: str, value: Any,
                 return False
             have = raw.casefold()
             return {"=": have == wanted, "!=": have != wanted, "~": wanted in have}[op]
+
         return test
 
     def compare(c: JsonDict) -> bool:
         have = get(c)
         if have is None:
             return False
-        return bool({"=": have == value, "!=": have != value, ">": have > value,
-                     ">=": have >= value}[op])
+        return bool(
+            {"=": have == value, "!=": have != value, ">": have > value, ">=": have >= value}[op]
+        )
+
     return compare

@@ -52,10 +52,10 @@ from ._wire import error_body
 __all__ = ["FakeHelpCrunch"]
 
 _JSON = "application/json"
-_UNAUTHORIZED = json.dumps(
-    error_body({"code": "unauthorized", "message": "Unauthorized"})).encode()
+_UNAUTHORIZED = json.dumps(error_body({"code": "unauthorized", "message": "Unauthorized"})).encode()
 _TOO_MANY = json.dumps(
-    error_body({"code": "too_many_requests", "message": "Too many requests"})).encode()
+    error_body({"code": "too_many_requests", "message": "Too many requests"})
+).encode()
 _INVALID_JSON = object()
 
 
@@ -131,8 +131,11 @@ class FakeHelpCrunch:
         self._host = host
         self._port = port
         self._clock = clock
-        self._window = (SlidingWindow(rate_limit[0], rate_limit[1], clock=clock)
-                        if rate_limit is not None else None)
+        self._window = (
+            SlidingWindow(rate_limit[0], rate_limit[1], clock=clock)
+            if rate_limit is not None
+            else None
+        )
         self._retry_after = retry_after
         self._plan = FaultPlan(rate=fault_rate, kinds=fault_kinds, seed=seed, delay=fault_delay)
         self._store = CustomerStore()
@@ -141,8 +144,12 @@ class FakeHelpCrunch:
             if webhook_url is None or webhook_signing_key is None:
                 raise ValueError("webhook_url and webhook_signing_key go together")
             self._webhooks = WebhookSender(
-                webhook_url, webhook_signing_key, retry_delay=webhook_retry_delay,
-                max_attempts=webhook_max_attempts, timeout=webhook_timeout)
+                webhook_url,
+                webhook_signing_key,
+                retry_delay=webhook_retry_delay,
+                max_attempts=webhook_max_attempts,
+                timeout=webhook_timeout,
+            )
             self._store.on_change = self._webhooks.customer_changed
         self._log: deque[RecordedRequest] = deque(maxlen=max_recorded)
         self._stats = FakeStats()
@@ -159,8 +166,7 @@ class FakeHelpCrunch:
             return
         app = web.Application(client_max_size=4 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False,
-                               shutdown_timeout=1.0)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         try:
             site = web.TCPSite(runner, self._host, self._port)
@@ -315,8 +321,14 @@ class FakeHelpCrunch:
         """
         return self._plan.pending
 
-    def seed_customers(self, count: int, *, start_id: int = 1, email: str | None = None,
-                       fields: dict[str, Any] | None = None) -> list[int]:
+    def seed_customers(
+        self,
+        count: int,
+        *,
+        start_id: int = 1,
+        email: str | None = None,
+        fields: dict[str, Any] | None = None,
+    ) -> list[int]:
         """Create ``count`` customers with ids ``start_id, start_id + 1, ...``.
 
         Each gets a distinct ``userId`` (``user_<id>``) and email
@@ -341,8 +353,9 @@ class FakeHelpCrunch:
             overrides["email"] = email
         return self._store.seed(count, start_id, fields=overrides)
 
-    def add_faults(self, *faults: Fault, method: str | None = None,
-                   path: str | None = None) -> None:
+    def add_faults(
+        self, *faults: Fault, method: str | None = None, path: str | None = None
+    ) -> None:
         """Queue faults: the next requests matching ``method``/``path`` get them, in order.
 
         ``path`` is matched against the request path (``/v1/customers/7``) with
@@ -381,8 +394,17 @@ class FakeHelpCrunch:
 
     # --- the handler ------------------------------------------------------------------
 
-    def _record(self, method: str, path: str, headers: dict[str, str], body: Any,
-                now: float, status: int, fault: str | None, limited: bool = False) -> None:
+    def _record(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: Any,
+        now: float,
+        status: int,
+        fault: str | None,
+        limited: bool = False,
+    ) -> None:
         with self._lock:
             self._log.append(RecordedRequest(method, path, headers, body, now, status, fault))
             stats = self._stats
@@ -413,34 +435,42 @@ class FakeHelpCrunch:
         auth = headers.get("Authorization")
         if auth != self._bearer and not _same_bearer(auth, self._api_key):
             self._record(method, logged, headers, recorded_body, now, 401, None)
-            return web.Response(status=401, body=_UNAUTHORIZED, content_type=_JSON,
-                                headers=rid)
+            return web.Response(status=401, body=_UNAUTHORIZED, content_type=_JSON, headers=rid)
         if self._window is not None:
             wait = self._window.acquire(self._api_key, now)
             if wait is not None:
                 if self._retry_after:
                     rid["Retry-After"] = SlidingWindow.retry_after_header(wait)
                 self._record(method, logged, headers, recorded_body, now, 429, None, True)
-                return web.Response(status=429, body=_TOO_MANY, content_type=_JSON,
-                                    headers=rid)
+                return web.Response(status=429, body=_TOO_MANY, content_type=_JSON, headers=rid)
 
         fault = self._plan.next(method, path)
         if fault is None:
             status, payload = self._route(method, path, body, request)
             self._record(method, logged, headers, recorded_body, now, status, None)
-            return web.Response(status=status, body=json.dumps(payload).encode(),
-                                content_type=_JSON, headers=rid)
+            return web.Response(
+                status=status, body=json.dumps(payload).encode(), content_type=_JSON, headers=rid
+            )
         return await serve_fault(
-            fault, request, rid,
+            fault,
+            request,
+            rid,
             answer=lambda: self._route(method, path, body, request),
-            record=lambda status: self._record(method, logged, headers, recorded_body, now,
-                                               status, fault.kind))
+            record=lambda status: self._record(
+                method, logged, headers, recorded_body, now, status, fault.kind
+            ),
+        )
 
-    def _route(self, method: str, path: str, body: Any,
-               request: web.Request) -> tuple[int, Any]:
+    def _route(self, method: str, path: str, body: Any, request: web.Request) -> tuple[int, Any]:
         """Dispatch to the store; returns (status, JSON payload)."""
-        return route(self._store, method, path, None if body is _INVALID_JSON else body,
-                     request.query, invalid_json=body is _INVALID_JSON)
+        return route(
+            self._store,
+            method,
+            path,
+            None if body is _INVALID_JSON else body,
+            request.query,
+            invalid_json=body is _INVALID_JSON,
+        )
 
 
 def _same_bearer(header: str | None, key: str) -> bool:

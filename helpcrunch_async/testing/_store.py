@@ -116,8 +116,11 @@ class CustomerStore:
         if not isinstance(body, list):
             raise ApiError(400, [err("customers", type_name("list"))])
         if not 1 <= len(body) <= BATCH_MAX:
-            message = ("This collection should contain 1 element or more." if not body else
-                       f"This collection should contain {BATCH_MAX} elements or less.")
+            message = (
+                "This collection should contain 1 element or more."
+                if not body
+                else f"This collection should contain {BATCH_MAX} elements or less."
+            )
             raise ApiError(400, [err("customers", message)])
         errors: list[JsonDict] = []
         ids: list[int] = []
@@ -221,8 +224,9 @@ class CustomerStore:
 
     # --- seeding ------------------------------------------------------------------
 
-    def seed(self, count: int, start_id: int = 1, *,
-             fields: dict[str, Any] | None = None) -> list[int]:
+    def seed(
+        self, count: int, start_id: int = 1, *, fields: dict[str, Any] | None = None
+    ) -> list[int]:
         """Create ``count`` customers with ids ``start_id..``, shaped like the docs.
 
         Each gets its own ``userId`` (``user_<id>``) and email; ``fields`` (response
@@ -236,20 +240,27 @@ class CustomerStore:
         template = blank_customer(0)
         for cid in ids:
             customer = copy.deepcopy(template)
-            customer.update({
-                "id": cid,
-                "name": f"Customer {cid}",
-                "email": f"customer{cid}@example.com",
-                "userId": f"user_{cid}",
-                "firstSeen": str(1603885746 + cid),
-                "lastSeen": str(1603885746 + cid),
-                "location": {"regionCode": None, "countryCode": "UA", "city": "Kyiv"},
-                "device": {"id": cid, "ip": "192.0.2.1", "timezone": "Europe/Kiev",
-                           "platform": "desktop", "userAgent": "Mozilla/5.0"},
-                "unsubscribed": False,
-                "blocked": False,
-                "locale": "en",
-            })
+            customer.update(
+                {
+                    "id": cid,
+                    "name": f"Customer {cid}",
+                    "email": f"customer{cid}@example.com",
+                    "userId": f"user_{cid}",
+                    "firstSeen": str(1603885746 + cid),
+                    "lastSeen": str(1603885746 + cid),
+                    "location": {"regionCode": None, "countryCode": "UA", "city": "Kyiv"},
+                    "device": {
+                        "id": cid,
+                        "ip": "192.0.2.1",
+                        "timezone": "Europe/Kiev",
+                        "platform": "desktop",
+                        "userAgent": "Mozilla/5.0",
+                    },
+                    "unsubscribed": False,
+                    "blocked": False,
+                    "locale": "en",
+                }
+            )
             customer.update(copy.deepcopy(fields or {}))
             self.customers[cid] = customer
         if ids:

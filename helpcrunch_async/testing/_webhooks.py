@@ -132,8 +132,10 @@ def change_events(before: JsonDict | None, after: JsonDict | None) -> list[str]:
         types.append("customer.email_updated")
     if _tag_names(before) != _tag_names(after):
         types.append("customer.tags_changed")
-    for key, on, off in (("unsubscribed", "customer.unsubscribed", "customer.subscribed"),
-                         ("blocked", "customer.blocked", "customer.unblocked")):
+    for key, on, off in (
+        ("unsubscribed", "customer.unsubscribed", "customer.subscribed"),
+        ("blocked", "customer.blocked", "customer.unblocked"),
+    ):
         was, now = before.get(key) is True, after.get(key) is True
         if was != now:
             types.append(on if now else off)
@@ -148,14 +150,20 @@ class WebhookSender:
         3
     """
 
-    def __init__(self, url: str, signing_key: str, *, retry_delay: float = 0.05,
-                 max_attempts: int = 5, timeout: float = 2.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        url: str,
+        signing_key: str,
+        *,
+        retry_delay: float = 0.05,
+        max_attempts: int = 5,
+        timeout: float = 2.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError("webhook_url must be an http:// or https:// URL")
         sign(b"", signing_key)  # a bad key fails now, not in the background
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) \
-                or max_attempts < 1:
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError("webhook_max_attempts must be an int >= 1")
         if not retry_delay >= 0 or not timeout > 0:
             raise ValueError("webhook_retry_delay must be >= 0 and webhook_timeout > 0")
@@ -205,7 +213,8 @@ class WebhookSender:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._worker = asyncio.get_running_loop().create_task(
-                self._run(self._queue), name="helpcrunch-fake-webhooks")
+                self._run(self._queue), name="helpcrunch-fake-webhooks"
+            )
         with self._lock:
             self._pending += 1
         self._queue.put_nowait(payload)
@@ -230,21 +239,35 @@ class WebhookSender:
             error: str | None = None
             started = time.monotonic()
             try:
-                status = await send_event(self.url, body, self._key, session=self._session,
-                                          timeout=self.timeout)
+                status = await send_event(
+                    self.url, body, self._key, session=self._session, timeout=self.timeout
+                )
             except DeliveryError as exc:
                 cause = exc.__cause__
                 error = "timeout" if exc.timed_out else type(cause or exc).__name__
             with self._lock:
-                self._deliveries.append(WebhookDelivery(
-                    payload["id"], payload["event"], attempt, body, sign(body, self._key),
-                    status, error, started))
+                self._deliveries.append(
+                    WebhookDelivery(
+                        payload["id"],
+                        payload["event"],
+                        attempt,
+                        body,
+                        sign(body, self._key),
+                        status,
+                        error,
+                        started,
+                    )
+                )
             if status is not None and 200 <= status < 300:
                 return
             if attempt < self.max_attempts:
                 await asyncio.sleep(self._retry_delay * 2 ** (attempt - 1))
-        logger.warning("fake webhook: gave up on event %s (%s) after %d attempts",
-                       payload["id"], payload["event"], self.max_attempts)
+        logger.warning(
+            "fake webhook: gave up on event %s (%s) after %d attempts",
+            payload["id"],
+            payload["event"],
+            self.max_attempts,
+        )
 
     async def wait_idle(self, timeout: float = 10.0) -> None:
         """Wait until every queued event is delivered or given up on (from any loop).
@@ -254,8 +277,9 @@ class WebhookSender:
         deadline = time.monotonic() + timeout
         while self.pending:
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{self.pending} webhook event(s) still pending after "
-                                   f"{timeout:g} s")
+                raise TimeoutError(
+                    f"{self.pending} webhook event(s) still pending after {timeout:g} s"
+                )
             await asyncio.sleep(0.005)
 
     async def close(self, drain: float) -> None:

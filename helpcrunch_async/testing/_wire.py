@@ -73,17 +73,45 @@ DEFAULT_TAG_COLOR = "#c377e0"
 JsonDict = dict[str, Any]
 
 _STRING_FIELDS = (
-    "name", "email", "userId", "company", "phone", "source", "referer", "lastPage",
-    "notes", "createdFrom", "integrationId",
+    "name",
+    "email",
+    "userId",
+    "company",
+    "phone",
+    "source",
+    "referer",
+    "lastPage",
+    "notes",
+    "createdFrom",
+    "integrationId",
 )
 _TIMESTAMP_FIELDS = ("firstSeen", "lastSeen")
 _BOOL_FIELDS = ("unsubscribed", "blocked")
 WRITABLE_FIELDS = frozenset(
-    (*_STRING_FIELDS, *_TIMESTAMP_FIELDS, *_BOOL_FIELDS, "locale", "tags", "customData"))
+    (*_STRING_FIELDS, *_TIMESTAMP_FIELDS, *_BOOL_FIELDS, "locale", "tags", "customData")
+)
 _RESPONSE_ORDER = (
-    "id", "name", "email", "userId", "company", "phone", "firstSeen", "lastSeen", "location",
-    "device", "unsubscribed", "blocked", "source", "referer", "lastPage", "locale",
-    "createdFrom", "integrationId", "notes", "tags", "customData",
+    "id",
+    "name",
+    "email",
+    "userId",
+    "company",
+    "phone",
+    "firstSeen",
+    "lastSeen",
+    "location",
+    "device",
+    "unsubscribed",
+    "blocked",
+    "source",
+    "referer",
+    "lastPage",
+    "locale",
+    "createdFrom",
+    "integrationId",
+    "notes",
+    "tags",
+    "customData",
 )
 _MAX_LEN = 255
 _LOCALE = re.compile(r"[a-z]{2}")
@@ -162,14 +190,16 @@ def check_fields(body: Any, prefix: str, errors: list[JsonDict]) -> None:
             if not isinstance(value, str):
                 errors.append(err(code, type_name("string")))
             elif key == "notes" and len(value) > _MAX_LEN:
-                errors.append(err(code, "This value is too long. It should have 255 "
-                                         "characters or less."))
+                errors.append(
+                    err(code, "This value is too long. It should have 255 characters or less.")
+                )
         elif key in _TIMESTAMP_FIELDS:
             if not isinstance(value, str):
                 errors.append(err(code, type_name("string")))
             elif not (value.isascii() and value.isdigit()):
-                errors.append(err(code, "This value should be a UNIX timestamp "
-                                         "(a string of digits)."))
+                errors.append(
+                    err(code, "This value should be a UNIX timestamp (a string of digits).")
+                )
         elif key in _BOOL_FIELDS:
             if not isinstance(value, bool):
                 errors.append(err(code, type_name("bool")))
@@ -207,8 +237,12 @@ def check_tags(value: Any, code: str, errors: list[JsonDict]) -> None:
     for where, tag in _objects(value, code, ("name", "color"), errors):
         name = tag.get("name")
         if not isinstance(name, str):
-            errors.append(err(f"{where}.name", "This value should not be blank."
-                               if name is None else type_name("string")))
+            errors.append(
+                err(
+                    f"{where}.name",
+                    "This value should not be blank." if name is None else type_name("string"),
+                )
+            )
         elif not name.strip():
             errors.append(err(f"{where}.name", "This value should not be blank."))
         color = tag.get("color")
@@ -218,14 +252,24 @@ def check_tags(value: Any, code: str, errors: list[JsonDict]) -> None:
 
 def check_custom_data(value: Any, code: str, errors: list[JsonDict]) -> None:
     if not isinstance(value, list):
-        errors.append(err(code, type_name("list") + " Write customData as a list of "
-                                 '{"property", "value"} objects.'))
+        errors.append(
+            err(
+                code,
+                type_name("list") + ' Write customData as a list of {"property", "value"} objects.',
+            )
+        )
         return
     for where, item in _objects(value, code, ("property", "value"), errors):
         prop = item.get("property")
         if not isinstance(prop, str) or not prop:
-            errors.append(err(f"{where}.property", "This value should not be blank."
-                               if prop in (None, "") else type_name("string")))
+            errors.append(
+                err(
+                    f"{where}.property",
+                    "This value should not be blank."
+                    if prop in (None, "")
+                    else type_name("string"),
+                )
+            )
         if "value" not in item:
             errors.append(err(f"{where}.value", "This field is missing."))
             continue
@@ -233,8 +277,12 @@ def check_custom_data(value: Any, code: str, errors: list[JsonDict]) -> None:
         if val is not None and not isinstance(val, str | int | float | bool):
             errors.append(err(f"{where}.value", type_name("scalar")))
         elif isinstance(val, str) and len(val) > _MAX_LEN:
-            errors.append(err(f"{where}.value", "This value is too long. It should have "
-                                                 "255 characters or less."))
+            errors.append(
+                err(
+                    f"{where}.value",
+                    "This value is too long. It should have 255 characters or less.",
+                )
+            )
 
 
 def custom_value(prop: str, value: Any) -> Any:

@@ -104,8 +104,9 @@ def helpcrunch_client(helpcrunch_fake: FakeHelpCrunch) -> Iterator[AsyncHelpCrun
     """
     from helpcrunch_async import AsyncHelpCrunch
 
-    client = AsyncHelpCrunch(api_key=helpcrunch_fake.api_key, base_url=helpcrunch_fake.base_url,
-                             rate_limit=None)
+    client = AsyncHelpCrunch(
+        api_key=helpcrunch_fake.api_key, base_url=helpcrunch_fake.base_url, rate_limit=None
+    )
     try:
         yield client
     finally:
@@ -125,8 +126,9 @@ def helpcrunch_blocking_client(helpcrunch_fake: FakeHelpCrunch) -> Iterator[Help
     """
     from helpcrunch_async import HelpCrunch
 
-    with HelpCrunch(api_key=helpcrunch_fake.api_key, base_url=helpcrunch_fake.base_url,
-                    rate_limit=None) as client:
+    with HelpCrunch(
+        api_key=helpcrunch_fake.api_key, base_url=helpcrunch_fake.base_url, rate_limit=None
+    ) as client:
         yield client
 
 

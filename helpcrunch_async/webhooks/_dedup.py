@@ -210,8 +210,14 @@ class RedisDeduplicator(Deduplicator):
         ...     redis.asyncio.Redis.from_url("redis://localhost"))
     """
 
-    def __init__(self, redis: Any, *, prefix: str = "helpcrunch:webhook:",
-                 seen_ttl: float = 7 * 24 * 3600, claim_ttl: float = 300.0) -> None:
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        prefix: str = "helpcrunch:webhook:",
+        seen_ttl: float = 7 * 24 * 3600,
+        claim_ttl: float = 300.0,
+    ) -> None:
         for name, value in (("seen_ttl", seen_ttl), ("claim_ttl", claim_ttl)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise ValidationError(f"{name} must be a number of seconds > 0", field=name)

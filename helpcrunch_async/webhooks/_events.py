@@ -127,8 +127,9 @@ class Event:
     customer: WebhookCustomer | None = None
 
 
-def construct_event(body: bytes | bytearray | memoryview, signature: str | None,
-                    signing_key: str) -> Event:
+def construct_event(
+    body: bytes | bytearray | memoryview, signature: str | None, signing_key: str
+) -> Event:
     """Verify ``body`` against ``signature`` (the ``X-HelpCrunch-Signature`` header's
     value, ``None`` when absent) with ``signing_key``, then parse it.
 
@@ -227,19 +228,22 @@ def _timestamp(value: object, field: str) -> datetime:
 
 def _optional(data: Mapping[str, Any], key: str, kind: type) -> Any:
     value = data.get(key)
-    if value is not None and (not isinstance(value, kind) or
-                              (kind is not bool and isinstance(value, bool))):
+    if value is not None and (
+        not isinstance(value, kind) or (kind is not bool and isinstance(value, bool))
+    ):
         name = {str: "a string", bool: "true or false", dict: "an object"}[kind]
-        raise InvalidEventError(f"'eventData.{key}' must be {name} or null",
-                                field=f"eventData.{key}")
+        raise InvalidEventError(
+            f"'eventData.{key}' must be {name} or null", field=f"eventData.{key}"
+        )
     return value
 
 
 def _customer(data: Mapping[str, Any]) -> WebhookCustomer:
     cid = data.get("id")
     if not _is_int(cid):
-        raise InvalidEventError("'eventData.id' must be the customer's integer id",
-                                field="eventData.id")
+        raise InvalidEventError(
+            "'eventData.id' must be the customer's integer id", field="eventData.id"
+        )
     custom = _optional(data, "customData", dict)
     return WebhookCustomer(
         id=cid,
@@ -249,4 +253,3 @@ def _customer(data: Mapping[str, Any]) -> WebhookCustomer:
         unsubscribed=_optional(data, "unsubscribed", bool),
         custom_data={} if custom is None else custom,
     )
-

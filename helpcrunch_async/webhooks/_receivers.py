@@ -103,8 +103,11 @@ def read_signature(headers: Headers) -> str | None:
             values = list(getlist(SIGNATURE_HEADER))
         else:
             value = headers.get(SIGNATURE_HEADER)
-            values = [value] if value is not None else [
-                v for k, v in headers.items() if k.lower() == _LOWER]
+            values = (
+                [value]
+                if value is not None
+                else [v for k, v in headers.items() if k.lower() == _LOWER]
+            )
     else:
         values = [_text(v) for k, v in headers if _text(k).lower() == _LOWER]
     if not values:
@@ -133,8 +136,14 @@ def verify_request(body: bytes, headers: Headers, signing_key: str) -> tuple[int
     return 400, None
 
 
-async def handle_request(body: bytes, headers: Headers, signing_key: str, handler: Handler,
-                         *, dedup: Deduplicator | None = None) -> tuple[int, Event | None]:
+async def handle_request(
+    body: bytes,
+    headers: Headers,
+    signing_key: str,
+    handler: Handler,
+    *,
+    dedup: Deduplicator | None = None,
+) -> tuple[int, Event | None]:
     """Verify, then ``await handler(event)``; returns the status to answer and the event.
 
     With ``dedup``, the handler runs once per event id (see :class:`Deduplicator`):
@@ -165,13 +174,20 @@ async def handle_request(body: bytes, headers: Headers, signing_key: str, handle
     return 200, event
 
 
-_BODIES = {200: "ok", 400: "invalid signature or event", 409: "in progress, retry later",
-           500: "handler failed"}
+_BODIES = {
+    200: "ok",
+    400: "invalid signature or event",
+    409: "in progress, retry later",
+    500: "handler failed",
+}
 
 
-def aiohttp_handler(signing_key: str, handler: Handler, *,
-                    dedup: Deduplicator | None = None,
-                    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+def aiohttp_handler(
+    signing_key: str,
+    handler: Handler,
+    *,
+    dedup: Deduplicator | None = None,
+) -> Callable[[web.Request], Awaitable[web.Response]]:
     """An ``aiohttp.web`` request handler: verify, run ``handler`` (once per id with
     ``dedup``), answer as :func:`handle_request` says.
 
@@ -187,9 +203,9 @@ def aiohttp_handler(signing_key: str, handler: Handler, *,
     sign(b"", signing_key)  # a bad key fails here, at startup, not on each request
 
     async def handle(request: web.Request) -> web.Response:
-        status, _ = await handle_request(await request.read(), request.headers, signing_key,
-                                         handler, dedup=dedup)
+        status, _ = await handle_request(
+            await request.read(), request.headers, signing_key, handler, dedup=dedup
+        )
         return web.Response(status=status, text=_BODIES.get(status, ""))
 
     return handle
-

@@ -32,9 +32,15 @@ from ._signature import SIGNATURE_HEADER, sign
 __all__ = ["encode_event", "event_payload", "sample_event", "send_event"]
 
 
-def event_payload(event_type: str, data: Mapping[str, Any], *, event_id: str | None = None,
-                  attempts: int = 1, created_at: int | None = None,
-                  last_attempt_at: int | None = None) -> dict[str, Any]:
+def event_payload(
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    event_id: str | None = None,
+    attempts: int = 1,
+    created_at: int | None = None,
+    last_attempt_at: int | None = None,
+) -> dict[str, Any]:
     """An event body in the documented shape (keys in the docs' order).
 
     ``event_id`` defaults to a new UUID4, ``created_at`` to now and
@@ -58,8 +64,13 @@ def event_payload(event_type: str, data: Mapping[str, Any], *, event_id: str | N
     }
 
 
-def sample_event(event_type: str, *, customer: Mapping[str, Any] | None = None,
-                 event_id: str | None = None, now: int | None = None) -> dict[str, Any]:
+def sample_event(
+    event_type: str,
+    *,
+    customer: Mapping[str, Any] | None = None,
+    event_id: str | None = None,
+    now: int | None = None,
+) -> dict[str, Any]:
     """A plausible event of ``event_type``, for trying a receiver by hand.
 
     ``customer.*`` types carry a sample customer (``id``, ``name``, ``email``,
@@ -74,9 +85,14 @@ def sample_event(event_type: str, *, customer: Mapping[str, Any] | None = None,
     """
     data: dict[str, Any]
     if isinstance(event_type, str) and event_type.startswith("customer."):
-        data = {"id": 1, "name": "Sample Customer", "email": "customer@example.com",
-                "userId": "sample_1", "unsubscribed": event_type == "customer.unsubscribed",
-                "customData": {}}
+        data = {
+            "id": 1,
+            "name": "Sample Customer",
+            "email": "customer@example.com",
+            "userId": "sample_1",
+            "unsubscribed": event_type == "customer.unsubscribed",
+            "customData": {},
+        }
     else:
         data = {"id": 1}
     data.update(customer or {})
@@ -93,9 +109,14 @@ def encode_event(payload: Mapping[str, Any]) -> bytes:
     return encode_json(payload)
 
 
-async def send_event(url: str, event: Mapping[str, Any] | bytes, signing_key: str, *,
-                     session: aiohttp.ClientSession | None = None,
-                     timeout: float = 10.0) -> int:
+async def send_event(
+    url: str,
+    event: Mapping[str, Any] | bytes,
+    signing_key: str,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    timeout: float = 10.0,
+) -> int:
     """POST ``event`` (a payload, or body bytes sent as they are) to ``url``, signed
     with ``signing_key``; returns the receiver's HTTP status.
 
@@ -110,18 +131,21 @@ async def send_event(url: str, event: Mapping[str, Any] | bytes, signing_key: st
         200
     """
     body = bytes(event) if isinstance(event, bytes | bytearray) else encode_event(event)
-    headers = {"Content-Type": "application/json", "Accept": "application/json",
-               SIGNATURE_HEADER: sign(body, signing_key)}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        SIGNATURE_HEADER: sign(body, signing_key),
+    }
     own = session is None
     client = aiohttp.ClientSession() if session is None else session
     try:
-        async with client.post(url, data=body, headers=headers,
-                               timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+        async with client.post(
+            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)
+        ) as response:
             await response.read()
             return response.status
     except TimeoutError:
-        raise DeliveryError(f"no answer from {url} within {timeout:g} s",
-                            timed_out=True) from None
+        raise DeliveryError(f"no answer from {url} within {timeout:g} s", timed_out=True) from None
     except aiohttp.ClientError as exc:
         raise DeliveryError(f"no answer from {url}: {type(exc).__name__}") from exc
     finally:

@@ -46,13 +46,19 @@ _HEX40 = re.compile(r"[0-9a-f]{40}")
 def _key_bytes(signing_key: str) -> bytes:
     if not isinstance(signing_key, str):
         raise ValidationError(
-            f"signing_key must be a str, got {type(signing_key).__name__}", field="signing_key")
+            f"signing_key must be a str, got {type(signing_key).__name__}", field="signing_key"
+        )
     if not signing_key:
-        raise ValidationError("signing_key is empty: copy the HTTP Webhook Signing Key from "
-                              "Settings -> Developers -> Webhooks", field="signing_key")
+        raise ValidationError(
+            "signing_key is empty: copy the HTTP Webhook Signing Key from "
+            "Settings -> Developers -> Webhooks",
+            field="signing_key",
+        )
     if signing_key != signing_key.strip():
-        raise ValidationError("signing_key has leading or trailing whitespace; paste the key "
-                              "whole", field="signing_key")
+        raise ValidationError(
+            "signing_key has leading or trailing whitespace; paste the key whole",
+            field="signing_key",
+        )
     return signing_key.encode()
 
 
@@ -63,7 +69,9 @@ def _body_bytes(body: bytes | bytearray | memoryview) -> bytes:
         return bytes(body)
     raise ValidationError(
         f"body must be the raw request body as bytes, got {type(body).__name__} (a "
-        "signature covers the exact bytes received, not text or parsed JSON)", field="body")
+        "signature covers the exact bytes received, not text or parsed JSON)",
+        field="body",
+    )
 
 
 def sign(body: bytes | bytearray | memoryview, signing_key: str) -> str:
@@ -78,8 +86,9 @@ def sign(body: bytes | bytearray | memoryview, signing_key: str) -> str:
     return hmac.new(_key_bytes(signing_key), _body_bytes(body), hashlib.sha1).hexdigest()
 
 
-def verify_signature(body: bytes | bytearray | memoryview, signature: str | None,
-                     signing_key: str) -> None:
+def verify_signature(
+    body: bytes | bytearray | memoryview, signature: str | None, signing_key: str
+) -> None:
     """Check ``signature`` (the header's value, ``None`` when absent) against ``body``.
 
     Returns ``None`` when it matches; raises :class:`SignatureError` (``reason``
@@ -100,8 +109,13 @@ match the body (wrong signing key, or the body was changed)
     if signature is None or signature == "":
         raise SignatureError(f"missing {SIGNATURE_HEADER} header", reason="missing")
     if not isinstance(signature, str) or not _HEX40.fullmatch(signature):
-        raise SignatureError(f"malformed {SIGNATURE_HEADER} header: expected 40 lowercase "
-                             "hexadecimal characters", reason="malformed")
+        raise SignatureError(
+            f"malformed {SIGNATURE_HEADER} header: expected 40 lowercase hexadecimal characters",
+            reason="malformed",
+        )
     if not hmac.compare_digest(expected, signature):
-        raise SignatureError(f"{SIGNATURE_HEADER} does not match the body (wrong signing "
-                             "key, or the body was changed)", reason="mismatch")
+        raise SignatureError(
+            f"{SIGNATURE_HEADER} does not match the body (wrong signing "
+            "key, or the body was changed)",
+            reason="mismatch",
+        )

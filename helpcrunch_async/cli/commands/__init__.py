@@ -31,7 +31,14 @@ class Command(Protocol):
 
 
 COMMANDS: tuple[Command, ...] = (
-    update_customers, sync, get, find, export, webhooks, demo, fake_server,
+    update_customers,
+    sync,
+    get,
+    find,
+    export,
+    webhooks,
+    demo,
+    fake_server,
 )
 
 
@@ -39,7 +46,12 @@ def add_commands(subparsers: Any) -> None:
     """Add every subcommand to the ``helpcrunch`` parser's ``subparsers``."""
     for command in COMMANDS:
         name = command.__name__.rsplit(".", 1)[-1].replace("_", "-")
-        parser = add_command(subparsers, name, help=command.HELP,
-                             description=command.DESCRIPTION, epilog=command.EPILOG)
+        parser = add_command(
+            subparsers,
+            name,
+            help=command.HELP,
+            description=command.DESCRIPTION,
+            epilog=command.EPILOG,
+        )
         command.add_arguments(parser)
         parser.set_defaults(run=command.run)

@@ -59,14 +59,23 @@ from .._input import read_lines
 from .._progress import Progress
 
 __all__ = [
-    "DESCRIPTION", "EPILOG", "HELP", "WRITABLE_KEYS", "add_arguments", "export_line",
-    "parse_search", "run",
+    "DESCRIPTION",
+    "EPILOG",
+    "HELP",
+    "WRITABLE_KEYS",
+    "add_arguments",
+    "export_line",
+    "parse_search",
+    "run",
 ]
 
 #: The API keys of every field ``update-customers`` writes, in the API's order: the
 #: keys a ``CustomerUpdate`` with every field set goes out with.
-WRITABLE_KEYS: tuple[str, ...] = tuple(update_to_json(
-    CustomerUpdate(**dict.fromkeys((a.name for a in CustomerUpdate.__attrs_attrs__), None))))
+WRITABLE_KEYS: tuple[str, ...] = tuple(
+    update_to_json(
+        CustomerUpdate(**dict.fromkeys((a.name for a in CustomerUpdate.__attrs_attrs__), None))
+    )
+)
 
 _SHOWN_REFUSALS = 5
 
@@ -95,10 +104,7 @@ Progress and totals go to stderr; a count that differs from the API's total (cus
 added or deleted meanwhile) and lines update-customers would refuse are reported."""
 
 
-HELP = (
-    "write every (matching) customer as JSON Lines for "
-    "update-customers"
-)
+HELP = "write every (matching) customer as JSON Lines for update-customers"
 
 DESCRIPTION = (
     "Write every customer, or those matching --search, as JSON Lines in "
@@ -109,14 +115,22 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options and arguments of ``helpcrunch export``."""
-    parser.add_argument("--search", nargs=3, action="append", metavar=("FIELD", "OP", "VALUE"),
-                    help="only customers matching this condition (see below); repeat for "
-                         "more")
-    parser.add_argument("--any", action="store_true",
-                    help="with several --search: customers matching any one of them (OR); "
-                         "default: all must hold (AND)")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                    help="write to FILE (via FILE.partial) instead of stdout")
+    parser.add_argument(
+        "--search",
+        nargs=3,
+        action="append",
+        metavar=("FIELD", "OP", "VALUE"),
+        help="only customers matching this condition (see below); repeat for more",
+    )
+    parser.add_argument(
+        "--any",
+        action="store_true",
+        help="with several --search: customers matching any one of them (OR); "
+        "default: all must hold (AND)",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write to FILE (via FILE.partial) instead of stdout"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     add_client_options(parser)
 
@@ -136,15 +150,18 @@ def parse_search(field: str, operator: str, value: str) -> Filter:
         try:
             typed = int(value)
         except ValueError:
-            raise ValidationError(f"--search {field}: expected a whole number, got {value!r}",
-                                  field="filter.value") from None
+            raise ValidationError(
+                f"--search {field}: expected a whole number, got {value!r}", field="filter.value"
+            ) from None
     elif kind == "date":
         try:
             typed = datetime.fromisoformat(value)
         except ValueError:
             raise ValidationError(
                 f"--search {field}: expected epoch seconds or ISO 8601 with a timezone, got "
-                f"{value!r}", field="filter.value") from None
+                f"{value!r}",
+                field="filter.value",
+            ) from None
     elif kind == "tags":
         typed = [name.strip() for name in value.split(",") if name.strip()]
     return Filter(field, operator, typed)  # type: ignore[arg-type]  # Filter checks op
@@ -183,12 +200,16 @@ def run(args: argparse.Namespace) -> int:
     return run_with_client(args, work)
 
 
-async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse.Namespace,
-                  out: _Output) -> None:
+async def _export(
+    client: AsyncHelpCrunch, filters: list[Filter], args: argparse.Namespace, out: _Output
+) -> None:
     order: dict[str, Any] = {"sort": "first_seen", "order": "asc"}
     match: Literal["all", "any"] = "any" if args.any else "all"
-    pager = (client.search_customers(*filters, match=match, **order) if filters
-             else client.list_customers(**order))
+    pager = (
+        client.search_customers(*filters, match=match, **order)
+        if filters
+        else client.list_customers(**order)
+    )
     start = time.monotonic()
     refused: list[str] = []
     refused_count = 0
@@ -199,7 +220,8 @@ async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse
             if progress is None:  # the API's total is known once the first page is in
                 first_total = pager.total
                 progress = stack.enter_context(
-                    Progress(pager.total, enabled=not args.no_progress, label="customers"))
+                    Progress(pager.total, enabled=not args.no_progress, label="customers")
+                )
             text = json_line(export_line(customer), out.stream)
             out.write(text)
             error = _refusal(text)
@@ -210,19 +232,28 @@ async def _export(client: AsyncHelpCrunch, filters: list[Filter], args: argparse
             progress.advance(ok=True)
     out.flush()  # a full disk shows before the totals, not after them
     what = plural(out.count, "customer") + (" matching the search" if filters else "")
-    say(f"exported {what} to {out.name} in {time.monotonic() - start:.1f} s; "
+    say(
+        f"exported {what} to {out.name} in {time.monotonic() - start:.1f} s; "
         f"{plural(client.stats.requests, 'request')} "
-        f"({plural(pager.pages_fetched, 'page')})")
+        f"({plural(pager.pages_fetched, 'page')})"
+    )
     if pager.total is not None and (first_total, out.count) != (pager.total, pager.total):
-        counted = (f"{pager.total}" if first_total == pager.total
-                   else f"{first_total} at the start and {pager.total} at the end")
-        say(f"helpcrunch: warning: the API counted {counted}, and {out.count} came: "
-             "customers were added or deleted during the export (a deletion can make one "
-             "slip past); run it again while nothing else writes for an exact copy")
+        counted = (
+            f"{pager.total}"
+            if first_total == pager.total
+            else f"{first_total} at the start and {pager.total} at the end"
+        )
+        say(
+            f"helpcrunch: warning: the API counted {counted}, and {out.count} came: "
+            "customers were added or deleted during the export (a deletion can make one "
+            "slip past); run it again while nothing else writes for an exact copy"
+        )
     if refused_count:
-        say(f"helpcrunch: warning: update-customers would refuse {refused_count} of these "
-             "lines as they are (HelpCrunch holds values its update does not take); edit "
-             "them before a restore:")
+        say(
+            f"helpcrunch: warning: update-customers would refuse {refused_count} of these "
+            "lines as they are (HelpCrunch holds values its update does not take); edit "
+            "them before a restore:"
+        )
         for text in refused:
             say(text)
 
@@ -274,17 +305,22 @@ class _Output:
 
     def _failed(self, exc: OSError) -> OutputError:
         if self._path is None:
-            return OutputError(f"{write_error(STDOUT_NAME, exc)}; the export is incomplete",
-                               stdout=True)
-        return OutputError(f"{write_error(self._partial, exc)}; the export is incomplete "
-                           f"and {self._path} was not written")
+            return OutputError(
+                f"{write_error(STDOUT_NAME, exc)}; the export is incomplete", stdout=True
+            )
+        return OutputError(
+            f"{write_error(self._partial, exc)}; the export is incomplete "
+            f"and {self._path} was not written"
+        )
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         failed = exc_type is not None and issubclass(exc_type, BrokenPipeError | OutputError)
         if self._path is None:
             if exc_type is not None and not failed:
-                say(f"helpcrunch: the export is incomplete: {plural(self.count, 'customer')} "
-                    "written to stdout")
+                say(
+                    f"helpcrunch: the export is incomplete: {plural(self.count, 'customer')} "
+                    "written to stdout"
+                )
             try:
                 self.stream.flush()
             except BrokenPipeError:
@@ -304,7 +340,10 @@ class _Output:
             except OSError as exc:
                 raise OutputError(
                     f"{write_error(self._path, exc)}; the {plural(self.count, 'customer')} "
-                    f"exported are in {self._partial}") from None
+                    f"exported are in {self._partial}"
+                ) from None
         elif not failed:
-            say(f"helpcrunch: the export is incomplete: {plural(self.count, 'customer')} "
-                f"written to {self._partial}; {self._path} was not written")
+            say(
+                f"helpcrunch: the export is incomplete: {plural(self.count, 'customer')} "
+                f"written to {self._partial}; {self._path} was not written"
+            )

@@ -40,28 +40,60 @@ it, then serves until Ctrl-C."""
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options and arguments of ``helpcrunch fake-server``."""
-    parser.add_argument("--host", default="127.0.0.1",
-                      help="address to listen on (default %(default)s)")
-    parser.add_argument("--port", type=port_number, default=8080,
-                      help="port to listen on (default %(default)s; 0: any free port)")
-    parser.add_argument("--api-key", default="test-key",
-                      help="the only API key the fake accepts (default: %(default)s)")
-    parser.add_argument("--rate-limit", type=parse_rate_limit, default=(120, 60.0),
-                      metavar="N/SECONDS|off",
-                      help="sliding window (default 120/60, HelpCrunch's; off: none)")
-    parser.add_argument("--retry-after", action="store_true",
-                      help="send Retry-After on 429 (the real API's headers are undocumented)")
-    parser.add_argument("--fault-rate", type=fraction, default=0.0,
-                      help="share of requests failed on purpose (5xx, drops; default 0)")
-    parser.add_argument("--seed", type=int, default=None,
-                      help="seed of the injected faults (default: random)")
-    parser.add_argument("--customers", type=non_negative_int, default=1000,
-                      help="customers to create (default %(default)s)")
-    parser.add_argument("--webhook-url", metavar="URL", default=None,
-                        help="post a signed webhook here for every change made through the "
-                             "API (customer.new, customer.email_updated, ...)")
-    parser.add_argument("--webhook-signing-key", metavar="KEY", default=None,
-                        help=f"the key webhooks are signed with (default: ${SIGNING_KEY_ENV})")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=8080,
+        help="port to listen on (default %(default)s; 0: any free port)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default="test-key",
+        help="the only API key the fake accepts (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=parse_rate_limit,
+        default=(120, 60.0),
+        metavar="N/SECONDS|off",
+        help="sliding window (default 120/60, HelpCrunch's; off: none)",
+    )
+    parser.add_argument(
+        "--retry-after",
+        action="store_true",
+        help="send Retry-After on 429 (the real API's headers are undocumented)",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=fraction,
+        default=0.0,
+        help="share of requests failed on purpose (5xx, drops; default 0)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the injected faults (default: random)"
+    )
+    parser.add_argument(
+        "--customers",
+        type=non_negative_int,
+        default=1000,
+        help="customers to create (default %(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        default=None,
+        help="post a signed webhook here for every change made through the "
+        "API (customer.new, customer.email_updated, ...)",
+    )
+    parser.add_argument(
+        "--webhook-signing-key",
+        metavar="KEY",
+        default=None,
+        help=f"the key webhooks are signed with (default: ${SIGNING_KEY_ENV})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,13 +105,19 @@ def run(args: argparse.Namespace) -> int:
         say(f"helpcrunch: --webhook-url needs --webhook-signing-key or ${SIGNING_KEY_ENV}")
         return EXIT_USAGE
     try:
-        run_fake_server(args.host, args.port, api_key=args.api_key,
-                        rate_limit=args.rate_limit, retry_after=args.retry_after,
-                        fault_rate=args.fault_rate, seed=args.seed, customers=args.customers,
-                        webhook_url=args.webhook_url,
-                        webhook_signing_key=signing_key if args.webhook_url else None)
+        run_fake_server(
+            args.host,
+            args.port,
+            api_key=args.api_key,
+            rate_limit=args.rate_limit,
+            retry_after=args.retry_after,
+            fault_rate=args.fault_rate,
+            seed=args.seed,
+            customers=args.customers,
+            webhook_url=args.webhook_url,
+            webhook_signing_key=signing_key if args.webhook_url else None,
+        )
     except OSError as exc:  # the port is taken, the host is not an address of this machine
-        say(f"helpcrunch: cannot listen on {args.host}:{args.port}: "
-            f"{exc.strerror or exc}")
+        say(f"helpcrunch: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return EXIT_USAGE
     return EXIT_OK

@@ -51,8 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``find``; returns the exit code."""
-    field, value = (("user_id", args.user_id) if args.user_id is not None
-                    else ("email", args.email))
+    field, value = ("user_id", args.user_id) if args.user_id is not None else ("email", args.email)
 
     async def work(client: AsyncHelpCrunch) -> int:
         try:

@@ -84,10 +84,7 @@ plus "action" (unchanged, updated, created, failed) and "changed" (field names).
 --resume FILE skips the lines FILE says are done."""
 
 
-HELP = (
-    "make HelpCrunch match a JSON Lines or CSV file, sending "
-    "only what changed"
-)
+HELP = "make HelpCrunch match a JSON Lines or CSV file, sending only what changed"
 
 DESCRIPTION = (
     "Compare every line with the customer HelpCrunch has (matched by "
@@ -98,18 +95,30 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options and arguments of ``helpcrunch sync``."""
-    parser.add_argument("--match", choices=("user_id", "email", "id"), required=True,
-                      help="the key matching a line to a customer: your user_id, the "
-                           "email (case ignored) or HelpCrunch's id")
-    parser.add_argument("--create-missing", action="store_true",
-                      help="create the lines whose key matches nobody (POST, never sent "
-                           "twice); without it they fail")
-    parser.add_argument("--exact-tags", action="store_true",
-                      help="also remove the tags a line does not name (untag)")
-    parser.add_argument("--dry-run", action="store_true",
-                      help="read the account, print the changes, send no write")
-    add_line_options(parser, in_flight="lines",
-                      report="line, id, key, status, action, changed, error")
+    parser.add_argument(
+        "--match",
+        choices=("user_id", "email", "id"),
+        required=True,
+        help="the key matching a line to a customer: your user_id, the "
+        "email (case ignored) or HelpCrunch's id",
+    )
+    parser.add_argument(
+        "--create-missing",
+        action="store_true",
+        help="create the lines whose key matches nobody (POST, never sent "
+        "twice); without it they fail",
+    )
+    parser.add_argument(
+        "--exact-tags",
+        action="store_true",
+        help="also remove the tags a line does not name (untag)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="read the account, print the changes, send no write"
+    )
+    add_line_options(
+        parser, in_flight="lines", report="line, id, key, status, action, changed, error"
+    )
     add_client_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
@@ -117,8 +126,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``sync``; returns the exit code."""
     if args.create_missing and args.match == "id":
-        say("helpcrunch: --create-missing needs --match user_id or email (HelpCrunch "
-            "assigns ids itself)")
+        say(
+            "helpcrunch: --create-missing needs --match user_id or email (HelpCrunch "
+            "assigns ids itself)"
+        )
         return EXIT_USAGE
     start = start_job(args, " (the sync reads the account, even with --dry-run)")
     if start is None:
@@ -140,8 +151,11 @@ def _row(line: JobLine, match: str) -> dict[str, Any]:
     ``userId``/``email`` out of the fields: here it is the row's match key)."""
     update = line.update
     assert update is not None
-    fields = {a.name: value for a in attrs.fields(CustomerUpdate)
-              if (value := getattr(update, a.name)) is not UNSET}
+    fields = {
+        a.name: value
+        for a in attrs.fields(CustomerUpdate)
+        if (value := getattr(update, a.name)) is not UNSET
+    }
     fields[match] = line.customer_id if match == "id" else line.raw_id
     return fields
 
@@ -152,8 +166,13 @@ class _Lines(LineJob):
     report, failures on screen and stops (refused key, unreachable host) as
     ``update-customers`` has them."""
 
-    def __init__(self, lines: InputLines, args: argparse.Namespace,
-                 skip: dict[int, str | None], report: ReportWriter) -> None:
+    def __init__(
+        self,
+        lines: InputLines,
+        args: argparse.Namespace,
+        skip: dict[int, str | None],
+        report: ReportWriter,
+    ) -> None:
         # Counted without display while the account is read (see attach()).
         super().__init__(lines, skip, report, Progress(None, enabled=False), args.match)
         self._dry_run = args.dry_run
@@ -197,8 +216,15 @@ class _Lines(LineJob):
         for _ in range(self.failed):
             progress.advance(ok=False)
 
-    def _write(self, line: JobLine, customer_id: int | None, status: str,
-               error: HelpCrunchError | None, attempts: int = 0, **extra: Any) -> None:
+    def _write(
+        self,
+        line: JobLine,
+        customer_id: int | None,
+        status: str,
+        error: HelpCrunchError | None,
+        attempts: int = 0,
+        **extra: Any,
+    ) -> None:
         if status == "invalid":
             self.invalid += 1
         if self._dry_run:
@@ -212,8 +238,14 @@ class _Lines(LineJob):
             emit(f"line {line.number} ({self._match} {result.key}): {result.action}")
             for field, (old, new) in result.diff.items():
                 emit(f"  {field}: {_shown(old)} → {_shown(new)}")
-        self._write(line, result.customer_id, "failed" if result.error else "done",
-                    result.error, action=result.action, changed=list(result.changed))
+        self._write(
+            line,
+            result.customer_id,
+            "failed" if result.error else "done",
+            result.error,
+            action=result.action,
+            changed=list(result.changed),
+        )
         if result.error is None:
             self._progress.advance(ok=True)
         else:
@@ -234,8 +266,9 @@ class _Pages:
 
     def __call__(self, job: CustomerSync) -> None:
         if job.phase == "reading" and self._progress is None:
-            self._progress = Progress(job.pages_total, enabled=self._enabled,
-                                      label="account pages read").__enter__()
+            self._progress = Progress(
+                job.pages_total, enabled=self._enabled, label="account pages read"
+            ).__enter__()
         if self._progress is not None:
             while self._progress.done < job.pages_read:
                 self._progress.advance(ok=True)
@@ -248,8 +281,9 @@ class _Pages:
             self._progress = None
 
 
-async def _run_sync(args: argparse.Namespace, start: JobStart, read: InputLines,
-                    report: ReportWriter) -> int:
+async def _run_sync(
+    args: argparse.Namespace, start: JobStart, read: InputLines, report: ReportWriter
+) -> int:
     report_path = report.path
     total = lines_to_do(args.file, start.skip)
     started = time.monotonic()
@@ -259,9 +293,13 @@ async def _run_sync(args: argparse.Namespace, start: JobStart, read: InputLines,
         with JobRun(report) as running:
             async with job_client(args, start) as client:
                 job = client.sync_customers(
-                    lines.rows(), match=args.match, create_missing=args.create_missing,
-                    exact_tags=args.exact_tags, dry_run=args.dry_run,
-                    max_concurrency=args.concurrency)
+                    lines.rows(),
+                    match=args.match,
+                    create_missing=args.create_missing,
+                    exact_tags=args.exact_tags,
+                    dry_run=args.dry_run,
+                    max_concurrency=args.concurrency,
+                )
                 lines.sync = lines.sending = job
 
                 # Ctrl-C while the account is read aborts at once: nothing was written yet.
@@ -272,12 +310,18 @@ async def _run_sync(args: argparse.Namespace, start: JobStart, read: InputLines,
                         first = await anext(job, None)  # comes once the account is read
                         pages.close()
                         pace = Pace(lambda: lines.read, lambda: client.stats.requests)
-                        ceiling = (None if args.rate_limit is None
-                                   else args.rate_limit[0] / args.rate_limit[1])
-                        with Progress(total, enabled=not args.no_progress, label="lines",
-                                      detail=lambda: _counts(job, args.dry_run),
-                                      eta=lambda: _time_left(lines, total, pace, ceiling)
-                                      ) as progress:
+                        ceiling = (
+                            None
+                            if args.rate_limit is None
+                            else args.rate_limit[0] / args.rate_limit[1]
+                        )
+                        with Progress(
+                            total,
+                            enabled=not args.no_progress,
+                            label="lines",
+                            detail=lambda: _counts(job, args.dry_run),
+                            eta=lambda: _time_left(lines, total, pace, ceiling),
+                        ) as progress:
                             lines.attach(progress)
                             if first is not None:
                                 lines.synced(first)
@@ -297,12 +341,10 @@ async def _run_sync(args: argparse.Namespace, start: JobStart, read: InputLines,
         say(failure_message(exc))
         say("helpcrunch: could not read the account; nothing sent")
         return EXIT_FAILED
-    return _summary(args, job, lines, stats, time.monotonic() - started, report_path,
-                    refused)
+    return _summary(args, job, lines, stats, time.monotonic() - started, report_path, refused)
 
 
-def _time_left(lines: _Lines, total: int | None, pace: Pace,
-               ceiling: float | None) -> float | None:
+def _time_left(lines: _Lines, total: int | None, pace: Pace, ceiling: float | None) -> float | None:
     """The sync's ETA in seconds, from the work left rather than the lines left: an
     unchanged line costs no request, a changed one a request at the rate limit.
 
@@ -332,25 +374,36 @@ def _counts(job: CustomerSync, dry_run: bool) -> str:
     run says what it would do."""
     c = job.counts
     would = "would be " if dry_run else ""
-    return (f"{c['unchanged']} unchanged, {c['updated']} {would}updated, {c['created']} "
-            f"{would}created")
+    return (
+        f"{c['unchanged']} unchanged, {c['updated']} {would}updated, {c['created']} {would}created"
+    )
 
 
-def _summary(args: argparse.Namespace, job: CustomerSync, lines: _Lines, stats: Any,
-             elapsed: float, report_path: str | None,
-             refused: BulkAbortedError | None) -> int:
+def _summary(
+    args: argparse.Namespace,
+    job: CustomerSync,
+    lines: _Lines,
+    stats: Any,
+    elapsed: float,
+    report_path: str | None,
+    refused: BulkAbortedError | None,
+) -> int:
     show_failures(lines, report_path)
     c = job.counts
-    emit(f"{'dry run: ' if args.dry_run else ''}{_counts(job, args.dry_run)}, "
-         f"{lines.failed} failed"
-         + (f" ({plural(lines.invalid, 'invalid line')})" if lines.invalid else "")
-         + lines.not_done() + f" in {elapsed:.1f} s")
-    emit(f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "
-         f"writing, {plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} "
-         f"rate-limited); update-customers would have sent {sum(c.values()):,} (one per "
-         "line)" + (f"; report: {report_path}" if report_path else ""))
-    code = ending(lines, refused, report_path, noun="sync", verb="sync",
-                   resumable=not args.dry_run)
+    emit(
+        f"{'dry run: ' if args.dry_run else ''}{_counts(job, args.dry_run)}, "
+        f"{lines.failed} failed"
+        + (f" ({plural(lines.invalid, 'invalid line')})" if lines.invalid else "")
+        + lines.not_done()
+        + f" in {elapsed:.1f} s"
+    )
+    emit(
+        f"requests: {stats.requests:,} sent ({job.reads:,} reading, {job.writes:,} "
+        f"writing, {plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} "
+        f"rate-limited); update-customers would have sent {sum(c.values()):,} (one per "
+        "line)" + (f"; report: {report_path}" if report_path else "")
+    )
+    code = ending(lines, refused, report_path, noun="sync", verb="sync", resumable=not args.dry_run)
     if args.dry_run and lines.invalid and code == EXIT_FAILED:
         return EXIT_USAGE  # as documented: invalid lines under --dry-run are exit 2
     return code

@@ -111,23 +111,38 @@ DESCRIPTION = (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options and arguments of ``helpcrunch update-customers``."""
-    parser.add_argument("--put", action="store_true",
-                    help="replace (PUT) instead of patch: every field missing from a line "
-                         "is set to null; asks for confirmation (see --yes)")
-    parser.add_argument("--yes", action="store_true",
-                    help="do not ask before --put (needed when not on a terminal)")
-    parser.add_argument("--batch", action="store_true",
-                    help="send PUT /customers/batch, 10 customers a request (semantics of "
-                         "left-out fields undocumented by HelpCrunch)")
+    parser.add_argument(
+        "--put",
+        action="store_true",
+        help="replace (PUT) instead of patch: every field missing from a line "
+        "is set to null; asks for confirmation (see --yes)",
+    )
+    parser.add_argument(
+        "--yes", action="store_true", help="do not ask before --put (needed when not on a terminal)"
+    )
+    parser.add_argument(
+        "--batch",
+        action="store_true",
+        help="send PUT /customers/batch, 10 customers a request (semantics of "
+        "left-out fields undocumented by HelpCrunch)",
+    )
     add_line_options(parser, in_flight="requests", report="line, id, status, error")
-    parser.add_argument("--dry-run", action="store_true",
-                    help="validate every line and send nothing")
-    parser.add_argument("--match", choices=("id", "user_id", "email"), default="id",
-                    help="what identifies a line's customer: HelpCrunch's id (default), "
-                         "or the line's userId or email, looked up first (not sent)")
-    parser.add_argument("--resolve", choices=("auto", "search", "list"),
-                    help="with --match user_id|email: one search per line, one pass over "
-                         "the customer list, or the cheaper in requests (auto, default)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="validate every line and send nothing"
+    )
+    parser.add_argument(
+        "--match",
+        choices=("id", "user_id", "email"),
+        default="id",
+        help="what identifies a line's customer: HelpCrunch's id (default), "
+        "or the line's userId or email, looked up first (not sent)",
+    )
+    parser.add_argument(
+        "--resolve",
+        choices=("auto", "search", "list"),
+        help="with --match user_id|email: one search per line, one pass over "
+        "the customer list, or the cheaper in requests (auto, default)",
+    )
     add_client_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
 
@@ -158,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
 def _confirm_put(path: str, yes: bool) -> bool:
     """Ask before ``--put`` on a terminal; refuse without ``--yes`` elsewhere (a script
     or a pipe has nobody to ask, and a wrong guess nulls fields)."""
-    warning = ("--put replaces customers: every field missing from a line is set to null "
-               "on HelpCrunch")
+    warning = (
+        "--put replaces customers: every field missing from a line is set to null on HelpCrunch"
+    )
     if yes:
         say(f"helpcrunch: warning: {warning}")
         return True
@@ -188,13 +204,15 @@ def _dry_run(path: str, match: MatchField) -> int:
     return EXIT_OK if invalid == 0 else EXIT_USAGE
 
 
-def _keys_to_find(args: argparse.Namespace, stream: IO[str],
-                  skip: dict[int, str | None]) -> set[str | int]:
+def _keys_to_find(
+    args: argparse.Namespace, stream: IO[str], skip: dict[int, str | None]
+) -> set[str | int]:
     """The keys of the lines to send (``match_key`` form); rewinds ``stream``."""
-    keys = {match_key(args.match, line.raw_id)
-            for line in read_lines(stream, args.file, args.match)
-            if line.error is None and line.number not in skip
-            and isinstance(line.raw_id, str)}
+    keys = {
+        match_key(args.match, line.raw_id)
+        for line in read_lines(stream, args.file, args.match)
+        if line.error is None and line.number not in skip and isinstance(line.raw_id, str)
+    }
     stream.seek(0)
     return keys
 
@@ -221,37 +239,51 @@ async def _run_job(args: argparse.Namespace, start: JobStart, given: _Input) -> 
                 if args.match != "id":
                     how = args.resolve or "auto"
                     try:
-                        resolver = await choose_resolver(client, args.match, how,
-                                                         given.wanted)
+                        resolver = await choose_resolver(client, args.match, how, given.wanted)
                     except HelpCrunchError as exc:
                         say(failure_message(exc))
-                        say("helpcrunch: could not read the customer list to find the "
-                            "lines' customers; nothing sent")
+                        say(
+                            "helpcrunch: could not read the customer list to find the "
+                            "lines' customers; nothing sent"
+                        )
                         return EXIT_FAILED
                 with Progress(total, enabled=not args.no_progress) as progress:
-                    job = LineJob(given.lines, start.skip, report, progress, args.match,
-                                  send_key=resolver is not None and (args.put or args.batch))
+                    job = LineJob(
+                        given.lines,
+                        start.skip,
+                        report,
+                        progress,
+                        args.match,
+                        send_key=resolver is not None and (args.put or args.batch),
+                    )
 
                     running.watch(job)
-                    items = (job.items() if resolver is None
-                             else job.resolved_items(resolver, args.concurrency))
+                    items = (
+                        job.items()
+                        if resolver is None
+                        else job.resolved_items(resolver, args.concurrency)
+                    )
                     results = job.sending = client.update_customers(
-                        items, max_concurrency=args.concurrency, replace=args.put,
+                        items,
+                        max_concurrency=args.concurrency,
+                        replace=args.put,
                         batch=args.batch,
                     )
                     try:
                         async with contextlib.aclosing(results):
                             async for result in results:
-                                job.finished(result.index, result.ok, result.error,
-                                             result.attempts)
+                                job.finished(result.index, result.ok, result.error, result.attempts)
                     except BulkAbortedError as exc:
                         refused = exc
                     stats = client.stats
     except asyncio.CancelledError:
         return aborted(report_path, "requests")
     show_failures(job, report_path)
-    emit(f"{progress.done} done, {job.failed} failed" + job.not_done()
-         + f" in {progress.elapsed:.1f} s; {plural(stats.requests, 'request')}, "
-           f"{plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} rate-limited "
-           "(429)" + (f"; report: {report_path}" if report_path else ""))
+    emit(
+        f"{progress.done} done, {job.failed} failed"
+        + job.not_done()
+        + f" in {progress.elapsed:.1f} s; {plural(stats.requests, 'request')}, "
+        f"{plural(stats.retries, 'retry', 'retries')}, {stats.rate_limited} rate-limited "
+        "(429)" + (f"; report: {report_path}" if report_path else "")
+    )
     return ending(job, refused, report_path)

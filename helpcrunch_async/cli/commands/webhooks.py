@@ -73,16 +73,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options and arguments of ``helpcrunch webhooks``."""
     actions = parser.add_subparsers(dest="webhooks_action", metavar="ACTION", required=True)
     listen = actions.add_parser("listen", help="print each verified webhook as a JSON line")
-    listen.add_argument("--host", default="127.0.0.1",
-                        help="address to listen on (default %(default)s)")
-    listen.add_argument("--port", type=port_number, default=8000,
-                        help="port to listen on (default %(default)s; 0: any free port)")
+    listen.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    listen.add_argument(
+        "--port",
+        type=port_number,
+        default=8000,
+        help="port to listen on (default %(default)s; 0: any free port)",
+    )
     trigger = actions.add_parser("trigger", help="send a sample event, signed, to a URL")
     trigger.add_argument("url", help="your receiver, e.g. http://127.0.0.1:8000/hooks")
     trigger.add_argument("event", help="the event type, e.g. customer.new")
     for sub in (listen, trigger):
-        sub.add_argument("--signing-key", metavar="KEY", default=None,
-                         help=f"the HTTP Webhook Signing Key (default: ${SIGNING_KEY_ENV})")
+        sub.add_argument(
+            "--signing-key",
+            metavar="KEY",
+            default=None,
+            help=f"the HTTP Webhook Signing Key (default: ${SIGNING_KEY_ENV})",
+        )
 
 
 def run(args: argparse.Namespace) -> int:
