@@ -31,6 +31,8 @@ __all__ = [
     "OutputError",
     "STDOUT_NAME",
     "add_command",
+    "add_listen_options",
+    "add_rate_limit_option",
     "emit",
     "flush_stdout",
     "fraction",
@@ -161,6 +163,32 @@ def add_command(
         description=description,
         epilog=f"{epilog.rstrip()}\n\n{EXIT_CODES_HELP}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_listen_options(parser: argparse.ArgumentParser, *, port: int) -> None:
+    """``--host`` (default loopback) and ``--port`` (default ``port``; 0: any free one)."""
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=port,
+        help="port to listen on (default %(default)s; 0: any free port)",
+    )
+
+
+def add_rate_limit_option(
+    parser: argparse.ArgumentParser, *, default: tuple[int, float], help: str
+) -> None:
+    """``--rate-limit N/SECONDS|off`` with this default."""
+    parser.add_argument(
+        "--rate-limit",
+        type=parse_rate_limit,
+        default=default,
+        metavar="N/SECONDS|off",
+        help=help,
     )
 
 

@@ -36,9 +36,9 @@ from ._common import (
     EXIT_USAGE,
     InputError,
     OutputError,
+    add_rate_limit_option,
     emit,
     non_negative_int,
-    parse_rate_limit,
     say,
 )
 
@@ -66,11 +66,9 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"API root (default: ${BASE_URL_ENV}, else {DEFAULT_BASE_URL})",
     )
-    parser.add_argument(
-        "--rate-limit",
-        type=parse_rate_limit,
+    add_rate_limit_option(
+        parser,
         default=(120, 60.0),
-        metavar="N/SECONDS|off",
         help="client-side limit (default 120/60, HelpCrunch's; off: none)",
     )
     add_redis_option(parser)

@@ -233,7 +233,9 @@ def test_piped_input_is_read_twice_for_the_list(fake: FakeHelpCrunch) -> None:
     assert "5 done" in proc.stdout
 
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+GUIDE = (Path(__file__).resolve().parents[2] / "docs" / "guides" / "command.md").read_text(
+    encoding="utf-8"
+)
 
 
 def _requests(lines: int, customers: int) -> dict[str, int]:
@@ -249,11 +251,11 @@ def _requests(lines: int, customers: int) -> dict[str, int]:
 def test_request_counts_for_1000_lines_against_5000_customers(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """The figures in the README: one search per line vs one pass over the list.
+    """The figures in docs/guides/command.md: one search per line vs one pass over the list.
 
-    Counted at a tenth of the README's size (100 lines spread over 500 customers: the
+    Counted at a tenth of the guide's size (100 lines spread over 500 customers: the
     same 20 lines a list page), where the counts must be exactly ``_requests``'; the
-    README's figures must be ``_requests`` at its size. (At full size the fake's 1,000
+    guide's figures must be ``_requests`` at its size. (At full size the fake's 1,000
     searches, each a scan of 5,000 customers, took 15-30 s.)"""
     src = _by_user_id(tmp_path, range(1, 501, 5))  # 100 lines spread over the account
     counts = {}
@@ -270,7 +272,7 @@ def test_request_counts_for_1000_lines_against_5000_customers(
     out = capsys.readouterr().out
     assert "200 requests" in out
     assert "105 requests" in out
-    said = " ".join(README.split("For\n1,000 lines against 5,000 customers", 1)[1]
+    said = " ".join(GUIDE.split("For\n1,000 lines against 5,000 customers", 1)[1]
                     .split("\n\n", 1)[0].split())
     full = _requests(1000, 5000)
     assert f"search {full['search']:,} requests" in said, said

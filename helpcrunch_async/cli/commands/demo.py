@@ -23,10 +23,10 @@ from typing import Any
 from ..._client import AsyncHelpCrunch
 from ..._ratelimit import RateLimit
 from .._common import (
+    add_rate_limit_option,
     emit,
     fraction,
     non_negative_int,
-    parse_rate_limit,
     plural,
     positive_int,
     say,
@@ -85,11 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="customers to create and update (default 2000)",
     )
-    parser.add_argument(
-        "--rate-limit",
-        type=parse_rate_limit,
+    add_rate_limit_option(
+        parser,
         default=(240, 2.0),
-        metavar="N/SECONDS|off",
         help="the fake's and the client's limit (default 240/2: HelpCrunch's "
         "rate of 120 a minute, 60 times faster; off: none)",
     )

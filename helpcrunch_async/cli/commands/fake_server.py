@@ -8,10 +8,10 @@ import os
 from .._common import (
     EXIT_OK,
     EXIT_USAGE,
+    add_listen_options,
+    add_rate_limit_option,
     fraction,
     non_negative_int,
-    parse_rate_limit,
-    port_number,
     say,
 )
 from .webhooks import SIGNING_KEY_ENV
@@ -40,26 +40,14 @@ it, then serves until Ctrl-C."""
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options and arguments of ``helpcrunch fake-server``."""
-    parser.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
-    )
-    parser.add_argument(
-        "--port",
-        type=port_number,
-        default=8080,
-        help="port to listen on (default %(default)s; 0: any free port)",
-    )
+    add_listen_options(parser, port=8080)
     parser.add_argument(
         "--api-key",
         default="test-key",
         help="the only API key the fake accepts (default: %(default)s)",
     )
-    parser.add_argument(
-        "--rate-limit",
-        type=parse_rate_limit,
-        default=(120, 60.0),
-        metavar="N/SECONDS|off",
-        help="sliding window (default 120/60, HelpCrunch's; off: none)",
+    add_rate_limit_option(
+        parser, default=(120, 60.0), help="sliding window (default 120/60, HelpCrunch's; off: none)"
     )
     parser.add_argument(
         "--retry-after",

@@ -217,19 +217,13 @@ class _Lines(LineJob):
             progress.advance(ok=False)
 
     def _write(
-        self,
-        line: JobLine,
-        customer_id: int | None,
-        status: str,
-        error: HelpCrunchError | None,
-        attempts: int = 0,
-        **extra: Any,
+        self, line: JobLine, customer_id: int | None, status: str, *rest: Any, **extra: Any
     ) -> None:
         if status == "invalid":
             self.invalid += 1
         if self._dry_run:
             return  # nothing was done: a report would make --resume skip these lines
-        super()._write(line, customer_id, status, error, attempts, **extra)
+        super()._write(line, customer_id, status, *rest, **extra)
 
     def synced(self, result: CustomerSyncResult) -> None:
         self.results += 1

@@ -35,9 +35,9 @@ from .._common import (
     EXIT_OK,
     EXIT_USAGE,
     OutputError,
+    add_listen_options,
     emit,
     flush_stdout,
-    port_number,
     say,
 )
 from .._connect import json_line
@@ -73,15 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options and arguments of ``helpcrunch webhooks``."""
     actions = parser.add_subparsers(dest="webhooks_action", metavar="ACTION", required=True)
     listen = actions.add_parser("listen", help="print each verified webhook as a JSON line")
-    listen.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
-    )
-    listen.add_argument(
-        "--port",
-        type=port_number,
-        default=8000,
-        help="port to listen on (default %(default)s; 0: any free port)",
-    )
+    add_listen_options(listen, port=8000)
     trigger = actions.add_parser("trigger", help="send a sample event, signed, to a URL")
     trigger.add_argument("url", help="your receiver, e.g. http://127.0.0.1:8000/hooks")
     trigger.add_argument("event", help="the event type, e.g. customer.new")
