@@ -170,11 +170,13 @@ async def test_the_first_five_send_times_are_evenly_spaced_from_the_start() -> N
     start = time.monotonic()
     times = await _acquire_times_monotonic(limit, 5)
     offsets = [t - start for t in times]
-    assert offsets[0] < 0.05  # the first goes at once
     interval = limit.interval
-    for i in range(1, 5):  # then one every interval: never two back to back
-        assert offsets[i] - offsets[i - 1] >= interval * 0.95
-        assert offsets[i] == pytest.approx(i * interval, abs=0.05)
+    assert offsets[0] < interval / 2  # the first goes at once, not an interval in
+    # Then the i-th at i intervals, never sooner: never two back to back. (Sleeps never
+    # end early -- 5 ms for the loop's clock resolution -- but may end late on a busy
+    # machine: the upper bound allows a late wake of an interval.)
+    for i in range(1, 5):
+        assert i * interval - 0.005 <= offsets[i] < (i + 1) * interval, (i, offsets)
 
 
 def test_slack_is_1_5_percent_of_the_period_and_at_least_50_ms() -> None:
