@@ -16,6 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+from xml.etree import ElementTree
+
+import pytest
 
 import helpcrunch_async as hc
 from helpcrunch_async.testing import FakeHelpCrunch
@@ -42,33 +45,57 @@ def _python_blocks(section: str) -> list[str]:
 
 
 def _run_pytest(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Without hypothesis's plugin (installed here for this project's own tests): a
+    # user's fresh project has pytest-asyncio and this package, and it halves the start.
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", *args],
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+         "-q", *args],
         cwd=directory, capture_output=True, text=True, timeout=120, check=False,
     )
 
 
-def test_testing_your_code_example_runs_as_printed_in_a_fresh_project(
-    tmp_path: Path,
-) -> None:
-    [code] = _python_blocks(_section("Testing your code"))
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # no auto mode
-    (tmp_path / "test_example.py").write_text(code, encoding="utf-8")
-    result = _run_pytest(tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"\b1 passed\b", result.stdout), result.stdout
+@pytest.fixture(scope="module")
+def fresh_project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, str, str]]:
+    """One pytest run in a new directory with an empty config (no auto mode): the example
+    as printed in ``test_example.py``, without its mark in ``test_unmarked.py``.
 
-
-def test_the_fresh_project_check_catches_an_unmarked_async_test(tmp_path: Path) -> None:
-    """The check above can fail: the example without its mark fails in a fresh project."""
+    Each file's outcome, from the run's JUnit XML: ``{file: (outcome, message, the
+    run's output)}``, the outcome ``passed``, ``failure``, ``error`` or ``skipped``.
+    """
     [code] = _python_blocks(_section("Testing your code"))
     unmarked = code.replace("@pytest.mark.asyncio\n", "")
     assert unmarked != code
-    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
-    (tmp_path / "test_example.py").write_text(unmarked, encoding="utf-8")
-    result = _run_pytest(tmp_path)
-    assert result.returncode != 0
-    assert "async def functions are not natively supported" in result.stdout
+    directory = tmp_path_factory.mktemp("fresh-project")
+    (directory / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")  # no auto mode
+    (directory / "test_example.py").write_text(code, encoding="utf-8")
+    (directory / "test_unmarked.py").write_text(unmarked, encoding="utf-8")
+    result = _run_pytest(directory, "--junitxml=report.xml")
+    assert (directory / "report.xml").is_file(), result.stdout + result.stderr
+    outcomes: dict[str, list[tuple[str, str]]] = {}
+    for case in ElementTree.parse(directory / "report.xml").iter("testcase"):
+        problems = [(p.tag, f"{p.get('message', '')}\n{p.text or ''}") for p in case
+                    if p.tag in ("failure", "error", "skipped")]
+        outcomes.setdefault(case.get("classname", ""), []).extend(problems or [("passed", "")])
+    report = result.stdout + result.stderr
+    assert set(outcomes) == {"test_example", "test_unmarked"}, report
+    assert all(len(found) == 1 for found in outcomes.values()), report  # one test a file
+    return {f"{name}.py": (*found[0], report) for name, found in outcomes.items()}
+
+
+def test_testing_your_code_example_runs_as_printed_in_a_fresh_project(
+    fresh_project: dict[str, tuple[str, str, str]],
+) -> None:
+    outcome, message, output = fresh_project["test_example.py"]
+    assert outcome == "passed", message + output
+
+
+def test_the_fresh_project_check_catches_an_unmarked_async_test(
+    fresh_project: dict[str, tuple[str, str, str]],
+) -> None:
+    """The check above can fail: the example without its mark fails in a fresh project."""
+    outcome, message, output = fresh_project["test_unmarked.py"]
+    assert outcome == "failure", message + output
+    assert "async def functions are not natively supported" in message
 
 
 def test_the_config_line_next_to_the_example_works_without_the_mark(tmp_path: Path) -> None:

@@ -325,7 +325,7 @@ def _close_while_a_thread_holds_a_bulk_iterator(fake: Any, delay: float) -> list
 
     fake.reset()
     ids = fake.seed_customers(50)
-    fake.add_faults(Fault.delay(2.0), method="GET")
+    fake.add_faults(Fault.delay(0.5), method="GET")  # B still waits when the close comes
     client = hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None,
                            max_retries=0)
     opened, go = threading.Event(), threading.Event()

@@ -83,7 +83,7 @@ async def test_the_default_timeout_is_a_deadline_too() -> None:
 async def test_a_cancelled_caller_sends_nothing_and_gives_its_turn_back() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         [cid] = fake.seed_customers(1)
-        limit = hc.RateLimit(2, 4.0)  # one send time every ~2 s
+        limit = hc.RateLimit(2, 1.0)  # one send time every ~0.5 s
         async with _client(fake, rate_limit=limit) as client:
             await client.get_customer(cid)
             gave_up = asyncio.create_task(client.update_customer(cid, name="gave up"))
@@ -91,11 +91,12 @@ async def test_a_cancelled_caller_sends_nothing_and_gives_its_turn_back() -> Non
             gave_up.cancel()  # e.g. the web handler's client disconnected
             with pytest.raises(asyncio.CancelledError):
                 await gave_up
-            started = time.monotonic()
             await client.update_customer(cid, name="next")  # takes the freed send time
-            assert time.monotonic() - started < limit.interval
-            await asyncio.sleep(limit.interval)  # long after its send time
-        assert [r.method for r in fake.requests] == ["GET", "PATCH"]
+            await asyncio.sleep(1.5 * limit.interval)  # past the send time after it
+        get, patch, *more = fake.requests
+        # The freed send time is one interval after the GET; without it, two.
+        assert patch.time - get.time < 1.5 * limit.interval
+        assert [r.method for r in [get, patch, *more]] == ["GET", "PATCH"]
         assert fake.customers[cid]["name"] == "next"
 
 
@@ -134,7 +135,8 @@ async def test_the_data_syncs_requests_queue_past_the_timeout() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(3)
         rows = [{"user_id": f"user_{cid}", "name": f"synced {cid}"} for cid in ids]
-        async with _client(fake, rate_limit=hc.RateLimit(4, 1.2), timeout=0.5) as client:
+        # 6 requests (a search and an update a row) 0.16 s apart: the last waits 0.8 s.
+        async with _client(fake, rate_limit=hc.RateLimit(8, 1.2), timeout=0.5) as client:
             results = [r async for r in client.sync_customers(rows, strategy="search")]
         assert [r.action for r in results] == ["updated"] * 3
         assert all(fake.customers[cid]["name"] == f"synced {cid}" for cid in ids)

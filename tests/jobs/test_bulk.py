@@ -129,19 +129,20 @@ async def test_exactly_once_under_faults_and_429s_final_state_equals_input() -> 
     kinds = ("500", "502", "503", "504", "drop_before", "drop_after", "truncated")
     async with FakeHelpCrunch(rate_limit=(60, 0.5), fault_rate=0.15, fault_kinds=kinds,
                               seed=1234) as fake:
-        ids = fake.seed_customers(400)
-        # The client paces 10 % faster than the fake allows: 429s come, AIMD slows it.
-        too_fast = hc.RateLimit(requests=66, period=0.5)
+        ids = fake.seed_customers(150)
+        # The client paces 10 % faster than the fake allows: 429s come, AIMD slows it
+        # (73, not 66: the limiter's 50 ms slack a period takes 10 % of 0.5 s).
+        too_fast = hc.RateLimit(requests=73, period=0.5)
         async with _client(fake, rate_limit=too_fast, max_retries=12,
                            max_concurrency=16) as client:
             results = [r async for r in client.update_customers(
                 (cid, _update(cid)) for cid in ids)]
             stats = client.stats
         counts = Counter(r.index for r in results)
-        assert set(counts) == set(range(400))
+        assert set(counts) == set(range(150))
         assert set(counts.values()) == {1}
         assert all(r.ok for r in results), [r.error for r in results if not r.ok][:3]
-        assert fake.stats.faults > 20
+        assert fake.stats.faults > 8
         assert fake.stats.rate_limited > 0
         assert stats.retries >= fake.stats.faults
         for cid in ids:

@@ -32,7 +32,7 @@ async def _acquire_times(limit: hc.RateLimit, count: int) -> list[float]:
 
 async def test_fresh_limiter_has_no_opening_burst() -> None:
     limit = hc.RateLimit(requests=10, period=0.5)
-    times = await _acquire_times(limit, 25)
+    times = await _acquire_times(limit, 15)  # 1.5 budgets
     # Any window of `period` holds at most `requests` acquisitions, from the very start.
     assert all(times[i + 10] - times[i] >= 0.5 for i in range(len(times) - 10))
     # ...and they are spread out, not 10 at once then a wait.
@@ -170,11 +170,13 @@ async def test_the_first_five_send_times_are_evenly_spaced_from_the_start() -> N
     start = time.monotonic()
     times = await _acquire_times_monotonic(limit, 5)
     offsets = [t - start for t in times]
-    assert offsets[0] < 0.05  # the first goes at once
     interval = limit.interval
-    for i in range(1, 5):  # then one every interval: never two back to back
-        assert offsets[i] - offsets[i - 1] >= interval * 0.95
-        assert offsets[i] == pytest.approx(i * interval, abs=0.05)
+    assert offsets[0] < interval / 2  # the first goes at once, not an interval in
+    # Then the i-th at i intervals, never sooner: never two back to back. (Sleeps never
+    # end early -- 5 ms for the loop's clock resolution -- but may end late on a busy
+    # machine: the upper bound allows a late wake of an interval.)
+    for i in range(1, 5):
+        assert i * interval - 0.005 <= offsets[i] < (i + 1) * interval, (i, offsets)
 
 
 def test_slack_is_1_5_percent_of_the_period_and_at_least_50_ms() -> None:
@@ -183,16 +185,17 @@ def test_slack_is_1_5_percent_of_the_period_and_at_least_50_ms() -> None:
 
 
 async def test_a_cancelled_wait_gives_its_send_time_to_the_next_request() -> None:
-    limit = hc.RateLimit(requests=2, period=2.0)  # one send time a second
+    limit = hc.RateLimit(requests=2, period=1.0)  # one send time every ~0.5 s
     await limit.acquire()
-    waiter = asyncio.create_task(limit.acquire())  # takes the send time ~1 s away
+    first = time.monotonic()
+    waiter = asyncio.create_task(limit.acquire())  # takes the send time ~0.5 s away
     await asyncio.sleep(0.05)
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
-    started = time.monotonic()
     await limit.acquire()  # gets the cancelled one's send time, not the one after it
-    assert time.monotonic() - started < limit.interval
+    # One interval after the first send; two without the give-back.
+    assert time.monotonic() - first < 1.5 * limit.interval
 
 
 async def test_a_send_time_given_back_in_the_middle_goes_to_a_newcomer() -> None:

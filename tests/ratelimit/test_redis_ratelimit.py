@@ -54,7 +54,7 @@ async def update_some(fake: FakeHelpCrunch, limit: hc.RateLimiter, count: int) -
 
 async def test_requests_are_paced_by_redis_time_with_one_round_trip_each(
         fake: FakeHelpCrunch, redis_server: RedisServer) -> None:
-    limit = hc.RedisRateLimit(redis_server.url, requests=20, period=2.0, name="pace")
+    limit = hc.RedisRateLimit(redis_server.url, requests=40, period=1.0, name="pace")
     await limit.acquire()  # the first call loads the script (NOSCRIPT, SCRIPT LOAD, EVALSHA)
     before = redis_server.calls("evalsha")
     await asyncio.sleep(0.2)
@@ -62,10 +62,10 @@ async def test_requests_are_paced_by_redis_time_with_one_round_trip_each(
     assert await update_some(fake, limit, 12) == 12  # 12 at once (concurrency 16)...
     assert fake.stats.rate_limited == 0
     assert redis_server.calls("evalsha") - before == 12  # one script call per request
-    # ...yet sent one interval ((2 s + 0.1 s headroom) / 20) apart: no burst (a lower
+    # ...yet sent one interval ((1 s + 0.1 s headroom) / 40) apart: no burst (a lower
     # bound only: sleeps never end early)
     last = max(r.time for r in fake.requests)
-    assert last - start >= 11 * (2.1 / 20) * 0.99
+    assert last - start >= 11 * (1.1 / 40) * 0.99
 
 
 async def test_the_api_key_never_reaches_redis(fake: FakeHelpCrunch,
@@ -121,13 +121,18 @@ async def test_a_429_in_one_process_pauses_the_others(redis_server: RedisServer)
     second = hc.RedisRateLimit(redis_server.url, requests=10, period=1.0, name="shared")
     await first.acquire()
     await second.acquire()
-    first.on_rate_limited(1.0)
-    retry = asyncio.create_task(first.acquire())  # the 429'd request's retry: hands the pause over
-    await asyncio.sleep(0.2)
     loop = asyncio.get_running_loop()
-    start = loop.time()
+    start = loop.time()  # the pause starts later: when the retry's reservation reaches Redis
+    first.on_rate_limited(0.5)
+    retry = asyncio.create_task(first.acquire())  # the 429'd request's retry: hands the pause over
+    async with aioredis.Redis.from_url(redis_server.url) as r:
+        while not await r.exists(first.keys[1]):  # until the pause is in Redis
+            assert loop.time() - start < 5, "the 429's pause never reached Redis"
+            await asyncio.sleep(0.005)
     await second.acquire()
-    assert loop.time() - start >= 0.7  # held until the pause ends (sleeps never end early)
+    # Held until the pause ends (Redis's clock; sleeps never end early, a late one only
+    # adds), not one interval (0.11 s) after its last send.
+    assert loop.time() - start >= 0.45
     await retry
     await first.aclose()
     await second.aclose()
@@ -135,14 +140,14 @@ async def test_a_429_in_one_process_pauses_the_others(redis_server: RedisServer)
 
 async def test_reservations_never_go_further_ahead_than_one_period(
         redis_server: RedisServer) -> None:
-    limit = hc.RedisRateLimit(redis_server.url, requests=10, period=1.0, name="cap")
-    waiting = [asyncio.create_task(limit.acquire()) for _ in range(40)]
+    limit = hc.RedisRateLimit(redis_server.url, requests=10, period=0.5, name="cap")
+    waiting = [asyncio.create_task(limit.acquire()) for _ in range(40)]  # 2.4 s of them
     await asyncio.sleep(0.3)
     async with aioredis.Redis.from_url(redis_server.url) as r:
         seconds, micros = await r.time()
         ahead = int(await r.get(limit.keys[0])) - (seconds * 1_000_000 + micros)
-    interval = (1.0 + 0.1) / 10
-    assert ahead <= (1.0 + interval) * 1e6  # the rest wait without a reservation
+    interval = (0.5 + 0.1) / 10
+    assert ahead <= (0.5 + interval) * 1e6  # the rest wait without a reservation
     for task in waiting:
         task.cancel()
     await asyncio.gather(*waiting, return_exceptions=True)
@@ -166,11 +171,11 @@ async def test_a_restarted_redis_gets_the_script_again(redis_server: RedisServer
 async def test_redis_down_falls_back_to_a_local_share_with_one_warning(
         fake: FakeHelpCrunch, caplog: pytest.LogCaptureFixture) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
-    limit = hc.RedisRateLimit(url, requests=20, period=2.0, fallback_share=0.5, timeout=0.5)
+    limit = hc.RedisRateLimit(url, requests=40, period=1.0, fallback_share=0.5, timeout=0.5)
     assert await update_some(fake, limit, 6) == 6
     warnings = warnings_of(caplog)
     assert len(warnings) == 1
-    assert "10 requests per 2 s" in warnings[0]
+    assert "20 requests per 1 s" in warnings[0]
     assert API_KEY not in caplog.text
 
 
@@ -180,7 +185,7 @@ async def test_a_redis_that_never_answers_times_out_into_the_fallback(
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
         url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-        limit = hc.RedisRateLimit(url, requests=20, period=2.0, timeout=0.3,
+        limit = hc.RedisRateLimit(url, requests=40, period=1.0, timeout=0.3,
                                   retry_redis_after=60)
         loop = asyncio.get_running_loop()
         start = loop.time()
