@@ -65,7 +65,7 @@ def _reply_end(data: bytes, start: int = 0) -> int | None:
     line_end = data.find(b"\r\n", start)
     if line_end < 0:
         return None
-    kind, header, end = data[start:start + 1], data[start + 1:line_end], line_end + 2
+    kind, header, end = data[start : start + 1], data[start + 1 : line_end], line_end + 2
     if kind in (b"$", b"="):  # a bulk string: its length, then the bytes and CRLF
         size = int(header)
         return end if size < 0 else (end + size + 2 if len(data) >= end + size + 2 else None)
@@ -108,9 +108,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self._dir.name],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir.name,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while True:
             with contextlib.suppress(OSError):
@@ -178,8 +191,16 @@ def _skew_clock(seconds: float) -> None:
     time.time_ns = lambda: real_ns() + int(seconds * 1e9)  # type: ignore[assignment]
 
 
-def worker(index: int, base_url: str, redis_url: str | None, budget: tuple[int, float],
-           ids: Sequence[int], barrier: Any, results: Any, options: dict[str, Any]) -> None:
+def worker(
+    index: int,
+    base_url: str,
+    redis_url: str | None,
+    budget: tuple[int, float],
+    ids: Sequence[int],
+    barrier: Any,
+    results: Any,
+    options: dict[str, Any],
+) -> None:
     """One OS process: ``update_customers`` over ``ids`` through one limiter.
 
     ``redis_url=None`` uses a per-process ``RateLimit`` instead (the baseline).
@@ -194,18 +215,26 @@ def worker(index: int, base_url: str, redis_url: str | None, budget: tuple[int, 
 
     async def job() -> dict[str, Any]:
         limit: hc.RateLimiter = (
-            hc.RedisRateLimit(redis_url, requests=budget[0], period=budget[1],
-                              **options.get("limiter", {}))
-            if redis_url is not None else hc.RateLimit(*budget))
-        async with hc.AsyncHelpCrunch(API_KEY, base_url=base_url, rate_limit=limit,
-                                      max_concurrency=8, max_retries=6) as client:
+            hc.RedisRateLimit(
+                redis_url, requests=budget[0], period=budget[1], **options.get("limiter", {})
+            )
+            if redis_url is not None
+            else hc.RateLimit(*budget)
+        )
+        async with hc.AsyncHelpCrunch(
+            API_KEY, base_url=base_url, rate_limit=limit, max_concurrency=8, max_retries=6
+        ) as client:
             ok = failed = 0
             updates = ((cid, {"name": f"Customer {cid} from {index}"}) for cid in ids)
             async for result in client.update_customers(updates):
                 ok += result.ok
                 failed += not result.ok
-            return {"ok": ok, "failed": failed, "rate_limited": client.stats.rate_limited,
-                    "requests": client.stats.requests}
+            return {
+                "ok": ok,
+                "failed": failed,
+                "rate_limited": client.stats.rate_limited,
+                "requests": client.stats.requests,
+            }
 
     try:
         barrier.wait(60)
@@ -230,9 +259,14 @@ def max_in_window(times: Sequence[float], period: float) -> int:
     return best
 
 
-def spawn_workers(count: int, base_url: str, redis_url: str | None, budget: tuple[int, float],
-                  per_worker: int, options: Sequence[dict[str, Any]] | None = None,
-                  ) -> tuple[Any, Any, list[Any]]:
+def spawn_workers(
+    count: int,
+    base_url: str,
+    redis_url: str | None,
+    budget: tuple[int, float],
+    per_worker: int,
+    options: Sequence[dict[str, Any]] | None = None,
+) -> tuple[Any, Any, list[Any]]:
     """Start ``count`` processes (customers split between them); returns the start
     barrier (the caller waits on it too), the result queue and the processes.
 
@@ -251,8 +285,11 @@ def spawn_workers(count: int, base_url: str, redis_url: str | None, budget: tupl
     for i in range(count):
         ids = range(i * per_worker + 1, (i + 1) * per_worker + 1)
         opts = options[i] if options else {}
-        proc = ctx.Process(target=worker, args=(i, base_url, redis_url, budget, list(ids),
-                                                barrier, results, opts), daemon=True)
+        proc = ctx.Process(
+            target=worker,
+            args=(i, base_url, redis_url, budget, list(ids), barrier, results, opts),
+            daemon=True,
+        )
         proc.start()
         procs.append(proc)
     return barrier, results, procs
@@ -279,5 +316,10 @@ def collect(results: Any, procs: list[Any], timeout: float = 120) -> list[dict[s
 def python_without_redis(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter where ``import redis`` fails."""
     prelude = "import sys; sys.modules['redis'] = None\n"
-    return subprocess.run([sys.executable, "-c", prelude + code], capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", prelude + code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

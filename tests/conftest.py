@@ -32,8 +32,7 @@ pytest_plugins = ["pytester"]
 
 # The machine running the suite may be busy (CI, a benchmark, other suites): property tests
 # check behaviour, never speed, so neither a deadline nor slow data generation fails them.
-settings.register_profile(
-    "helpcrunch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("helpcrunch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("helpcrunch")
 
 API_KEY = "sk-test-SECRET"

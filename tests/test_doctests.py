@@ -11,7 +11,8 @@ import pytest
 import helpcrunch_async
 
 MODULES = sorted(
-    info.name for info in pkgutil.walk_packages(helpcrunch_async.__path__, "helpcrunch_async.")
+    info.name
+    for info in pkgutil.walk_packages(helpcrunch_async.__path__, "helpcrunch_async.")
     if not info.name.endswith("__main__")
 )
 

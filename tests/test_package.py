@@ -41,11 +41,28 @@ def test_every_public_name_is_importable(name: str) -> None:
 def test_all_has_no_duplicates_and_covers_the_contract() -> None:
     assert len(hc.__all__) == len(set(hc.__all__))
     contract = {
-        "AsyncHelpCrunch", "HelpCrunch", "Customer", "CustomerUpdate", "Location", "Device",
-        "Tag", "UNSET", "HelpCrunchError", "ValidationError", "APIConnectionError",
-        "APITimeoutError", "APIError", "BadRequestError", "AuthenticationError",
-        "PermissionDeniedError", "NotFoundError", "ConflictError", "UnprocessableEntityError",
-        "RateLimitError", "ServerError", "__version__",
+        "AsyncHelpCrunch",
+        "HelpCrunch",
+        "Customer",
+        "CustomerUpdate",
+        "Location",
+        "Device",
+        "Tag",
+        "UNSET",
+        "HelpCrunchError",
+        "ValidationError",
+        "APIConnectionError",
+        "APITimeoutError",
+        "APIError",
+        "BadRequestError",
+        "AuthenticationError",
+        "PermissionDeniedError",
+        "NotFoundError",
+        "ConflictError",
+        "UnprocessableEntityError",
+        "RateLimitError",
+        "ServerError",
+        "__version__",
     }
     assert contract <= set(hc.__all__)
 
@@ -71,8 +88,9 @@ def _public_objects() -> list[tuple[str, object]]:
     return found
 
 
-@pytest.mark.parametrize(("name", "obj"), _public_objects(), ids=lambda v: v if
-                         isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    ("name", "obj"), _public_objects(), ids=lambda v: v if isinstance(v, str) else ""
+)
 def test_public_functions_and_classes_have_docstrings(name: str, obj: object) -> None:
     doc = inspect.getdoc(obj)
     assert doc, f"{name} has no docstring"
@@ -93,8 +111,10 @@ def test_replace_customer_docstring_warns_about_clearing() -> None:
 
 def test_runtime_dependencies_are_only_the_three() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    names = sorted(d.split(">")[0].split("=")[0].split("[")[0].strip().lower()
-                   for d in pyproject["project"]["dependencies"])
+    names = sorted(
+        d.split(">")[0].split("=")[0].split("[")[0].strip().lower()
+        for d in pyproject["project"]["dependencies"]
+    )
     # aiolimiter went with RateLimit's move to one schedule for every event loop: its
     # limiter belongs to one loop (shared by two, it raises RuntimeError).
     assert names == ["aiohttp", "attrs", "cattrs"]
@@ -103,8 +123,11 @@ def test_runtime_dependencies_are_only_the_three() -> None:
 
 def test_the_library_never_imports_the_command() -> None:
     """The command (``helpcrunch_async.cli``) uses the library, never the other way round."""
-    code = ("import sys, helpcrunch_async, helpcrunch_async.testing; "
-            "print(sorted(m for m in sys.modules if m.startswith('helpcrunch_async.cli')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout
+    code = (
+        "import sys, helpcrunch_async, helpcrunch_async.testing; "
+        "print(sorted(m for m in sys.modules if m.startswith('helpcrunch_async.cli')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

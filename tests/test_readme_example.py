@@ -48,9 +48,22 @@ def _run_pytest(directory: Path, *args: str) -> subprocess.CompletedProcess[str]
     # Without hypothesis's plugin (installed here for this project's own tests): a
     # user's fresh project has pytest-asyncio and this package, and it halves the start.
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
-         "-q", *args],
-        cwd=directory, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:hypothesispytest",
+            "-q",
+            *args,
+        ],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -73,8 +86,11 @@ def fresh_project(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[s
     assert (directory / "report.xml").is_file(), result.stdout + result.stderr
     outcomes: dict[str, list[tuple[str, str]]] = {}
     for case in ElementTree.parse(directory / "report.xml").iter("testcase"):
-        problems = [(p.tag, f"{p.get('message', '')}\n{p.text or ''}") for p in case
-                    if p.tag in ("failure", "error", "skipped")]
+        problems = [
+            (p.tag, f"{p.get('message', '')}\n{p.text or ''}")
+            for p in case
+            if p.tag in ("failure", "error", "skipped")
+        ]
         outcomes.setdefault(case.get("classname", ""), []).extend(problems or [("passed", "")])
     report = result.stdout + result.stderr
     assert set(outcomes) == {"test_example", "test_unmarked"}, report
@@ -105,9 +121,11 @@ def test_the_config_line_next_to_the_example_works_without_the_mark(tmp_path: Pa
     assert "[tool.pytest.ini_options]" in section
     [code] = _python_blocks(section)
     (tmp_path / "pyproject.toml").write_text(
-        '[tool.pytest.ini_options]\nasyncio_mode = "auto"\n', encoding="utf-8")
+        '[tool.pytest.ini_options]\nasyncio_mode = "auto"\n', encoding="utf-8"
+    )
     (tmp_path / "test_example.py").write_text(
-        code.replace("@pytest.mark.asyncio\n", ""), encoding="utf-8")
+        code.replace("@pytest.mark.asyncio\n", ""), encoding="utf-8"
+    )
     result = _run_pytest(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -131,17 +149,23 @@ async def test_finding_customers_example_runs_as_printed(
 ) -> None:
     [code] = _python_blocks(_section("Finding customers"))
     helpcrunch_fake.seed_customers(3)
-    helpcrunch_fake.seed_customers(1, start_id=4, fields={
-        "userId": "u-42", "email": "ann@gmail.com", "tags": [{"name": "paid", "color": "#000"}]})
+    helpcrunch_fake.seed_customers(
+        1,
+        start_id=4,
+        fields={
+            "userId": "u-42",
+            "email": "ann@gmail.com",
+            "tags": [{"name": "paid", "color": "#000"}],
+        },
+    )
     compiled = compile(code, "README.md", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         await eval(compiled, {"client": helpcrunch_client, "hc": hc})
     printed = out.getvalue().splitlines()
-    assert printed[:4] == [f"{i} customer{i}@example.com" for i in (1, 2, 3)] + [
-        "4 ann@gmail.com"]
-    assert printed[-1] == "1"                                # .total of the search
-    assert 4 not in helpcrunch_fake.customers                # tagged, untagged, deleted
+    assert printed[:4] == [f"{i} customer{i}@example.com" for i in (1, 2, 3)] + ["4 ann@gmail.com"]
+    assert printed[-1] == "1"  # .total of the search
+    assert 4 not in helpcrunch_fake.customers  # tagged, untagged, deleted
     assert [r.method for r in helpcrunch_fake.requests][-3:] == ["PUT", "DELETE", "DELETE"]
 
 
@@ -168,6 +192,7 @@ async def test_syncing_your_user_table_example_runs_as_printed(
         "1 created 2 ('name', 'email', 'user_id') None",
     ]
     assert printed[8:] == [
-        "{'unchanged': 0, 'updated': 1, 'created': 1, 'failed': 0} 1 reads 3 writes"]
+        "{'unchanged': 0, 'updated': 1, 'created': 1, 'failed': 0} 1 reads 3 writes"
+    ]
     assert helpcrunch_fake.customers[1]["name"] == "Ann Lee"
     assert helpcrunch_fake.customers[2]["userId"] == "u-43"

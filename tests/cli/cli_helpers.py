@@ -22,5 +22,14 @@ def keyed_fake(monkeypatch: pytest.MonkeyPatch, customers: int = 20) -> Iterator
 
 def run_update(fake: FakeHelpCrunch, *args: str) -> int:
     """``helpcrunch update-customers ARGS`` against ``fake``, quiet and unthrottled."""
-    return main(["update-customers", *args, "--base-url", fake.base_url, "--no-progress",
-                 "--rate-limit", "off"])
+    return main(
+        [
+            "update-customers",
+            *args,
+            "--base-url",
+            fake.base_url,
+            "--no-progress",
+            "--rate-limit",
+            "off",
+        ]
+    )

@@ -38,8 +38,9 @@ async def test_wrong_key_stops_update_customers(batch: bool) -> None:
     source = _Counting(10_000)
     async with FakeHelpCrunch(rate_limit=None) as fake:
         fake.seed_customers(50)
-        async with hc.AsyncHelpCrunch("wrong-key", base_url=fake.base_url,
-                                      rate_limit=None) as client:  # not about pacing
+        async with hc.AsyncHelpCrunch(
+            "wrong-key", base_url=fake.base_url, rate_limit=None
+        ) as client:  # not about pacing
             results: list[hc.BulkResult] = []
             gen = client.update_customers(source, max_concurrency=4, batch=batch)
 
@@ -69,10 +70,12 @@ async def test_403_stops_too() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         fake.seed_customers(30)
         fake.add_faults(Fault.status(403), method="PATCH")
-        async with hc.AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
-                                      max_concurrency=1) as client:
-            gen = client.update_customers(((i, {"name": "x"}) for i in range(1, 31)),
-                                          max_concurrency=1)
+        async with hc.AsyncHelpCrunch(
+            fake.api_key, base_url=fake.base_url, max_concurrency=1
+        ) as client:
+            gen = client.update_customers(
+                ((i, {"name": "x"}) for i in range(1, 31)), max_concurrency=1
+            )
             with pytest.raises(hc.BulkAbortedError) as info:
                 async for _ in gen:
                     pass
@@ -85,8 +88,9 @@ def test_blocking_client_raises_too() -> None:
         fake.seed_customers(5)
         with hc.HelpCrunch("wrong-key", base_url=fake.base_url) as client:
             seen: list[int] = []
-            results = client.update_customers([(i, {"name": "x"}) for i in (1, 2)],
-                                              max_concurrency=1)
+            results = client.update_customers(
+                [(i, {"name": "x"}) for i in (1, 2)], max_concurrency=1
+            )
             with pytest.raises(hc.BulkAbortedError):
                 seen.extend(result.index for result in results)
         assert seen == [0]
@@ -110,12 +114,24 @@ def _lines(path: Path, count: int) -> Path:
 
 
 def test_cli_wrong_key_stops_and_resume_redoes_the_rest(
-        fake: FakeHelpCrunch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     src = _lines(tmp_path / "in.jsonl", 300)
     report = tmp_path / "r.jsonl"
-    args = ["update-customers", str(src), "--base-url", fake.base_url, "--no-progress",
-            "--rate-limit", "off", "--concurrency", "4"]
+    args = [
+        "update-customers",
+        str(src),
+        "--base-url",
+        fake.base_url,
+        "--no-progress",
+        "--rate-limit",
+        "off",
+        "--concurrency",
+        "4",
+    ]
     monkeypatch.setenv("HELPCRUNCH_API_KEY", "wrong-key")
     assert main([*args, "--report", str(report)]) == 1
     err = capsys.readouterr().err
@@ -127,14 +143,14 @@ def test_cli_wrong_key_stops_and_resume_redoes_the_rest(
     assert {e["status"] for e in entries} == {"failed"}  # redone by --resume
     monkeypatch.setenv("HELPCRUNCH_API_KEY", fake.api_key)
     assert main([*args, "--resume", str(report)]) == 0
-    last = {e["line"]: e["status"]
-            for e in map(json.loads, report.read_text().splitlines())}
+    last = {e["line"]: e["status"] for e in map(json.loads, report.read_text().splitlines())}
     assert len(last) == 300
     assert set(last.values()) == {"done"}
 
 
-def test_cli_unreachable_host_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_unreachable_host_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import socket
 
     monkeypatch.setattr(_retry.RetryPolicy, "backoff", lambda self, retry: 0.001)
@@ -144,9 +160,23 @@ def test_cli_unreachable_host_stops(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     src = _lines(tmp_path / "in.jsonl", 200)
     report = tmp_path / "r.jsonl"
     monkeypatch.setenv("HELPCRUNCH_API_KEY", "k")
-    code = main(["update-customers", str(src), "--base-url", f"http://127.0.0.1:{port}/v1",
-                 "--no-progress", "--rate-limit", "off", "--concurrency", "2",
-                 "--max-retries", "1", "--report", str(report)])
+    code = main(
+        [
+            "update-customers",
+            str(src),
+            "--base-url",
+            f"http://127.0.0.1:{port}/v1",
+            "--no-progress",
+            "--rate-limit",
+            "off",
+            "--concurrency",
+            "2",
+            "--max-retries",
+            "1",
+            "--report",
+            str(report),
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "cannot connect" in err

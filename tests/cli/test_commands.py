@@ -53,7 +53,8 @@ def test_every_option_has_help() -> None:
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
 def test_subcommand_help_shows_example_input_and_exit_codes(
-        command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit):
         main([command, "--help"])
     out = capsys.readouterr().out
@@ -72,7 +73,8 @@ def test_fake_server_help_shows_its_key(capsys: pytest.CaptureFixture[str]) -> N
 
 @pytest.mark.parametrize("value", ["0", "0/60", "-5", "-1/60", "5/0", "none", "lots"])
 def test_rate_limit_zero_and_negative_are_refused(
-        value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as info:
         main(["demo", "--rate-limit", value])
     assert info.value.code == 2
@@ -101,7 +103,9 @@ def test_closed_stdout_pipe_exits_quietly() -> None:
     """`helpcrunch demo | head -1` with the reader gone before the result is written."""
     proc = subprocess.Popen(
         _command("demo", "--customers", "30", "--rate-limit", "off", "--no-progress"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None
     assert proc.stderr is not None
     proc.stdout.close()  # the reader went away (as `head` does after its line)
@@ -115,9 +119,15 @@ def test_closed_stdout_pipe_exits_quietly() -> None:
 
 def test_head_of_demo_in_a_shell_pipe() -> None:
     shell = subprocess.run(
-        ["sh", "-c", " ".join(_command("demo", "--customers", "30", "--rate-limit", "off"))
-         + " | head -1"],
-        capture_output=True, text=True, timeout=60)
+        [
+            "sh",
+            "-c",
+            " ".join(_command("demo", "--customers", "30", "--rate-limit", "off")) + " | head -1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert shell.returncode == 0
     assert "Traceback" not in shell.stderr
     assert shell.stdout.startswith("30 customers updated")  # the result, not progress
@@ -178,10 +188,13 @@ _run = run_update
 
 
 def test_failed_lines_shown_on_screen_then_counted(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text('{"id": 1, "name": "ok"}\n{"id": 2, "blocked": "maybe"}\n'
-                   + "".join(f'{{"id": {900 + i}, "name": "x"}}\n' for i in range(7)))
+    src.write_text(
+        '{"id": 1, "name": "ok"}\n{"id": 2, "blocked": "maybe"}\n'
+        + "".join(f'{{"id": {900 + i}, "name": "x"}}\n' for i in range(7))
+    )
     report = tmp_path / "r.jsonl"
     assert _run(fake, str(src), "--report", str(report)) == 1
     captured = capsys.readouterr()
@@ -195,7 +208,8 @@ def test_failed_lines_shown_on_screen_then_counted(
 
 
 def test_run_without_report_warns_it_cannot_be_resumed(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "name": "a"}\n')
     assert _run(fake, str(src)) == 0
@@ -206,7 +220,8 @@ def test_run_without_report_warns_it_cannot_be_resumed(
 
 
 def test_put_refused_without_yes_when_not_on_a_terminal(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "name": "a"}\n')
     assert _run(fake, str(src), "--put") == 2
@@ -215,9 +230,14 @@ def test_put_refused_without_yes_when_not_on_a_terminal(
 
 
 @pytest.mark.parametrize(("answer", "code", "sent"), [("y\n", 0, 1), ("\n", 2, 0), ("", 2, 0)])
-def test_put_asks_on_a_terminal(fake: FakeHelpCrunch, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch,
-                                answer: str, code: int, sent: int) -> None:
+def test_put_asks_on_a_terminal(
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    code: int,
+    sent: int,
+) -> None:
     class _TTYIn(io.StringIO):
         def isatty(self) -> bool:
             return True
@@ -233,19 +253,26 @@ def test_put_asks_on_a_terminal(fake: FakeHelpCrunch, tmp_path: Path,
 
 def test_console_script_entry_point_runs() -> None:
     env = {**os.environ}
-    result = subprocess.run(_command("--version"), capture_output=True, text=True,
-                            timeout=60, env=env)
+    result = subprocess.run(
+        _command("--version"), capture_output=True, text=True, timeout=60, env=env
+    )
     assert result.returncode == 0
     assert hc.__version__ in result.stdout
 
 
-@pytest.mark.parametrize("args", [
-    ["demo", "--fault-rate", "2"], ["demo", "--fault-rate", "nan"],
-    ["demo", "--fault-rate", "-0.5"], ["fake-server", "--fault-rate", "5"],
-    ["fake-server", "--port", "99999"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["demo", "--fault-rate", "2"],
+        ["demo", "--fault-rate", "nan"],
+        ["demo", "--fault-rate", "-0.5"],
+        ["fake-server", "--fault-rate", "5"],
+        ["fake-server", "--port", "99999"],
+    ],
+)
 def test_out_of_range_fault_rate_and_port_are_usage_errors(
-        args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exit_info:  # was a ValueError/OverflowError traceback
         main(args)
     assert exit_info.value.code == 2
@@ -270,24 +297,35 @@ def test_fake_server_on_a_taken_port_is_one_line(capsys: pytest.CaptureFixture[s
     assert out == ""
 
 
-@pytest.mark.parametrize("command", [
-    ["update-customers", "{input}", "--report", "{target}"],
-    ["sync", "{input}", "--match", "user_id", "--report", "{target}"],
-    ["export", "-o", "{target}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["update-customers", "{input}", "--report", "{target}"],
+        ["sync", "{input}", "--match", "user_id", "--report", "{target}"],
+        ["export", "-o", "{target}"],
+    ],
+)
 @pytest.mark.parametrize("target", ["a-directory", "a-file/report.jsonl"])
 def test_an_unwritable_report_or_output_is_one_line_exit_2_nothing_sent(
-        command: list[str], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    command: list[str],
+    target: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     (tmp_path / "a-directory").mkdir()
     (tmp_path / "a-file").write_text("")
     source = tmp_path / "in.jsonl"
-    source.write_text('{"id": 1, "name": "A"}\n' if command[0] == "update-customers"
-                      else '{"userId": "user_1", "name": "A"}\n')
+    source.write_text(
+        '{"id": 1, "name": "A"}\n'
+        if command[0] == "update-customers"
+        else '{"userId": "user_1", "name": "A"}\n'
+    )
     args = [a.format(input=source, target=tmp_path / target) for a in command]
     with keyed_fake(monkeypatch, customers=3) as fake:
-        code = main([*args, "--base-url", fake.base_url, "--rate-limit", "off",
-                     "--no-progress"])  # was an IsADirectoryError/FileExistsError traceback
+        code = main(
+            [*args, "--base-url", fake.base_url, "--rate-limit", "off", "--no-progress"]
+        )  # was an IsADirectoryError/FileExistsError traceback
         assert [r.method for r in fake.requests if r.method != "GET"] == []
     assert code == 2
     err = capsys.readouterr().err
@@ -297,7 +335,8 @@ def test_an_unwritable_report_or_output_is_one_line_exit_2_nothing_sent(
 
 
 def test_one_failed_line_is_counted_in_the_singular(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "name": "ok"}\n{"id": 900, "name": "x"}\n')
     assert _run(fake, str(src), "--report", str(tmp_path / "r.jsonl")) == 1

@@ -30,8 +30,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelpCrunch]:
 
 
 def _cli(fake: FakeHelpCrunch, *args: str) -> int:
-    return main([*args, "--base-url", fake.base_url, "--rate-limit", "off",
-                 "--max-retries", "0"])
+    return main([*args, "--base-url", fake.base_url, "--rate-limit", "off", "--max-retries", "0"])
 
 
 def _lines(text: str) -> list[dict[str, Any]]:
@@ -41,8 +40,9 @@ def _lines(text: str) -> list[dict[str, Any]]:
 # --- get -------------------------------------------------------------------------------
 
 
-def test_get_prints_the_customer_as_answered(fake: FakeHelpCrunch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_get_prints_the_customer_as_answered(
+    fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.customers[3]["name"] = "Олена"
     fake.customers[3]["futureField"] = {"kept": True}  # unknown keys stay in the output
     assert _cli(fake, "get", "3") == 0
@@ -52,8 +52,9 @@ def test_get_prints_the_customer_as_answered(fake: FakeHelpCrunch,
     assert "Олена" in out
 
 
-def test_get_missing_exits_1_and_bad_id_exits_2(fake: FakeHelpCrunch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_get_missing_exits_1_and_bad_id_exits_2(
+    fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _cli(fake, "get", "99") == 1
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -63,8 +64,9 @@ def test_get_missing_exits_1_and_bad_id_exits_2(fake: FakeHelpCrunch,
     assert [r.method for r in fake.requests] == ["GET"]  # the bad id sent nothing
 
 
-def test_without_a_key_nothing_is_sent(fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_without_a_key_nothing_is_sent(
+    fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("HELPCRUNCH_API_KEY")
     for command in (["get", "1"], ["find", "--email", "a@example.com"], ["export"]):
         assert _cli(fake, *command) == 2
@@ -73,8 +75,8 @@ def test_without_a_key_nothing_is_sent(fake: FakeHelpCrunch, monkeypatch: pytest
 
 
 def test_a_refused_key_exits_1_naming_the_variable(
-        fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("HELPCRUNCH_API_KEY", "wrong-key")
     assert _cli(fake, "find", "--user-id", "user_1") == 1
     err = capsys.readouterr().err
@@ -86,8 +88,9 @@ def test_a_refused_key_exits_1_naming_the_variable(
 # --- find ------------------------------------------------------------------------------
 
 
-def test_find_by_user_id_and_by_email(fake: FakeHelpCrunch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_find_by_user_id_and_by_email(
+    fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _cli(fake, "find", "--user-id", "user_4") == 0
     assert json.loads(capsys.readouterr().out) == fake.customers[4]
     assert _cli(fake, "find", "--email", "CUSTOMER2@example.com") == 0  # case ignored
@@ -95,7 +98,8 @@ def test_find_by_user_id_and_by_email(fake: FakeHelpCrunch,
 
 
 def test_find_none_exits_1_and_several_exit_2_with_their_ids(
-        fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _cli(fake, "find", "--user-id", "user_404") == 1
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -119,7 +123,8 @@ def test_find_needs_exactly_one_key(fake: FakeHelpCrunch) -> None:
 
 
 def test_export_writes_every_customer_across_pages(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.seed_customers(245, start_id=6)
     out = tmp_path / "backup.jsonl"
     assert _cli(fake, "export", "-o", str(out), "--no-progress") == 0
@@ -137,45 +142,71 @@ def test_export_writes_every_customer_across_pages(
     assert main(["update-customers", str(out), "--dry-run"]) == 0  # the reader takes it
 
 
-def test_export_to_stdout_with_searches(fake: FakeHelpCrunch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    fake.customers[2]["tags"] = [{"name": "vip", "color": "#ff0000"},
-                                 {"name": "paid", "color": "#00ff00"}]
+def test_export_to_stdout_with_searches(
+    fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake.customers[2]["tags"] = [
+        {"name": "vip", "color": "#ff0000"},
+        {"name": "paid", "color": "#00ff00"},
+    ]
     fake.customers[4]["tags"] = [{"name": "vip", "color": "#ff0000"}]
-    assert _cli(fake, "export", "--search", "tags", "=", "vip,paid",
-                "--search", "user_id", "=", "user_5", "--any", "--no-progress") == 0
+    assert (
+        _cli(
+            fake,
+            "export",
+            "--search",
+            "tags",
+            "=",
+            "vip,paid",
+            "--search",
+            "user_id",
+            "=",
+            "user_5",
+            "--any",
+            "--no-progress",
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert [line["id"] for line in _lines(captured.out)] == [2, 5]
     assert "matching" in captured.err
     body = fake.requests[0].body
     assert body["comparison"] == "OR"
-    assert body["filter"][0] == {"field": "customers.tagsData", "operator": "=",
-                                 "value": [{"name": "vip"}, {"name": "paid"}]}
+    assert body["filter"][0] == {
+        "field": "customers.tagsData",
+        "operator": "=",
+        "value": [{"name": "vip"}, {"name": "paid"}],
+    }
 
 
 def test_search_values_are_typed_by_field() -> None:
     assert parse_search("id", ">=", "3").value == 3
     assert parse_search("last_seen", ">", "1603885750").to_json()["value"] == 1603885750
-    assert parse_search("last_seen", ">", "2020-10-28T11:49:10Z").to_json()["value"] == \
-        1603885750
+    assert parse_search("last_seen", ">", "2020-10-28T11:49:10Z").to_json()["value"] == 1603885750
     assert parse_search("email", "~", "42").value == "42"  # a str field keeps digits
 
 
-@pytest.mark.parametrize("search", [
-    ("nope", "=", "x"), ("email", ">", "x"), ("id", "=", "seven"),
-    ("last_seen", ">=", "2020-10-28"),  # no timezone: refused, not guessed
-    ("tags", "=", " , "),
-])
+@pytest.mark.parametrize(
+    "search",
+    [
+        ("nope", "=", "x"),
+        ("email", ">", "x"),
+        ("id", "=", "seven"),
+        ("last_seen", ">=", "2020-10-28"),  # no timezone: refused, not guessed
+        ("tags", "=", " , "),
+    ],
+)
 def test_a_bad_search_is_a_usage_error_before_any_request(
-        fake: FakeHelpCrunch, search: tuple[str, str, str],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, search: tuple[str, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _cli(fake, "export", "--search", *search) == 2
     assert "helpcrunch:" in capsys.readouterr().err
     assert len(fake.requests) == 0
 
 
 def test_a_failed_export_keeps_the_partial_file_and_not_the_target(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.seed_customers(150, start_id=6)
     fake.add_faults(Fault.delay(0), Fault.status(500), method="GET")  # page 2 fails
     out = tmp_path / "backup.jsonl"
@@ -189,8 +220,8 @@ def test_a_failed_export_keeps_the_partial_file_and_not_the_target(
 
 
 def test_export_warns_when_the_count_differs_from_the_total(
-        fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.seed_customers(150, start_id=6)  # 155 customers, two pages
     fetch_page = AsyncCustomerPager._next_page
 
@@ -209,7 +240,8 @@ def test_export_warns_when_the_count_differs_from_the_total(
 
 
 def test_export_warns_about_values_update_customers_refuses(
-        fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.customers[2]["locale"] = "en-US"  # HelpCrunch holds it; an update refuses it
     assert _cli(fake, "export", "--no-progress") == 0
     captured = capsys.readouterr()
@@ -220,14 +252,22 @@ def test_export_warns_about_values_update_customers_refuses(
 
 
 def test_export_then_update_customers_restores_every_field(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
-    fake.customers[1].update({
-        "company": "Acme", "phone": "+380441234567", "notes": "call after 5",
-        "source": "ads", "referer": "https://example.com/", "lastPage": "/pricing",
-        "unsubscribed": True, "locale": "uk",
-        "tags": [{"name": "vip", "color": "#ff0000"}, {"name": "beta", "color": "#c377e0"}],
-        "customData": {"plan": "pro", "seats": 5, "trial": False},
-    })
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
+    fake.customers[1].update(
+        {
+            "company": "Acme",
+            "phone": "+380441234567",
+            "notes": "call after 5",
+            "source": "ads",
+            "referer": "https://example.com/",
+            "lastPage": "/pricing",
+            "unsubscribed": True,
+            "locale": "uk",
+            "tags": [{"name": "vip", "color": "#ff0000"}, {"name": "beta", "color": "#c377e0"}],
+            "customData": {"plan": "pro", "seats": 5, "trial": False},
+        }
+    )
     fake.customers[2].update({"email": None, "blocked": True, "lastSeen": 1603885800})
     before = copy.deepcopy(fake.customers)
     backup = tmp_path / "backup.jsonl"
@@ -246,7 +286,8 @@ def test_export_then_update_customers_restores_every_field(
 
 
 def test_an_unreachable_host_exits_1_with_what_to_check(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     with FakeHelpCrunch(rate_limit=None).in_thread() as server:
         base_url, key = server.base_url, server.api_key
     monkeypatch.setenv("HELPCRUNCH_API_KEY", key)  # the server is gone: nothing listens
@@ -269,9 +310,21 @@ def test_export_into_a_closed_pipe_ends_quietly(fake: FakeHelpCrunch) -> None:
     fake.seed_customers(995, start_id=6)  # more than a pipe's buffer of JSON
     env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "helpcrunch_async", "export", "--base-url", fake.base_url,
-         "--rate-limit", "off", "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        [
+            sys.executable,
+            "-m",
+            "helpcrunch_async",
+            "export",
+            "--base-url",
+            fake.base_url,
+            "--rate-limit",
+            "off",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     assert proc.stdout is not None
     assert proc.stderr is not None
     assert json.loads(proc.stdout.readline())["id"] == 1

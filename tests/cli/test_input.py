@@ -44,11 +44,14 @@ BAD_JSON_LINES = {
 
 
 def test_bad_json_lines_are_invalid_and_the_job_goes_on(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text('{"id": 1, "name": "first"}\n'
-                   + "".join(text + "\n" for text, _ in BAD_JSON_LINES.values())
-                   + '{"id": 6, "name": "last"}\n')
+    src.write_text(
+        '{"id": 1, "name": "first"}\n'
+        + "".join(text + "\n" for text, _ in BAD_JSON_LINES.values())
+        + '{"id": 6, "name": "last"}\n'
+    )
     report = tmp_path / "r.jsonl"
     assert _run(fake, str(src), "--report", str(report)) == 1
     entries = _report(report)
@@ -60,60 +63,74 @@ def test_bad_json_lines_are_invalid_and_the_job_goes_on(
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_dry_run_with_bad_lines_exits_2(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_with_bad_lines_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text('{"id": 1, "name": "first"}\n'
-                   + "".join(text + "\n" for text, _ in BAD_JSON_LINES.values()))
+    src.write_text(
+        '{"id": 1, "name": "first"}\n' + "".join(text + "\n" for text, _ in BAD_JSON_LINES.values())
+    )
     assert main(["update-customers", str(src), "--dry-run"]) == 2
     captured = capsys.readouterr()
     assert "1 valid, 5 invalid" in captured.out
     assert "line 3 (id 3): lastSeen must be" in captured.err  # names the line and field
 
 
-def test_bad_csv_rows_are_invalid_and_the_job_goes_on(fake: FakeHelpCrunch,
-                                                      tmp_path: Path) -> None:
+def test_bad_csv_rows_are_invalid_and_the_job_goes_on(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
-    src.write_text("id,name\n"
-                   "1,Ann\n"
-                   "2," + "x" * 140_000 + "\n"     # over the csv module's field limit
-                   '3,"a"b\n'                       # a stray quote
-                   "4,Dee\n"
-                   '5,"never closed\n'               # swallows the lines after it
-                   "6,Fay\n"
-                   "7,Gus\n")
+    src.write_text(
+        "id,name\n"
+        "1,Ann\n"
+        "2," + "x" * 140_000 + "\n"  # over the csv module's field limit
+        '3,"a"b\n'  # a stray quote
+        "4,Dee\n"
+        '5,"never closed\n'  # swallows the lines after it
+        "6,Fay\n"
+        "7,Gus\n"
+    )
     report = tmp_path / "r.jsonl"
     assert _run(fake, str(src), "--report", str(report)) == 1
     entries = _report(report)
     assert {n: e["status"] for n, e in entries.items()} == {
-        2: "done", 3: "invalid", 4: "invalid", 5: "done", 6: "invalid", 7: "done",
-        8: "done"}
+        2: "done",
+        3: "invalid",
+        4: "invalid",
+        5: "done",
+        6: "invalid",
+        7: "done",
+        8: "done",
+    }
     assert "field limit" in entries[3]["error"]
     assert "never closed" in entries[6]["error"]
     assert [fake.customers[i]["name"] for i in (1, 4, 6, 7)] == ["Ann", "Dee", "Fay", "Gus"]
 
 
-def test_unreadable_file_is_one_line_exit_2(fake: FakeHelpCrunch, tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_file_is_one_line_exit_2(
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     binary = tmp_path / "in.jsonl"
     binary.write_bytes(b'{"id": 1, "name": "a"}\n\xff\xfe\x00garbage\n')
     assert _run(fake, str(binary)) == 2
     assert _run(fake, str(tmp_path)) == 2  # a directory
     assert main(["update-customers", str(tmp_path / "nope.csv"), "--dry-run"]) == 2
-    err = [t for t in capsys.readouterr().err.splitlines() if t.startswith("helpcrunch: ")
-           and "warning" not in t]
+    err = [
+        t
+        for t in capsys.readouterr().err.splitlines()
+        if t.startswith("helpcrunch: ") and "warning" not in t
+    ]
     assert len(err) == 3
     assert "Traceback" not in "\n".join(err)
 
 
-@pytest.mark.parametrize(("header", "found", "hint"), [
-    ("ID,name", "'ID', 'name'", "case-sensitive"),
-    ("id;name", "'id;name'", "';'"),
-    ("Name,Email", "'Name', 'Email'", ""),
-])
-def test_csv_header_errors_say_what_was_found(tmp_path: Path, header: str, found: str,
-                                              hint: str,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("header", "found", "hint"),
+    [
+        ("ID,name", "'ID', 'name'", "case-sensitive"),
+        ("id;name", "'id;name'", "';'"),
+        ("Name,Email", "'Name', 'Email'", ""),
+    ],
+)
+def test_csv_header_errors_say_what_was_found(
+    tmp_path: Path, header: str, found: str, hint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.csv"
     src.write_text(f"{header}\n1,Ann\n")
     assert main(["update-customers", str(src), "--dry-run"]) == 2
@@ -128,14 +145,20 @@ def _one(text: str, path: str = "in.jsonl") -> Any:
 
 
 def test_errors_name_the_column_as_written_and_list_every_problem() -> None:
-    line = _one('{"id": "abc", "userId": 5, "lastSeen": "soon", "blocked": "x", '
-                '"firstSeen": "2020-10-28T12:00:00"}\n')
+    line = _one(
+        '{"id": "abc", "userId": 5, "lastSeen": "soon", "blocked": "x", '
+        '"firstSeen": "2020-10-28T12:00:00"}\n'
+    )
     message = str(line.error)
     assert message.startswith("id must be a positive integer")  # not customer_id
     assert "customer_id" not in message
     assert "user_id" not in message
-    for part in ("userId must be a str", "lastSeen must be epoch seconds",
-                 "blocked must be a bool", "firstSeen has no timezone"):
+    for part in (
+        "userId must be a str",
+        "lastSeen must be epoch seconds",
+        "blocked must be a bool",
+        "firstSeen has no timezone",
+    ):
         assert part in message
     assert line.error.field == "id"
     csv_line = _one("id,userId,lastSeen,blocked\n1,u,,maybe\n", "in.csv")
@@ -144,13 +167,17 @@ def test_errors_name_the_column_as_written_and_list_every_problem() -> None:
     assert str(custom.error).startswith("customData['plan'] must be")
 
 
-@pytest.mark.parametrize(("given", "epoch"), [
-    ("2020-10-28T11:49:06Z", 1603885746),
-    ("2020-10-28T13:49:06+02:00", 1603885746),
-    ("1603885746", 1603885746),
-])
-def test_iso_8601_timestamps_accepted(fake: FakeHelpCrunch, tmp_path: Path, given: str,
-                                      epoch: int) -> None:
+@pytest.mark.parametrize(
+    ("given", "epoch"),
+    [
+        ("2020-10-28T11:49:06Z", 1603885746),
+        ("2020-10-28T13:49:06+02:00", 1603885746),
+        ("1603885746", 1603885746),
+    ],
+)
+def test_iso_8601_timestamps_accepted(
+    fake: FakeHelpCrunch, tmp_path: Path, given: str, epoch: int
+) -> None:
     src = tmp_path / "in.csv"
     src.write_text(f"id,lastSeen\n1,{given}\n")
     jsonl = tmp_path / "in.jsonl"
@@ -163,8 +190,9 @@ def test_iso_8601_timestamps_accepted(fake: FakeHelpCrunch, tmp_path: Path, give
 
 def test_duplicate_id_fails_the_later_line(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text('{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n'
-                   '{"id": "1", "email": "a@example.com"}\n')
+    src.write_text(
+        '{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n{"id": "1", "email": "a@example.com"}\n'
+    )
     report = tmp_path / "r.jsonl"
     assert _run(fake, str(src), "--report", str(report)) == 1
     entries = _report(report)
@@ -182,10 +210,13 @@ def test_invalid_header_in_read_lines_raises_input_error() -> None:
         list(read_lines(io.StringIO("name\nAnn\n"), "in.csv"))
 
 
-@pytest.mark.parametrize("line", [
-    '{"id": 1, "userId": "u-a", "user_id": "u-b"}',        # was: u-b sent, u-a dropped
-    '{"id": 1, "customData": {"a": "1"}, "custom_data": {"b": "2"}}',
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": 1, "userId": "u-a", "user_id": "u-b"}',  # was: u-b sent, u-a dropped
+        '{"id": 1, "customData": {"a": "1"}, "custom_data": {"b": "2"}}',
+    ],
+)
 def test_a_field_given_twice_under_two_names_is_invalid(line: str) -> None:
     (parsed,) = read_lines(io.StringIO(line + "\n"), "in.jsonl")
     assert parsed.update is None
@@ -193,14 +224,21 @@ def test_a_field_given_twice_under_two_names_is_invalid(line: str) -> None:
     assert "are the same field, given twice: keep one" in str(parsed.error)
 
 
-@pytest.mark.parametrize(("header", "shown"), [
-    ("id,name,name", "('name')"),
-    ("id,userId,user_id", "('userId' and 'user_id')"),
-    ("id,customData.plan,custom_data.plan", "('customData.plan' and 'custom_data.plan')"),
-])
+@pytest.mark.parametrize(
+    ("header", "shown"),
+    [
+        ("id,name,name", "('name')"),
+        ("id,userId,user_id", "('userId' and 'user_id')"),
+        ("id,customData.plan,custom_data.plan", "('customData.plan' and 'custom_data.plan')"),
+    ],
+)
 def test_a_csv_header_with_a_column_twice_is_an_input_error(
-        header: str, shown: str, fake: FakeHelpCrunch, tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    header: str,
+    shown: str,
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = tmp_path / "in.csv"
     path.write_text(f"{header}\n1,a,b\n", encoding="utf-8")
     assert run_update(fake, str(path)) == 2  # was: the last cell silently won

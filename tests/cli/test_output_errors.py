@@ -61,25 +61,49 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-def _helpcrunch(fake: FakeHelpCrunch, *args: str, stdout: Any = subprocess.PIPE,
-                stdin: Any = subprocess.DEVNULL, stderr: Any = subprocess.PIPE,
-                limit: int | None = None,
-                closing: str = "") -> subprocess.CompletedProcess[str]:
+def _helpcrunch(
+    fake: FakeHelpCrunch,
+    *args: str,
+    stdout: Any = subprocess.PIPE,
+    stdin: Any = subprocess.DEVNULL,
+    stderr: Any = subprocess.PIPE,
+    limit: int | None = None,
+    closing: str = "",
+) -> subprocess.CompletedProcess[str]:
     """``helpcrunch ARGS`` in a new process against ``fake`` (unthrottled, quiet);
     ``closing``: a redirection such as ``>&-`` the shell starts it with."""
     extra = [] if args[0] == "demo" else ["--base-url", fake.base_url]
-    command = [sys.executable, "-m", "helpcrunch_async", *args, *extra, "--rate-limit", "off",
-               *(["--no-progress"] if args[0] not in ("get", "find") else [])]
+    command = [
+        sys.executable,
+        "-m",
+        "helpcrunch_async",
+        *args,
+        *extra,
+        "--rate-limit",
+        "off",
+        *(["--no-progress"] if args[0] not in ("get", "find") else []),
+    ]
     if closing:
         command = ["sh", "-c", f'exec "$@" {closing}', "sh", *command]
     return subprocess.run(
-        command, stdin=stdin, stdout=stdout, stderr=stderr, text=True, timeout=120,
+        command,
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        text=True,
+        timeout=120,
         env={**os.environ, "HELPCRUNCH_API_KEY": fake.api_key},
-        preexec_fn=None if limit is None else _file_size_limit(limit), check=False)
+        preexec_fn=None if limit is None else _file_size_limit(limit),
+        check=False,
+    )
 
 
-def _in_process(fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch,
-                capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+def _in_process(
+    fake: FakeHelpCrunch,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *args: str,
+) -> tuple[int, str, str]:
     """``helpcrunch ARGS`` as ``_helpcrunch`` runs it, in this process: (exit code,
     stdout, stderr)."""
     monkeypatch.setenv("HELPCRUNCH_API_KEY", fake.api_key)
@@ -117,8 +141,13 @@ def _listed_lines(err: str) -> set[int]:
     """The line numbers of the ``done but not in the report: lines 3-5, 9`` message."""
     [said] = [t for t in err.splitlines() if "done but not in the report" in t]
     numbers: set[int] = set()
-    for part in said.split(": ", 2)[2].split(" (")[0].removeprefix("lines ").removeprefix(
-            "line ").split(", "):
+    for part in (
+        said.split(": ", 2)[2]
+        .split(" (")[0]
+        .removeprefix("lines ")
+        .removeprefix("line ")
+        .split(", ")
+    ):
         low, _, high = part.partition("-")
         numbers.update(range(int(low), int(high or low) + 1))
     return numbers
@@ -132,14 +161,18 @@ def _patched(fake: FakeHelpCrunch) -> list[int]:
 
 
 @needs_dev_full
-@pytest.mark.parametrize(("args", "said"), [
-    (["export"], f"cannot write to standard output: {ENOSPC}; the export is incomplete"),
-    (["get", "42"], f"cannot write to standard output: {ENOSPC}"),
-    (["find", "--user-id", "user_7"], f"cannot write to standard output: {ENOSPC}"),
-    (["demo", "--customers", "20"], f"cannot write to standard output: {ENOSPC}"),
-])
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["export"], f"cannot write to standard output: {ENOSPC}; the export is incomplete"),
+        (["get", "42"], f"cannot write to standard output: {ENOSPC}"),
+        (["find", "--user-id", "user_7"], f"cannot write to standard output: {ENOSPC}"),
+        (["demo", "--customers", "20"], f"cannot write to standard output: {ENOSPC}"),
+    ],
+)
 def test_results_into_a_full_disk_are_one_line_exit_1(
-        fake: FakeHelpCrunch, args: list[str], said: str) -> None:
+    fake: FakeHelpCrunch, args: list[str], said: str
+) -> None:
     with open(FULL, "w") as full:
         done = _helpcrunch(fake, *args, stdout=full)
     _no_traceback(done.stderr)
@@ -150,42 +183,61 @@ def test_results_into_a_full_disk_are_one_line_exit_1(
 
 
 @needs_dev_full
-def test_a_dry_run_sync_into_a_full_disk_stops_with_one_line(fake: FakeHelpCrunch,
-                                                              tmp_path: Path) -> None:
+def test_a_dry_run_sync_into_a_full_disk_stops_with_one_line(
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     rows = [{"userId": f"user_{i}", "name": f"Renamed {i}"} for i in range(1, 301)]
     with open(FULL, "w") as full:
-        done = _helpcrunch(fake, "sync", _jsonl(tmp_path / "u.jsonl", rows), "--match",
-                           "user_id", "--dry-run", stdout=full)
+        done = _helpcrunch(
+            fake,
+            "sync",
+            _jsonl(tmp_path / "u.jsonl", rows),
+            "--match",
+            "user_id",
+            "--dry-run",
+            stdout=full,
+        )
     _no_traceback(done.stderr)
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines()[-1] == (
-        f"helpcrunch: cannot write to standard output: {ENOSPC}")
+        f"helpcrunch: cannot write to standard output: {ENOSPC}"
+    )
     assert [r.method for r in fake.requests if r.method != "GET"] == []  # a dry run
 
 
 @needs_dev_full
 def test_a_job_whose_summary_meets_a_full_disk_is_done_and_says_so(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     rows = [{"id": i, "name": f"Renamed {i}"} for i in range(1, 21)]
     report = tmp_path / "r.jsonl"
     with open(FULL, "w") as full:
-        done = _helpcrunch(fake, "update-customers", _jsonl(tmp_path / "in.jsonl", rows),
-                           "--report", str(report), stdout=full)
+        done = _helpcrunch(
+            fake,
+            "update-customers",
+            _jsonl(tmp_path / "in.jsonl", rows),
+            "--report",
+            str(report),
+            stdout=full,
+        )
     _no_traceback(done.stderr)
     assert done.returncode == 1
     assert done.stderr.splitlines()[-1] == (
-        f"helpcrunch: cannot write to standard output: {ENOSPC}")
+        f"helpcrunch: cannot write to standard output: {ENOSPC}"
+    )
     assert _report(report) == ({i: "done" for i in range(1, 21)}, 0)  # the job finished
     assert fake.customers[20]["name"] == "Renamed 20"
 
 
 @needs_dev_full
-def test_messages_into_a_full_disk_are_lost_not_the_job(fake: FakeHelpCrunch,
-                                                        tmp_path: Path) -> None:
+def test_messages_into_a_full_disk_are_lost_not_the_job(
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     rows = [{"id": i, "name": f"Renamed {i}"} for i in range(1, 6)]
     with open(FULL, "w") as full:
-        done = _helpcrunch(fake, "update-customers", _jsonl(tmp_path / "in.jsonl", rows),
-                           stderr=full)  # the no-report warning and progress: lost
+        done = _helpcrunch(
+            fake, "update-customers", _jsonl(tmp_path / "in.jsonl", rows), stderr=full
+        )  # the no-report warning and progress: lost
     assert done.returncode == 0
     assert done.stdout.startswith("5 done, 0 failed")
     assert fake.customers[5]["name"] == "Renamed 5"
@@ -194,30 +246,39 @@ def test_messages_into_a_full_disk_are_lost_not_the_job(fake: FakeHelpCrunch,
 # --- the file-size limit: export and reports -------------------------------------------
 
 
-def test_an_export_over_the_file_size_limit_leaves_no_file(fake: FakeHelpCrunch,
-                                                           tmp_path: Path) -> None:
+def test_an_export_over_the_file_size_limit_leaves_no_file(
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     target = tmp_path / "backup.jsonl"
     done = _helpcrunch(fake, "export", "-o", str(target), limit=20_000)
     _no_traceback(done.stderr)
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
         f"helpcrunch: cannot write to {target}.partial: {EFBIG}; the export is incomplete "
-        f"and {target} was not written"]
+        f"and {target} was not written"
+    ]
     assert not target.exists()  # a FILE is always a complete export
 
 
 @pytest.mark.parametrize("command", ["update-customers", "sync"])
 def test_a_report_over_the_file_size_limit_stops_the_job_and_resume_goes_on(
-        fake: FakeHelpCrunch, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     if command == "sync":
-        source = _jsonl(tmp_path / "in.jsonl",
-                        [{"userId": f"user_{i}", "name": f"Renamed {i}"} for i in range(1, 301)])
+        source = _jsonl(
+            tmp_path / "in.jsonl",
+            [{"userId": f"user_{i}", "name": f"Renamed {i}"} for i in range(1, 301)],
+        )
         args = ["sync", source, "--match", "user_id"]
         noun = "sync"
     else:
-        source = _jsonl(tmp_path / "in.jsonl",
-                        [{"id": i, "name": f"Renamed {i}"} for i in range(1, 301)])
+        source = _jsonl(
+            tmp_path / "in.jsonl", [{"id": i, "name": f"Renamed {i}"} for i in range(1, 301)]
+        )
         args = ["update-customers", source]
         noun = "job"
     report = tmp_path / "report.jsonl"
@@ -238,13 +299,14 @@ def test_a_report_over_the_file_size_limit_stops_the_job_and_resume_goes_on(
     # ...and the job stopped reading: far from every line went out.
     assert len(patched) < 100
 
-    code, out, err = _in_process(fake, monkeypatch, capsys, *args, "--resume",
-                                 str(report))  # room again: no limit, nor a new process
+    code, out, err = _in_process(
+        fake, monkeypatch, capsys, *args, "--resume", str(report)
+    )  # room again: no limit, nor a new process
     _no_traceback(err)
     assert code == 0, err
     assert f"{len(recorded)} skipped (done before)" in out
     assert all(fake.customers[i]["name"] == f"Renamed {i}" for i in range(1, 301))
-    resent = _patched(fake)[len(patched):]
+    resent = _patched(fake)[len(patched) :]
     if command == "sync":  # the lines listed are synced again, and found unchanged
         assert sorted(resent) == sorted(set(range(1, 301)) - recorded.keys() - listed)
     else:  # the lines listed are sent again (the same PATCH)
@@ -255,11 +317,23 @@ def test_a_report_over_the_file_size_limit_stops_the_job_and_resume_goes_on(
 
 @needs_dev_full
 def test_a_report_on_a_full_disk_stops_at_the_first_line(
-        fake: FakeHelpCrunch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     source = _jsonl(tmp_path / "in.jsonl", [{"id": i, "name": "X"} for i in range(1, 301)])
-    code, _, err = _in_process(fake, monkeypatch, capsys, "update-customers", source,
-                               "--report", FULL, "--concurrency", "2")
+    code, _, err = _in_process(
+        fake,
+        monkeypatch,
+        capsys,
+        "update-customers",
+        source,
+        "--report",
+        FULL,
+        "--concurrency",
+        "2",
+    )
     _no_traceback(err)
     assert code == 1
     assert f"helpcrunch: cannot write the report {FULL}: {ENOSPC}; the job stopped" in err
@@ -286,18 +360,37 @@ def _waits_for_input(pid: int, tty: int) -> bool:
     return unread == 0 and [_READ, "0x0"] in calls
 
 
-@pytest.mark.skipif(_READ is None or not Path("/proc/self/syscall").exists(),
-                    reason="tells when the child waits for input from Linux's /proc")
-def test_an_input_that_breaks_mid_way_is_one_line_exit_2(fake: FakeHelpCrunch,
-                                                         tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    _READ is None or not Path("/proc/self/syscall").exists(),
+    reason="tells when the child waits for input from Linux's /proc",
+)
+def test_an_input_that_breaks_mid_way_is_one_line_exit_2(
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     """stdin is a terminal whose other end goes away after three lines: read() gets EIO."""
     report = tmp_path / "r.jsonl"
     main_end, child_end = pty.openpty()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "helpcrunch_async", "update-customers", "-", "--report",
-         str(report), "--base-url", fake.base_url, "--rate-limit", "off", "--no-progress"],
-        stdin=child_end, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HELPCRUNCH_API_KEY": fake.api_key})
+        [
+            sys.executable,
+            "-m",
+            "helpcrunch_async",
+            "update-customers",
+            "-",
+            "--report",
+            str(report),
+            "--base-url",
+            fake.base_url,
+            "--rate-limit",
+            "off",
+            "--no-progress",
+        ],
+        stdin=child_end,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HELPCRUNCH_API_KEY": fake.api_key},
+    )
     for i in (1, 2, 3):
         os.write(main_end, json.dumps({"id": i, "name": f"Piped {i}"}).encode() + b"\n")
     deadline = time.monotonic() + 30
@@ -318,8 +411,12 @@ def test_an_input_that_breaks_mid_way_is_one_line_exit_2(fake: FakeHelpCrunch,
 
 @pytest.mark.parametrize("command", ["update-customers", "sync"])
 def test_a_directory_as_input_is_one_line_exit_2(
-        fake: FakeHelpCrunch, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     extra = ["--match", "user_id"] if command == "sync" else []
     code, _, err = _in_process(fake, monkeypatch, capsys, command, str(tmp_path), *extra)
     _no_traceback(err)
@@ -342,14 +439,20 @@ def _forbidden(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("command", ["update-customers", "sync", "export"])
 def test_permission_denied_is_one_line_exit_2_nothing_sent(
-        fake: FakeHelpCrunch, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     target = _forbidden(tmp_path)
     source = _jsonl(tmp_path / "in.jsonl", [{"userId": "user_1", "name": "A"}])
     by_id = _jsonl(tmp_path / "by-id.jsonl", [{"id": 1, "name": "A"}])
-    args = {"update-customers": ["update-customers", by_id, "--report", str(target)],
-            "sync": ["sync", source, "--match", "user_id", "--report", str(target)],
-            "export": ["export", "-o", str(target)]}[command]
+    args = {
+        "update-customers": ["update-customers", by_id, "--report", str(target)],
+        "sync": ["sync", source, "--match", "user_id", "--report", str(target)],
+        "export": ["export", "-o", str(target)],
+    }[command]
     code, _, err = _in_process(fake, monkeypatch, capsys, *args)
     _no_traceback(err)
     assert code == 2
@@ -361,13 +464,15 @@ def test_permission_denied_is_one_line_exit_2_nothing_sent(
 # --- streams closed at the start (`>&-`, `<&-`) ------------------------------------------
 
 
-@pytest.mark.parametrize(("args", "said"), [
-    (["export"], "cannot write to standard output: it is closed"),
-    (["get", "1"], "cannot write to standard output: it is closed"),
-    (["update-customers", "-"], "cannot read standard input: it is closed"),
-])
-def test_a_closed_stream_is_one_line(fake: FakeHelpCrunch, args: list[str],
-                                     said: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["export"], "cannot write to standard output: it is closed"),
+        (["get", "1"], "cannot write to standard output: it is closed"),
+        (["update-customers", "-"], "cannot read standard input: it is closed"),
+    ],
+)
+def test_a_closed_stream_is_one_line(fake: FakeHelpCrunch, args: list[str], said: str) -> None:
     closed = "<&-" if "-" in args else ">&-"
     done = _helpcrunch(fake, *args, closing=closed)
     _no_traceback(done.stderr)

@@ -29,8 +29,7 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", SECTION, flags=re.DOTALL)
 
 
-def test_command_examples_run_as_printed(tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_examples_run_as_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     jsonl = _blocks("jsonl")[0]
     (csv,) = _blocks("csv")
     (tmp_path / "customers.jsonl").write_text(jsonl)
@@ -59,8 +58,8 @@ def _runs(console: str) -> list[list[str]]:
 
 
 def test_find_export_and_match_examples_run_as_printed(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "by-user-id.jsonl").write_text(_blocks("jsonl")[1])
     monkeypatch.chdir(tmp_path)
     runs = _runs(_blocks("console")[1])
@@ -75,8 +74,9 @@ def test_find_export_and_match_examples_run_as_printed(
         for args in runs:
             extra = ["--no-progress"] if args[0] in ("export", "update-customers") else []
             # Unpaced: the examples are about what each command does, not its pace.
-            assert main([*args, *extra, "--base-url", fake.base_url,
-                         "--rate-limit", "off"]) == 0, args
+            assert main([*args, *extra, "--base-url", fake.base_url, "--rate-limit", "off"]) == 0, (
+                args
+            )
             outputs.append(capsys.readouterr().out)
         assert json.loads(outputs[0])["id"] == 1568834
         assert json.loads(outputs[1])["userId"] == "u-42"
@@ -113,17 +113,28 @@ def test_the_closed_pipe_example_exits_141_as_printed() -> None:
     assert words[0] == "helpcrunch", start
     assert words[-1] == "&", start
     bin_dir = Path(sys.executable).parent
-    env = {**{k: v for k, v in os.environ.items()
-              if k not in ("HELPCRUNCH_API_KEY", "HELPCRUNCH_REDIS_URL")},
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    server = subprocess.Popen([str(bin_dir / "helpcrunch"), *words[1:-1]], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("HELPCRUNCH_API_KEY", "HELPCRUNCH_REDIS_URL")
+        },
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    server = subprocess.Popen(
+        [str(bin_dir / "helpcrunch"), *words[1:-1]],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert server.stdout is not None
         started = server.stdout.readline()  # printed once it listens ("" if it could not)
         assert started.startswith("HelpCrunch fake server:"), (started, server.poll())
-        shell = subprocess.run(["bash", "-c", "\n".join(rest)], env=env, capture_output=True,
-                               text=True, timeout=120)
+        shell = subprocess.run(
+            ["bash", "-c", "\n".join(rest)], env=env, capture_output=True, text=True, timeout=120
+        )
     finally:
         server.terminate()  # `kill %1`
         server.communicate(timeout=30)
@@ -139,7 +150,10 @@ def test_the_commands_taking_redis_are_all_listed() -> None:
     listed = item.split("calls\n  HelpCrunch (", 1)[1].split(")", 1)[0]
     parser = _main._parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    taking = {name for name, sub in action.choices.items() if name != "demo"
-              and any("--redis" in a.option_strings for a in sub._actions)}
+    taking = {
+        name
+        for name, sub in action.choices.items()
+        if name != "demo" and any("--redis" in a.option_strings for a in sub._actions)
+    }
     assert set(re.findall(r"`([a-z-]+)`", listed)) == taking
     assert "sync" in taking

@@ -27,8 +27,19 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelpCrunch]:
 
 
 def _run(fake: FakeHelpCrunch, *args: str) -> int:
-    return main(["update-customers", *args, "--base-url", fake.base_url, "--no-progress",
-                 "--rate-limit", "off", "--max-retries", "0"])
+    return main(
+        [
+            "update-customers",
+            *args,
+            "--base-url",
+            fake.base_url,
+            "--no-progress",
+            "--rate-limit",
+            "off",
+            "--max-retries",
+            "0",
+        ]
+    )
 
 
 def _write(path: Path, lines: list[dict[str, Any]]) -> str:
@@ -37,8 +48,9 @@ def _write(path: Path, lines: list[dict[str, Any]]) -> str:
 
 
 def _by_user_id(tmp_path: Path, ids: range) -> str:
-    return _write(tmp_path / "in.jsonl",
-                  [{"userId": f"user_{i}", "name": f"renamed {i}"} for i in ids])
+    return _write(
+        tmp_path / "in.jsonl", [{"userId": f"user_{i}", "name": f"renamed {i}"} for i in ids]
+    )
 
 
 def _report(path: Path) -> list[dict[str, Any]]:
@@ -48,21 +60,26 @@ def _report(path: Path) -> list[dict[str, Any]]:
 def _methods(fake: FakeHelpCrunch) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in fake.requests:
-        kind = "list" if r.method == "GET" else "search" if r.path.endswith("/search") \
-            else r.method
+        kind = "list" if r.method == "GET" else "search" if r.path.endswith("/search") else r.method
         counts[kind] = counts.get(kind, 0) + 1
     return counts
 
 
 @pytest.mark.parametrize("resolve", ["search", "list"])
 def test_lines_keyed_by_user_id_update_their_customers(
-        fake: FakeHelpCrunch, tmp_path: Path, resolve: str) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, resolve: str
+) -> None:
     src = _by_user_id(tmp_path, range(1, 6))
     report = tmp_path / "r.jsonl"
-    assert _run(fake, src, "--match", "user_id", "--resolve", resolve,
-                "--report", str(report)) == 0
+    assert _run(fake, src, "--match", "user_id", "--resolve", resolve, "--report", str(report)) == 0
     assert [fake.customers[i]["name"] for i in range(1, 7)] == [
-        "renamed 1", "renamed 2", "renamed 3", "renamed 4", "renamed 5", "Customer 6"]
+        "renamed 1",
+        "renamed 2",
+        "renamed 3",
+        "renamed 4",
+        "renamed 5",
+        "Customer 6",
+    ]
     patches = [r for r in fake.requests if r.method == "PATCH"]
     assert all(r.body == {"name": r.body["name"]} for r in patches)  # the key is not sent
     assert fake.customers[3]["userId"] == "user_3"
@@ -85,23 +102,29 @@ def test_request_counts_of_each_way(fake: FakeHelpCrunch, tmp_path: Path) -> Non
 
 
 def test_auto_lists_when_lines_outnumber_pages_and_searches_otherwise(
-        fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _run(fake, _by_user_id(tmp_path, range(1, 4)), "--match", "user_id") == 0
     assert _methods(fake) == {"list": 3, "PATCH": 3}  # 3 keys >= 3 pages: the list
     err = capsys.readouterr().err
-    assert "reading the customer list once (2 more requests) costs less than one search " \
-           "per line (3 requests)" in err
+    assert (
+        "reading the customer list once (2 more requests) costs less than one search "
+        "per line (3 requests)" in err
+    )
     before = len(fake.requests)
     assert _run(fake, _by_user_id(tmp_path, range(1, 3)), "--match", "user_id") == 0
     after = [r.method for r in fake.requests[before:]]
     assert after.count("GET") == 1  # the first page, for the total
     assert after.count("POST") == 2
-    assert "one search per line (2 requests) costs less than reading the customer list " \
-           "(2 more requests)" in capsys.readouterr().err
+    assert (
+        "one search per line (2 requests) costs less than reading the customer list "
+        "(2 more requests)" in capsys.readouterr().err
+    )
 
 
-def test_auto_with_one_line_searches_without_listing(fake: FakeHelpCrunch, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_auto_with_one_line_searches_without_listing(
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert _run(fake, _by_user_id(tmp_path, range(7, 8)), "--match", "user_id") == 0
     assert _methods(fake) == {"search": 1, "PATCH": 1}
     assert "one search per line" in capsys.readouterr().err
@@ -109,17 +132,19 @@ def test_auto_with_one_line_searches_without_listing(fake: FakeHelpCrunch, tmp_p
 
 @pytest.mark.parametrize("resolve", ["search", "list"])
 def test_email_lines_unmatched_and_ambiguous_fail_and_send_nothing(
-        fake: FakeHelpCrunch, tmp_path: Path, resolve: str,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, resolve: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.seed_customers(2, start_id=300, email="shared@example.com")
-    src = _write(tmp_path / "in.jsonl", [
-        {"email": "CUSTOMER4@example.com", "company": "Acme"},   # case ignored
-        {"email": "shared@example.com", "company": "Acme"},      # two customers
-        {"email": "nobody@example.com", "company": "Acme"},      # none
-    ])
+    src = _write(
+        tmp_path / "in.jsonl",
+        [
+            {"email": "CUSTOMER4@example.com", "company": "Acme"},  # case ignored
+            {"email": "shared@example.com", "company": "Acme"},  # two customers
+            {"email": "nobody@example.com", "company": "Acme"},  # none
+        ],
+    )
     report = tmp_path / "r.jsonl"
-    assert _run(fake, src, "--match", "email", "--resolve", resolve,
-                "--report", str(report)) == 1
+    assert _run(fake, src, "--match", "email", "--resolve", resolve, "--report", str(report)) == 1
     assert fake.customers[4]["company"] == "Acme"
     assert fake.customers[300]["company"] is None
     assert fake.customers[301]["company"] is None
@@ -135,21 +160,32 @@ def test_email_lines_unmatched_and_ambiguous_fail_and_send_nothing(
 
 
 def test_bad_keyed_lines_are_invalid_before_any_lookup(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
-    src = _write(tmp_path / "in.jsonl", [
-        {"id": 5, "userId": "user_5", "name": "both keys"},
-        {"name": "no key"},
-        {"userId": "", "name": "empty key"},
-        {"userId": "user_6"},                                   # nothing to update
-        {"userId": "user_7", "name": "ok"},
-        {"user_id": "user_7", "name": "the same key again"},
-    ])
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
+    src = _write(
+        tmp_path / "in.jsonl",
+        [
+            {"id": 5, "userId": "user_5", "name": "both keys"},
+            {"name": "no key"},
+            {"userId": "", "name": "empty key"},
+            {"userId": "user_6"},  # nothing to update
+            {"userId": "user_7", "name": "ok"},
+            {"user_id": "user_7", "name": "the same key again"},
+        ],
+    )
     report = tmp_path / "r.jsonl"
-    assert _run(fake, src, "--match", "user_id", "--resolve", "search",
-                "--report", str(report)) == 1
+    assert (
+        _run(fake, src, "--match", "user_id", "--resolve", "search", "--report", str(report)) == 1
+    )
     entries = {e["line"]: e for e in _report(report)}
     assert [entries[n]["status"] for n in range(1, 7)] == [
-        "invalid", "invalid", "invalid", "invalid", "done", "invalid"]
+        "invalid",
+        "invalid",
+        "invalid",
+        "invalid",
+        "done",
+        "invalid",
+    ]
     assert "drop the id, or use --match id" in entries[1]["error"]
     assert "no userId" in entries[2]["error"]
     assert "nothing to update" in entries[4]["error"]
@@ -157,11 +193,13 @@ def test_bad_keyed_lines_are_invalid_before_any_lookup(
     assert _methods(fake) == {"search": 1, "PATCH": 1}
 
 
-def test_csv_keyed_by_user_id_and_dry_run(fake: FakeHelpCrunch, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_csv_keyed_by_user_id_and_dry_run(
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.csv"
-    src.write_text("user_id,name,customData.plan\nuser_8,Eight,pro\n,No key,free\n",
-                   encoding="utf-8-sig")  # read twice for the list: the mark skipped twice
+    src.write_text(
+        "user_id,name,customData.plan\nuser_8,Eight,pro\n,No key,free\n", encoding="utf-8-sig"
+    )  # read twice for the list: the mark skipped twice
     assert main(["update-customers", str(src), "--match", "user_id", "--dry-run"]) == 2
     captured = capsys.readouterr()
     assert "1 valid, 1 invalid" in captured.out
@@ -176,10 +214,14 @@ def test_csv_keyed_by_user_id_and_dry_run(fake: FakeHelpCrunch, tmp_path: Path,
 
 
 def test_resume_skips_done_lines_by_key_and_notices_a_changed_file(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     src = tmp_path / "in.jsonl"
-    _write(src, [{"userId": f"user_{i}", "name": f"v{i}"} for i in (1, 2, 3)]
-           + [{"userId": "user_404", "name": "not yet"}])
+    _write(
+        src,
+        [{"userId": f"user_{i}", "name": f"v{i}"} for i in (1, 2, 3)]
+        + [{"userId": "user_404", "name": "not yet"}],
+    )
     report = tmp_path / "r.jsonl"
     assert _run(fake, str(src), "--match", "user_id", "--report", str(report)) == 1
     fake.seed_customers(1, start_id=404)
@@ -192,23 +234,42 @@ def test_resume_skips_done_lines_by_key_and_notices_a_changed_file(
 
 
 def test_a_refused_key_during_searches_stops_the_job(
-        fake: FakeHelpCrunch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     src = _by_user_id(tmp_path, range(1, 40))
     fake.add_faults(Fault.status(401), method="POST")
-    assert _run(fake, src, "--match", "user_id", "--resolve", "search",
-                "--concurrency", "1", "--report", str(tmp_path / "r.jsonl")) == 1
+    assert (
+        _run(
+            fake,
+            src,
+            "--match",
+            "user_id",
+            "--resolve",
+            "search",
+            "--concurrency",
+            "1",
+            "--report",
+            str(tmp_path / "r.jsonl"),
+        )
+        == 1
+    )
     assert len(fake.requests) < 10  # it stopped reading lines
     err = capsys.readouterr().err
     assert "HelpCrunch refused the API key" in err
     assert "--resume" in err
 
 
-def test_a_failed_list_pass_sends_nothing(fake: FakeHelpCrunch, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_failed_list_pass_sends_nothing(
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     fake.add_faults(Fault.status(500), method="GET")
-    assert _run(fake, _by_user_id(tmp_path, range(1, 20)), "--match", "user_id",
-                "--resolve", "list") == 1
+    assert (
+        _run(fake, _by_user_id(tmp_path, range(1, 20)), "--match", "user_id", "--resolve", "list")
+        == 1
+    )
     assert [r.method for r in fake.requests] == ["GET"]
     assert "nothing sent" in capsys.readouterr().err
 
@@ -220,14 +281,34 @@ def test_resolve_needs_match(fake: FakeHelpCrunch, tmp_path: Path) -> None:
 
 
 def test_piped_input_is_read_twice_for_the_list(fake: FakeHelpCrunch) -> None:
-    lines = "".join(json.dumps({"userId": f"user_{i}", "name": f"piped {i}"}) + "\n"
-                    for i in range(1, 6))
+    lines = "".join(
+        json.dumps({"userId": f"user_{i}", "name": f"piped {i}"}) + "\n" for i in range(1, 6)
+    )
     env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
     proc = subprocess.run(
-        [sys.executable, "-m", "helpcrunch_async", "update-customers", "-", "--match",
-         "user_id", "--resolve", "list", "--base-url", fake.base_url, "--rate-limit", "off",
-         "--no-progress"], input=lines, capture_output=True, text=True, env=env, timeout=60,
-        check=False)
+        [
+            sys.executable,
+            "-m",
+            "helpcrunch_async",
+            "update-customers",
+            "-",
+            "--match",
+            "user_id",
+            "--resolve",
+            "list",
+            "--base-url",
+            fake.base_url,
+            "--rate-limit",
+            "off",
+            "--no-progress",
+        ],
+        input=lines,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     assert fake.customers[5]["name"] == "piped 5"
     assert "5 done" in proc.stdout
@@ -249,8 +330,8 @@ def _requests(lines: int, customers: int) -> dict[str, int]:
 
 
 def test_request_counts_for_1000_lines_against_5000_customers(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The figures in docs/guides/command.md: one search per line vs one pass over the list.
 
     Counted at a tenth of the guide's size (100 lines spread over 500 customers: the
@@ -263,8 +344,10 @@ def test_request_counts_for_1000_lines_against_5000_customers(
         with FakeHelpCrunch(rate_limit=None).in_thread() as server:
             server.seed_customers(500)
             monkeypatch.setenv("HELPCRUNCH_API_KEY", server.api_key)
-            assert _run(server, src, "--match", "user_id", "--resolve", resolve,
-                        "--concurrency", "16") == 0
+            assert (
+                _run(server, src, "--match", "user_id", "--resolve", resolve, "--concurrency", "16")
+                == 0
+            )
             counts[resolve] = len(server.requests)
             assert server.customers[496]["name"] == "renamed 496"
             assert server.customers[497]["name"] == "Customer 497"
@@ -272,8 +355,9 @@ def test_request_counts_for_1000_lines_against_5000_customers(
     out = capsys.readouterr().out
     assert "200 requests" in out
     assert "105 requests" in out
-    said = " ".join(GUIDE.split("For\n1,000 lines against 5,000 customers", 1)[1]
-                    .split("\n\n", 1)[0].split())
+    said = " ".join(
+        GUIDE.split("For\n1,000 lines against 5,000 customers", 1)[1].split("\n\n", 1)[0].split()
+    )
     full = _requests(1000, 5000)
     assert f"search {full['search']:,} requests" in said, said
     assert f"list {full['list']:,} (50 pages" in said, said
@@ -283,7 +367,8 @@ def test_request_counts_for_1000_lines_against_5000_customers(
 
 @pytest.mark.parametrize("mode", [("--put", "--yes"), ("--batch",)])
 def test_put_and_batch_send_the_key_so_a_replace_keeps_it(
-        fake: FakeHelpCrunch, tmp_path: Path, mode: tuple[str, ...]) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path, mode: tuple[str, ...]
+) -> None:
     src = _by_user_id(tmp_path, range(1, 4))
     assert _run(fake, src, "--match", "user_id", *mode) == 0
     sent = [r.body for r in fake.requests if r.method == "PUT"]

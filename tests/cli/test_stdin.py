@@ -31,18 +31,35 @@ PAUSE = 60.0  # the writer waits at most this long for line 1's report before go
 KEY_OPTIONS = {"update-customers": [], "sync": ["--match", "user_id"]}
 
 
-def _helpcrunch(fake: FakeHelpCrunch, *args: str, stdin: Any = subprocess.PIPE
-                ) -> subprocess.Popen[str]:
+def _helpcrunch(
+    fake: FakeHelpCrunch, *args: str, stdin: Any = subprocess.PIPE
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "helpcrunch_async", *args, "--base-url", fake.base_url,
-         "--rate-limit", "off", "--no-progress", "--concurrency", "4"],
-        stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "HELPCRUNCH_API_KEY": fake.api_key})
+        [
+            sys.executable,
+            "-m",
+            "helpcrunch_async",
+            *args,
+            "--base-url",
+            fake.base_url,
+            "--rate-limit",
+            "off",
+            "--no-progress",
+            "--concurrency",
+            "4",
+        ],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HELPCRUNCH_API_KEY": fake.api_key},
+    )
 
 
 def _line(command: str, number: int) -> str:
-    key: dict[str, Any] = ({"id": number} if command == "update-customers"
-                           else {"userId": f"user_{number}"})
+    key: dict[str, Any] = (
+        {"id": number} if command == "update-customers" else {"userId": f"user_{number}"}
+    )
     return json.dumps({**key, "name": f"v{number}"}) + "\n"
 
 
@@ -71,8 +88,7 @@ def _write(stream: IO[str] | None, text: str) -> None:
 
 
 @pytest.mark.parametrize("command", ["update-customers", "sync"])
-def test_requests_in_flight_are_answered_while_stdin_waits(command: str,
-                                                           tmp_path: Path) -> None:
+def test_requests_in_flight_are_answered_while_stdin_waits(command: str, tmp_path: Path) -> None:
     report = tmp_path / "r.jsonl"
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         fake.seed_customers(6)
@@ -84,7 +100,8 @@ def test_requests_in_flight_are_answered_while_stdin_waits(command: str,
             _write(proc.stdin, _line(command, 1) + _line(command, 2))
             reported = _wait_for(
                 lambda: any(e["line"] == 1 and e["status"] == "done" for e in _report(report)),
-                PAUSE)
+                PAUSE,
+            )
             resumed = time.monotonic()  # the fake's clock too
             _write(proc.stdin, "".join(_line(command, i) for i in range(3, 7)))
             out, err = proc.communicate(timeout=60)
@@ -149,14 +166,16 @@ def test_a_named_pipe_is_read_once_and_off_the_loop(tmp_path: Path) -> None:
             with open(fifo, "w") as pipe:
                 pipe.write(_line("update-customers", 1) + _line("update-customers", 2))
                 pipe.flush()
-                reported.append(_wait_for(
-                    lambda: any(e["line"] == 1 for e in _report(report)), PAUSE))
+                reported.append(
+                    _wait_for(lambda: any(e["line"] == 1 for e in _report(report)), PAUSE)
+                )
                 pipe.write("".join(_line("update-customers", i) for i in range(3, 6)))
 
         thread = threading.Thread(target=writer)
         thread.start()
-        proc = _helpcrunch(fake, "update-customers", str(fifo), "--report", str(report),
-                           stdin=subprocess.DEVNULL)
+        proc = _helpcrunch(
+            fake, "update-customers", str(fifo), "--report", str(report), stdin=subprocess.DEVNULL
+        )
         try:
             out, err = proc.communicate(timeout=60)
         finally:

@@ -44,7 +44,8 @@ class _Stamped(io.StringIO):
 
 
 def test_the_eta_counts_the_requests_left_not_the_lines(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(_progress.Progress.__init__.__kwdefaults__ or {}, "interval", 0.1)
     monkeypatch.setattr(_progress, "PACE_WINDOW", 0.5, raising=False)
     rows = [{"userId": f"user_{i}", "name": f"Customer {i}"} for i in range(1, EXISTING + 1)]
@@ -54,8 +55,19 @@ def test_the_eta_counts_the_requests_left_not_the_lines(
     err = _Stamped()
     with keyed_fake(monkeypatch, customers=EXISTING) as fake:
         monkeypatch.setattr(sys, "stderr", err)
-        code = main(["sync", str(path), "--match", "user_id", "--create-missing",
-                     "--base-url", fake.base_url, "--rate-limit", f"{RATE}/1"])
+        code = main(
+            [
+                "sync",
+                str(path),
+                "--match",
+                "user_id",
+                "--create-missing",
+                "--base-url",
+                fake.base_url,
+                "--rate-limit",
+                f"{RATE}/1",
+            ]
+        )
         end = time.monotonic()
         monkeypatch.undo()
         assert len(fake.customers) == EXISTING + NEW

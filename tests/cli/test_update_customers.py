@@ -38,9 +38,10 @@ def test_jsonl_camel_and_snake_case(fake: FakeHelpCrunch, tmp_path: Path) -> Non
     src = tmp_path / "in.jsonl"
     src.write_text(
         '{"id": 1, "name": "Ann", "userId": "u1", "customData": {"plan": "pro"}}\n'
-        '\n'
+        "\n"
         '{"id": "2", "user_id": "u2", "lastSeen": "1603885746", "email": null}\n'
-        '{"id": 3, "tags": ["vip", {"name": "beta", "color": "#ff0000"}]}\n')
+        '{"id": 3, "tags": ["vip", {"name": "beta", "color": "#ff0000"}]}\n'
+    )
     report = tmp_path / "report.jsonl"
     assert _run(fake, str(src), "--report", str(report)) == 0
     assert fake.customers[1]["name"] == "Ann"
@@ -56,9 +57,7 @@ def test_jsonl_camel_and_snake_case(fake: FakeHelpCrunch, tmp_path: Path) -> Non
 
 def test_csv_input(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     src = tmp_path / "in.csv"
-    src.write_text("id,name,blocked,customData.plan,tags\n"
-                   "1,Ann,yes,pro,vip;beta\n"
-                   "2,,false,,\n")
+    src.write_text("id,name,blocked,customData.plan,tags\n1,Ann,yes,pro,vip;beta\n2,,false,,\n")
     assert _run(fake, str(src)) == 0
     assert fake.customers[1]["name"] == "Ann"
     assert fake.customers[1]["blocked"] is True
@@ -71,11 +70,13 @@ def test_csv_input(fake: FakeHelpCrunch, tmp_path: Path) -> None:
 
 def test_bad_lines_are_reported_and_exit_1(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    src.write_text('{"id": 1, "name": "ok"}\n'
-                   'not json\n'
-                   '{"id": -4, "name": "x"}\n'
-                   '{"id": 2, "locale": "english"}\n'
-                   '{"id": 999, "name": "no such customer"}\n')
+    src.write_text(
+        '{"id": 1, "name": "ok"}\n'
+        "not json\n"
+        '{"id": -4, "name": "x"}\n'
+        '{"id": 2, "locale": "english"}\n'
+        '{"id": 999, "name": "no such customer"}\n'
+    )
     report = tmp_path / "r.jsonl"
     assert _run(fake, str(src), "--report", str(report)) == 1
     by_line = {e["line"]: e for e in _report(report)}
@@ -97,8 +98,9 @@ def test_dry_run_validates_and_sends_nothing(fake: FakeHelpCrunch, tmp_path: Pat
     assert len(fake.requests) == 0
 
 
-def test_usage_errors_exit_2(fake: FakeHelpCrunch, tmp_path: Path,
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_usage_errors_exit_2(
+    fake: FakeHelpCrunch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     assert _run(fake, str(tmp_path / "missing.jsonl")) == 2
     no_id = tmp_path / "no_id.csv"
     no_id.write_text("name\nAnn\n")
@@ -113,8 +115,9 @@ def test_usage_errors_exit_2(fake: FakeHelpCrunch, tmp_path: Path,
     assert len(fake.requests) == 0
 
 
-def test_put_sends_put_and_warns(fake: FakeHelpCrunch, tmp_path: Path,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_put_sends_put_and_warns(
+    fake: FakeHelpCrunch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "name": "Only name"}\n')
     assert _run(fake, str(src), "--put", "--yes") == 0
@@ -123,8 +126,9 @@ def test_put_sends_put_and_warns(fake: FakeHelpCrunch, tmp_path: Path,
     assert fake.customers[1]["email"] is None
 
 
-def test_failed_lines_are_redone_by_resume(fake: FakeHelpCrunch, tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_lines_are_redone_by_resume(
+    fake: FakeHelpCrunch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(_retry.RetryPolicy, "backoff", lambda self, retry: 0.001)
     src = tmp_path / "in.jsonl"
     src.write_text("".join(f'{{"id": {i}, "name": "v{i}"}}\n' for i in range(1, 11)))
@@ -148,11 +152,25 @@ def test_interrupted_job_resumes_every_line_done_exactly_once(tmp_path: Path) ->
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         fake.seed_customers(lines)
         env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
-        command = [sys.executable, "-m", "helpcrunch_async", "update-customers", str(src),
-                   "--base-url", fake.base_url, "--concurrency", "4", "--no-progress"]
+        command = [
+            sys.executable,
+            "-m",
+            "helpcrunch_async",
+            "update-customers",
+            str(src),
+            "--base-url",
+            fake.base_url,
+            "--concurrency",
+            "4",
+            "--no-progress",
+        ]
         # Paced so that the signal lands mid-way; the resume is not about pacing: unpaced.
-        proc = subprocess.Popen([*command, "--rate-limit", "40/1", "--report", str(report)],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [*command, "--rate-limit", "40/1", "--report", str(report)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if report.exists() and len(report.read_text().splitlines()) >= 15:
@@ -164,8 +182,12 @@ def test_interrupted_job_resumes_every_line_done_exactly_once(tmp_path: Path) ->
         assert f"--resume {report}" in err.decode()  # the summary says how to go on
         first = _report(report)
         assert 15 <= len(first) < lines
-        resumed = subprocess.run([*command, "--rate-limit", "off", "--resume", str(report)],
-                                 env=env, capture_output=True, timeout=60)
+        resumed = subprocess.run(
+            [*command, "--rate-limit", "off", "--resume", str(report)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
         assert resumed.returncode == 0, resumed.stderr
         entries = _report(report)
         done = Counter(e["line"] for e in entries if e["status"] == "done")
@@ -187,10 +209,24 @@ def test_ctrl_c_sends_nothing_more_than_what_is_on_the_wire(tmp_path: Path) -> N
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         fake.seed_customers(lines)
         env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
-        command = [sys.executable, "-m", "helpcrunch_async", "update-customers", str(src),
-                   "--base-url", fake.base_url, "--concurrency", "8", "--no-progress"]
-        proc = subprocess.Popen([*command, "--rate-limit", "4/1", "--report", str(report)],
-                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        command = [
+            sys.executable,
+            "-m",
+            "helpcrunch_async",
+            "update-customers",
+            str(src),
+            "--base-url",
+            fake.base_url,
+            "--concurrency",
+            "8",
+            "--no-progress",
+        ]
+        proc = subprocess.Popen(
+            [*command, "--rate-limit", "4/1", "--report", str(report)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if report.exists() and len(report.read_text().splitlines()) >= 3:
@@ -208,8 +244,12 @@ def test_ctrl_c_sends_nothing_more_than_what_is_on_the_wire(tmp_path: Path) -> N
         entries = _report(report)
         done = {e["line"] for e in entries if e["status"] == "done"}
         assert {int(r.path.rsplit("/", 1)[1]) for r in fake.requests} == done
-        resumed = subprocess.run([*command, "--rate-limit", "off", "--resume", str(report)],
-                                 env=env, capture_output=True, timeout=60)
+        resumed = subprocess.run(
+            [*command, "--rate-limit", "off", "--resume", str(report)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
         assert resumed.returncode == 0, resumed.stderr
         patches = Counter(r.path for r in fake.requests if r.method == "PATCH")
         assert len(patches) == lines
@@ -246,8 +286,9 @@ def test_resume_refuses_a_changed_input(fake: FakeHelpCrunch, tmp_path: Path) ->
     assert fake.customers[3]["name"] != "c"  # nothing was skipped or sent wrongly
 
 
-def test_report_cut_short_by_a_crash_is_continued_safely(fake: FakeHelpCrunch,
-                                                         tmp_path: Path) -> None:
+def test_report_cut_short_by_a_crash_is_continued_safely(
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": 1, "name": "a"}\n{"id": 2, "name": "b"}\n')
     report = tmp_path / "r.jsonl"
@@ -258,8 +299,9 @@ def test_report_cut_short_by_a_crash_is_continued_safely(fake: FakeHelpCrunch,
     assert last == {2: "done"}
 
 
-def test_stdin_input_leaves_stdin_usable(fake: FakeHelpCrunch,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stdin_input_leaves_stdin_usable(
+    fake: FakeHelpCrunch, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import io
 
     raw = io.BytesIO(b'{"id": 1, "name": "from stdin"}\n')

@@ -39,7 +39,10 @@ def _line(stream: IO[str], pattern: str, timeout: float = 20.0) -> re.Match[str]
 def listener() -> Iterator[tuple[subprocess.Popen[str], str]]:
     with subprocess.Popen(
         [sys.executable, "-m", "helpcrunch_async", "webhooks", "listen", "--port", "0"],
-        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as proc:
         try:
             assert proc.stderr is not None
@@ -52,8 +55,10 @@ def listener() -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def test_trigger_reaches_listen_and_a_wrong_key_is_refused(
-        listener: tuple[subprocess.Popen[str], str], capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    listener: tuple[subprocess.Popen[str], str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     proc, url = listener
     monkeypatch.setenv("HELPCRUNCH_WEBHOOK_SIGNING_KEY", KEY)
     assert main(["webhooks", "trigger", url + "hooks", "customer.new"]) == 0
@@ -75,12 +80,28 @@ def test_trigger_reaches_listen_and_a_wrong_key_is_refused(
 
 
 def test_the_fake_servers_deliveries_reach_listen(
-        listener: tuple[subprocess.Popen[str], str]) -> None:
+    listener: tuple[subprocess.Popen[str], str],
+) -> None:
     proc, url = listener
     with subprocess.Popen(
-        [sys.executable, "-m", "helpcrunch_async", "fake-server", "--port", "0",
-         "--customers", "2", "--rate-limit", "off", "--webhook-url", url + "hooks"],
-        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "helpcrunch_async",
+            "fake-server",
+            "--port",
+            "0",
+            "--customers",
+            "2",
+            "--rate-limit",
+            "off",
+            "--webhook-url",
+            url + "hooks",
+        ],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     ) as fake:
         _deliveries_reach(fake, proc)
 
@@ -92,8 +113,11 @@ def _deliveries_reach(fake: subprocess.Popen[str], proc: subprocess.Popen[str]) 
         key = _line(fake.stdout, r"^export HELPCRUNCH_API_KEY=(\S+)").group(1)
         base_url = _line(fake.stdout, r"^export HELPCRUNCH_BASE_URL=(\S+)").group(1)
         request = urllib.request.Request(
-            f"{base_url}/customers/1", method="PATCH", data=b'{"email": "new@example.com"}',
-            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+            f"{base_url}/customers/1",
+            method="PATCH",
+            data=b'{"email": "new@example.com"}',
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=10) as answer:
             assert answer.status == 200
         event = json.loads(proc.stdout.readline())
@@ -105,8 +129,9 @@ def _deliveries_reach(fake: subprocess.Popen[str], proc: subprocess.Popen[str]) 
         fake.wait(timeout=20)
 
 
-def test_no_signing_key_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_signing_key_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("HELPCRUNCH_WEBHOOK_SIGNING_KEY", raising=False)
     assert main(["webhooks", "trigger", "http://127.0.0.1:9/", "customer.new"]) == 2
     assert main(["fake-server", "--webhook-url", "http://127.0.0.1:9/"]) == 2
@@ -115,8 +140,9 @@ def test_no_signing_key_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch,
     assert all("HELPCRUNCH_WEBHOOK_SIGNING_KEY" in line for line in lines)
 
 
-def test_trigger_to_nobody_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_trigger_to_nobody_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("HELPCRUNCH_WEBHOOK_SIGNING_KEY", KEY)
     assert main(["webhooks", "trigger", "http://127.0.0.1:9/hooks", "customer.new"]) == 1
     out, err = capsys.readouterr()

@@ -77,9 +77,16 @@ def test_get_customer(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
 
 
 def test_errors_propagate_with_their_class(mock_api: Any, blocking_client: hc.HelpCrunch) -> None:
-    mock_api.patch(URL5, status=404, payload={"errors": [
-        {"code": "invalid_request", "message": "Invalid request"},
-        {"code": "not_found", "message": "Customer not found"}]})
+    mock_api.patch(
+        URL5,
+        status=404,
+        payload={
+            "errors": [
+                {"code": "invalid_request", "message": "Invalid request"},
+                {"code": "not_found", "message": "Customer not found"},
+            ]
+        },
+    )
     with pytest.raises(hc.NotFoundError) as info:
         blocking_client.update_customer(5, name="x")
     assert info.value.codes == ("invalid_request", "not_found")
@@ -136,9 +143,7 @@ def test_safe_from_several_threads(mock_api: Any, blocking_client: hc.HelpCrunch
     assert len(mock_api.sent()) == 40
 
 
-async def test_called_inside_a_running_loop_works(
-    mock_api: Any, no_api_key_env: None
-) -> None:
+async def test_called_inside_a_running_loop_works(mock_api: Any, no_api_key_env: None) -> None:
     # _loop_runner.py runs the call on its own loop thread and blocks this one until it is done.
     mock_api.patch(URL5, payload={"id": 5, "name": "Ann"})
     asyncio.get_running_loop()  # we really are inside a running loop
@@ -229,9 +234,7 @@ def test_blocking_twin_has_the_same_signature_and_summary(name: str) -> None:
         async_attr, blocking_attr = async_attr.fget, blocking_attr.fget
     async_sig = inspect.signature(async_attr)
     blocking_sig = inspect.signature(blocking_attr)
-    described = [
-        (p.name, p.kind, p.default, p.annotation) for p in async_sig.parameters.values()
-    ]
+    described = [(p.name, p.kind, p.default, p.annotation) for p in async_sig.parameters.values()]
     assert [
         (p.name, p.kind, p.default, p.annotation) for p in blocking_sig.parameters.values()
     ] == described
@@ -292,8 +295,9 @@ def test_close_while_another_thread_waits_does_not_hang(
     mock_api: Any, no_api_key_env: None
 ) -> None:
     mock_api.patch(ANY_CUSTOMER, callback=_echo_id, repeat=True)
-    client = hc.HelpCrunch(API_KEY, rate_limit=hc.RateLimit(requests=1, period=30),
-                           max_retries=0, timeout=60)
+    client = hc.HelpCrunch(
+        API_KEY, rate_limit=hc.RateLimit(requests=1, period=30), max_retries=0, timeout=60
+    )
     client.update_customer(1, name="a")  # spends the budget: the next call waits ~30 s
     outcome: list[BaseException | hc.Customer] = []
 
@@ -326,8 +330,7 @@ def _close_while_a_thread_holds_a_bulk_iterator(fake: Any, delay: float) -> list
     fake.reset()
     ids = fake.seed_customers(50)
     fake.add_faults(Fault.delay(0.5), method="GET")  # B still waits when the close comes
-    client = hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None,
-                           max_retries=0)
+    client = hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None, max_retries=0)
     opened, go = threading.Event(), threading.Event()
     input_closed: list[bool] = []
 
@@ -398,8 +401,9 @@ def test_ctrl_c_during_a_call_this_thread_runs(no_api_key_env: None) -> None:
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         ids = fake.seed_customers(1)
         fake.add_faults(Fault.delay(3.0), method="PATCH")
-        with hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None,
-                           max_retries=0) as client:
+        with hc.HelpCrunch(
+            fake.api_key, base_url=fake.base_url, rate_limit=None, max_retries=0
+        ) as client:
             assert client.get_customer(ids[0]).id == ids[0]
             timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
             timer.start()
@@ -442,8 +446,7 @@ def test_a_keep_alive_connection_closed_by_the_server_is_not_reused(
 
     runner, base_url = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
     try:
-        with hc.HelpCrunch(API_KEY, base_url=base_url, rate_limit=None,
-                           max_retries=0) as client:
+        with hc.HelpCrunch(API_KEY, base_url=base_url, rate_limit=None, max_retries=0) as client:
             for i in range(3):
                 assert client.create_customer(name=f"n{i}").name == f"n{i}"
                 time.sleep(0.3)  # the server closes the idle keep-alive connection

@@ -21,20 +21,39 @@ BASE_URL = "https://api.helpcrunch.com/v1"
 URL5 = f"{BASE_URL}/customers/5"
 
 WIRE_KEYS = {
-    "name": "name", "email": "email", "user_id": "userId", "company": "company",
-    "phone": "phone", "first_seen": "firstSeen", "last_seen": "lastSeen",
-    "unsubscribed": "unsubscribed", "blocked": "blocked", "source": "source",
-    "referer": "referer", "last_page": "lastPage", "locale": "locale", "notes": "notes",
-    "tags": "tags", "custom_data": "customData",
+    "name": "name",
+    "email": "email",
+    "user_id": "userId",
+    "company": "company",
+    "phone": "phone",
+    "first_seen": "firstSeen",
+    "last_seen": "lastSeen",
+    "unsubscribed": "unsubscribed",
+    "blocked": "blocked",
+    "source": "source",
+    "referer": "referer",
+    "last_page": "lastPage",
+    "locale": "locale",
+    "notes": "notes",
+    "tags": "tags",
+    "custom_data": "customData",
 }
 SAMPLE = {
-    "name": ("Ann", "Ann"), "email": ("[email protected]", "[email protected]"),
-    "user_id": ("u1", "u1"), "company": ("ACME", "ACME"), "phone": ("+1", "+1"),
+    "name": ("Ann", "Ann"),
+    "email": ("[email protected]", "[email protected]"),
+    "user_id": ("u1", "u1"),
+    "company": ("ACME", "ACME"),
+    "phone": ("+1", "+1"),
     "first_seen": (1603885746, "1603885746"),
     "last_seen": (datetime(2020, 10, 28, 11, 49, 6, tzinfo=UTC), "1603885746"),
-    "unsubscribed": (True, True), "blocked": (False, False), "source": ("s", "s"),
-    "referer": ("r", "r"), "last_page": ("p", "p"), "locale": ("uk", "uk"),
-    "notes": ("n", "n"), "tags": (["vip"], [{"name": "vip"}]),
+    "unsubscribed": (True, True),
+    "blocked": (False, False),
+    "source": ("s", "s"),
+    "referer": ("r", "r"),
+    "last_page": ("p", "p"),
+    "locale": ("uk", "uk"),
+    "notes": ("n", "n"),
+    "tags": (["vip"], [{"name": "vip"}]),
     "custom_data": ({"plan": "pro"}, [{"property": "plan", "value": "pro"}]),
 }
 
@@ -46,12 +65,14 @@ async def test_update_customer_sends_patch_with_only_given_fields(
     mock_api: Any, client: hc.AsyncHelpCrunch, seed_response: dict[str, Any]
 ) -> None:
     mock_api.patch(URL5, payload=seed_response)
-    customer = await client.update_customer(5, name="John Doe", email=None,
-                                            custom_data={"plan": "pro"})
+    customer = await client.update_customer(
+        5, name="John Doe", email=None, custom_data={"plan": "pro"}
+    )
     method, url, kwargs = mock_api.only_request()
     assert (method, url) == ("PATCH", URL5)
     assert json.loads(kwargs["data"]) == {
-        "name": "John Doe", "email": None,
+        "name": "John Doe",
+        "email": None,
         "customData": [{"property": "plan", "value": "pro"}],
     }
     assert kwargs["allow_redirects"] is False
@@ -119,17 +140,28 @@ async def test_patch_body_holds_exactly_the_one_given_field(
 
 
 async def test_seed_request_goes_out_on_the_wire(
-    mock_api: Any, client: hc.AsyncHelpCrunch, seed_request: dict[str, Any],
+    mock_api: Any,
+    client: hc.AsyncHelpCrunch,
+    seed_request: dict[str, Any],
     seed_response: dict[str, Any],
 ) -> None:
     mock_api.put(URL5, payload=seed_response)
     seed = dict(seed_request)
     update = hc.CustomerUpdate(
-        name=seed["name"], email=seed["email"], user_id=seed["userId"],
-        company=seed["company"], phone=seed["phone"], first_seen=int(seed["firstSeen"]),
-        last_seen=int(seed["lastSeen"]), unsubscribed=seed["unsubscribed"],
-        blocked=seed["blocked"], source=seed["source"], referer=seed["referer"],
-        last_page=seed["lastPage"], locale=seed["locale"], notes=seed["notes"],
+        name=seed["name"],
+        email=seed["email"],
+        user_id=seed["userId"],
+        company=seed["company"],
+        phone=seed["phone"],
+        first_seen=int(seed["firstSeen"]),
+        last_seen=int(seed["lastSeen"]),
+        unsubscribed=seed["unsubscribed"],
+        blocked=seed["blocked"],
+        source=seed["source"],
+        referer=seed["referer"],
+        last_page=seed["lastPage"],
+        locale=seed["locale"],
+        notes=seed["notes"],
         tags=[hc.Tag(**t) for t in seed["tags"]],
         custom_data={i["property"]: i["value"] for i in seed["customData"]},
     )
@@ -148,7 +180,8 @@ async def test_headers(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     major, minor = platform.python_version_tuple()[:2]
     aiohttp_mm = ".".join(aiohttp.__version__.split(".")[:2])
     assert headers["User-Agent"] == (
-        f"helpcrunch-async/{hc.__version__} python/{major}.{minor} aiohttp/{aiohttp_mm}")
+        f"helpcrunch-async/{hc.__version__} python/{major}.{minor} aiohttp/{aiohttp_mm}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -164,15 +197,14 @@ async def test_url_is_base_url_plus_customers_id(
     mock_api: Any, no_api_key_env: None, base_url: str, expected: str
 ) -> None:
     mock_api.patch(expected, payload={"id": 5})
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=base_url, rate_limit=None,
-                                  max_retries=0) as client:
+    async with hc.AsyncHelpCrunch(
+        API_KEY, base_url=base_url, rate_limit=None, max_retries=0
+    ) as client:
         await client.update_customer("0005", name="x")
     assert mock_api.only_request()[1] == expected
 
 
-async def test_digit_string_id_is_normalised(
-    mock_api: Any, client: hc.AsyncHelpCrunch
-) -> None:
+async def test_digit_string_id_is_normalised(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     mock_api.patch(f"{BASE_URL}/customers/1568834", payload={"id": 1568834})
     customer = await client.update_customer("1568834", name="x")
     assert customer.id == 1568834
@@ -181,8 +213,9 @@ async def test_digit_string_id_is_normalised(
 async def test_malformed_success_body_is_api_response_validation_error(
     mock_api: Any, client: hc.AsyncHelpCrunch
 ) -> None:
-    mock_api.patch(URL5, payload={"id": 5, "userId": {"nested": True}},
-                   headers={"X-Request-Id": "req-9"})
+    mock_api.patch(
+        URL5, payload={"id": 5, "userId": {"nested": True}}, headers={"X-Request-Id": "req-9"}
+    )
     with pytest.raises(hc.APIResponseValidationError) as info:
         await client.update_customer(5, name="x")
     err = info.value
@@ -209,9 +242,7 @@ async def test_unparseable_success_body_is_api_response_validation_error(
 # --- timeouts -----------------------------------------------------------------------------------
 
 
-async def test_float_timeout_becomes_client_timeout(
-    mock_api: Any, no_api_key_env: None
-) -> None:
+async def test_float_timeout_becomes_client_timeout(mock_api: Any, no_api_key_env: None) -> None:
     mock_api.patch(URL5, payload={"id": 5})
     async with hc.AsyncHelpCrunch(API_KEY, timeout=7.5, rate_limit=None, max_retries=0) as c:
         await c.update_customer(5, name="x")
@@ -271,14 +302,14 @@ async def test_aclose_after_use_closes_the_owned_session(
     await client.aclose()
 
 
-async def test_callers_session_is_used_and_not_closed(
-    mock_api: Any, no_api_key_env: None
-) -> None:
+async def test_callers_session_is_used_and_not_closed(mock_api: Any, no_api_key_env: None) -> None:
     mock_api.patch(URL5, payload={"id": 5}, repeat=True)
     async with aiohttp.ClientSession(
-            headers={"X-Caller": "mine", "Authorization": "Bearer theirs"}) as session:
-        async with hc.AsyncHelpCrunch(API_KEY, session=session, rate_limit=None,
-                                      max_retries=0) as client:
+        headers={"X-Caller": "mine", "Authorization": "Bearer theirs"}
+    ) as session:
+        async with hc.AsyncHelpCrunch(
+            API_KEY, session=session, rate_limit=None, max_retries=0
+        ) as client:
             await client.update_customer(5, name="x")
         assert client.closed
         assert not session.closed
@@ -382,8 +413,7 @@ async def test_a_callers_session_used_from_another_loop_refuses_clearly(
 ) -> None:
     mock_api.patch(URL5, payload={"id": 5}, repeat=True)
     async with aiohttp.ClientSession() as session:
-        client = hc.AsyncHelpCrunch(API_KEY, session=session, rate_limit=None,
-                                    max_retries=0)
+        client = hc.AsyncHelpCrunch(API_KEY, session=session, rate_limit=None, max_retries=0)
         await client.update_customer(5, name="x")
 
         def elsewhere() -> None:
@@ -409,8 +439,9 @@ def test_repr_shows_base_url_not_key(no_api_key_env: None) -> None:
 async def test_concurrent_calls_share_one_session(
     mock_api: Any, client: hc.AsyncHelpCrunch
 ) -> None:
-    mock_api.patch(re.compile(rf"{re.escape(BASE_URL)}/customers/\d+"), payload={"id": 1},
-                   repeat=True)
+    mock_api.patch(
+        re.compile(rf"{re.escape(BASE_URL)}/customers/\d+"), payload={"id": 1}, repeat=True
+    )
     await asyncio.gather(*(client.update_customer(i, name=str(i)) for i in range(1, 21)))
     assert len(mock_api.sent()) == 20
     bodies = sorted(json.loads(k["data"])["name"] for _, _, k in mock_api.sent())
@@ -427,7 +458,8 @@ async def test_non_ascii_goes_out_as_utf8_json(mock_api: Any, client: hc.AsyncHe
     mock_api.patch(URL5, payload={"id": 5, "name": "Іван Франко"})
     customer = await client.update_customer(5, name="Іван Франко", notes='"quoted"\n')
     assert mock_api.only_request()[2]["data"] == (
-        '{"name":"Іван Франко","notes":"\\"quoted\\"\\n"}'.encode())
+        '{"name":"Іван Франко","notes":"\\"quoted\\"\\n"}'.encode()
+    )
     assert customer.name == "Іван Франко"
 
 
@@ -436,8 +468,7 @@ async def test_connect_timeout_is_capped(
     mock_api: Any, no_api_key_env: None, seconds: float, connect: float
 ) -> None:
     mock_api.patch(URL5, payload={"id": 5})
-    async with hc.AsyncHelpCrunch(API_KEY, timeout=seconds, rate_limit=None,
-                                  max_retries=0) as c:
+    async with hc.AsyncHelpCrunch(API_KEY, timeout=seconds, rate_limit=None, max_retries=0) as c:
         await c.update_customer(5, name="x")
     timeout = mock_api.only_request()[2]["timeout"]
     assert (timeout.total, timeout.connect) == (float(seconds), connect)
@@ -464,16 +495,16 @@ async def test_real_transport_round_trip(
     seen: list[tuple[str, str, dict[str, str], bytes]] = []
 
     async def handle(request: web.Request) -> web.Response:
-        seen.append((request.method, request.path_qs, dict(request.headers),
-                     await request.read()))
+        seen.append((request.method, request.path_qs, dict(request.headers), await request.read()))
         return web.json_response(seed_response, headers={"X-Request-Id": "rid"})
 
     app = web.Application()
     app.router.add_route("*", "/v1/customers/{cid}", handle)
     async with TestServer(app, host="127.0.0.1") as server:
         base = f"http://127.0.0.1:{server.port}/v1"
-        async with hc.AsyncHelpCrunch(API_KEY, base_url=base, rate_limit=None,
-                                      max_retries=0) as client:
+        async with hc.AsyncHelpCrunch(
+            API_KEY, base_url=base, rate_limit=None, max_retries=0
+        ) as client:
             patched = await client.update_customer("42", last_seen=0, tags=["vip"])
             replaced = await client.replace_customer(42, hc.CustomerUpdate(email=None))
     assert patched == replaced
@@ -512,8 +543,7 @@ def test_aioresponses_shim_is_detected_not_assumed(
 
 async def test_mock_api_fixture_really_mocks(mock_api: Any) -> None:
     mock_api.get("https://example.invalid/x", payload={"ok": True}, headers={"X-A": "b"})
-    async with aiohttp.ClientSession() as session, session.get(
-            "https://example.invalid/x") as resp:
+    async with aiohttp.ClientSession() as session, session.get("https://example.invalid/x") as resp:
         assert resp.status == 200
         assert resp.headers["X-A"] == "b"
         assert await resp.json() == {"ok": True}

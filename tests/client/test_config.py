@@ -77,9 +77,7 @@ async def test_key_is_read_from_env_at_construction(
     assert mock_api.only_request()[2]["headers"]["Authorization"] == "Bearer sk-env-KEY"
 
 
-async def test_explicit_key_wins_over_env(
-    mock_api: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_explicit_key_wins_over_env(mock_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HELPCRUNCH_API_KEY", "sk-env-KEY")
     mock_api.patch(URL5, payload={"id": 5})
     async with hc.AsyncHelpCrunch(API_KEY, rate_limit=None, max_retries=0) as client:
@@ -173,7 +171,8 @@ def test_key_with_a_control_character_or_lone_surrogate_is_refused_without_echoi
 
 
 def test_base_url_comes_from_the_environment_after_the_argument(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # argument > $HELPCRUNCH_BASE_URL > the default, for both clients
     monkeypatch.setenv("HELPCRUNCH_BASE_URL", "http://127.0.0.1:8080/v1/")
     assert hc.AsyncHelpCrunch("key").base_url == "http://127.0.0.1:8080/v1"
@@ -186,7 +185,8 @@ def test_base_url_comes_from_the_environment_after_the_argument(
 
 
 def test_a_bad_base_url_in_the_environment_names_the_variable(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("HELPCRUNCH_BASE_URL", "http://api.helpcrunch.com/v1")
     with pytest.raises(hc.ValidationError) as info:
         hc.AsyncHelpCrunch("key")
@@ -196,7 +196,8 @@ def test_a_bad_base_url_in_the_environment_names_the_variable(
 
 
 def test_the_key_from_the_environment_loses_surrounding_whitespace_only(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # One reading of $HELPCRUNCH_API_KEY for the clients and the command alike: a newline
     # left by `export KEY=$(cat key.txt)` is dropped; whitespace inside is still refused.
     monkeypatch.setenv("HELPCRUNCH_API_KEY", "sk-live-1\n")

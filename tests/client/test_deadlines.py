@@ -123,8 +123,12 @@ async def test_a_bulk_jobs_requests_queue_past_the_timeout() -> None:
         ids = fake.seed_customers(4)
         async with _client(fake, rate_limit=hc.RateLimit(4, 1.2), timeout=0.5) as client:
             started = time.monotonic()
-            results = [r async for r in client.update_customers(
-                ((cid, {"name": "bulk"}) for cid in ids), max_concurrency=4)]
+            results = [
+                r
+                async for r in client.update_customers(
+                    ((cid, {"name": "bulk"}) for cid in ids), max_concurrency=4
+                )
+            ]
             took = time.monotonic() - started
         assert [r.ok for r in results] == [True] * 4
         assert took > 0.5  # longer than one timeout, and nothing failed

@@ -38,11 +38,13 @@ STATUS_CLASSES = [
     (502, hc.ServerError),
     (503, hc.ServerError),
 ]
-ERRORS_BODY = {"errors": [
-    {"code": "invalid_request", "message": "Invalid request"},
-    {"code": "customer", "message": "This value should be of type numeric."},
-    {"code": "filter[0].field", "message": "This value should not be blank."},
-]}
+ERRORS_BODY = {
+    "errors": [
+        {"code": "invalid_request", "message": "Invalid request"},
+        {"code": "customer", "message": "This value should be of type numeric."},
+        {"code": "filter[0].field", "message": "This value should not be blank."},
+    ]
+}
 EXPECTED_DETAILS = tuple(hc.ErrorDetail(**e) for e in ERRORS_BODY["errors"])
 
 
@@ -86,8 +88,10 @@ async def test_status_maps_to_class_with_every_detail(
     assert cls.__name__ in repr(err)
 
 
-@pytest.mark.parametrize(("status", "cls"), [(418, hc.APIError), (504, hc.ServerError),
-                                             (599, hc.ServerError), (405, hc.APIError)])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [(418, hc.APIError), (504, hc.ServerError), (599, hc.ServerError), (405, hc.APIError)],
+)
 async def test_other_statuses(
     mock_api: Any, client: hc.AsyncHelpCrunch, status: int, cls: type[hc.APIError]
 ) -> None:
@@ -102,10 +106,16 @@ async def test_other_statuses(
 async def test_error_order_is_kept_even_when_generic_entry_is_not_first(
     mock_api: Any, client: hc.AsyncHelpCrunch
 ) -> None:
-    mock_api.patch(URL5, status=400, payload={"errors": [
-        {"code": "invalid_userId_value", "message": "dup"},
-        {"code": "invalid_request", "message": "Invalid request"},
-    ]})
+    mock_api.patch(
+        URL5,
+        status=400,
+        payload={
+            "errors": [
+                {"code": "invalid_userId_value", "message": "dup"},
+                {"code": "invalid_request", "message": "Invalid request"},
+            ]
+        },
+    )
     with pytest.raises(hc.BadRequestError) as info:
         await client.update_customer(5, user_id="dup")
     assert info.value.codes == ("invalid_userId_value", "invalid_request")
@@ -121,13 +131,16 @@ async def test_error_order_is_kept_even_when_generic_entry_is_not_first(
         (429, hc.RateLimitError, "<html>slow down</html>", "text/html"),
         (400, hc.BadRequestError, '{"errors": "bad"}', "application/json"),
         (400, hc.BadRequestError, '["not", "an", "object"]', "application/json"),
-        (422, hc.UnprocessableEntityError, '{"errors": [1, {"code": "x"}]}',
-         "application/json"),
+        (422, hc.UnprocessableEntityError, '{"errors": [1, {"code": "x"}]}', "application/json"),
     ],
 )
 async def test_non_json_or_odd_error_body_still_gives_the_right_class(
-    mock_api: Any, client: hc.AsyncHelpCrunch, status: int, cls: type[hc.APIError],
-    body: str, content_type: str,
+    mock_api: Any,
+    client: hc.AsyncHelpCrunch,
+    status: int,
+    cls: type[hc.APIError],
+    body: str,
+    content_type: str,
 ) -> None:
     mock_api.patch(URL5, status=status, body=body, content_type=content_type)
     with pytest.raises(hc.APIError) as info:
@@ -187,12 +200,14 @@ async def test_rate_limit_retry_after_seconds(
     assert info.value.retry_after == expected
 
 
-async def test_rate_limit_retry_after_http_date(
-    mock_api: Any, client: hc.AsyncHelpCrunch
-) -> None:
+async def test_rate_limit_retry_after_http_date(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     when = datetime.now(UTC) + timedelta(seconds=30)
-    mock_api.patch(URL5, status=429, payload=ERRORS_BODY,
-                   headers={"Retry-After": format_datetime(when, usegmt=True)})
+    mock_api.patch(
+        URL5,
+        status=429,
+        payload=ERRORS_BODY,
+        headers={"Retry-After": format_datetime(when, usegmt=True)},
+    )
     with pytest.raises(hc.RateLimitError) as info:
         await client.update_customer(5, name="x")
     assert info.value.retry_after is not None
@@ -226,9 +241,7 @@ async def test_connection_error_becomes_api_connection_error(
     assert "PATCH /v1/customers/5" in str(err)
 
 
-async def test_timeout_becomes_api_timeout_error(
-    mock_api: Any, client: hc.AsyncHelpCrunch
-) -> None:
+async def test_timeout_becomes_api_timeout_error(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     mock_api.patch(URL5, timeout=True)
     with pytest.raises(hc.APITimeoutError) as info:
         await client.update_customer(5, name="x")
@@ -236,20 +249,28 @@ async def test_timeout_becomes_api_timeout_error(
     assert info.value.path == PATH5
 
 
-_KEY = aiohttp.client_reqrep.ConnectionKey("api.helpcrunch.com", 443, True, True, None, None,
-                                           None)
+_KEY = aiohttp.client_reqrep.ConnectionKey("api.helpcrunch.com", 443, True, True, None, None, None)
 
 
-@pytest.mark.parametrize(("raised", "cls", "maybe_sent"), [
-    (aiohttp.ClientConnectionError("connection reset"), hc.APIConnectionError, True),
-    (aiohttp.ClientConnectorError(_KEY, ConnectionRefusedError(111, "refused")),
-     hc.APIConnectionError, False),
-    (aiohttp.ConnectionTimeoutError("connect"), hc.APITimeoutError, False),
-    (TimeoutError(), hc.APITimeoutError, True),
-    (aiohttp.ServerDisconnectedError(), hc.APIConnectionError, True),
-])
+@pytest.mark.parametrize(
+    ("raised", "cls", "maybe_sent"),
+    [
+        (aiohttp.ClientConnectionError("connection reset"), hc.APIConnectionError, True),
+        (
+            aiohttp.ClientConnectorError(_KEY, ConnectionRefusedError(111, "refused")),
+            hc.APIConnectionError,
+            False,
+        ),
+        (aiohttp.ConnectionTimeoutError("connect"), hc.APITimeoutError, False),
+        (TimeoutError(), hc.APITimeoutError, True),
+        (aiohttp.ServerDisconnectedError(), hc.APIConnectionError, True),
+    ],
+)
 async def test_connection_failures_keep_aiohttps_error_as_their_cause(
-    mock_api: Any, client: hc.AsyncHelpCrunch, raised: Exception, cls: type[Exception],
+    mock_api: Any,
+    client: hc.AsyncHelpCrunch,
+    raised: Exception,
+    cls: type[Exception],
     maybe_sent: bool,
 ) -> None:
     mock_api.patch(URL5, exception=raised)
@@ -265,8 +286,10 @@ async def test_connection_failures_keep_aiohttps_error_as_their_cause(
 def _raise_client_response_error(url: Any, **kwargs: Any) -> None:
     """What aiohttp raises for a broken response: its RequestInfo carries our headers."""
     info = aiohttp.RequestInfo(
-        url=url, method=kwargs.get("method", "PATCH"),
-        headers=CIMultiDictProxy(CIMultiDict(kwargs["headers"])), real_url=url,
+        url=url,
+        method=kwargs.get("method", "PATCH"),
+        headers=CIMultiDictProxy(CIMultiDict(kwargs["headers"])),
+        real_url=url,
     )
     raise aiohttp.ClientResponseError(info, (), status=400, message="Invalid HTTP header")
 
@@ -313,8 +336,13 @@ def _assert_no_key(exc: BaseException, caplog: pytest.LogCaptureFixture) -> None
 
 
 LEAK_CASES: list[tuple[str, dict[str, Any]]] = [
-    ("401", {"status": 401, "payload": {"errors": [{"code": "unauthorized",
-                                                    "message": "Unauthorized"}]}}),
+    (
+        "401",
+        {
+            "status": 401,
+            "payload": {"errors": [{"code": "unauthorized", "message": "Unauthorized"}]},
+        },
+    ),
     ("502 html", {"status": 502, "body": "<html>bad gateway</html>"}),
     ("429", {"status": 429, "payload": ERRORS_BODY, "headers": {"Retry-After": "1"}}),
     ("bad body", {"status": 200, "payload": {"id": "nope"}}),
@@ -324,10 +352,15 @@ LEAK_CASES: list[tuple[str, dict[str, Any]]] = [
     ("timeout", {"timeout": True}),
 ]
 
+
 @pytest.mark.parametrize(("name", "mock"), LEAK_CASES, ids=[c[0] for c in LEAK_CASES])
 async def test_api_key_never_leaks(
-    mock_api: Any, no_api_key_env: None, caplog: pytest.LogCaptureFixture, name: str,
-    mock: dict[str, Any], no_backoff: None,
+    mock_api: Any,
+    no_api_key_env: None,
+    caplog: pytest.LogCaptureFixture,
+    name: str,
+    mock: dict[str, Any],
+    no_backoff: None,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     mock_api.patch(URL5, repeat=True, **mock)
@@ -383,9 +416,15 @@ def test_whitespace_key_is_refused_without_echoing_it(no_api_key_env: None) -> N
 
 
 def _sample_errors() -> list[hc.HelpCrunchError]:
-    common: dict[str, Any] = dict(status=400, method="PATCH", path=PATH5,
-                                  errors=EXPECTED_DETAILS, body='{"errors": []}',
-                                  request_id="r-1", attempts=2)
+    common: dict[str, Any] = dict(
+        status=400,
+        method="PATCH",
+        path=PATH5,
+        errors=EXPECTED_DETAILS,
+        body='{"errors": []}',
+        request_id="r-1",
+        attempts=2,
+    )
     errors: list[hc.HelpCrunchError] = [
         hc.HelpCrunchError("plain"),
         hc.ValidationError("bad name", field="name"),
@@ -410,13 +449,18 @@ def test_errors_are_picklable(err: hc.HelpCrunchError) -> None:
 
 
 async def test_raised_error_is_picklable(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
-    mock_api.patch(URL5, status=429, payload=ERRORS_BODY, headers={"Retry-After": "4",
-                                                                   "X-Request-Id": "q"})
+    mock_api.patch(
+        URL5, status=429, payload=ERRORS_BODY, headers={"Retry-After": "4", "X-Request-Id": "q"}
+    )
     with pytest.raises(hc.RateLimitError) as info:
         await client.update_customer(5, name="x")
     copy = pickle.loads(pickle.dumps(info.value))
     assert (copy.retry_after, copy.errors, copy.request_id, copy.status) == (
-        4.0, EXPECTED_DETAILS, "q", 429)
+        4.0,
+        EXPECTED_DETAILS,
+        "q",
+        429,
+    )
 
 
 def test_hierarchy() -> None:

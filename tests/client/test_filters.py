@@ -22,6 +22,7 @@ def _queries(fake: FakeHelpCrunch) -> list[dict[str, list[str]]]:
 def _search_bodies(fake: FakeHelpCrunch) -> list[Any]:
     return [r.body for r in fake.requests if r.path == "/v1/customers/search"]
 
+
 # --- search_customers ---------------------------------------------------------------------
 
 
@@ -30,14 +31,27 @@ def people(helpcrunch_fake: FakeHelpCrunch) -> FakeHelpCrunch:
     """Three customers differing in every searchable field."""
     helpcrunch_fake.seed_customers(3)
     c = helpcrunch_fake.customers
-    c[1].update(name="Ann Lee", email="ann@gmail.com", company="Acme", phone="+100",
-                location={"countryCode": "UA", "regionCode": "30", "city": "Kyiv"},
-                tags=[{"name": "vip", "color": "#c377e0"}, {"name": "paid", "color": "#c377e0"}],
-                telegramId="tg1", facebookId="fb1", instagramId="ig1", viberId="vb1",
-                whatsappId="wa1")
-    c[2].update(name="Bob Stone", email="bob@example.com", company="Beta", phone="+200",
-                location={"countryCode": "PL", "regionCode": "14", "city": "Warsaw"},
-                tags=[{"name": "paid", "color": "#c377e0"}])
+    c[1].update(
+        name="Ann Lee",
+        email="ann@gmail.com",
+        company="Acme",
+        phone="+100",
+        location={"countryCode": "UA", "regionCode": "30", "city": "Kyiv"},
+        tags=[{"name": "vip", "color": "#c377e0"}, {"name": "paid", "color": "#c377e0"}],
+        telegramId="tg1",
+        facebookId="fb1",
+        instagramId="ig1",
+        viberId="vb1",
+        whatsappId="wa1",
+    )
+    c[2].update(
+        name="Bob Stone",
+        email="bob@example.com",
+        company="Beta",
+        phone="+200",
+        location={"countryCode": "PL", "regionCode": "14", "city": "Warsaw"},
+        tags=[{"name": "paid", "color": "#c377e0"}],
+    )
     c[3].update(name="Cy Lee", email="cy@gmail.com", company=None, phone=None, location=None)
     return helpcrunch_fake
 
@@ -76,11 +90,17 @@ SEARCHES = [
 ]
 
 
-@pytest.mark.parametrize(("flt", "expected"), SEARCHES, ids=[
-    f"{f.field}{f.operator}{i}" for i, (f, _) in enumerate(SEARCHES)])
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    SEARCHES,
+    ids=[f"{f.field}{f.operator}{i}" for i, (f, _) in enumerate(SEARCHES)],
+)
 async def test_every_filter_field_and_operator(
-        people: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
-        flt: hc.Filter, expected: list[int]) -> None:
+    people: FakeHelpCrunch,
+    helpcrunch_client: hc.AsyncHelpCrunch,
+    flt: hc.Filter,
+    expected: list[int],
+) -> None:
     found = [c.id async for c in helpcrunch_client.search_customers(flt)]
     assert found == expected
     [body] = _search_bodies(people)
@@ -89,36 +109,52 @@ async def test_every_filter_field_and_operator(
 
 
 async def test_search_body_is_the_documented_shape(
-        people: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    people: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     pager = helpcrunch_client.search_customers(
         hc.Filter("tags", "=", ["vip", hc.Tag(name="paid", color="#fff")]),
-        hc.Filter("last_seen", ">=", DAY2), match="any", sort="last_seen", order="desc",
-        page_size=2)
+        hc.Filter("last_seen", ">=", DAY2),
+        match="any",
+        sort="last_seen",
+        order="desc",
+        page_size=2,
+    )
     assert [c.id async for c in pager] == [3, 2, 1]
     assert pager.total == 3
     first, second = _search_bodies(people)
     assert first == {
         "filter": [
-            {"field": "customers.tagsData", "operator": "=",
-             "value": [{"name": "vip"}, {"name": "paid"}]},  # never a colour
+            {
+                "field": "customers.tagsData",
+                "operator": "=",
+                "value": [{"name": "vip"}, {"name": "paid"}],
+            },  # never a colour
             {"field": "customers.lastSeen", "operator": ">=", "value": BASE + 2},
         ],
-        "comparison": "OR", "limit": 2, "offset": 0,
-        "sort": "customers.lastSeen", "order": "desc",
+        "comparison": "OR",
+        "limit": 2,
+        "offset": 0,
+        "sort": "customers.lastSeen",
+        "order": "desc",
     }
     assert second["offset"] == 2
 
 
 async def test_match_all_and_any(
-        people: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    people: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     gmail, paid = hc.Filter("email", "~", "gmail"), hc.Filter("tags", "=", ["paid"])
     assert [c.id async for c in helpcrunch_client.search_customers(gmail, paid)] == [1]
-    assert [c.id async for c in helpcrunch_client.search_customers(
-        gmail, paid, match="any")] == [1, 2, 3]
+    assert [c.id async for c in helpcrunch_client.search_customers(gmail, paid, match="any")] == [
+        1,
+        2,
+        3,
+    ]
 
 
 async def test_search_pages_and_limit(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(230, fields={"company": "Acme"})
     pager = helpcrunch_client.search_customers(hc.Filter("company", "=", "Acme"), limit=205)
     ids = [c.id async for c in pager]
@@ -127,23 +163,25 @@ async def test_search_pages_and_limit(
     assert [b["offset"] for b in _search_bodies(helpcrunch_fake)] == [0, 100, 200]
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    (("nope", "=", "x"), "filter.field"),
-    (("customers.firstSeen", "=", 1), "filter.field"),  # sortable, not searchable
-    (("email", ">", "x"), "filter.operator"),
-    (("email", "<", "x"), "filter.operator"),  # not documented
-    (("id", "~", 1), "filter.operator"),
-    (("tags", "!=", ["a"]), "filter.operator"),
-    (("email", "=", 5), "filter.value"),
-    (("id", "=", "1"), "filter.value"),
-    (("id", "=", True), "filter.value"),
-    (("tags", "=", []), "filter.value"),
-    (("tags", "=", "vip"), "filter.value"),
-    (("tags", "=", [""]), "tags[0].name"),
-    (("email", "=", "a\ud800"), "filter.value"),
-])
-async def test_bad_filters_are_refused_at_construction(args: tuple[Any, ...],
-                                                       field: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (("nope", "=", "x"), "filter.field"),
+        (("customers.firstSeen", "=", 1), "filter.field"),  # sortable, not searchable
+        (("email", ">", "x"), "filter.operator"),
+        (("email", "<", "x"), "filter.operator"),  # not documented
+        (("id", "~", 1), "filter.operator"),
+        (("tags", "!=", ["a"]), "filter.operator"),
+        (("email", "=", 5), "filter.value"),
+        (("id", "=", "1"), "filter.value"),
+        (("id", "=", True), "filter.value"),
+        (("tags", "=", []), "filter.value"),
+        (("tags", "=", "vip"), "filter.value"),
+        (("tags", "=", [""]), "tags[0].name"),
+        (("email", "=", "a\ud800"), "filter.value"),
+    ],
+)
+async def test_bad_filters_are_refused_at_construction(args: tuple[Any, ...], field: str) -> None:
     with pytest.raises(hc.ValidationError) as info:
         hc.Filter(*args)
     assert info.value.field == field
@@ -160,7 +198,8 @@ def test_date_filters_take_aware_datetimes_or_epoch_seconds() -> None:
 
 
 async def test_bad_search_calls_send_nothing(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     ok = hc.Filter("email", "=", "a@example.com")
     for call in (
         lambda: helpcrunch_client.search_customers(),
@@ -173,41 +212,70 @@ async def test_bad_search_calls_send_nothing(
     assert helpcrunch_fake.requests == []
 
 
-@pytest.mark.parametrize("condition", [
-    {"field": "customers.id", "operator": "=", "value": "1"},
-    {"field": "customers.email", "operator": "=", "value": 1},
-    {"field": "customers.tagsData", "operator": "=", "value": ["vip"]},
-    {"field": "customers.tagsData", "operator": "!=", "value": [{"name": "vip"}]},
-    {"field": "customers.email", "operator": ">", "value": "a"},
-    {"field": "customers.locale", "operator": "=", "value": "en"},
-])
-async def test_fake_refuses_bad_conditions(helpcrunch_fake: FakeHelpCrunch,
-                                           condition: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"field": "customers.id", "operator": "=", "value": "1"},
+        {"field": "customers.email", "operator": "=", "value": 1},
+        {"field": "customers.tagsData", "operator": "=", "value": ["vip"]},
+        {"field": "customers.tagsData", "operator": "!=", "value": [{"name": "vip"}]},
+        {"field": "customers.email", "operator": ">", "value": "a"},
+        {"field": "customers.locale", "operator": "=", "value": "en"},
+    ],
+)
+async def test_fake_refuses_bad_conditions(
+    helpcrunch_fake: FakeHelpCrunch, condition: dict[str, Any]
+) -> None:
     async with aiohttp.ClientSession() as s:
-        r = await s.post(f"{helpcrunch_fake.base_url}/customers/search",
-                         json={"filter": [condition]},
-                         headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"})
+        r = await s.post(
+            f"{helpcrunch_fake.base_url}/customers/search",
+            json={"filter": [condition]},
+            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"},
+        )
         body = await r.json()
     assert r.status == 400
     assert body["errors"][1]["code"].startswith("filter[0].")
 
 
-@pytest.mark.parametrize(("method", "query", "body", "code"), [
-    ("POST", "", {"filter": [{"field": ["customers.email"], "operator": "=", "value": "a"}]},
-     "filter[0].field"),
-    ("POST", "", {"filter": [{"field": "customers.email", "operator": "=", "value": "a"}],
-                  "sort": ["customers.lastSeen"]}, "sort"),
-    ("POST", "", {"filter": [{"field": "customers.lastSeen", "operator": "=",
-                              "value": "9" * 5000}]}, "filter[0].value"),
-    ("GET", "?offset=" + "9" * 5000, None, "offset"),
-], ids=["unhashable-field", "unhashable-sort", "huge-timestamp", "huge-offset"])
+@pytest.mark.parametrize(
+    ("method", "query", "body", "code"),
+    [
+        (
+            "POST",
+            "",
+            {"filter": [{"field": ["customers.email"], "operator": "=", "value": "a"}]},
+            "filter[0].field",
+        ),
+        (
+            "POST",
+            "",
+            {
+                "filter": [{"field": "customers.email", "operator": "=", "value": "a"}],
+                "sort": ["customers.lastSeen"],
+            },
+            "sort",
+        ),
+        (
+            "POST",
+            "",
+            {"filter": [{"field": "customers.lastSeen", "operator": "=", "value": "9" * 5000}]},
+            "filter[0].value",
+        ),
+        ("GET", "?offset=" + "9" * 5000, None, "offset"),
+    ],
+    ids=["unhashable-field", "unhashable-sort", "huge-timestamp", "huge-offset"],
+)
 async def test_fake_answers_a_malformed_query_with_400_not_500(
-        helpcrunch_fake: FakeHelpCrunch, method: str, query: str, body: Any,
-        code: str) -> None:
+    helpcrunch_fake: FakeHelpCrunch, method: str, query: str, body: Any, code: str
+) -> None:
     path = "/customers/search" if method == "POST" else "/customers"
     async with aiohttp.ClientSession() as s:
-        r = await s.request(method, f"{helpcrunch_fake.base_url}{path}{query}", json=body,
-                            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"})
+        r = await s.request(
+            method,
+            f"{helpcrunch_fake.base_url}{path}{query}",
+            json=body,
+            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"},
+        )
         assert r.status == 400, await r.text()
         answer = await r.json()
     assert answer["errors"][1]["code"] == code

@@ -30,8 +30,9 @@ def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     return str(request.param)
 
 
-@pytest.mark.parametrize("body", [DEEP, DEEP_OBJECTS, DEEP.decode()],
-                         ids=["arrays", "objects", "str"])
+@pytest.mark.parametrize(
+    "body", [DEEP, DEEP_OBJECTS, DEEP.decode()], ids=["arrays", "objects", "str"]
+)
 def test_decode_json_raises_invalid_json_for_deep_nesting(decoder: str, body: Any) -> None:
     with pytest.raises(_json.InvalidJSON, match="nested too deeply"):
         _json.decode_json(body)
@@ -58,8 +59,9 @@ class Answers:
     base_url = ""
 
     def client(self) -> hc.AsyncHelpCrunch:
-        return hc.AsyncHelpCrunch(api_key="sk-test", base_url=self.base_url,
-                                  rate_limit=None, max_retries=0)
+        return hc.AsyncHelpCrunch(
+            api_key="sk-test", base_url=self.base_url, rate_limit=None, max_retries=0
+        )
 
 
 @pytest.fixture
@@ -68,8 +70,9 @@ async def server() -> AsyncIterator[Answers]:
 
     async def handle(request: web.Request) -> web.Response:
         await request.read()
-        return web.Response(status=answers.status, body=answers.body,
-                            content_type="application/json")
+        return web.Response(
+            status=answers.status, body=answers.body, content_type="application/json"
+        )
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
@@ -93,9 +96,14 @@ async def test_deep_2xx_body_is_response_validation_error(decoder: str, server: 
     assert "nested too deeply" in str(info.value)
 
 
-@pytest.mark.parametrize(("status", "cls"), [
-    (400, hc.BadRequestError), (404, hc.NotFoundError), (500, hc.ServerError),
-])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, hc.BadRequestError),
+        (404, hc.NotFoundError),
+        (500, hc.ServerError),
+    ],
+)
 async def test_deep_error_body_is_the_status_error(
     decoder: str, server: Answers, status: int, cls: type[hc.APIError]
 ) -> None:
@@ -109,16 +117,24 @@ async def test_deep_error_body_is_the_status_error(
     assert info.value.body == DEEP.decode()
 
 
-@pytest.mark.parametrize(("status", "cls"), [
-    (200, hc.APIResponseValidationError), (500, hc.ServerError),
-])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (200, hc.APIResponseValidationError),
+        (500, hc.ServerError),
+    ],
+)
 async def test_deep_batch_body_fails_each_item_with_an_api_error(
     decoder: str, server: Answers, status: int, cls: type[hc.APIError]
 ) -> None:
     server.status, server.body = status, DEEP
     async with server.client() as client:
-        results = [r async for r in client.update_customers(
-            [(1, {"name": "a"}), (2, {"name": "b"})], batch=True)]
+        results = [
+            r
+            async for r in client.update_customers(
+                [(1, {"name": "a"}), (2, {"name": "b"})], batch=True
+            )
+        ]
     assert len(results) == 2
     for r in results:
         assert not r.ok
@@ -140,8 +156,11 @@ def test_batch_entry_nested_just_below_the_decoder_limit_fails_only_that_item() 
     entry = _json.decode_json("[" * depth + "]" * depth)
 
     def deeper(levels: int) -> Any:
-        return batch_outcomes([entry], [1], "/v1/customers/batch") if levels == 0 else (
-            deeper(levels - 1))
+        return (
+            batch_outcomes([entry], [1], "/v1/customers/batch")
+            if levels == 0
+            else (deeper(levels - 1))
+        )
 
     [outcome] = deeper(100)
     assert isinstance(outcome, hc.BatchItemError)

@@ -51,16 +51,18 @@ def test_lone_surrogate_in_a_tag_is_refused_when_the_tag_is_built() -> None:
 
 def test_tags_read_from_a_response_are_checked_again_when_sent() -> None:
     """A ``"\\ud800"`` escape in a response gives a Tag that skipped the input checks."""
-    customer = customer_from_json(decode_json(
-        b'{"id": 1, "tags": [{"name": "ok"}, {"name": "x\\ud800", "color": "red"}]}'))
+    customer = customer_from_json(
+        decode_json(b'{"id": 1, "tags": [{"name": "ok"}, {"name": "x\\ud800", "color": "red"}]}')
+    )
     with pytest.raises(hc.ValidationError, match="lone surrogate") as info:
         hc.CustomerUpdate(tags=customer.tags)
     assert info.value.field == "tags[1].name"
 
 
 def test_non_ascii_text_without_surrogates_is_accepted() -> None:
-    update = coerce_update(None, {"name": "Zoë 🎉", "custom_data": {"città": "Zürich"},
-                                  "tags": ["café"]})
+    update = coerce_update(
+        None, {"name": "Zoë 🎉", "custom_data": {"città": "Zürich"}, "tags": ["café"]}
+    )
     assert update.name == "Zoë 🎉"
 
 
@@ -85,8 +87,11 @@ async def test_bulk_items_fail_with_the_validation_error(
     helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch, batch: bool
 ) -> None:
     ids = helpcrunch_fake.seed_customers(3)
-    items = [(ids[0], {"name": "fine"}), (ids[1], {"name": LONE}),
-             (ids[2], {"custom_data": {"plan": LONE}})]
+    items = [
+        (ids[0], {"name": "fine"}),
+        (ids[1], {"name": LONE}),
+        (ids[2], {"custom_data": {"plan": LONE}}),
+    ]
     results = {r.index: r async for r in helpcrunch_client.update_customers(items, batch=batch)}
     assert results[0].ok
     for index, field in ((1, "name"), (2, "custom_data['plan']")):
@@ -146,8 +151,12 @@ async def test_a_large_batch_is_sent_without_resource_warning(
     big = "x" * 1_100_000
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
-        results = [r async for r in helpcrunch_client.update_customers(
-            [(cid, {"name": big}) for cid in ids], batch=True)]
+        results = [
+            r
+            async for r in helpcrunch_client.update_customers(
+                [(cid, {"name": big}) for cid in ids], batch=True
+            )
+        ]
     assert all(r.ok for r in results), [r.error for r in results]
     assert all(helpcrunch_fake.customers[cid]["name"] == big for cid in ids)
     assert len(helpcrunch_fake.requests) == 1
@@ -159,10 +168,14 @@ async def test_fake_answers_400_to_a_request_body_nested_too_deeply(
     import aiohttp
 
     [cid] = helpcrunch_fake.seed_customers(1)
-    async with aiohttp.ClientSession() as session, session.patch(
+    async with (
+        aiohttp.ClientSession() as session,
+        session.patch(
             f"{helpcrunch_fake.base_url}/customers/{cid}",
             data=b"[" * 100_000 + b"]" * 100_000,
-            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"}) as resp:
+            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"},
+        ) as resp,
+    ):
         assert resp.status == 400
         errors = (await resp.json())["errors"]
         assert {"code": "body", "message": "Invalid JSON."} in errors

@@ -22,11 +22,13 @@ def _queries(fake: FakeHelpCrunch) -> list[dict[str, list[str]]]:
 def _search_bodies(fake: FakeHelpCrunch) -> list[Any]:
     return [r.body for r in fake.requests if r.path == "/v1/customers/search"]
 
+
 # --- list_customers ---------------------------------------------------------------------
 
 
 async def test_list_pages_through_every_customer(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(250)
     pager = helpcrunch_client.list_customers()
     assert pager.total is None
@@ -41,7 +43,8 @@ async def test_list_pages_through_every_customer(
 
 
 async def test_list_stops_at_total_without_an_empty_page(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(40)
     ids = [c.id async for c in helpcrunch_client.list_customers(page_size=20)]
     assert ids == list(range(1, 41))
@@ -49,8 +52,10 @@ async def test_list_stops_at_total_without_an_empty_page(
 
 
 async def test_list_does_not_trust_a_total_the_pages_contradict(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    helpcrunch_fake: FakeHelpCrunch,
+    helpcrunch_client: hc.AsyncHelpCrunch,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     helpcrunch_fake.seed_customers(250)
     from helpcrunch_async import _paging
 
@@ -67,7 +72,8 @@ async def test_list_does_not_trust_a_total_the_pages_contradict(
 
 
 async def test_list_limit_stops_after_n_customers(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(300)
     pager = helpcrunch_client.list_customers(limit=150)
     ids = [c.id async for c in pager]
@@ -79,7 +85,8 @@ async def test_list_limit_stops_after_n_customers(
 
 
 async def test_total_is_set_once_the_first_page_is_in(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(5)
     pager = helpcrunch_client.list_customers(page_size=2)
     first = await anext(pager)
@@ -91,33 +98,40 @@ async def test_total_is_set_once_the_first_page_is_in(
 
 
 async def test_list_sorts_on_documented_fields(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(5)
     helpcrunch_fake.customers[2]["lastSeen"] = str(BASE + 100)
-    ids = [c.id async for c in helpcrunch_client.list_customers(sort="first_seen",
-                                                                 order="desc")]
+    ids = [c.id async for c in helpcrunch_client.list_customers(sort="first_seen", order="desc")]
     assert ids == [5, 4, 3, 2, 1]
-    ids = [c.id async for c in helpcrunch_client.list_customers(sort="customers.lastSeen",
-                                                                 order="asc")]
+    ids = [
+        c.id async for c in helpcrunch_client.list_customers(sort="customers.lastSeen", order="asc")
+    ]
     assert ids == [1, 3, 4, 5, 2]
     sent = _queries(helpcrunch_fake)
     assert (sent[0]["sort"], sent[0]["order"]) == (["customers.firstSeen"], ["desc"])
     assert (sent[1]["sort"], sent[1]["order"]) == (["customers.lastSeen"], ["asc"])
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"sort": "name"}, "sort"),
-    ({"sort": "customers.email"}, "sort"),
-    ({"sort": "first_seen", "order": "up"}, "order"),
-    ({"order": "asc"}, "order"),
-    ({"page_size": 101}, "page_size"),
-    ({"page_size": 0}, "page_size"),
-    ({"limit": -1}, "limit"),
-    ({"max_retries": -1}, "max_retries"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"sort": "name"}, "sort"),
+        ({"sort": "customers.email"}, "sort"),
+        ({"sort": "first_seen", "order": "up"}, "order"),
+        ({"order": "asc"}, "order"),
+        ({"page_size": 101}, "page_size"),
+        ({"page_size": 0}, "page_size"),
+        ({"limit": -1}, "limit"),
+        ({"max_retries": -1}, "max_retries"),
+    ],
+)
 async def test_bad_list_arguments_are_refused_before_sending(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
-        kwargs: dict[str, Any], field: str) -> None:
+    helpcrunch_fake: FakeHelpCrunch,
+    helpcrunch_client: hc.AsyncHelpCrunch,
+    kwargs: dict[str, Any],
+    field: str,
+) -> None:
     with pytest.raises(hc.ValidationError) as info:
         helpcrunch_client.list_customers(**kwargs)
     assert info.value.field == field
@@ -125,7 +139,8 @@ async def test_bad_list_arguments_are_refused_before_sending(
 
 
 async def test_shifted_pages_never_yield_a_customer_twice(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(10, start_id=2)
     pager = helpcrunch_client.list_customers(page_size=4)
     seen = [(await anext(pager)).id for _ in range(4)]
@@ -137,7 +152,8 @@ async def test_shifted_pages_never_yield_a_customer_twice(
 
 
 async def test_a_deletion_before_the_position_can_make_one_missed(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     # The documented limit of offset paging, pinned so the docs stay true.
     helpcrunch_fake.seed_customers(10)
     pager = helpcrunch_client.list_customers(page_size=4)
@@ -149,10 +165,13 @@ async def test_a_deletion_before_the_position_can_make_one_missed(
 
 
 async def test_fake_refuses_a_page_above_100_with_the_documented_error_shape(
-        helpcrunch_fake: FakeHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch,
+) -> None:
     async with aiohttp.ClientSession() as s:
-        r = await s.get(f"{helpcrunch_fake.base_url}/customers?limit=101",
-                        headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"})
+        r = await s.get(
+            f"{helpcrunch_fake.base_url}/customers?limit=101",
+            headers={"Authorization": f"Bearer {helpcrunch_fake.api_key}"},
+        )
         body = await r.json()
     assert r.status == 400
     assert body["errors"][0]["code"] == "invalid_request"
@@ -160,7 +179,8 @@ async def test_fake_refuses_a_page_above_100_with_the_documented_error_shape(
 
 
 async def test_list_and_search_pages_are_retried(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     helpcrunch_fake.seed_customers(3)
     helpcrunch_fake.add_faults(Fault.status(503), method="GET")
     helpcrunch_fake.add_faults(Fault.drop_after(), Fault.status(502), method="POST")
@@ -173,23 +193,28 @@ async def test_list_and_search_pages_are_retried(
 # --- answers of the wrong shape ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("payload", "path"), [
-    ({"total": 1}, "$"),
-    ({"data": [{"id": 1}], "total": "many"}, "$.total"),
-    ({"data": [{"id": 1}, {"id": 2, "email": {}}], "total": 2}, "$.data[1].email"),
-])
+@pytest.mark.parametrize(
+    ("payload", "path"),
+    [
+        ({"total": 1}, "$"),
+        ({"data": [{"id": 1}], "total": "many"}, "$.total"),
+        ({"data": [{"id": 1}, {"id": 2, "email": {}}], "total": 2}, "$.data[1].email"),
+    ],
+)
 async def test_a_page_of_the_wrong_shape_is_reported(
-        mock_api: Any, client: hc.AsyncHelpCrunch, payload: Any, path: str) -> None:
-    mock_api.get("https://api.helpcrunch.com/v1/customers?limit=100&offset=0",
-                 payload=payload)
+    mock_api: Any, client: hc.AsyncHelpCrunch, payload: Any, path: str
+) -> None:
+    mock_api.get("https://api.helpcrunch.com/v1/customers?limit=100&offset=0", payload=payload)
     with pytest.raises(hc.APIResponseValidationError) as info:
         [c async for c in client.list_customers()]
     assert info.value.json_path == path
 
 
 async def test_total_key_order_does_not_matter(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
-    mock_api.get("https://api.helpcrunch.com/v1/customers?limit=100&offset=0",
-                 body=b'{"total": 1, "data": [{"id": 7}]}')
+    mock_api.get(
+        "https://api.helpcrunch.com/v1/customers?limit=100&offset=0",
+        body=b'{"total": 1, "data": [{"id": 7}]}',
+    )
     pager = client.list_customers()
     assert [c.id async for c in pager] == [7]
     assert pager.total == 1
@@ -197,7 +222,8 @@ async def test_total_key_order_does_not_matter(mock_api: Any, client: hc.AsyncHe
 
 @pytest.mark.parametrize("total", [None, 10**9], ids=["no-total", "lying-total"])
 async def test_a_server_ignoring_offset_does_not_make_paging_endless(
-        mock_api: Any, client: hc.AsyncHelpCrunch, total: int | None) -> None:
+    mock_api: Any, client: hc.AsyncHelpCrunch, total: int | None
+) -> None:
     from aioresponses import CallbackResult
 
     page: dict[str, Any] = {"data": [{"id": i} for i in range(1, 11)]}
@@ -210,8 +236,11 @@ async def test_a_server_ignoring_offset_does_not_make_paging_endless(
         calls += 1  # the same full page whatever the offset (an empty one after 50,
         return CallbackResult(payload=page if calls <= 50 else {"data": []})  # to end)
 
-    mock_api.get(re.compile(r"https://api\.helpcrunch\.com/v1/customers\?.*"),
-                 callback=same_page, repeat=True)
+    mock_api.get(
+        re.compile(r"https://api\.helpcrunch\.com/v1/customers\?.*"),
+        callback=same_page,
+        repeat=True,
+    )
     pager = client.list_customers(page_size=10)
     seen = []
 
@@ -227,7 +256,8 @@ async def test_a_server_ignoring_offset_does_not_make_paging_endless(
 
 
 async def test_one_pager_shared_by_several_tasks_skips_no_page(
-        helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch) -> None:
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     import asyncio
 
     helpcrunch_fake.seed_customers(60)
@@ -240,12 +270,12 @@ async def test_one_pager_shared_by_several_tasks_skips_no_page(
     ids = [cid for part in got for cid in part]
     # before: two tasks fetched the same offset at once and the next page was skipped
     assert sorted(ids) == list(range(1, 61))
-    assert [q["offset"] for q in _queries(helpcrunch_fake)] == [
-        [str(n)] for n in range(0, 60, 10)]
+    assert [q["offset"] for q in _queries(helpcrunch_fake)] == [[str(n)] for n in range(0, 60, 10)]
 
 
 async def test_a_page_shifted_by_insertions_is_not_taken_for_an_ignored_offset(
-        mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
+    mock_api: Any, client: hc.AsyncHelpCrunch
+) -> None:
     url = "https://api.helpcrunch.com/v1/customers?limit=2&offset={}"
     mock_api.get(url.format(0), payload={"data": [{"id": 1}, {"id": 2}]})
     mock_api.get(url.format(2), payload={"data": [{"id": 1}, {"id": 2}]})  # 2 inserted
@@ -257,8 +287,9 @@ async def test_a_page_shifted_by_insertions_is_not_taken_for_an_ignored_offset(
 # --- the blocking client -----------------------------------------------------------------
 
 
-def test_blocking_client(helpcrunch_fake_thread: FakeHelpCrunch,
-                     helpcrunch_blocking_client: hc.HelpCrunch) -> None:
+def test_blocking_client(
+    helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_blocking_client: hc.HelpCrunch
+) -> None:
     fake, client = helpcrunch_fake_thread, helpcrunch_blocking_client
     fake.seed_customers(120)
     fake.seed_customers(2, start_id=200, email="dup@example.com")
@@ -285,8 +316,9 @@ def test_blocking_client(helpcrunch_fake_thread: FakeHelpCrunch,
         client.list_customers(page_size=101)
 
 
-def test_blocking_pager_left_early_fetches_no_more(helpcrunch_fake_thread: FakeHelpCrunch,
-                                               helpcrunch_blocking_client: hc.HelpCrunch) -> None:
+def test_blocking_pager_left_early_fetches_no_more(
+    helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_blocking_client: hc.HelpCrunch
+) -> None:
     helpcrunch_fake_thread.seed_customers(30)
     customers = helpcrunch_blocking_client.list_customers(page_size=10)
     for c in customers:
@@ -298,7 +330,8 @@ def test_blocking_pager_left_early_fetches_no_more(helpcrunch_fake_thread: FakeH
 
 
 def test_one_blocking_pager_read_from_two_threads_yields_each_customer_once(
-        helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_blocking_client: hc.HelpCrunch) -> None:
+    helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_blocking_client: hc.HelpCrunch
+) -> None:
     import threading
 
     helpcrunch_fake_thread.seed_customers(60)
@@ -322,7 +355,8 @@ def test_one_blocking_pager_read_from_two_threads_yields_each_customer_once(
 
 
 def test_a_blocking_pager_closed_from_another_thread_stops_cleanly(
-        helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_blocking_client: hc.HelpCrunch) -> None:
+    helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_blocking_client: hc.HelpCrunch
+) -> None:
     import threading
 
     helpcrunch_fake_thread.seed_customers(200)

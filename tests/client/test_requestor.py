@@ -229,7 +229,8 @@ async def test_rate_limited_client_makes_no_429_and_uses_the_budget() -> None:
         limit = hc.RateLimit(requests=40, period=1.0)
         async with _client(fake, rate_limit=limit, max_concurrency=60) as client:
             results = await asyncio.gather(
-                *(client.update_customer(cid, name=f"n{cid}") for cid in ids))
+                *(client.update_customer(cid, name=f"n{cid}") for cid in ids)
+            )
             assert client.stats.rate_limited == 0
         assert len(results) == 60
         assert fake.stats.rate_limited == 0
@@ -255,9 +256,13 @@ async def test_two_clients_sharing_one_budget_both_finish_with_few_429s() -> Non
         ]
         try:
             halves = [ids[:20], ids[20:]]
-            results = await asyncio.gather(*(
-                c.update_customer(cid, name=f"n{cid}")
-                for c, half in zip(clients, halves, strict=True) for cid in half))
+            results = await asyncio.gather(
+                *(
+                    c.update_customer(cid, name=f"n{cid}")
+                    for c, half in zip(clients, halves, strict=True)
+                    for cid in half
+                )
+            )
         finally:
             for c in clients:
                 await c.aclose()
@@ -276,8 +281,9 @@ async def test_shared_rate_limit_object_paces_both_clients() -> None:
         a = _client(fake, rate_limit=shared)
         b = _client(fake, rate_limit=shared)
         try:
-            await asyncio.gather(*(
-                (a if i % 2 else b).update_customer(cid, name="x") for i, cid in enumerate(ids)))
+            await asyncio.gather(
+                *((a if i % 2 else b).update_customer(cid, name="x") for i, cid in enumerate(ids))
+            )
         finally:
             await a.aclose()
             await b.aclose()

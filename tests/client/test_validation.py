@@ -36,8 +36,9 @@ async def _assert_refused(
 # --- customer_id ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("given", "expected"), [(5, 5), ("5", 5), (1568834, 1568834),
-                                                 ("0042", 42), (2**40, 2**40)])
+@pytest.mark.parametrize(
+    ("given", "expected"), [(5, 5), ("5", 5), (1568834, 1568834), ("0042", 42), (2**40, 2**40)]
+)
 def test_customer_id_accepts_positive_ints_and_digit_strings(given: Any, expected: int) -> None:
     assert check_customer_id(given) == expected
 
@@ -58,20 +59,40 @@ def test_customer_id_fast_path_agrees_with_the_general_checks(given: Any) -> Non
             check_customer_id(given)
 
 
-BAD_IDS = [True, False, 1.5, 5.0, -1, 0, "0", "12/../34", "abc", "", " 5", "5\n", "-5",
-           "+5", "1e3", "٥", None, b"5", [5]]
+BAD_IDS = [
+    True,
+    False,
+    1.5,
+    5.0,
+    -1,
+    0,
+    "0",
+    "12/../34",
+    "abc",
+    "",
+    " 5",
+    "5\n",
+    "-5",
+    "+5",
+    "1e3",
+    "٥",
+    None,
+    b"5",
+    [5],
+]
 
 
 @pytest.mark.parametrize("bad", BAD_IDS)
 async def test_bad_customer_id_is_refused_before_any_request(
     mock_api: Any, client: hc.AsyncHelpCrunch, bad: Any
 ) -> None:
-    err = await _assert_refused(mock_api, lambda: client.update_customer(bad, name="x"),
-                                "customer_id")
+    err = await _assert_refused(
+        mock_api, lambda: client.update_customer(bad, name="x"), "customer_id"
+    )
     assert "customer_id" in str(err)
     await _assert_refused(
-        mock_api, lambda: client.replace_customer(bad, hc.CustomerUpdate(name="x")),
-        "customer_id")
+        mock_api, lambda: client.replace_customer(bad, hc.CustomerUpdate(name="x")), "customer_id"
+    )
     await _assert_refused(mock_api, lambda: client.get_customer(bad), "customer_id")
 
 
@@ -122,8 +143,7 @@ def test_bad_field_value_names_the_field(field: str, value: Any) -> None:
 async def test_bad_keyword_field_is_refused_before_any_request(
     mock_api: Any, client: hc.AsyncHelpCrunch, field: str, value: Any
 ) -> None:
-    err = await _assert_refused(
-        mock_api, lambda: client.update_customer(5, **{field: value}), None)
+    err = await _assert_refused(mock_api, lambda: client.update_customer(5, **{field: value}), None)
     assert err.field is not None
     assert err.field.startswith(field)
 
@@ -152,14 +172,19 @@ def test_valid_locales_pass(locale: str) -> None:
 
 @pytest.mark.parametrize(
     ("keyword", "suggestion"),
-    [("userId", "user_id"), ("nmae", "name"), ("lastSeen", "last_seen"),
-     ("customData", "custom_data")],
+    [
+        ("userId", "user_id"),
+        ("nmae", "name"),
+        ("lastSeen", "last_seen"),
+        ("customData", "custom_data"),
+    ],
 )
 async def test_unknown_keyword_is_refused_with_a_suggestion(
     mock_api: Any, client: hc.AsyncHelpCrunch, keyword: str, suggestion: str
 ) -> None:
     err = await _assert_refused(
-        mock_api, lambda: client.update_customer(5, **{keyword: "x"}), keyword)
+        mock_api, lambda: client.update_customer(5, **{keyword: "x"}), keyword
+    )
     assert f"did you mean {suggestion!r}" in str(err)
 
 
@@ -167,7 +192,8 @@ async def test_unknown_keyword_without_close_match_lists_the_fields(
     mock_api: Any, client: hc.AsyncHelpCrunch
 ) -> None:
     err = await _assert_refused(
-        mock_api, lambda: client.update_customer(5, favourite_colour="x"), "favourite_colour")
+        mock_api, lambda: client.update_customer(5, favourite_colour="x"), "favourite_colour"
+    )
     assert "user_id" in str(err)
 
 
@@ -185,29 +211,34 @@ async def test_empty_update_is_refused(mock_api: Any, client: hc.AsyncHelpCrunch
     err = await _assert_refused(mock_api, lambda: client.update_customer(5), "update")
     assert "nothing to update" in str(err)
     await _assert_refused(
-        mock_api, lambda: client.update_customer(5, hc.CustomerUpdate()), "update")
-    await _assert_refused(
-        mock_api, lambda: client.update_customer(5, name=hc.UNSET), "update")
+        mock_api, lambda: client.update_customer(5, hc.CustomerUpdate()), "update"
+    )
+    await _assert_refused(mock_api, lambda: client.update_customer(5, name=hc.UNSET), "update")
 
 
 async def test_replace_with_empty_record_is_refused(
     mock_api: Any, client: hc.AsyncHelpCrunch
 ) -> None:
     err = await _assert_refused(
-        mock_api, lambda: client.replace_customer(5, hc.CustomerUpdate()), "update")
+        mock_api, lambda: client.replace_customer(5, hc.CustomerUpdate()), "update"
+    )
     assert "null" in str(err)
 
 
 async def test_replace_requires_a_record(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     await _assert_refused(
-        mock_api, lambda: client.replace_customer(5, {"name": "x"}),  # type: ignore[arg-type]
-        "update")
+        mock_api,
+        lambda: client.replace_customer(5, {"name": "x"}),  # type: ignore[arg-type]
+        "update",
+    )
 
 
 async def test_update_of_wrong_type_is_refused(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     await _assert_refused(
-        mock_api, lambda: client.update_customer(5, "name=x"),  # type: ignore[arg-type]
-        "update")
+        mock_api,
+        lambda: client.update_customer(5, "name=x"),  # type: ignore[arg-type]
+        "update",
+    )
 
 
 @pytest.mark.parametrize("bad", [-1, 1.5, "2", True])
@@ -215,7 +246,8 @@ async def test_bad_per_call_max_retries_is_refused(
     mock_api: Any, client: hc.AsyncHelpCrunch, bad: Any
 ) -> None:
     await _assert_refused(
-        mock_api, lambda: client.update_customer(5, name="x", max_retries=bad), "max_retries")
+        mock_api, lambda: client.update_customer(5, name="x", max_retries=bad), "max_retries"
+    )
 
 
 @pytest.mark.parametrize("bad", [0, -1, "5", True])
@@ -223,7 +255,8 @@ async def test_bad_per_call_timeout_is_refused(
     mock_api: Any, client: hc.AsyncHelpCrunch, bad: Any
 ) -> None:
     await _assert_refused(
-        mock_api, lambda: client.update_customer(5, name="x", timeout=bad), "timeout")
+        mock_api, lambda: client.update_customer(5, name="x", timeout=bad), "timeout"
+    )
 
 
 def test_datetime_before_1970_is_rejected_like_a_negative_int() -> None:

@@ -133,13 +133,16 @@ class Tally:
 
     def summary(self) -> str:
         others = Counter(self.other).most_common(3)
-        return (f"{self.done} done, {sum(self.hc_errors.values())} HelpCrunchError "
-                f"{dict(self.hc_errors)}, {len(self.other)} other {others}")
+        return (
+            f"{self.done} done, {sum(self.hc_errors.values())} HelpCrunchError "
+            f"{dict(self.hc_errors)}, {len(self.other)} other {others}"
+        )
 
     def assert_all_done(self, expected: int) -> None:
         """Every call done: no HelpCrunchError, nothing else (a healthy fake, no faults)."""
-        assert (self.done, sum(self.hc_errors.values()), len(self.other)) == (
-            expected, 0, 0), self.summary()
+        assert (self.done, sum(self.hc_errors.values()), len(self.other)) == (expected, 0, 0), (
+            self.summary()
+        )
 
     def assert_done_or_hc_error(self, expected: int) -> None:
         """Every call done or a HelpCrunchError; never anything else."""
@@ -187,8 +190,12 @@ class LeakWatch:
     def _unraisable(self, info: Any) -> None:
         self.unraisable.append(f"{info.exc_type.__name__}: {info.exc_value!r} in {info.object!r}")
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         try:
             # up to 3 passes: a finalizer run by one pass can leave garbage for the next;
             # a pass that found nothing unreachable ran no finalizer, so nothing is left
@@ -210,8 +217,9 @@ class LeakWatch:
 # --- bounded waits: a hang fails the test instead of stalling the suite --------------------
 
 
-def run_threads(targets: Sequence[Callable[[], Any]], *, timeout: float = 60.0,
-                barrier: bool = True) -> int:
+def run_threads(
+    targets: Sequence[Callable[[], Any]], *, timeout: float = 60.0, barrier: bool = True
+) -> int:
     """Run each target in its own (daemon) thread, all released at once; wait for them.
 
     Returns how many were still running after ``timeout`` seconds (0 when all ended);
@@ -270,8 +278,10 @@ def growth(before: Resources, *, fd_slack: int = 0, settle: float = 5.0) -> str 
             return None
         if time.monotonic() > deadline:
             conns = [(c.laddr, c.raddr, c.status) for c in psutil.Process().net_connections()]
-            return (f"grew: threads {before.threads} -> {now.threads} ({now.thread_names}), "
-                    f"fds {before.fds} -> {now.fds} (slack {fd_slack}); sockets: {conns}")
+            return (
+                f"grew: threads {before.threads} -> {now.threads} ({now.thread_names}), "
+                f"fds {before.fds} -> {now.fds} (slack {fd_slack}); sockets: {conns}"
+            )
         time.sleep(0.05)
 
 
@@ -298,8 +308,7 @@ def child_env(**extra: str) -> dict[str, str]:
     env.pop("PYTEST_ADDOPTS", None)
     env.pop("HELPCRUNCH_API_KEY", None)
     env["PYTHONUNBUFFERED"] = "1"
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(APPS), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(APPS), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 
@@ -311,8 +320,16 @@ class ServerProcess:
     started at once.
     """
 
-    def __init__(self, argv: Sequence[str], *, port: int | None, log_dir: Path, name: str,
-                 env: Mapping[str, str] | None = None, cwd: Path = PROJECT) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        port: int | None,
+        log_dir: Path,
+        name: str,
+        env: Mapping[str, str] | None = None,
+        cwd: Path = PROJECT,
+    ) -> None:
         self.argv = list(argv)
         self.port = port
         self._out_path = log_dir / f"{name}.out"
@@ -325,8 +342,14 @@ class ServerProcess:
     def start(self, ready_timeout: float = 30.0) -> None:
         with open(self._out_path, "wb") as out, open(self._err_path, "wb") as err:
             self.process = subprocess.Popen(
-                self.argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=self._env,
-                cwd=self._cwd, start_new_session=True)
+                self.argv,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=self._env,
+                cwd=self._cwd,
+                start_new_session=True,
+            )
         if self.port is None:  # no port to wait for (a worker): running is all there is
             return
         deadline = time.monotonic() + ready_timeout
@@ -334,7 +357,8 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise AssertionError(
                     f"{self.argv} exited with {self.process.returncode} before listening:\n"
-                    f"{self.stdout}\n{self.stderr}")
+                    f"{self.stdout}\n{self.stderr}"
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
@@ -343,7 +367,8 @@ class ServerProcess:
                     self.kill()
                     raise AssertionError(
                         f"{self.argv} did not listen on port {self.port} in {ready_timeout} s:"
-                        f"\n{self.stdout}\n{self.stderr}") from None
+                        f"\n{self.stdout}\n{self.stderr}"
+                    ) from None
                 time.sleep(0.05)
 
     @property
@@ -364,8 +389,8 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
                 raise AssertionError(
-                    f"{self.argv} did not stop within {timeout} s of {sig.name}:\n"
-                    f"{self.stderr}") from None
+                    f"{self.argv} did not stop within {timeout} s of {sig.name}:\n{self.stderr}"
+                ) from None
         self.returncode = self.process.returncode
         return self.returncode
 
@@ -377,9 +402,15 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def serve(argv: Sequence[str], *, port: int | None, log_dir: Path, name: str,
-          env: Mapping[str, str] | None = None, cwd: Path = PROJECT,
-          ) -> Iterator[ServerProcess]:
+def serve(
+    argv: Sequence[str],
+    *,
+    port: int | None,
+    log_dir: Path,
+    name: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = PROJECT,
+) -> Iterator[ServerProcess]:
     """Start a :class:`ServerProcess`; it is killed on the way out if still running."""
     server = ServerProcess(argv, port=port, log_dir=log_dir, name=name, env=env, cwd=cwd)
     server.start()
@@ -407,30 +438,43 @@ def problems_in_output(text: str) -> list[str]:
     return [line for line in text.splitlines() if any(bad in line for bad in BAD_OUTPUT)]
 
 
-def run_python(args: Sequence[str], *, timeout: float = 60.0,
-               env: Mapping[str, str] | None = None, cwd: Path = PROJECT,
-               ) -> subprocess.CompletedProcess[str]:
+def run_python(
+    args: Sequence[str],
+    *,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+    cwd: Path = PROJECT,
+) -> subprocess.CompletedProcess[str]:
     """``python ARGS`` (this interpreter), output captured; fails the test on a hang."""
     try:
         return subprocess.run(
-            [sys.executable, *args], capture_output=True, text=True, timeout=timeout,
-            env=dict(env) if env is not None else child_env(), cwd=cwd,
-            stdin=subprocess.DEVNULL, check=False)
+            [sys.executable, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=dict(env) if env is not None else child_env(),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
-        raise AssertionError(f"python {' '.join(args)} hung for {timeout} s:\n"
-                             f"{exc.stdout!r}\n{exc.stderr!r}") from None
+        raise AssertionError(
+            f"python {' '.join(args)} hung for {timeout} s:\n{exc.stdout!r}\n{exc.stderr!r}"
+        ) from None
 
 
 # --- load --------------------------------------------------------------------------------
 
 
-def hammer_async(port: int, paths: Sequence[str], *, method: str = "POST",
-                 timeout: float = 120.0) -> list[tuple[int, Any]]:
+def hammer_async(
+    port: int, paths: Sequence[str], *, method: str = "POST", timeout: float = 120.0
+) -> list[tuple[int, Any]]:
     """Send every request at once (one connection each) from one event loop here.
 
     Returns ``(status, parsed JSON or text)`` per request, in order; a request that got
     no answer is ``(0, repr(exc))``.
     """
+
     async def one(session: aiohttp.ClientSession, path: str) -> tuple[int, Any]:
         try:
             async with session.request(method, f"http://127.0.0.1:{port}{path}") as resp:
@@ -445,14 +489,22 @@ def hammer_async(port: int, paths: Sequence[str], *, method: str = "POST",
     async def main() -> list[tuple[int, Any]]:
         connector = aiohttp.TCPConnector(limit=0)  # all at once: no client-side queue
         async with aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+            connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)
+        ) as session:
             return list(await asyncio.gather(*(one(session, p) for p in paths)))
 
     return asyncio.run(main())
 
 
-def hammer_threads(port: int, paths: Sequence[str], *, threads: int, method: str = "POST",
-                   gap: float = 0.0, timeout: float = 60.0) -> list[tuple[int, Any]]:
+def hammer_threads(
+    port: int,
+    paths: Sequence[str],
+    *,
+    threads: int,
+    method: str = "POST",
+    gap: float = 0.0,
+    timeout: float = 60.0,
+) -> list[tuple[int, Any]]:
     """Send the requests from ``threads`` client threads (keep-alive, one connection each).
 
     ``gap``: each thread sleeps a random 0..gap seconds before each request (real
@@ -468,8 +520,7 @@ def hammer_threads(port: int, paths: Sequence[str], *, threads: int, method: str
         for attempt in (1, 2):  # a kept-alive connection the server has just closed: once more
             conn = getattr(local, "conn", None)
             if conn is None:
-                conn = local.conn = http.client.HTTPConnection("127.0.0.1", port,
-                                                               timeout=timeout)
+                conn = local.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
                 opened.append(conn)
             try:
                 conn.request(method, path, body=b"", headers={"Content-Length": "0"})
@@ -479,7 +530,8 @@ def hammer_threads(port: int, paths: Sequence[str], *, threads: int, method: str
                 conn.close()
                 local.conn = None
                 if attempt == 2 or not isinstance(
-                        exc, http.client.RemoteDisconnected | ConnectionResetError):
+                    exc, http.client.RemoteDisconnected | ConnectionResetError
+                ):
                     return 0, repr(exc)
                 continue
             try:

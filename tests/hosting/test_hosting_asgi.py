@@ -34,9 +34,24 @@ N = 2000
 
 
 def _uvicorn(port: int) -> list[str]:
-    return [sys.executable, *WARN, "-m", "uvicorn", "fastapi_app:app", "--app-dir", str(APPS),
-            "--host", "127.0.0.1", "--port", str(port), "--backlog", "4096",
-            "--no-access-log", "--timeout-graceful-shutdown", "10"]
+    return [
+        sys.executable,
+        *WARN,
+        "-m",
+        "uvicorn",
+        "fastapi_app:app",
+        "--app-dir",
+        str(APPS),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--backlog",
+        "4096",
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+    ]
 
 
 def _check_stored(fake: FakeHelpCrunch, prefix: str) -> None:
@@ -53,7 +68,8 @@ def _check_uvicorn_exit(code: int, sig: signal.Signals, stderr: str) -> None:
 
 
 def test_fastapi_lifespan_client_2000_concurrent_requests(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     fake.seed_customers(N)
     port = free_port()
     env = child_env(HC_API_KEY=fake.api_key, HC_BASE_URL=fake.base_url)
@@ -70,7 +86,8 @@ def test_fastapi_lifespan_client_2000_concurrent_requests(
 
 
 def test_fastapi_sync_endpoints_share_one_blocking_client(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     """Plain ``def`` endpoints run in FastAPI's thread pool: one ``HelpCrunch`` for all."""
     fake.seed_customers(N)
     port = free_port()
@@ -87,7 +104,8 @@ def test_fastapi_sync_endpoints_share_one_blocking_client(
 
 
 def test_aiohttp_web_cleanup_ctx_client_2000_concurrent_requests(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     fake.seed_customers(N)
     port = free_port()
     env = child_env(HC_API_KEY=fake.api_key, HC_BASE_URL=fake.base_url)

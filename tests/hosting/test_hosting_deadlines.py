@@ -34,8 +34,9 @@ GUARD = BOUND + 2.0  # how long a test waits for a call that should have ended b
 
 
 def _budget_of_two(fake: FakeHelpCrunch, **options: Any) -> hc.AsyncHelpCrunch:
-    return hc.AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
-                              rate_limit=hc.RateLimit(2, 20.0), **options)
+    return hc.AsyncHelpCrunch(
+        fake.api_key, base_url=fake.base_url, rate_limit=hc.RateLimit(2, 20.0), **options
+    )
 
 
 async def _within_bound(call: Awaitable[object]) -> hc.APITimeoutError | None:
@@ -85,12 +86,10 @@ async def test_client_default_timeout_bounds_the_wait_too(fake: FakeHelpCrunch) 
         assert fake.customers[sent + 1]["name"] != "late"
 
 
-def test_blocking_client_timeout_bounds_the_wait_for_the_rate_limiter(
-        fake: FakeHelpCrunch) -> None:
+def test_blocking_client_timeout_bounds_the_wait_for_the_rate_limiter(fake: FakeHelpCrunch) -> None:
     """``HelpCrunch.get_customer(timeout=1.0)`` behind an exhausted budget: the same."""
     fake.seed_customers(3)
-    client = hc.HelpCrunch(fake.api_key, base_url=fake.base_url,
-                           rate_limit=hc.RateLimit(2, 20.0))
+    client = hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=hc.RateLimit(2, 20.0))
     try:
         outcomes: list[tuple[BaseException | None, float]] = []
 
@@ -120,8 +119,7 @@ def test_blocking_client_timeout_bounds_the_wait_for_the_rate_limiter(
         client.close()  # also ends a call still waiting (a library without the fix)
 
 
-async def test_cancelled_waiter_sends_nothing_and_frees_its_place(
-        fake: FakeHelpCrunch) -> None:
+async def test_cancelled_waiter_sends_nothing_and_frees_its_place(fake: FakeHelpCrunch) -> None:
     """``RateLimit(2, 2.0)``: two calls use it; a third waits, and is cancelled.
 
     After the budget frees (~2 s after the first two) a call made just after the
@@ -130,8 +128,9 @@ async def test_cancelled_waiter_sends_nothing_and_frees_its_place(
     """
     fake.seed_customers(4)
     tally = Tally()
-    async with hc.AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
-                                  rate_limit=hc.RateLimit(2, 2.0)) as client:
+    async with hc.AsyncHelpCrunch(
+        fake.api_key, base_url=fake.base_url, rate_limit=hc.RateLimit(2, 2.0)
+    ) as client:
         await client.update_customer(1, name="a")
         await client.update_customer(2, name="b")
         first_sent = fake.requests[0].time
@@ -147,7 +146,10 @@ async def test_cancelled_waiter_sends_nothing_and_frees_its_place(
 
     tally.assert_all_done(1)
     assert [r.path for r in fake.requests] == [
-        "/v1/customers/1", "/v1/customers/2", "/v1/customers/4"]
+        "/v1/customers/1",
+        "/v1/customers/2",
+        "/v1/customers/4",
+    ]
     assert fake.customers[3]["name"] != "cancelled"
     # 2 requests per 2 s (the limiter's window: 2.02 s); a place still held by the
     # cancelled call would push the next one a whole slot later (~3 s)

@@ -67,7 +67,8 @@ def test_twenty_asyncio_runs_share_one_client(fake: FakeHelpCrunch) -> None:
 
     tally.assert_all_done(runs)
     assert [fake.customers[n]["name"] for n in range(1, runs + 1)] == [
-        f"run {n}" for n in range(1, runs + 1)]
+        f"run {n}" for n in range(1, runs + 1)
+    ]
     assert fake.stats.requests == runs
     assert piled_up is None, piled_up
     assert watch.problems == []
@@ -80,7 +81,12 @@ def test_module_level_client_in_a_script_with_asyncio_run_per_task() -> None:
     run = run_python(["-W", "always::ResourceWarning", str(APPS / "loop_per_task.py")])
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {
-        "done": 20, "hc_error": 0, "other": 0, "stored": 20, "requests": 20}
+        "done": 20,
+        "hc_error": 0,
+        "other": 0,
+        "stored": 20,
+        "requests": 20,
+    }
     assert problems_in_output(run.stdout + run.stderr) == []
 
 
@@ -90,16 +96,25 @@ def test_two_threads_each_with_its_own_loop_share_one_client(fake: FakeHelpCrunc
     fake.seed_customers(2 * per_thread)
     before = resources()
     tally = Tally()
+
     def use_one_client() -> int:
         client = _client(fake)
 
         async def calls(first: int) -> None:
-            await asyncio.gather(*(tally.acall(client.update_customer(c, name=f"loop {c}"))
-                                   for c in range(first, first + per_thread)))
+            await asyncio.gather(
+                *(
+                    tally.acall(client.update_customer(c, name=f"loop {c}"))
+                    for c in range(first, first + per_thread)
+                )
+            )
 
         # each thread's asyncio.run is counted too (a TimeoutError if it hung)
-        stuck = run_threads([lambda first=first: tally.call(lambda: run_bounded(calls(first)))
-                             for first in (1, 1 + per_thread)])
+        stuck = run_threads(
+            [
+                lambda first=first: tally.call(lambda: run_bounded(calls(first)))
+                for first in (1, 1 + per_thread)
+            ]
+        )
         run_bounded(client.aclose())
         return stuck
 
@@ -109,8 +124,7 @@ def test_two_threads_each_with_its_own_loop_share_one_client(fake: FakeHelpCrunc
     assert stuck == 0
     # 400 calls and the two asyncio.run's themselves
     tally.assert_all_done(2 * per_thread + 2)
-    wrong = [c for c in range(1, 2 * per_thread + 1)
-             if fake.customers[c]["name"] != f"loop {c}"]
+    wrong = [c for c in range(1, 2 * per_thread + 1) if fake.customers[c]["name"] != f"loop {c}"]
     assert wrong == []
     assert fake.stats.requests == 2 * per_thread
     assert watch.problems == []
@@ -128,15 +142,21 @@ def test_one_rate_budget_shared_by_two_loops_at_once(fake: FakeHelpCrunch) -> No
     """
     fake.seed_customers(20)
     tally = Tally()
+
     def use_one_client() -> int:
         client = _client(fake, rate_limit=hc.RateLimit(10, 1.0))
 
         async def calls(first: int) -> None:
-            await asyncio.gather(*(tally.acall(client.update_customer(c, name=f"budget {c}"))
-                                   for c in range(first, first + 10)))
+            await asyncio.gather(
+                *(
+                    tally.acall(client.update_customer(c, name=f"budget {c}"))
+                    for c in range(first, first + 10)
+                )
+            )
 
-        stuck = run_threads([lambda first=first: tally.call(lambda: run_bounded(calls(first)))
-                             for first in (1, 11)])
+        stuck = run_threads(
+            [lambda first=first: tally.call(lambda: run_bounded(calls(first))) for first in (1, 11)]
+        )
         run_bounded(client.aclose())
         return stuck
 
@@ -146,7 +166,8 @@ def test_one_rate_budget_shared_by_two_loops_at_once(fake: FakeHelpCrunch) -> No
     assert stuck == 0
     tally.assert_all_done(20 + 2)
     assert [fake.customers[c]["name"] for c in range(1, 21)] == [
-        f"budget {c}" for c in range(1, 21)]
+        f"budget {c}" for c in range(1, 21)
+    ]
     times = sorted(r.time for r in fake.requests)
     assert len(times) == 20
     busiest = max(sum(1 for u in times if t <= u < t + 0.97) for t in times)
@@ -154,8 +175,7 @@ def test_one_rate_budget_shared_by_two_loops_at_once(fake: FakeHelpCrunch) -> No
     assert watch.problems == []
 
 
-def test_own_session_used_on_another_loop_is_a_clear_helpcrunch_error(
-        fake: FakeHelpCrunch) -> None:
+def test_own_session_used_on_another_loop_is_a_clear_helpcrunch_error(fake: FakeHelpCrunch) -> None:
     """A session the user passes in stays bound to its loop: from another loop (another
     thread's ``asyncio.run``, while the session's own loop still runs) a call is a
     ``HelpCrunchError`` and sends nothing; on its own loop the client goes on working."""
@@ -164,11 +184,14 @@ def test_own_session_used_on_another_loop_is_a_clear_helpcrunch_error(
 
     async def main() -> None:
         async with aiohttp.ClientSession() as session:
-            client = hc.AsyncHelpCrunch(fake.api_key, base_url=fake.base_url, session=session,
-                                        rate_limit=None)
+            client = hc.AsyncHelpCrunch(
+                fake.api_key, base_url=fake.base_url, session=session, rate_limit=None
+            )
             await client.update_customer(1, name="own loop")
-            await asyncio.to_thread(elsewhere.call, lambda: run_bounded(
-                client.update_customer(1, name="other loop"), 10))
+            await asyncio.to_thread(
+                elsewhere.call,
+                lambda: run_bounded(client.update_customer(1, name="other loop"), 10),
+            )
             await client.update_customer(1, name="own loop again")
             await client.aclose()
 

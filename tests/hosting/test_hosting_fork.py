@@ -51,8 +51,12 @@ def _outcome(call: Callable[[], Any]) -> str:
 
 
 def _sync_child(client: hc.HelpCrunch, out: Connection) -> None:
-    out.send([_outcome(functools.partial(client.update_customer, c, name=f"child {c}"))
-              for c in CHILD_CALLS])
+    out.send(
+        [
+            _outcome(functools.partial(client.update_customer, c, name=f"child {c}"))
+            for c in CHILD_CALLS
+        ]
+    )
 
 
 def _async_child(client: hc.AsyncHelpCrunch, out: Connection) -> None:
@@ -91,7 +95,10 @@ def _fork_child(target: Callable[..., None], client: object) -> list[str]:
 
 def _check_stored(fake: FakeHelpCrunch) -> None:
     assert {c: fake.customers[c]["name"] for c in (1, *CHILD_CALLS, 5)} == {
-        1: "parent before", **{c: f"child {c}" for c in CHILD_CALLS}, 5: "parent after"}
+        1: "parent before",
+        **{c: f"child {c}" for c in CHILD_CALLS},
+        5: "parent after",
+    }
     assert fake.stats.requests == 2 + len(CHILD_CALLS)
 
 
@@ -140,8 +147,18 @@ def test_single_threaded_script_forks_without_extra_threads(tmp_path: Path) -> N
     is the check.
     """
     port = free_port()
-    argv = [sys.executable, "-m", "helpcrunch_async", "fake-server", "--port", str(port),
-            "--rate-limit", "off", "--customers", "3"]
+    argv = [
+        sys.executable,
+        "-m",
+        "helpcrunch_async",
+        "fake-server",
+        "--port",
+        str(port),
+        "--rate-limit",
+        "off",
+        "--customers",
+        "3",
+    ]
     with serve(argv, port=port, log_dir=tmp_path, name="fake") as fake:
         base_url = f"http://127.0.0.1:{port}/v1"
         run = run_python([str(APPS / "single_thread_fork.py"), base_url, "test-key"])
@@ -150,7 +167,10 @@ def test_single_threaded_script_forks_without_extra_threads(tmp_path: Path) -> N
 
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout.strip().splitlines()[-1]) == {
-        "threads_after_call": ["MainThread"], "child_exit": 0, "threads_after_close": 1}
+        "threads_after_call": ["MainThread"],
+        "child_exit": 0,
+        "threads_after_close": 1,
+    }
     assert problems_in_output(run.stdout + run.stderr) == []
     assert names == ["before fork", "in child", "after fork"]
     assert code == 0, fake.stderr
@@ -159,10 +179,9 @@ def test_single_threaded_script_forks_without_extra_threads(tmp_path: Path) -> N
 
 def _name(base_url: str, customer_id: int) -> str:
     """A customer's name as the fake server has it (read without the SDK)."""
-    request = urllib.request.Request(f"{base_url}/customers/{customer_id}",
-                                     headers={"Authorization": "Bearer test-key"})
+    request = urllib.request.Request(
+        f"{base_url}/customers/{customer_id}", headers={"Authorization": "Bearer test-key"}
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         name: str = json.load(response)["name"]
         return name
-
-

@@ -25,7 +25,7 @@ from hosting_support import APPS, run_python
 
 INNER_TIMEOUT = 15.0
 
-USER_TESTS = '''
+USER_TESTS = """
 import pytest
 
 {mark}
@@ -42,9 +42,9 @@ async def test_another_update_in_the_same_module(helpcrunch_fake, helpcrunch_cli
     await helpcrunch_client.update_customer(2, name="Bob")
     assert helpcrunch_fake.customers[2]["name"] == "Bob"
     assert helpcrunch_fake.stats.requests == 1
-'''
+"""
 
-ANYIO_TESTS = '''
+ANYIO_TESTS = """
 import pytest
 
 
@@ -66,12 +66,12 @@ async def test_another_update(helpcrunch_fake, helpcrunch_client):
     helpcrunch_fake.seed_customers(1)
     await helpcrunch_client.update_customer(1, name="Bob")
     assert helpcrunch_fake.customers[1]["name"] == "Bob"
-'''
+"""
 
 # The user's conftest: a garbage collection after each test, as one comes sooner or later
 # anyway. What a test leaves unclosed (a client's pool on a loop that outlives the test)
 # then warns every run, in that test, instead of by chance in some later one.
-USER_CONFTEST = '''
+USER_CONFTEST = """
 import gc
 
 import pytest
@@ -81,7 +81,7 @@ import pytest
 def _collect_after_each_test():
     yield
     gc.collect()
-'''
+"""
 
 MODULE = '@pytest.mark.asyncio(loop_scope="module")'
 SESSION = '@pytest.mark.asyncio(loop_scope="session")'
@@ -98,29 +98,41 @@ CASES = {
     "strict-fixtures-session": ("strict", "session", "", USER_TESTS.format(mark=PLAIN)),
     "auto-fixtures-session": ("auto", "session", "", USER_TESTS.format(mark="")),
     "auto-fixtures-and-tests-module": (
-        "auto", "module", "asyncio_default_test_loop_scope = module",
-        USER_TESTS.format(mark="")),
+        "auto",
+        "module",
+        "asyncio_default_test_loop_scope = module",
+        USER_TESTS.format(mark=""),
+    ),
     "strict-anyio": ("strict", "function", "", ANYIO_TESTS),
     "auto-anyio": ("auto", "function", "", ANYIO_TESTS),
 }
 
 
-PYTEST_ARGS = ("-p", "no:cacheprovider", "-W", "error::ResourceWarning",
-               "-W", "error::pytest.PytestUnraisableExceptionWarning",
-               # the child imported the plugins' packages before pytest could mark them
-               # for assertion rewriting (a fresh process would not warn of that)
-               "-W", "ignore::pytest.PytestAssertRewriteWarning")
+PYTEST_ARGS = (
+    "-p",
+    "no:cacheprovider",
+    "-W",
+    "error::ResourceWarning",
+    "-W",
+    "error::pytest.PytestUnraisableExceptionWarning",
+    # the child imported the plugins' packages before pytest could mark them
+    # for assertion rewriting (a fresh process would not warn of that)
+    "-W",
+    "ignore::pytest.PytestAssertRewriteWarning",
+)
 
 
 def _write_project(directory: Path, case: str) -> None:
     mode, fixture_scope, extra, source = CASES[case]
     directory.mkdir()
-    (directory / "pytest.ini").write_text(textwrap.dedent(f"""\
+    (directory / "pytest.ini").write_text(
+        textwrap.dedent(f"""\
         [pytest]
         asyncio_mode = {mode}
         asyncio_default_fixture_loop_scope = {fixture_scope}
         {extra}
-        """))
+        """)
+    )
     (directory / "conftest.py").write_text(USER_CONFTEST)
     (directory / "test_user.py").write_text(source)
 
@@ -131,9 +143,16 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pytest.RunResult
     root = tmp_path_factory.mktemp("plugin_projects")
     for case in CASES:
         _write_project(root / case, case)
-    child = run_python([str(APPS / "pytest_projects.py"), str(INNER_TIMEOUT),
-                        *(str(root / case) for case in CASES), "--", *PYTEST_ARGS],
-                       timeout=INNER_TIMEOUT * len(CASES) + 30)
+    child = run_python(
+        [
+            str(APPS / "pytest_projects.py"),
+            str(INNER_TIMEOUT),
+            *(str(root / case) for case in CASES),
+            "--",
+            *PYTEST_ARGS,
+        ],
+        timeout=INNER_TIMEOUT * len(CASES) + 30,
+    )
     assert child.returncode == 0, child.stdout + child.stderr
     codes = json.loads(child.stdout.strip().splitlines()[-1])
     results = {}
@@ -149,8 +168,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pytest.RunResult
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_plugin_fixtures_work_under_this_loop_setup(runs: dict[str, pytest.RunResult],
-                                                    case: str) -> None:
+def test_plugin_fixtures_work_under_this_loop_setup(
+    runs: dict[str, pytest.RunResult], case: str
+) -> None:
     result = runs[case]
     output = "\n".join(result.outlines + result.errlines)
     assert result.ret == pytest.ExitCode.OK, output

@@ -90,7 +90,7 @@ def parse_page(text: str) -> list[Block]:
         fence = re.match(r"```(\w*)\s*$", line)
         if fence:
             end = lines.index("```", i + 1)
-            code = "\n".join(lines[i + 1:end]) + "\n"
+            code = "\n".join(lines[i + 1 : end]) + "\n"
             marker = re.match(r"# (\S.*)", lines[i + 1]) if end > i + 1 else None
             name = marker.group(1).strip() if marker and fence.group(1) == "python" else None
             section = " / ".join(headings[k] for k in sorted(headings))
@@ -150,8 +150,13 @@ def write_recipe(test: str, directory: Path) -> list[Path]:
 def command(section: str, starts: str, port: int | None = None) -> list[str]:
     """The console line of ``section`` that starts with ``starts``, as argv: ``8000``
     becomes ``port``, and the program is this environment's (``python`` is this one)."""
-    lines = [line for b in BLOCKS if b.lang == "console" and b.section == section
-             for line in b.code.splitlines() if line.startswith(starts)]
+    lines = [
+        line
+        for b in BLOCKS
+        if b.lang == "console" and b.section == section
+        for line in b.code.splitlines()
+        if line.startswith(starts)
+    ]
     assert len(lines) == 1, f"{PAGE.name}: {len(lines)} console lines '{starts}' in {section}"
     argv = shlex.split(lines[0], comments=True)
     if port is not None:
@@ -168,8 +173,7 @@ def recipe_env(fake: FakeHelpCrunch | None, **extra: str) -> dict[str, str]:
     ResourceWarning shown, and on ``PYTHONPATH`` only ``apps/exit_report`` (each process
     says at exit how many connections to the fake it still holds; the recipe's own
     directory is the command's working directory)."""
-    env = child_env(PYTHONWARNINGS="always::ResourceWarning", PYTHONPATH=str(EXIT_REPORT),
-                    **extra)
+    env = child_env(PYTHONWARNINGS="always::ResourceWarning", PYTHONPATH=str(EXIT_REPORT), **extra)
     env.pop("HELPCRUNCH_BASE_URL", None)
     if fake is not None:
         env.update(HELPCRUNCH_API_KEY=fake.api_key, HELPCRUNCH_BASE_URL=fake.base_url)
@@ -183,8 +187,9 @@ def upgrade_paths(ids: Iterable[int]) -> list[str]:
     return [f"/customers/{i}/upgrade" for i in ids]
 
 
-def assert_upgraded(fake: FakeHelpCrunch, ids: Sequence[int],
-                    answers: Sequence[tuple[int, Any]] | None = None) -> None:
+def assert_upgraded(
+    fake: FakeHelpCrunch, ids: Sequence[int], answers: Sequence[tuple[int, Any]] | None = None
+) -> None:
     """Every answer 200 ``{"plan": "pro"}``; every customer upgraded, by one PATCH each."""
     if answers is not None:
         assert answers == [(200, UPGRADED)] * len(ids), answers
@@ -196,7 +201,8 @@ def assert_upgraded(fake: FakeHelpCrunch, ids: Sequence[int],
 
 def assert_clean(process: ServerProcess) -> None:
     assert problems_in_output(process.stdout + process.stderr) == [], (
-        process.stdout + process.stderr)
+        process.stdout + process.stderr
+    )
 
 
 def assert_clean_but_waitress(process: ServerProcess) -> None:
@@ -204,18 +210,29 @@ def assert_clean_but_waitress(process: ServerProcess) -> None:
     neither its listening socket nor its connections on SIGINT (the suite's own Flask app
     closes them itself; a recipe run as printed cannot). Its sockets are those on the
     app's port; a connection of the SDK's goes to the fake's."""
-    waitress_own = (f"laddr=('127.0.0.1', {process.port})", "waitress/wasyncore.py",
-                    'warnings.warn("unclosed file', "Enable tracemalloc")
-    problems = [line for line in problems_in_output(process.stdout + process.stderr)
-                if not any(own in line for own in waitress_own)]
+    waitress_own = (
+        f"laddr=('127.0.0.1', {process.port})",
+        "waitress/wasyncore.py",
+        'warnings.warn("unclosed file',
+        "Enable tracemalloc",
+    )
+    problems = [
+        line
+        for line in problems_in_output(process.stdout + process.stderr)
+        if not any(own in line for own in waitress_own)
+    ]
     assert problems == [], process.stdout + process.stderr
 
 
 def exit_reports(output: str, via: str = "atexit") -> list[int]:
     """What the processes of ``output`` reported as they ended (``apps/exit_report``)
     ``via`` a normal exit or ``os._exit``: each one's connections to the fake still open."""
-    return [int(held) for held in re.findall(
-        rf"helpcrunch exit: pid=\d+ via={re.escape(via)} sockets_to_fake=(\d+)", output)]
+    return [
+        int(held)
+        for held in re.findall(
+            rf"helpcrunch exit: pid=\d+ via={re.escape(via)} sockets_to_fake=(\d+)", output
+        )
+    ]
 
 
 def assert_closed_at_exit(output: str, processes: int) -> None:
@@ -227,8 +244,9 @@ def assert_closed_at_exit(output: str, processes: int) -> None:
 
 def connections_to(pid: int, port: int) -> int:
     """TCP connections of process ``pid`` to ``port`` on loopback (the fake)."""
-    return sum(1 for c in psutil.Process(pid).net_connections("tcp")
-               if c.raddr and c.raddr.port == port)
+    return sum(
+        1 for c in psutil.Process(pid).net_connections("tcp") if c.raddr and c.raddr.port == port
+    )
 
 
 def fake_port(fake: FakeHelpCrunch) -> int:
@@ -254,8 +272,7 @@ def test_every_python_block_of_the_page_is_run_by_a_test() -> None:
     ran = {key for keys_of_test in RUNS.values() for key in keys_of_test}
     assert set(keys) - ran == set(), "blocks no test runs: add them to RUNS and a test"
     assert ran - set(keys) == set(), "RUNS names blocks the page no longer has"
-    tests = {name for name, obj in globals().items() if name.startswith("test_")
-             and callable(obj)}
+    tests = {name for name, obj in globals().items() if name.startswith("test_") and callable(obj)}
     assert set(RUNS) - tests == set(), "RUNS names tests that do not exist"
     assert len(blocks) >= 13  # the parser found them all (13 when this was written)
 
@@ -263,7 +280,8 @@ def test_every_python_block_of_the_page_is_run_by_a_test() -> None:
 def test_recipes_take_the_key_and_base_url_from_the_environment() -> None:
     for b in python_blocks():
         assert not re.search(r"https?://|test-key|api_key=|base_url=", b.code), (
-            f"{PAGE.name} line {b.line}: a recipe reads its settings from the environment")
+            f"{PAGE.name} line {b.line}: a recipe reads its settings from the environment"
+        )
 
 
 # --- async servers -------------------------------------------------------------------------
@@ -277,8 +295,9 @@ def _fastapi_lifespan_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     ids = fake.seed_customers(16)
     port = free_port()
     argv = command("FastAPI", "uvicorn", port)
-    with serve(argv, port=port, log_dir=tmp_path, name="uvicorn", env=recipe_env(fake),
-               cwd=tmp_path) as app:
+    with serve(
+        argv, port=port, log_dir=tmp_path, name="uvicorn", env=recipe_env(fake), cwd=tmp_path
+    ) as app:
         started = time.monotonic()
         answers = hammer_async(port, upgrade_paths(ids))
         elapsed = time.monotonic() - started
@@ -286,15 +305,18 @@ def _fastapi_lifespan_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
         code = app.stop(signal.SIGINT)  # Ctrl-C (on SIGTERM uvicorn ends by that signal)
 
     done = [i for i, a in zip(ids, answers, strict=True) if a == (200, UPGRADED)]
-    refused = [i for i, a in zip(ids, answers, strict=True)
-               if a == (502, {"error": "APITimeoutError"})]
+    refused = [
+        i for i, a in zip(ids, answers, strict=True) if a == (502, {"error": "APITimeoutError"})
+    ]
     assert len(done) + len(refused) == len(ids), answers
     assert len(done) >= 8, answers
     assert len(refused) >= 2, answers
     assert elapsed < 7.0  # the deadline held: no call waited past its 5 s
     assert_upgraded(fake, done)
-    assert all("customData" not in fake.customers[i] or not fake.customers[i]["customData"]
-               for i in refused)
+    assert all(
+        "customData" not in fake.customers[i] or not fake.customers[i]["customData"]
+        for i in refused
+    )
     assert unknown == (502, {"error": "NotFoundError"})
     assert [r.status for r in fake.requests if r.status != 200] == [404]  # nothing retried
     assert code == 0, app.stderr
@@ -308,8 +330,9 @@ def _aiohttp_cleanup_ctx_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     ids = fake.seed_customers(6)
     port = free_port()
     argv = command("aiohttp.web", "python -m aiohttp.web", port)
-    with serve(argv, port=port, log_dir=tmp_path, name="aiohttp", env=recipe_env(fake),
-               cwd=tmp_path) as app:
+    with serve(
+        argv, port=port, log_dir=tmp_path, name="aiohttp", env=recipe_env(fake), cwd=tmp_path
+    ) as app:
         answers = hammer_async(port, upgrade_paths(ids))
         code = app.stop(signal.SIGINT)
 
@@ -324,16 +347,25 @@ def _aiohttp_cleanup_ctx_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
 
 def django_project(test: str, directory: Path) -> None:
     """``django-admin startproject mysite .``, an empty ``shop`` package, the recipe."""
-    made = run_python(["-m", "django", "startproject", "mysite", "."], cwd=directory,
-                      env=recipe_env(None))
+    made = run_python(
+        ["-m", "django", "startproject", "mysite", "."], cwd=directory, env=recipe_env(None)
+    )
     assert made.returncode == 0, made.stderr
     (directory / "shop").mkdir()
     (directory / "shop" / "__init__.py").write_text("")
     write_recipe(test, directory)
 
 
-def run_django(fake: FakeHelpCrunch, tmp_path: Path, test: str, argv_of: Any,
-               stop: signal.Signals, processes: int, *, kept_alive: bool) -> None:
+def run_django(
+    fake: FakeHelpCrunch,
+    tmp_path: Path,
+    test: str,
+    argv_of: Any,
+    stop: signal.Signals,
+    processes: int,
+    *,
+    kept_alive: bool,
+) -> None:
     """The recipe in a new project, its server stopped by ``stop``; each of its
     ``processes`` (gunicorn's master and worker, or uvicorn) reports a clean exit.
 
@@ -343,15 +375,15 @@ def run_django(fake: FakeHelpCrunch, tmp_path: Path, test: str, argv_of: Any,
     ids = fake.seed_customers(6)
     port = free_port()
     env = recipe_env(fake, HOME=str(tmp_path))  # gunicorn's control socket goes under ~
-    with serve(argv_of(port), port=port, log_dir=tmp_path, name="django", env=env,
-               cwd=tmp_path) as app:
+    with serve(
+        argv_of(port), port=port, log_dir=tmp_path, name="django", env=env, cwd=tmp_path
+    ) as app:
         answers = hammer_threads(port, upgrade_paths(ids), threads=6)
         assert app.process is not None
         server = psutil.Process(app.process.pid)
 
         def held() -> int:
-            return sum(connections_to(p.pid, fake_port(fake))
-                       for p in [server, *server.children()])
+            return sum(connections_to(p.pid, fake_port(fake)) for p in [server, *server.children()])
 
         if kept_alive:
             assert held() >= 1
@@ -367,24 +399,42 @@ def run_django(fake: FakeHelpCrunch, tmp_path: Path, test: str, argv_of: Any,
 
 def _django_sync_views_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The module-level ``HelpCrunch`` shared by gunicorn's 8 threads (one worker)."""
-    run_django(fake, tmp_path, "test_django_sync_views_recipe",
-               lambda port: command("Django / Sync views", "gunicorn", port),
-               signal.SIGTERM, 2, kept_alive=True)
+    run_django(
+        fake,
+        tmp_path,
+        "test_django_sync_views_recipe",
+        lambda port: command("Django / Sync views", "gunicorn", port),
+        signal.SIGTERM,
+        2,
+        kept_alive=True,
+    )
 
 
 def _django_async_views_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The module-level ``AsyncHelpCrunch`` on uvicorn's loop (ASGI)."""
-    run_django(fake, tmp_path, "test_django_async_views_recipe",
-               lambda port: command("Django / Async views", "uvicorn", port),
-               signal.SIGINT, 1, kept_alive=True)  # on SIGTERM uvicorn ends by it
+    run_django(
+        fake,
+        tmp_path,
+        "test_django_async_views_recipe",
+        lambda port: command("Django / Async views", "uvicorn", port),
+        signal.SIGINT,
+        1,
+        kept_alive=True,
+    )  # on SIGTERM uvicorn ends by it
 
 
 def _django_async_views_under_wsgi(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """What the page says of async views under WSGI: they work, each request on a loop of
     its own (the client's pool for it closed when that loop ends: nothing unclosed)."""
-    run_django(fake, tmp_path, "test_django_async_views_under_wsgi",
-               lambda port: command("Django / Sync views", "gunicorn", port),
-               signal.SIGTERM, 2, kept_alive=False)
+    run_django(
+        fake,
+        tmp_path,
+        "test_django_async_views_under_wsgi",
+        lambda port: command("Django / Sync views", "gunicorn", port),
+        signal.SIGTERM,
+        2,
+        kept_alive=False,
+    )
 
 
 # --- WSGI ----------------------------------------------------------------------------------
@@ -396,8 +446,9 @@ def _flask_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     ids = fake.seed_customers(6)
     port = free_port()
     argv = command("Flask", "waitress-serve", port)
-    with serve(argv, port=port, log_dir=tmp_path, name="waitress", env=recipe_env(fake),
-               cwd=tmp_path) as app:
+    with serve(
+        argv, port=port, log_dir=tmp_path, name="waitress", env=recipe_env(fake), cwd=tmp_path
+    ) as app:
         answers = hammer_threads(port, upgrade_paths(ids), threads=6)
         code = app.stop(signal.SIGINT)
 
@@ -415,8 +466,7 @@ def _gunicorn_preload_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     port = free_port()
     argv = command("gunicorn --preload", "gunicorn", port)
     env = recipe_env(fake, HOME=str(tmp_path))  # gunicorn's control socket goes under ~
-    with serve(argv, port=port, log_dir=tmp_path, name="gunicorn", env=env,
-               cwd=tmp_path) as app:
+    with serve(argv, port=port, log_dir=tmp_path, name="gunicorn", env=env, cwd=tmp_path) as app:
         answers = hammer_threads(port, upgrade_paths(ids), threads=8)
         assert app.process is not None
         master = app.process.pid
@@ -436,8 +486,9 @@ def _gunicorn_preload_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
 # --- Celery --------------------------------------------------------------------------------
 
 
-def run_celery(fake: FakeHelpCrunch, tmp_path: Path, test: str, section: str, *,
-               closed_in_pool: bool) -> None:
+def run_celery(
+    fake: FakeHelpCrunch, tmp_path: Path, test: str, section: str, *, closed_in_pool: bool
+) -> None:
     """A real worker (prefork, 2 processes) on a real Redis; the page's ``delay(42)`` and
     five more tasks sent from other processes; every update must reach the fake, paced
     by the one budget in Redis (a request every 0.5 s across both pool processes).
@@ -454,16 +505,22 @@ def run_celery(fake: FakeHelpCrunch, tmp_path: Path, test: str, section: str, *,
     try:
         env = recipe_env(fake, REDIS_URL=redis.url)
         argv = command(section, "celery", None)
-        with serve(argv, port=None, log_dir=tmp_path, name="celery", env=env,
-                   cwd=tmp_path) as worker:
+        with serve(
+            argv, port=None, log_dir=tmp_path, name="celery", env=env, cwd=tmp_path
+        ) as worker:
             sent = run_python(command(section, "python -c")[1:], env=env, cwd=tmp_path)
             assert sent.returncode == 0, sent.stderr
-            more = run_python(["-c", "from tasks import upgrade\n"
-                               "for i in range(1, 6): upgrade.delay(i)"],
-                              env=env, cwd=tmp_path)
+            more = run_python(
+                ["-c", "from tasks import upgrade\nfor i in range(1, 6): upgrade.delay(i)"],
+                env=env,
+                cwd=tmp_path,
+            )
             assert more.returncode == 0, more.stderr
-            wait_for(lambda: all(fake.customers[i].get("customData") == UPGRADED
-                                 for i in ids), 30, "the tasks' updates")
+            wait_for(
+                lambda: all(fake.customers[i].get("customData") == UPGRADED for i in ids),
+                30,
+                "the tasks' updates",
+            )
             assert worker.process is not None
             main = worker.process.pid
             pool = [p.pid for p in psutil.Process(main).children()]
@@ -492,13 +549,23 @@ def run_celery(fake: FakeHelpCrunch, tmp_path: Path, test: str, section: str, *,
 
 
 def _celery_module_level_client_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
-    run_celery(fake, tmp_path, "test_celery_module_level_client_recipe", CELERY_MODULE,
-               closed_in_pool=False)
+    run_celery(
+        fake,
+        tmp_path,
+        "test_celery_module_level_client_recipe",
+        CELERY_MODULE,
+        closed_in_pool=False,
+    )
 
 
 def _celery_worker_process_init_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
-    run_celery(fake, tmp_path, "test_celery_worker_process_init_recipe", CELERY_SIGNALS,
-               closed_in_pool=True)
+    run_celery(
+        fake,
+        tmp_path,
+        "test_celery_worker_process_init_recipe",
+        CELERY_SIGNALS,
+        closed_in_pool=True,
+    )
 
 
 # --- Jupyter and pytest --------------------------------------------------------------------
@@ -509,14 +576,17 @@ def _jupyter_cells_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     does (``apps/notebook_cells.py``); the blocking client is called inside that loop."""
     cells = write_recipe("test_jupyter_cells_recipe", tmp_path)
     fake.seed_customers(1, start_id=42)
-    run = run_python([str(APPS / "notebook_cells.py"), *map(str, cells)],
-                     env=recipe_env(fake), cwd=tmp_path)
+    run = run_python(
+        [str(APPS / "notebook_cells.py"), *map(str, cells)], env=recipe_env(fake), cwd=tmp_path
+    )
 
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == [f"Out[1]: {UPGRADED!r}", f"Out[2]: {UPGRADED!r}"]
     assert_closed_at_exit(run.stderr, 1)
     assert [(r.method, r.path, r.status) for r in fake.requests] == [
-        ("PATCH", "/v1/customers/42", 200), ("GET", "/v1/customers/42", 200)]
+        ("PATCH", "/v1/customers/42", 200),
+        ("GET", "/v1/customers/42", 200),
+    ]
     assert problems_in_output(run.stdout + run.stderr) == []
 
 
@@ -524,8 +594,7 @@ def _pytest_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """The page's test of the FastAPI app, run by pytest with the plugin's fake; nothing
     of HelpCrunch in the environment but what the test's ``monkeypatch`` sets."""
     write_recipe("test_pytest_recipe", tmp_path)
-    run = run_python(command("pytest", "python -m pytest")[1:], env=recipe_env(None),
-                     cwd=tmp_path)
+    run = run_python(command("pytest", "python -m pytest")[1:], env=recipe_env(None), cwd=tmp_path)
 
     assert run.returncode == 0, run.stdout + run.stderr
     assert re.search(r"^1 passed", run.stdout.splitlines()[-1].strip("= ")), run.stdout
@@ -606,8 +675,7 @@ class RecipeRuns:
 
 
 @pytest.fixture(scope="session")
-def recipes(request: pytest.FixtureRequest,
-            tmp_path_factory: pytest.TempPathFactory) -> RecipeRuns:
+def recipes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> RecipeRuns:
     base = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         base = base.parent  # one directory for all the workers of this run

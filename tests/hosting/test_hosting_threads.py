@@ -48,8 +48,14 @@ def test_thread_pool_of_32_shares_one_blocking_client(fake: FakeHelpCrunch) -> N
             while cid < total:
                 size = 32 if random.random() < 0.1 else random.randint(1, 4)
                 burst = range(cid + 1, min(total, cid + size) + 1)
-                wait([pool.submit(tally.call, lambda c=c: client.update_customer(
-                    c, name=f"pool {c}")) for c in burst])
+                wait(
+                    [
+                        pool.submit(
+                            tally.call, lambda c=c: client.update_customer(c, name=f"pool {c}")
+                        )
+                        for c in burst
+                    ]
+                )
                 cid = burst[-1]
                 time.sleep(random.random() * 0.001)
         closed = Tally()
@@ -77,8 +83,7 @@ def test_two_threads_with_small_gaps_share_one_blocking_client(fake: FakeHelpCru
                 time.sleep(random.random() * 0.001)
                 tally.call(lambda cid=cid: client.update_customer(cid, name=f"two {cid}"))
 
-        threads = [threading.Thread(target=worker, args=(1 + t * per_thread,))
-                   for t in range(2)]
+        threads = [threading.Thread(target=worker, args=(1 + t * per_thread,)) for t in range(2)]
         for t in threads:
             t.start()
         for t in threads:
@@ -117,14 +122,14 @@ def test_close_racing_calls_on_other_threads(fake: FakeHelpCrunch) -> None:
                 for cid in range(first, first + calls):
                     time.sleep(random.random() * 0.001)
                     name = f"round {r} {cid}"
-                    if tally.call(lambda cid=cid, name=name: client.update_customer(
-                            cid, name=name)):
+                    if tally.call(
+                        lambda cid=cid, name=name: client.update_customer(cid, name=name)
+                    ):
                         with lock:
                             done[cid] = name
 
             base = 1 + r * 2 * calls
-            threads = [threading.Thread(target=worker, args=(base + t * calls,))
-                       for t in range(2)]
+            threads = [threading.Thread(target=worker, args=(base + t * calls,)) for t in range(2)]
             for t in threads:
                 t.start()
             time.sleep(random.random() * 0.01)  # close somewhere among the 20 calls

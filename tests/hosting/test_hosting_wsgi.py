@@ -44,16 +44,17 @@ N = BUSY + QUIET
 
 
 def test_flask_waitress_32_threads_share_one_blocking_client(
-        fake: FakeHelpCrunch, tmp_path: Path) -> None:
+    fake: FakeHelpCrunch, tmp_path: Path
+) -> None:
     fake.seed_customers(N)
     port = free_port()
     env = child_env(HC_API_KEY=fake.api_key, HC_BASE_URL=fake.base_url)
     argv = [sys.executable, *WARN, str(APPS / "flask_app.py"), str(port)]
     with serve(argv, port=port, log_dir=tmp_path, name="waitress", env=env) as app:
-        results = hammer_threads(port, [f"/customers/{i}" for i in range(1, BUSY + 1)],
-                                 threads=48)
+        results = hammer_threads(port, [f"/customers/{i}" for i in range(1, BUSY + 1)], threads=48)
         results += hammer_threads(
-            port, [f"/customers/{i}" for i in range(BUSY + 1, N + 1)], threads=2, gap=0.0005)
+            port, [f"/customers/{i}" for i in range(BUSY + 1, N + 1)], threads=2, gap=0.0005
+        )
         code = app.stop(signal.SIGINT)
 
     tally_answers(results).assert_all_done(N)

@@ -46,12 +46,20 @@ def test_a_key_held_by_several_customers_is_ambiguous_with_all_their_ids() -> No
     assert index.get("ann@example.com") == 9
 
 
-@pytest.mark.parametrize(("keys", "total", "search"), [
-    (0, 0, True), (1, 150, True), (2, 150, False), (9, 1_000, True), (10, 1_000, False),
-    (5, None, False),  # no total: only the page read so far is known
-])
+@pytest.mark.parametrize(
+    ("keys", "total", "search"),
+    [
+        (0, 0, True),
+        (1, 150, True),
+        (2, 150, False),
+        (9, 1_000, True),
+        (10, 1_000, False),
+        (5, None, False),  # no total: only the page read so far is known
+    ],
+)
 def test_searching_wins_only_with_fewer_keys_than_list_pages(
-        keys: int, total: int | None, search: bool) -> None:
+    keys: int, total: int | None, search: bool
+) -> None:
     assert search_is_cheaper(keys, total) is search
 
 

@@ -33,23 +33,31 @@ async def test_fake_refuses_a_batch_with_an_unknown_id_whole(
 ) -> None:
     ids = helpcrunch_fake.seed_customers(2)
     before = {cid: dict(helpcrunch_fake.customers[cid]) for cid in ids}
-    body = [{"customer": ids[0], "name": "new"}, {"customer": MISSING, "name": "new"},
-            {"customer": ids[1], "name": "new"}]
+    body = [
+        {"customer": ids[0], "name": "new"},
+        {"customer": MISSING, "name": "new"},
+        {"customer": ids[1], "name": "new"},
+    ]
     with pytest.raises(hc.NotFoundError):
         await helpcrunch_client._requestor.request(
-            "PUT", "/customers/batch", lambda data: data, body=json.dumps(body).encode())
+            "PUT", "/customers/batch", lambda data: data, body=json.dumps(body).encode()
+        )
     assert {cid: helpcrunch_fake.customers[cid] for cid in ids} == before
 
 
 @pytest.mark.parametrize("batch_fallback", [False, True])
 async def test_an_unknown_id_fails_alone_and_the_nine_are_updated(
-    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
+    helpcrunch_fake: FakeHelpCrunch,
+    helpcrunch_client: hc.AsyncHelpCrunch,
     batch_fallback: bool,
 ) -> None:
     ids = helpcrunch_fake.seed_customers(9)
     given = [*ids[:4], MISSING, *ids[4:]]
-    results = await _run(helpcrunch_client, [(cid, {"name": f"n{cid}"}) for cid in given],
-                         batch_fallback=batch_fallback)
+    results = await _run(
+        helpcrunch_client,
+        [(cid, {"name": f"n{cid}"}) for cid in given],
+        batch_fallback=batch_fallback,
+    )
     assert len(results) == 10
     failed = [r for r in results if not r.ok]
     assert [(r.index, r.customer_id) for r in failed] == [(4, MISSING)]
@@ -77,13 +85,20 @@ async def test_a_400_batch_fails_only_the_bad_item(
     assert results[1].error.path == f"/v1/customers/{ids[1]}"
 
 
-@pytest.mark.parametrize(("status", "cls"), [
-    (401, hc.AuthenticationError), (403, hc.PermissionDeniedError),
-    (429, hc.RateLimitError),
-])
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (401, hc.AuthenticationError),
+        (403, hc.PermissionDeniedError),
+        (429, hc.RateLimitError),
+    ],
+)
 async def test_key_and_rate_limit_refusals_are_not_fanned_out(
-    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch,
-    no_backoff: None, status: int, cls: type[hc.APIError],
+    helpcrunch_fake: FakeHelpCrunch,
+    helpcrunch_client: hc.AsyncHelpCrunch,
+    no_backoff: None,
+    status: int,
+    cls: type[hc.APIError],
 ) -> None:
     ids = helpcrunch_fake.seed_customers(3)
     helpcrunch_fake.add_faults(*[Fault.status(status)] * 10, method="PUT")
@@ -91,7 +106,8 @@ async def test_key_and_rate_limit_refusals_are_not_fanned_out(
 
     async def collect() -> None:
         async for r in helpcrunch_client.update_customers(
-                [(cid, {"name": "x"}) for cid in ids], batch=True, max_retries=0):
+            [(cid, {"name": "x"}) for cid in ids], batch=True, max_retries=0
+        ):
             results.append(r)
 
     if status == 429:
@@ -109,7 +125,6 @@ async def test_a_5xx_batch_is_not_fanned_out_without_batch_fallback(
 ) -> None:
     ids = helpcrunch_fake.seed_customers(2)
     helpcrunch_fake.add_faults(Fault.status(500), method="PUT")
-    results = await _run(helpcrunch_client, [(cid, {"name": "x"}) for cid in ids],
-                         max_retries=0)
+    results = await _run(helpcrunch_client, [(cid, {"name": "x"}) for cid in ids], max_retries=0)
     assert all(isinstance(r.error, hc.ServerError) for r in results)
     assert [r.method for r in helpcrunch_fake.requests] == ["PUT"]

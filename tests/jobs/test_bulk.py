@@ -32,12 +32,17 @@ async def test_every_item_reported_once_and_stored() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(50)
         async with _client(fake) as client:
-            results = [r async for r in client.update_customers(
-                ((cid, _update(cid)) for cid in ids), max_concurrency=5)]
+            results = [
+                r
+                async for r in client.update_customers(
+                    ((cid, _update(cid)) for cid in ids), max_concurrency=5
+                )
+            ]
         assert sorted(r.index for r in results) == list(range(50))
         assert all(r.ok and r.error is None and r.attempts == 1 for r in results)
         assert {r.customer_id: r.customer.name for r in results if r.customer} == {
-            cid: f"name-{cid}" for cid in ids}
+            cid: f"name-{cid}" for cid in ids
+        }
         assert all(fake.customers[cid]["name"] == f"name-{cid}" for cid in ids)
 
 
@@ -105,10 +110,18 @@ async def test_ordered_yields_input_order_despite_slow_items() -> None:
         ids = fake.seed_customers(12)
         fake.add_faults(Fault.delay(0.3), method="PATCH")  # the first request is slow
         async with _client(fake) as client:
-            results = [r async for r in client.update_customers(
-                ((cid, {"name": "x"}) for cid in ids), ordered=True, max_concurrency=4)]
-            unordered = [r async for r in client.update_customers(
-                ((cid, {"name": "y"}) for cid in ids), max_concurrency=4)]
+            results = [
+                r
+                async for r in client.update_customers(
+                    ((cid, {"name": "x"}) for cid in ids), ordered=True, max_concurrency=4
+                )
+            ]
+            unordered = [
+                r
+                async for r in client.update_customers(
+                    ((cid, {"name": "y"}) for cid in ids), max_concurrency=4
+                )
+            ]
         assert [r.index for r in results] == list(range(12))
         assert sorted(r.index for r in unordered) == list(range(12))
 
@@ -117,8 +130,12 @@ async def test_api_errors_are_reported_per_item() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         fake.seed_customers(3)
         async with _client(fake) as client:
-            results = [r async for r in client.update_customers(
-                [(1, {"name": "a"}), (999, {"name": "b"}), (3, {"name": "c"})], ordered=True)]
+            results = [
+                r
+                async for r in client.update_customers(
+                    [(1, {"name": "a"}), (999, {"name": "b"}), (3, {"name": "c"})], ordered=True
+                )
+            ]
         assert [r.ok for r in results] == [True, False, True]
         assert isinstance(results[1].error, hc.NotFoundError)
         assert results[1].attempts == 1
@@ -127,16 +144,15 @@ async def test_api_errors_are_reported_per_item() -> None:
 @pytest.mark.slow
 async def test_exactly_once_under_faults_and_429s_final_state_equals_input() -> None:
     kinds = ("500", "502", "503", "504", "drop_before", "drop_after", "truncated")
-    async with FakeHelpCrunch(rate_limit=(60, 0.5), fault_rate=0.15, fault_kinds=kinds,
-                              seed=1234) as fake:
+    async with FakeHelpCrunch(
+        rate_limit=(60, 0.5), fault_rate=0.15, fault_kinds=kinds, seed=1234
+    ) as fake:
         ids = fake.seed_customers(150)
         # The client paces 10 % faster than the fake allows: 429s come, AIMD slows it
         # (73, not 66: the limiter's 50 ms slack a period takes 10 % of 0.5 s).
         too_fast = hc.RateLimit(requests=73, period=0.5)
-        async with _client(fake, rate_limit=too_fast, max_retries=12,
-                           max_concurrency=16) as client:
-            results = [r async for r in client.update_customers(
-                (cid, _update(cid)) for cid in ids)]
+        async with _client(fake, rate_limit=too_fast, max_retries=12, max_concurrency=16) as client:
+            results = [r async for r in client.update_customers((cid, _update(cid)) for cid in ids)]
             stats = client.stats
         counts = Counter(r.index for r in results)
         assert set(counts) == set(range(150))
@@ -156,8 +172,9 @@ async def test_unretryable_failures_are_reported_not_lost() -> None:
         for _ in range(5):
             fake.add_faults(Fault.status(503), method="PATCH")
         async with _client(fake, max_retries=0) as client:
-            results = [r async for r in client.update_customers(
-                (cid, {"name": "x"}) for cid in ids)]
+            results = [
+                r async for r in client.update_customers((cid, {"name": "x"}) for cid in ids)
+            ]
         assert len(results) == 30
         failed = [r for r in results if not r.ok]
         assert len(failed) == 5
@@ -188,8 +205,12 @@ async def test_batch_sends_ten_customers_a_request() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(25)
         async with _client(fake) as client:
-            results = [r async for r in client.update_customers(
-                ((cid, _update(cid)) for cid in ids), batch=True)]
+            results = [
+                r
+                async for r in client.update_customers(
+                    ((cid, _update(cid)) for cid in ids), batch=True
+                )
+            ]
         batches = [r for r in fake.requests if r.path == "/v1/customers/batch"]
         assert sorted(len(r.body) for r in batches) == [5, 10, 10]
         assert all(item["customer"] in ids for r in batches for item in r.body)
@@ -209,14 +230,19 @@ async def test_failed_batch_reports_each_item_or_falls_back() -> None:
 
             async def collect() -> None:
                 async for r in client.update_customers(
-                        ((cid, {"name": "x"}) for cid in ids), batch=True):
+                    ((cid, {"name": "x"}) for cid in ids), batch=True
+                ):
                     failed.append(r)
 
             with pytest.raises(hc.BulkAbortedError):  # a 403 stops the job, after the results
                 await collect()
             fake.add_faults(Fault.status(403), path="/v1/customers/batch")
-            fallback = [r async for r in client.update_customers(
-                ((cid, {"name": "y"}) for cid in ids), batch=True, batch_fallback=True)]
+            fallback = [
+                r
+                async for r in client.update_customers(
+                    ((cid, {"name": "y"}) for cid in ids), batch=True, batch_fallback=True
+                )
+            ]
         assert len(failed) == 10
         assert not any(r.ok for r in failed)
         assert all(isinstance(r.error, hc.PermissionDeniedError) for r in failed)
@@ -230,8 +256,7 @@ def test_blocking_client_update_customers_is_an_iterator() -> None:
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         ids = fake.seed_customers(10)
         with hc.HelpCrunch(fake.api_key, base_url=fake.base_url, rate_limit=None) as client:
-            results = client.update_customers(((cid, {"name": "s"}) for cid in ids),
-                                              ordered=True)
+            results = client.update_customers(((cid, {"name": "s"}) for cid in ids), ordered=True)
             assert iter(results) is results
             assert [r.index for r in results] == list(range(10))
             # Leaving early closes the job cleanly; the client stays usable.
@@ -266,8 +291,9 @@ def test_ctrl_c_during_sync_bulk_raises_keyboard_interrupt() -> None:
             for delay in (0.45, 0.5):  # interrupt while the main thread waits for a result
                 timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
                 timer.start()
-                results = client.update_customers(((cid, {"name": "x"}) for cid in ids),
-                                                  max_concurrency=4)
+                results = client.update_customers(
+                    ((cid, {"name": "x"}) for cid in ids), max_concurrency=4
+                )
                 with pytest.raises(KeyboardInterrupt):  # not "generator already running"
                     list(results)
                 timer.join()
@@ -309,14 +335,14 @@ def test_batch_outcomes_fail_items_the_response_does_not_confirm() -> None:
     assert [o.codes for o in top] == [("x",), ("x",)]  # type: ignore[union-attr]
     # An empty errors list is no error; the item's own customer in a shape we cannot
     # read is still this customer.
-    ok, unreadable = batch_outcomes([{"id": 1, "errors": []}, {"id": 2, "tags": "x"}],
-                                    [1, 2], path)
+    ok, unreadable = batch_outcomes([{"id": 1, "errors": []}, {"id": 2, "tags": "x"}], [1, 2], path)
     assert isinstance(ok, hc.Customer)
     assert unreadable is None
 
 
 async def test_batch_item_errors_in_a_2xx_response_are_reported_failed(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from helpcrunch_async import _bulk
 
     real = _bulk.batch_outcomes
@@ -329,8 +355,12 @@ async def test_batch_item_errors_in_a_2xx_response_are_reported_failed(
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(3)
         async with _client(fake) as client:
-            results = [r async for r in client.update_customers(
-                ((cid, {"name": "b"}) for cid in ids), batch=True, ordered=True)]
+            results = [
+                r
+                async for r in client.update_customers(
+                    ((cid, {"name": "b"}) for cid in ids), batch=True, ordered=True
+                )
+            ]
     assert [r.ok for r in results] == [True, False, True]
     assert isinstance(results[1].error, hc.BatchItemError)
 
@@ -404,7 +434,8 @@ def test_ctrl_c_while_the_loop_is_stuck_in_slow_input(monkeypatch: pytest.Monkey
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 def test_bulk_first_thing_in_a_forked_child_uses_the_childs_client(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import os
 
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
@@ -419,8 +450,7 @@ def test_bulk_first_thing_in_a_forked_child_uses_the_childs_client(
                 status = 1
                 try:
                     os.environ["HELPCRUNCH_API_KEY"] = "some-other-key"
-                    results = list(client.update_customers((cid, {"name": "child"})
-                                                           for cid in ids))
+                    results = list(client.update_customers((cid, {"name": "child"}) for cid in ids))
                     os.write(write_fd, str(sum(r.ok for r in results)).encode())
                     status = 0
                 finally:

@@ -28,12 +28,27 @@ MOMENT = datetime.fromtimestamp(TS, UTC)
 def full(**overrides: Any) -> dict[str, Any]:
     """A customer as the list endpoint answers it: every documented key present."""
     data: dict[str, Any] = {
-        "id": 7, "name": "Ann", "email": "ann@example.com", "userId": "u7",
-        "company": None, "phone": None, "firstSeen": str(TS), "lastSeen": str(TS),
-        "location": None, "device": None, "unsubscribed": False, "blocked": False,
-        "source": None, "referer": None, "lastPage": None, "locale": "en",
-        "createdFrom": None, "integrationId": None, "notes": None,
-        "tags": [{"name": "vip", "color": "#ff0000"}], "customData": {"plan": "pro"},
+        "id": 7,
+        "name": "Ann",
+        "email": "ann@example.com",
+        "userId": "u7",
+        "company": None,
+        "phone": None,
+        "firstSeen": str(TS),
+        "lastSeen": str(TS),
+        "location": None,
+        "device": None,
+        "unsubscribed": False,
+        "blocked": False,
+        "source": None,
+        "referer": None,
+        "lastPage": None,
+        "locale": "en",
+        "createdFrom": None,
+        "integrationId": None,
+        "notes": None,
+        "tags": [{"name": "vip", "color": "#ff0000"}],
+        "customData": {"plan": "pro"},
     }
     data.update(overrides)
     return data
@@ -49,9 +64,19 @@ def plan(record: CustomerRecord, exact_tags: bool = False, **fields: Any) -> Any
 
 # --- unchanged rows send nothing --------------------------------------------------------
 
+
 def test_identical_row_is_unchanged() -> None:
-    p = plan(rec(), name="Ann", email="ann@example.com", user_id="u7", locale="en",
-             unsubscribed=False, blocked=False, tags=["vip"], custom_data={"plan": "pro"})
+    p = plan(
+        rec(),
+        name="Ann",
+        email="ann@example.com",
+        user_id="u7",
+        locale="en",
+        unsubscribed=False,
+        blocked=False,
+        tags=["vip"],
+        custom_data={"plan": "pro"},
+    )
     assert p.unchanged
     assert p.patch is None
     assert not p.add_tags
@@ -64,8 +89,15 @@ def test_row_naming_no_field_is_unchanged() -> None:
 
 
 @pytest.mark.parametrize("answer", [str(TS), TS, "2020-10-28T11:49:06Z"])
-@pytest.mark.parametrize("row", [TS, MOMENT, MOMENT.astimezone(timezone(timedelta(hours=3))),
-                                 MOMENT + timedelta(microseconds=999_999)])
+@pytest.mark.parametrize(
+    "row",
+    [
+        TS,
+        MOMENT,
+        MOMENT.astimezone(timezone(timedelta(hours=3))),
+        MOMENT + timedelta(microseconds=999_999),
+    ],
+)
 def test_timestamps_compare_as_whole_seconds(answer: Any, row: Any) -> None:
     """String or integer from HelpCrunch, int or datetime (any zone, fractions) in the row."""
     assert plan(rec(firstSeen=answer), first_seen=row).unchanged
@@ -84,6 +116,7 @@ def test_phone_returned_as_a_number_equals_the_string() -> None:
 
 # --- only differing fields are sent -----------------------------------------------------
 
+
 def test_only_differing_fields_go_into_the_patch() -> None:
     p = plan(rec(), name="Anna", email="ann@example.com", locale="uk", blocked=False)
     assert p.action == "updated"
@@ -98,6 +131,7 @@ def test_bool_change() -> None:
 
 
 # --- None means clear; missing means unknown --------------------------------------------
+
 
 def test_none_equals_null() -> None:
     assert plan(rec(), company=None, phone=None, notes=None).unchanged
@@ -132,21 +166,50 @@ def test_a_customer_without_raw_is_all_unknown() -> None:
 
 # --- custom data ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("new", "old"), [
-    ("5", 5), (5, "5"), (5, 5.0), (1.5, "1.5"), ("1.5", 1.5), (0, "0"), (-3, "-3"),
-    (MOMENT, TS), (MOMENT, str(TS)), (MOMENT, "2020-10-28 11:49:06"),
-    (str(TS), "2020-10-28 11:49:06"), ("2020-10-28 11:49:06", TS), (TS, "2020-10-28T11:49:06Z"),
-    (None, None), (True, True), ("pro", "pro"),
-])
+
+@pytest.mark.parametrize(
+    ("new", "old"),
+    [
+        ("5", 5),
+        (5, "5"),
+        (5, 5.0),
+        (1.5, "1.5"),
+        ("1.5", 1.5),
+        (0, "0"),
+        (-3, "-3"),
+        (MOMENT, TS),
+        (MOMENT, str(TS)),
+        (MOMENT, "2020-10-28 11:49:06"),
+        (str(TS), "2020-10-28 11:49:06"),
+        ("2020-10-28 11:49:06", TS),
+        (TS, "2020-10-28T11:49:06Z"),
+        (None, None),
+        (True, True),
+        ("pro", "pro"),
+    ],
+)
 def test_custom_values_that_are_the_same(new: Any, old: Any) -> None:
     assert same_custom_value(new, old)
     assert plan(rec(customData={"p": old}), custom_data={"p": new}).unchanged
 
 
-@pytest.mark.parametrize(("new", "old"), [
-    (True, 1), (1, True), (False, 0), ("", None), (None, ""), ("007", 7), ("5", 6),
-    ("pro", "Pro"), (MOMENT, TS + 1), ("1.50", 1.5), ("2020-10-28", TS), ("true", True),
-])
+@pytest.mark.parametrize(
+    ("new", "old"),
+    [
+        (True, 1),
+        (1, True),
+        (False, 0),
+        ("", None),
+        (None, ""),
+        ("007", 7),
+        ("5", 6),
+        ("pro", "Pro"),
+        (MOMENT, TS + 1),
+        ("1.50", 1.5),
+        ("2020-10-28", TS),
+        ("true", True),
+    ],
+)
 def test_custom_values_that_differ(new: Any, old: Any) -> None:
     assert not same_custom_value(new, old)
     p = plan(rec(customData={"p": old, "other": "kept"}), custom_data={"p": new})
@@ -160,7 +223,8 @@ def test_custom_data_patch_keeps_the_properties_the_row_does_not_name() -> None:
     assert p.diff["custom_data.plan"] == ("free", "pro")
     # Merge or replace under PATCH is undocumented: the current properties go along.
     assert p.patch == hc.CustomerUpdate(
-        custom_data={"plan": "pro", "seats": "3", "signup_date": TS})
+        custom_data={"plan": "pro", "seats": "3", "signup_date": TS}
+    )
 
 
 def test_custom_property_none_equals_an_absent_property() -> None:
@@ -206,6 +270,7 @@ def test_datetime_in_custom_data_shows_as_seconds_in_the_diff() -> None:
 
 
 # --- tags -------------------------------------------------------------------------------
+
 
 def test_missing_tags_are_added_others_left_alone() -> None:
     record = rec(tags=[{"name": "vip", "color": "#f00"}, {"name": "old", "color": "#000"}])
@@ -259,18 +324,30 @@ def test_unknown_tags() -> None:
 
 # --- creates ----------------------------------------------------------------------------
 
+
 def test_plan_create_posts_the_whole_row() -> None:
-    update = hc.CustomerUpdate(user_id="u9", name="Bo", phone=None, tags=["a", "b"],
-                               custom_data={"plan": "pro", "x": None}, last_seen=MOMENT)
+    update = hc.CustomerUpdate(
+        user_id="u9",
+        name="Bo",
+        phone=None,
+        tags=["a", "b"],
+        custom_data={"plan": "pro", "x": None},
+        last_seen=MOMENT,
+    )
     p = plan_create(update)
     assert p.action == "created"
     assert p.patch is update
-    assert p.diff == {"user_id": (None, "u9"), "name": (None, "Bo"),
-                      "last_seen": (None, TS), "custom_data.plan": (None, "pro"),
-                      "tags": ((), ("a", "b"))}
+    assert p.diff == {
+        "user_id": (None, "u9"),
+        "name": (None, "Bo"),
+        "last_seen": (None, TS),
+        "custom_data.plan": (None, "pro"),
+        "tags": ((), ("a", "b")),
+    }
 
 
 # --- the compact record -----------------------------------------------------------------
+
 
 def test_record_is_compact_and_shares_equal_tags() -> None:
     builder = RecordBuilder()

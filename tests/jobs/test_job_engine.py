@@ -43,8 +43,16 @@ def _refusal() -> AuthenticationError:
 
 
 async def _run(
-    *, n: int, bad: set[int], delays: list[int], chunk_size: int, max_concurrency: int,
-    ordered: bool, async_input: bool, refuse_at: int | None, fail_input_at: int | None,
+    *,
+    n: int,
+    bad: set[int],
+    delays: list[int],
+    chunk_size: int,
+    max_concurrency: int,
+    ordered: bool,
+    async_input: bool,
+    refuse_at: int | None,
+    fail_input_at: int | None,
     consumer_pauses: int,
 ) -> _Run:
     pulled = 0
@@ -90,9 +98,15 @@ async def _run(
     results: list[_Result] = []
     raised: BaseException | None = None
     stream = JobEngine(
-        async_items() if async_input else items(), prepare=prepare, result_type=_Result,
-        start=start, unsent=unsent, chunk_size=chunk_size, max_concurrency=max_concurrency,
-        ordered=ordered).results()
+        async_items() if async_input else items(),
+        prepare=prepare,
+        result_type=_Result,
+        start=start,
+        unsent=unsent,
+        chunk_size=chunk_size,
+        max_concurrency=max_concurrency,
+        ordered=ordered,
+    ).results()
     try:
         async for result in stream:
             results.append(result)
@@ -117,14 +131,31 @@ async def _run(
     consumer_pauses=st.integers(0, 3),
 )
 def test_every_item_read_is_reported_exactly_once(
-    n: int, bad: set[int], delays: list[int], chunk_size: int, max_concurrency: int,
-    ordered: bool, async_input: bool, refuse_at: int | None, fail_input_at: int | None,
+    n: int,
+    bad: set[int],
+    delays: list[int],
+    chunk_size: int,
+    max_concurrency: int,
+    ordered: bool,
+    async_input: bool,
+    refuse_at: int | None,
+    fail_input_at: int | None,
     consumer_pauses: int,
 ) -> None:
-    run = asyncio.run(_run(
-        n=n, bad=bad, delays=delays, chunk_size=chunk_size, max_concurrency=max_concurrency,
-        ordered=ordered, async_input=async_input, refuse_at=refuse_at,
-        fail_input_at=fail_input_at, consumer_pauses=consumer_pauses))
+    run = asyncio.run(
+        _run(
+            n=n,
+            bad=bad,
+            delays=delays,
+            chunk_size=chunk_size,
+            max_concurrency=max_concurrency,
+            ordered=ordered,
+            async_input=async_input,
+            refuse_at=refuse_at,
+            fail_input_at=fail_input_at,
+            consumer_pauses=consumer_pauses,
+        )
+    )
     indices = [r.index for r in run.results]
     # Every item read is reported, once; nothing unread is.
     assert sorted(indices) == list(range(run.pulled))
@@ -143,6 +174,7 @@ def test_every_item_read_is_reported_exactly_once(
     if refused:
         assert any(isinstance(r.error, AuthenticationError) for r in run.results)
 
+
 async def test_a_slow_consumer_does_not_stop_requests_but_bounds_reading() -> None:
     """Workers keep sending while the caller is busy, and stop reading at the bound."""
     pulled = 0
@@ -159,8 +191,9 @@ async def test_a_slow_consumer_does_not_stop_requests_but_bounds_reading() -> No
         sent.extend(jobs)
         return [_Result(j) for j in jobs]
 
-    stream = JobEngine(items(), prepare=lambda i, item: item, result_type=_Result,
-                       start=start, max_concurrency=4).results()
+    stream = JobEngine(
+        items(), prepare=lambda i, item: item, result_type=_Result, start=start, max_concurrency=4
+    ).results()
     first = await anext(stream)
     await asyncio.sleep(0.05)  # the caller is busy; the loop runs the workers
     assert first.index == 0
@@ -184,8 +217,9 @@ async def test_a_failing_prepare_ends_the_job_with_its_error() -> None:
         await asyncio.sleep(0.01)
         return [_Result(j) for j in jobs]
 
-    stream = JobEngine(iter(range(100)), prepare=prepare, result_type=_Result, start=start,
-                       max_concurrency=3).results()
+    stream = JobEngine(
+        iter(range(100)), prepare=prepare, result_type=_Result, start=start, max_concurrency=3
+    ).results()
     with pytest.raises(ZeroDivisionError):
         async for _ in stream:
             pass
@@ -197,5 +231,11 @@ def test_chunks_need_unsent() -> None:
         return []
 
     with pytest.raises(TypeError, match="unsent"):
-        JobEngine([], prepare=lambda i, item: item, result_type=_Result, start=start,
-                  chunk_size=2, max_concurrency=1)
+        JobEngine(
+            [],
+            prepare=lambda i, item: item,
+            result_type=_Result,
+            start=start,
+            chunk_size=2,
+            max_concurrency=1,
+        )

@@ -21,15 +21,15 @@ def _client(fake: FakeHelpCrunch, **options: object) -> hc.AsyncHelpCrunch:
     return hc.AsyncHelpCrunch(fake.api_key, base_url=fake.base_url, **options)  # type: ignore[arg-type]
 
 
-async def test_stop_cancels_what_waits_for_the_limiter_and_finishes_what_is_on_the_wire(
-) -> None:
+async def test_stop_cancels_what_waits_for_the_limiter_and_finishes_what_is_on_the_wire() -> None:
     async with FakeHelpCrunch(rate_limit=None) as fake:
         ids = fake.seed_customers(30)
         fake.add_faults(Fault.delay(0.6), method="PATCH")  # the first PATCH is slow
         limit = hc.RateLimit(5, 1.0)  # one send time every ~0.2 s
         async with _client(fake, rate_limit=limit) as client:
-            job = client.update_customers(((cid, {"name": "new"}) for cid in ids),
-                                          max_concurrency=8)
+            job = client.update_customers(
+                ((cid, {"name": "new"}) for cid in ids), max_concurrency=8
+            )
             first = await anext(job)  # ~0.2 s: the second PATCH; the first is on the wire
             sent_at_stop = fake.stats.requests + 1  # + the slow one, on the wire
             stopped_at = time.monotonic()

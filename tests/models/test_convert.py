@@ -21,12 +21,25 @@ from helpcrunch_async._fastpaths import customer_from_json
 from helpcrunch_async._json import encode_json
 
 WIRE_KEYS = {
-    "name": "name", "email": "email", "user_id": "userId", "company": "company",
-    "phone": "phone", "first_seen": "firstSeen", "last_seen": "lastSeen",
-    "unsubscribed": "unsubscribed", "blocked": "blocked", "source": "source",
-    "referer": "referer", "last_page": "lastPage", "locale": "locale", "notes": "notes",
-    "tags": "tags", "custom_data": "customData",
+    "name": "name",
+    "email": "email",
+    "user_id": "userId",
+    "company": "company",
+    "phone": "phone",
+    "first_seen": "firstSeen",
+    "last_seen": "lastSeen",
+    "unsubscribed": "unsubscribed",
+    "blocked": "blocked",
+    "source": "source",
+    "referer": "referer",
+    "last_page": "lastPage",
+    "locale": "locale",
+    "notes": "notes",
+    "tags": "tags",
+    "custom_data": "customData",
 }
+
+
 def customer_to_json(customer: hc.Customer) -> dict[str, Any]:
     """The customer as HelpCrunch's response JSON (for round trips)."""
     out: dict[str, Any] = {}
@@ -39,8 +52,9 @@ def customer_to_json(customer: hc.Customer) -> dict[str, Any]:
         elif isinstance(value, hc.Location | hc.Device):
             value = {_WIRE_KEYS.get(k, k): v for k, v in attrs.asdict(value).items()}
         elif a.name == "tags":
-            value = [{"name": t.name, "color": None if t.color is hc.UNSET else t.color}
-                     for t in value]
+            value = [
+                {"name": t.name, "color": None if t.color is hc.UNSET else t.color} for t in value
+            ]
         elif a.name == "custom_data":
             value = dict(value)
         out[_WIRE_KEYS.get(a.name, a.name)] = value
@@ -103,7 +117,8 @@ def test_seed_response_parses_with_every_field_populated(seed_response: dict[str
     assert customer.user_id == "user_1234567890"
     assert customer.first_seen == customer.last_seen == SEED_DT
     assert customer.location == hc.Location(
-        region_code="Kyyivs'ka Oblast", country_code="UA", city="Kyiv")
+        region_code="Kyyivs'ka Oblast", country_code="UA", city="Kyiv"
+    )
     assert customer.device is not None
     assert customer.device.id == 542335
     assert customer.device.user_agent.startswith("Mozilla/5.0")
@@ -131,7 +146,8 @@ def test_unset_field_is_absent_and_none_is_null(field: str) -> None:
     assert body == {WIRE_KEYS[f]: None for f in others}
     assert update_to_json(hc.CustomerUpdate(**{field: None})) == {WIRE_KEYS[field]: None}
     assert encode_json(update_to_json(hc.CustomerUpdate(**{field: None}))) == (
-        f'{{"{WIRE_KEYS[field]}":null}}'.encode())
+        f'{{"{WIRE_KEYS[field]}":null}}'.encode()
+    )
 
 
 def test_empty_update_serialises_to_empty_object() -> None:
@@ -156,8 +172,11 @@ def test_values_go_out_under_camel_case_keys(field: str, value: Any, wire: Any) 
 
 def test_false_and_zero_are_sent_not_dropped() -> None:
     body = update_to_json(hc.CustomerUpdate(blocked=False, first_seen=0, custom_data={"n": 0}))
-    assert body == {"blocked": False, "firstSeen": "0",
-                    "customData": [{"property": "n", "value": 0}]}
+    assert body == {
+        "blocked": False,
+        "firstSeen": "0",
+        "customData": [{"property": "n", "value": 0}],
+    }
 
 
 # --- timestamps -----------------------------------------------------------------------------
@@ -222,13 +241,15 @@ def test_null_timestamps_read_as_none(key: str) -> None:
 def test_custom_data_goes_out_as_property_value_list_in_order() -> None:
     data = {"zeta": "z", "alpha": 1, "mid": 2.5, "flag": False, "gone": None}
     body = update_to_json(hc.CustomerUpdate(custom_data=data))
-    assert body == {"customData": [
-        {"property": "zeta", "value": "z"},
-        {"property": "alpha", "value": 1},
-        {"property": "mid", "value": 2.5},
-        {"property": "flag", "value": False},
-        {"property": "gone", "value": None},
-    ]}
+    assert body == {
+        "customData": [
+            {"property": "zeta", "value": "z"},
+            {"property": "alpha", "value": 1},
+            {"property": "mid", "value": 2.5},
+            {"property": "flag", "value": False},
+            {"property": "gone", "value": None},
+        ]
+    }
 
 
 def test_custom_data_datetime_value_goes_out_as_timestamp_string() -> None:
@@ -248,12 +269,17 @@ def test_custom_data_read_from_object_form() -> None:
 
 
 def test_custom_data_read_from_list_form() -> None:
-    customer = customer_from_json({"id": 1, "customData": [
-        {"property": "plan", "value": "pro"},
-        {"property": "seats", "value": 5},
-        {"property": "paid", "value": True},
-        {"property": "none"},
-    ]})
+    customer = customer_from_json(
+        {
+            "id": 1,
+            "customData": [
+                {"property": "plan", "value": "pro"},
+                {"property": "seats", "value": 5},
+                {"property": "paid", "value": True},
+                {"property": "none"},
+            ],
+        }
+    )
     assert customer.custom_data == {"plan": "pro", "seats": 5, "paid": True, "none": None}
     assert list(customer.custom_data) == ["plan", "seats", "paid", "none"]
 
@@ -283,8 +309,11 @@ def test_empty_tag_list_is_sent_as_empty_list() -> None:
 
 def test_tags_read_with_and_without_color() -> None:
     customer = customer_from_json(
-        {"id": 1, "tags": [{"name": "a", "color": "#fff"}, {"name": "b"}, {"name": "c",
-                                                                           "color": None}]})
+        {
+            "id": 1,
+            "tags": [{"name": "a", "color": "#fff"}, {"name": "b"}, {"name": "c", "color": None}],
+        }
+    )
     assert customer.tags == (hc.Tag(name="a", color="#fff"), hc.Tag(name="b"), hc.Tag(name="c"))
 
 
@@ -292,8 +321,13 @@ def test_tags_read_with_and_without_color() -> None:
 
 
 def test_unknown_response_keys_are_ignored_but_kept_in_raw() -> None:
-    data = {"id": 3, "name": "Ann", "brandNewField": {"x": [1, 2]}, "anotherOne": 5,
-            "location": {"city": "Kyiv", "planet": "Earth"}}
+    data = {
+        "id": 3,
+        "name": "Ann",
+        "brandNewField": {"x": [1, 2]},
+        "anotherOne": 5,
+        "location": {"city": "Kyiv", "planet": "Earth"},
+    }
     customer = customer_from_json(data)
     assert customer.id == 3
     assert customer.name == "Ann"
@@ -304,8 +338,17 @@ def test_unknown_response_keys_are_ignored_but_kept_in_raw() -> None:
 def test_missing_optional_keys_become_none() -> None:
     customer = customer_from_json({"id": 3})
     assert customer == hc.Customer(id=3)
-    for name in ("name", "email", "user_id", "location", "device", "blocked", "locale",
-                 "created_from", "integration_id"):
+    for name in (
+        "name",
+        "email",
+        "user_id",
+        "location",
+        "device",
+        "blocked",
+        "locale",
+        "created_from",
+        "integration_id",
+    ):
         assert getattr(customer, name) is None
 
 
@@ -367,9 +410,14 @@ def test_malformed_response_names_the_json_path(data: Any, path: str) -> None:
 _text = st.text(max_size=20)
 _epoch = st.integers(min_value=0, max_value=4_102_444_800)  # up to 2100
 _aware = st.builds(
-    lambda ts, micros, minutes: datetime.fromtimestamp(ts, UTC).replace(microsecond=micros)
-    .astimezone(timezone(timedelta(minutes=minutes))),
-    _epoch, st.integers(0, 999_999), st.integers(-14 * 60, 14 * 60),
+    lambda ts, micros, minutes: (
+        datetime.fromtimestamp(ts, UTC)
+        .replace(microsecond=micros)
+        .astimezone(timezone(timedelta(minutes=minutes)))
+    ),
+    _epoch,
+    st.integers(0, 999_999),
+    st.integers(-14 * 60, 14 * 60),
 )
 _timestamp = st.one_of(_epoch, _aware)
 _name = st.text(min_size=1, max_size=10).filter(lambda s: s.strip() != "")
@@ -379,8 +427,12 @@ _tag = st.one_of(
     _name,
 )
 _custom_value = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53), 2**53), _text,
-    st.floats(allow_nan=False, allow_infinity=False), _aware,
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    _text,
+    st.floats(allow_nan=False, allow_infinity=False),
+    _aware,
 )
 _locale = st.sampled_from(["en", "uk", "de", "fr", "zh"])
 
@@ -389,16 +441,26 @@ def _field(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     return st.one_of(st.just(hc.UNSET), st.none(), values)
 
 
-_update_kwargs = st.fixed_dictionaries({
-    "name": _field(_text), "email": _field(_text), "user_id": _field(_text),
-    "company": _field(_text), "phone": _field(_text),
-    "first_seen": _field(_timestamp), "last_seen": _field(_timestamp),
-    "unsubscribed": _field(st.booleans()), "blocked": _field(st.booleans()),
-    "source": _field(_text), "referer": _field(_text), "last_page": _field(_text),
-    "locale": _field(_locale), "notes": _field(_text),
-    "tags": _field(st.lists(_tag, max_size=4)),
-    "custom_data": _field(st.dictionaries(_name, _custom_value, max_size=5)),
-})
+_update_kwargs = st.fixed_dictionaries(
+    {
+        "name": _field(_text),
+        "email": _field(_text),
+        "user_id": _field(_text),
+        "company": _field(_text),
+        "phone": _field(_text),
+        "first_seen": _field(_timestamp),
+        "last_seen": _field(_timestamp),
+        "unsubscribed": _field(st.booleans()),
+        "blocked": _field(st.booleans()),
+        "source": _field(_text),
+        "referer": _field(_text),
+        "last_page": _field(_text),
+        "locale": _field(_locale),
+        "notes": _field(_text),
+        "tags": _field(st.lists(_tag, max_size=4)),
+        "custom_data": _field(st.dictionaries(_name, _custom_value, max_size=5)),
+    }
+)
 
 
 def _expected(field: str, value: Any) -> Any:
@@ -408,11 +470,15 @@ def _expected(field: str, value: Any) -> Any:
     if field in ("first_seen", "last_seen"):
         return math.floor(value.timestamp()) if isinstance(value, datetime) else value
     if field == "tags":
-        return [(t, None) if isinstance(t, str) else
-                (t.name, None if t.color is hc.UNSET else t.color) for t in value]
+        return [
+            (t, None) if isinstance(t, str) else (t.name, None if t.color is hc.UNSET else t.color)
+            for t in value
+        ]
     if field == "custom_data":
-        return [(k, str(math.floor(v.timestamp())) if isinstance(v, datetime) else v)
-                for k, v in value.items()]
+        return [
+            (k, str(math.floor(v.timestamp())) if isinstance(v, datetime) else v)
+            for k, v in value.items()
+        ]
     return value
 
 
@@ -460,18 +526,26 @@ _opt = st.none
 _customer = st.builds(
     hc.Customer,
     id=st.integers(1, 2**40),
-    name=st.one_of(_opt(), _text), email=st.one_of(_opt(), _text),
+    name=st.one_of(_opt(), _text),
+    email=st.one_of(_opt(), _text),
     user_id=st.one_of(_opt(), _text),
     first_seen=st.one_of(_opt(), _epoch.map(lambda t: datetime.fromtimestamp(t, UTC))),
     last_seen=st.one_of(_opt(), _epoch.map(lambda t: datetime.fromtimestamp(t, UTC))),
     location=st.one_of(_opt(), st.builds(hc.Location, city=st.one_of(_opt(), _text))),
-    device=st.one_of(_opt(), st.builds(hc.Device, id=st.one_of(_opt(), st.integers(1, 10**9)),
-                                       user_agent=st.one_of(_opt(), _text))),
+    device=st.one_of(
+        _opt(),
+        st.builds(
+            hc.Device,
+            id=st.one_of(_opt(), st.integers(1, 10**9)),
+            user_agent=st.one_of(_opt(), _text),
+        ),
+    ),
     blocked=st.one_of(_opt(), st.booleans()),
     locale=st.one_of(_opt(), _locale),
     tags=st.lists(_tag.filter(lambda t: isinstance(t, hc.Tag)), max_size=3).map(tuple),
-    custom_data=st.dictionaries(_name, st.one_of(st.none(), st.booleans(), _text,
-                                                 st.integers(-(2**53), 2**53)), max_size=4),
+    custom_data=st.dictionaries(
+        _name, st.one_of(st.none(), st.booleans(), _text, st.integers(-(2**53), 2**53)), max_size=4
+    ),
 )
 
 

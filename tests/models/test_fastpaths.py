@@ -39,22 +39,63 @@ def outcome(fn: Any, data: Any) -> Any:
     return ("ok", customer, customer.raw, type(customer.first_seen))
 
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 2**40), st.text(max_size=5),
-                    st.sampled_from(["", " 17 ", "1603885746", "2020-10-28T11:49:06+02:00"]),
-                    st.floats(allow_nan=False, allow_infinity=False))
-values = st.one_of(scalars, st.lists(scalars, max_size=2),
-                   st.dictionaries(st.sampled_from(["city", "countryCode", "id", "ip", "x"]),
-                                   scalars, max_size=3))
-keys = st.sampled_from([
-    "id", "name", "email", "userId", "company", "phone", "firstSeen", "lastSeen", "location",
-    "device", "unsubscribed", "blocked", "source", "referer", "lastPage", "locale",
-    "createdFrom", "integrationId", "notes", "tags", "customData", "extra"])
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 2**40),
+    st.text(max_size=5),
+    st.sampled_from(["", " 17 ", "1603885746", "2020-10-28T11:49:06+02:00"]),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+values = st.one_of(
+    scalars,
+    st.lists(scalars, max_size=2),
+    st.dictionaries(st.sampled_from(["city", "countryCode", "id", "ip", "x"]), scalars, max_size=3),
+)
+keys = st.sampled_from(
+    [
+        "id",
+        "name",
+        "email",
+        "userId",
+        "company",
+        "phone",
+        "firstSeen",
+        "lastSeen",
+        "location",
+        "device",
+        "unsubscribed",
+        "blocked",
+        "source",
+        "referer",
+        "lastPage",
+        "locale",
+        "createdFrom",
+        "integrationId",
+        "notes",
+        "tags",
+        "customData",
+        "extra",
+    ]
+)
 BASE = {
-    "id": 7, "name": "Ann", "email": None, "userId": "u7", "firstSeen": "1603885746",
-    "lastSeen": 1603885746, "location": {"regionCode": None, "countryCode": "UA", "city": "Kyiv"},
-    "device": {"id": 1, "ip": "192.0.2.1", "timezone": None, "platform": "desktop",
-               "userAgent": "Mozilla/5.0"},
-    "unsubscribed": False, "blocked": None, "locale": "en",
+    "id": 7,
+    "name": "Ann",
+    "email": None,
+    "userId": "u7",
+    "firstSeen": "1603885746",
+    "lastSeen": 1603885746,
+    "location": {"regionCode": None, "countryCode": "UA", "city": "Kyiv"},
+    "device": {
+        "id": 1,
+        "ip": "192.0.2.1",
+        "timezone": None,
+        "platform": "desktop",
+        "userAgent": "Mozilla/5.0",
+    },
+    "unsubscribed": False,
+    "blocked": None,
+    "locale": "en",
     "tags": [{"name": "vip", "color": "#ff0000"}, {"name": "b", "color": None}],
     "customData": {"plan": "pro", "seats": 5, "ratio": 0.5, "on": True, "gone": None},
 }
@@ -66,25 +107,50 @@ def test_fast_customer_matches_the_converter(changes: dict[str, Any]) -> None:
     assert outcome(customer_from_json, data) == outcome(slow_customer, data)
 
 
-@pytest.mark.parametrize("data", [
-    BASE, {"id": 1}, {"id": 1, "customData": [{"property": "a", "value": 1}]},
-    {"id": "12"}, {"id": True}, {"id": 1, "name": 5}, {"id": 1, "tags": [{"color": "x"}]},
-    {"id": 1, "location": []}, {"id": 1, "device": {"id": "x"}}, {"id": 1, "blocked": 1},
-    {"id": 1, "customData": {"a": [1]}}, {"id": 1, "firstSeen": "soon"},
-    # the fast path's own shortcuts: null timestamps, empty tags (and falsy non-lists)
-    {"id": 1, "firstSeen": None, "lastSeen": None, "tags": None}, {"id": 1, "tags": []},
-    {"id": 1, "tags": ""}, {"id": 1, "tags": 0}, {"id": 1, "tags": {}},
-    {"id": 1, "tags": False}, {"id": 1, "lastSeen": ""}, {"id": 1, "firstSeen": 0},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        BASE,
+        {"id": 1},
+        {"id": 1, "customData": [{"property": "a", "value": 1}]},
+        {"id": "12"},
+        {"id": True},
+        {"id": 1, "name": 5},
+        {"id": 1, "tags": [{"color": "x"}]},
+        {"id": 1, "location": []},
+        {"id": 1, "device": {"id": "x"}},
+        {"id": 1, "blocked": 1},
+        {"id": 1, "customData": {"a": [1]}},
+        {"id": 1, "firstSeen": "soon"},
+        # the fast path's own shortcuts: null timestamps, empty tags (and falsy non-lists)
+        {"id": 1, "firstSeen": None, "lastSeen": None, "tags": None},
+        {"id": 1, "tags": []},
+        {"id": 1, "tags": ""},
+        {"id": 1, "tags": 0},
+        {"id": 1, "tags": {}},
+        {"id": 1, "tags": False},
+        {"id": 1, "lastSeen": ""},
+        {"id": 1, "firstSeen": 0},
+    ],
+)
 def test_fast_customer_examples(data: dict[str, Any]) -> None:
     assert outcome(customer_from_json, data) == outcome(slow_customer, data)
 
 
-@pytest.mark.parametrize("body", [
-    b'{"id": 1, "name": "x"}', b'{"a": 123456789012345678901234567890}', b"[NaN, Infinity]",
-    b"\xef\xbb\xbf[1]", b"[18446744073709551615, -9223372036854775808]", b'"\\ud800"',
-    b"[1e400]", b'{"a": 1, "a": 2}', "[\"é\"]".encode(),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": 1, "name": "x"}',
+        b'{"a": 123456789012345678901234567890}',
+        b"[NaN, Infinity]",
+        b"\xef\xbb\xbf[1]",
+        b"[18446744073709551615, -9223372036854775808]",
+        b'"\\ud800"',
+        b"[1e400]",
+        b'{"a": 1, "a": 2}',
+        '["é"]'.encode(),
+    ],
+)
 def test_decode_json_is_json_loads(body: bytes) -> None:
     expected = json.loads(body)
     got = decode_json(body)
@@ -113,10 +179,17 @@ def test_decode_json_refuses_what_json_refuses(body: bytes) -> None:
         decode_json(body)
 
 
-@pytest.mark.parametrize("payload", [
-    {"name": "é\u2028x", "customData": [{"property": "p", "value": 1.5e-7}]},
-    {"a": None}, [{"customer": 1, "name": "x"}], {"a": 2**63}, {"a": 2**70}, {"t": "null"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "é\u2028x", "customData": [{"property": "p", "value": 1.5e-7}]},
+        {"a": None},
+        [{"customer": 1, "name": "x"}],
+        {"a": 2**63},
+        {"a": 2**70},
+        {"t": "null"},
+    ],
+)
 def test_encode_body_is_the_same_json(payload: Any) -> None:
     assert json.loads(encode_body(payload)) == json.loads(encode_json(payload))
 
@@ -174,57 +247,124 @@ class _Dict(dict[Any, Any]):
 _UTC = __import__("datetime").timezone.utc
 # Text on the edges of fields_to_json's fast path (ASCII only, exact str, not blank).
 _edge_text = st.sampled_from(["vip", "", " ", "\t", "é", "a\ud800", _Str("s"), _Str("en")])
-_custom_values = st.one_of(st.none(), st.booleans(), st.text(max_size=2), _edge_text,
-                           st.integers(), st.floats(), st.lists(st.integers(), max_size=1),
-                           st.datetimes(timezones=st.just(_UTC)))
+_custom_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=2),
+    _edge_text,
+    st.integers(),
+    st.floats(),
+    st.lists(st.integers(), max_size=1),
+    st.datetimes(timezones=st.just(_UTC)),
+)
 _field_values = st.one_of(
-    st.none(), st.just(hc.UNSET), st.booleans(), st.integers(-2, 2**40), st.text(max_size=3),
-    st.sampled_from(["en", "uk", "EN", " ", "1603885746", "#fff"]), _edge_text,
+    st.none(),
+    st.just(hc.UNSET),
+    st.booleans(),
+    st.integers(-2, 2**40),
+    st.text(max_size=3),
+    st.sampled_from(["en", "uk", "EN", " ", "1603885746", "#fff"]),
+    _edge_text,
     st.floats(allow_nan=True, allow_infinity=True),
     st.datetimes(timezones=st.sampled_from([None, _UTC])),
-    st.lists(st.one_of(st.text(max_size=3), _edge_text, st.integers(),
-                       st.builds(hc.Tag, name=st.just("t"))), max_size=2),
+    st.lists(
+        st.one_of(
+            st.text(max_size=3), _edge_text, st.integers(), st.builds(hc.Tag, name=st.just("t"))
+        ),
+        max_size=2,
+    ),
     st.lists(_edge_text, max_size=2).map(tuple),
-    st.dictionaries(st.one_of(st.sampled_from(["plan", "", " ", "n", 1]), _edge_text),
-                    _custom_values, max_size=2),
+    st.dictionaries(
+        st.one_of(st.sampled_from(["plan", "", " ", "n", 1]), _edge_text),
+        _custom_values,
+        max_size=2,
+    ),
     st.dictionaries(st.sampled_from(["plan", "n"]), _custom_values, max_size=2).map(_Dict),
 )
-_field_names = st.sampled_from([
-    "name", "email", "user_id", "company", "phone", "first_seen", "last_seen", "unsubscribed",
-    "blocked", "source", "referer", "last_page", "locale", "notes", "tags", "custom_data",
-    "userId", "nmae"])
+_field_names = st.sampled_from(
+    [
+        "name",
+        "email",
+        "user_id",
+        "company",
+        "phone",
+        "first_seen",
+        "last_seen",
+        "unsubscribed",
+        "blocked",
+        "source",
+        "referer",
+        "last_page",
+        "locale",
+        "notes",
+        "tags",
+        "custom_data",
+        "userId",
+        "nmae",
+    ]
+)
 
 
 @given(st.dictionaries(_field_names, _field_values, max_size=5))
 def test_keyword_fields_go_to_the_wire_exactly_as_through_the_record(
-        fields: dict[str, Any]) -> None:
+    fields: dict[str, Any],
+) -> None:
     # update_customer(**fields) skips the CustomerUpdate record: same JSON object, and
     # the same ValidationError (message and field) for the same bad input.
     assert _via_keywords(fields) == _via_record(fields)
 
 
-@pytest.mark.parametrize("fields", [
-    {"name": "a\ud800"}, {"name": "é"}, {"name": _Str("x")}, {"name": 5}, {"locale": "EN"},
-    {"locale": _Str("en")}, {"blocked": 1}, {"first_seen": -1}, {"first_seen": True},
-    {"last_seen": 2**70}, {"custom_data": {}}, {"custom_data": {" ": 1}},
-    {"custom_data": {"": 1}}, {"custom_data": {1: 1}}, {"custom_data": {"a": math.nan}},
-    {"custom_data": {"a": -math.inf}}, {"custom_data": {"é": "\ud800"}},
-    {"custom_data": {"a": [1]}}, {"custom_data": _Dict(a=1)}, {"custom_data": [("a", 1)]},
-    {"tags": []}, {"tags": ["", "x"]}, {"tags": [" "]}, {"tags": ["\ud800"]}, {"tags": "vip"},
-    {"tags": ["vip", hc.Tag(name="b", color="#fff")]}, {"name": "ok", "tags": [5]},
-    {"name": "a\ud800", "custom_data": {"a": math.nan}},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"name": "a\ud800"},
+        {"name": "é"},
+        {"name": _Str("x")},
+        {"name": 5},
+        {"locale": "EN"},
+        {"locale": _Str("en")},
+        {"blocked": 1},
+        {"first_seen": -1},
+        {"first_seen": True},
+        {"last_seen": 2**70},
+        {"custom_data": {}},
+        {"custom_data": {" ": 1}},
+        {"custom_data": {"": 1}},
+        {"custom_data": {1: 1}},
+        {"custom_data": {"a": math.nan}},
+        {"custom_data": {"a": -math.inf}},
+        {"custom_data": {"é": "\ud800"}},
+        {"custom_data": {"a": [1]}},
+        {"custom_data": _Dict(a=1)},
+        {"custom_data": [("a", 1)]},
+        {"tags": []},
+        {"tags": ["", "x"]},
+        {"tags": [" "]},
+        {"tags": ["\ud800"]},
+        {"tags": "vip"},
+        {"tags": ["vip", hc.Tag(name="b", color="#fff")]},
+        {"name": "ok", "tags": [5]},
+        {"name": "a\ud800", "custom_data": {"a": math.nan}},
+    ],
+)
 def test_keyword_fields_off_the_fast_path_are_checked_as_by_the_record(
-        fields: dict[str, Any]) -> None:
+    fields: dict[str, Any],
+) -> None:
     assert _via_keywords(fields) == _via_record(fields)
 
 
 def test_common_keyword_fields_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
     # The usual values never reach the plain path, and give what the record gives.
-    fields = {"name": "Ann", "email": None, "user_id": hc.UNSET, "blocked": False,
-              "locale": "en", "last_seen": 1603885746, "tags": ["vip", "beta"],
-              "custom_data": {"plan": "pro", "seats": 5, "ratio": 0.5, "gone": None,
-                              "on": True}}
+    fields = {
+        "name": "Ann",
+        "email": None,
+        "user_id": hc.UNSET,
+        "blocked": False,
+        "locale": "en",
+        "last_seen": 1603885746,
+        "tags": ["vip", "beta"],
+        "custom_data": {"plan": "pro", "seats": 5, "ratio": 0.5, "gone": None, "on": True},
+    }
     expected = _via_record(fields)
 
     def general(*_: Any) -> Any:

@@ -10,13 +10,45 @@ import pytest
 import helpcrunch_async as hc
 
 UPDATE_FIELDS = (
-    "name", "email", "user_id", "company", "phone", "first_seen", "last_seen", "unsubscribed",
-    "blocked", "source", "referer", "last_page", "locale", "notes", "tags", "custom_data",
+    "name",
+    "email",
+    "user_id",
+    "company",
+    "phone",
+    "first_seen",
+    "last_seen",
+    "unsubscribed",
+    "blocked",
+    "source",
+    "referer",
+    "last_page",
+    "locale",
+    "notes",
+    "tags",
+    "custom_data",
 )
 CUSTOMER_FIELDS = (
-    "id", "name", "email", "user_id", "company", "phone", "first_seen", "last_seen", "location",
-    "device", "unsubscribed", "blocked", "source", "referer", "last_page", "locale",
-    "created_from", "integration_id", "notes", "tags", "custom_data",
+    "id",
+    "name",
+    "email",
+    "user_id",
+    "company",
+    "phone",
+    "first_seen",
+    "last_seen",
+    "location",
+    "device",
+    "unsubscribed",
+    "blocked",
+    "source",
+    "referer",
+    "last_page",
+    "locale",
+    "created_from",
+    "integration_id",
+    "notes",
+    "tags",
+    "custom_data",
 )
 
 
@@ -28,9 +60,17 @@ def test_customer_has_the_documented_fields_plus_raw() -> None:
     names = tuple(a.name for a in attrs.fields(hc.Customer))
     assert names == (*CUSTOMER_FIELDS, "raw")
     assert tuple(a.name for a in attrs.fields(hc.Location)) == (
-        "region_code", "country_code", "city")
+        "region_code",
+        "country_code",
+        "city",
+    )
     assert tuple(a.name for a in attrs.fields(hc.Device)) == (
-        "id", "ip", "timezone", "platform", "user_agent")
+        "id",
+        "ip",
+        "timezone",
+        "platform",
+        "user_agent",
+    )
 
 
 def test_customer_update_defaults_to_unset_everywhere() -> None:
@@ -45,9 +85,7 @@ def test_one_field_set_to_none_is_not_empty(field: str) -> None:
     assert not hc.CustomerUpdate(**{field: None}).is_empty()
 
 
-@pytest.mark.parametrize(
-    "cls", [hc.CustomerUpdate, hc.Customer, hc.Tag, hc.Location, hc.Device]
-)
+@pytest.mark.parametrize("cls", [hc.CustomerUpdate, hc.Customer, hc.Tag, hc.Location, hc.Device])
 def test_models_are_frozen_slotted_keyword_only(cls: type) -> None:
     assert attrs.has(cls)
     assert "__slots__" in cls.__dict__

@@ -46,8 +46,9 @@ async def test_every_attempt_acquires_and_429s_and_successes_are_reported() -> N
     async with FakeHelpCrunch(api_key=KEY, rate_limit=None, retry_after=True) as fake:
         fake.seed_customers(1)
         fake.add_faults(Fault.status(429), Fault.status(503))
-        async with hc.AsyncHelpCrunch(KEY, base_url=fake.base_url, rate_limit=limiter,
-                                      max_retries=3) as client:
+        async with hc.AsyncHelpCrunch(
+            KEY, base_url=fake.base_url, rate_limit=limiter, max_retries=3
+        ) as client:
             assert client.rate_limit is limiter
             await client.update_customer(1, name="A")
     names = [name for name, _ in limiter.calls]

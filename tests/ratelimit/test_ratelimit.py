@@ -283,10 +283,20 @@ def test_rate_limit_pause_honours_retry_after_up_to_the_cap() -> None:
 @pytest.mark.parametrize(
     ("method", "status", "retried"),
     [
-        ("PATCH", 429, True), ("POST", 429, True), ("PATCH", 500, True), ("PUT", 502, True),
-        ("GET", 503, True), ("PATCH", 504, True), ("POST", 500, False), ("POST", 503, False),
-        ("PATCH", 400, False), ("PATCH", 401, False), ("PATCH", 404, False),
-        ("PATCH", 409, False), ("PATCH", 422, False), ("PATCH", 501, False),
+        ("PATCH", 429, True),
+        ("POST", 429, True),
+        ("PATCH", 500, True),
+        ("PUT", 502, True),
+        ("GET", 503, True),
+        ("PATCH", 504, True),
+        ("POST", 500, False),
+        ("POST", 503, False),
+        ("PATCH", 400, False),
+        ("PATCH", 401, False),
+        ("PATCH", 404, False),
+        ("PATCH", 409, False),
+        ("PATCH", 422, False),
+        ("PATCH", 501, False),
     ],
 )
 def test_which_answers_are_retried(method: str, status: int, retried: bool) -> None:
@@ -295,11 +305,17 @@ def test_which_answers_are_retried(method: str, status: int, retried: bool) -> N
 
 @pytest.mark.parametrize(
     ("method", "maybe_sent", "retried"),
-    [("POST", False, True), ("POST", True, False), ("PATCH", True, True),
-     ("PUT", True, True), ("GET", True, True)],
+    [
+        ("POST", False, True),
+        ("POST", True, False),
+        ("PATCH", True, True),
+        ("PUT", True, True),
+        ("GET", True, True),
+    ],
 )
-def test_which_connection_failures_are_retried(method: str, maybe_sent: bool,
-                                               retried: bool) -> None:
+def test_which_connection_failures_are_retried(
+    method: str, maybe_sent: bool, retried: bool
+) -> None:
     assert RetryPolicy().retryable_failure(method, maybe_sent=maybe_sent) is retried
 
 
@@ -312,7 +328,9 @@ def test_blocking_clients_may_share_a_rate_limit() -> None:
     # Before, a RateLimit belonged to one event loop, so two blocking clients (each
     # with its own loop) could not share one: "Share the client instead".
     shared = hc.RateLimit(requests=10, period=1.0)
-    with hc.HelpCrunch("key", rate_limit=shared) as first, \
-            hc.HelpCrunch("key", rate_limit=shared) as second:
+    with (
+        hc.HelpCrunch("key", rate_limit=shared) as first,
+        hc.HelpCrunch("key", rate_limit=shared) as second,
+    ):
         assert first.rate_limit is shared
         assert second.rate_limit is shared

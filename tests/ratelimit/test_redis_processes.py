@@ -43,7 +43,7 @@ def fake() -> Iterator[FakeHelpCrunch]:
 def share_of_ceiling(times: list[float], trim: int = 2) -> float:
     """Steady rate, as a share of the ceiling, between the ``trim``-th request from each
     end (one request that a busy machine sends late does not move it)."""
-    times = sorted(times)[trim:len(times) - trim]
+    times = sorted(times)[trim : len(times) - trim]
     return (len(times) - 1) / (times[-1] - times[0]) / RATE
 
 
@@ -61,11 +61,13 @@ def uses_the_budget(times: list[float]) -> bool:
     return share_of_ceiling(times) >= 0.9 * DESIGNED_SHARE
 
 
-def test_processes_share_one_budget_without_429s(fake: FakeHelpCrunch,
-                                                 redis_server: RedisServer) -> None:
+def test_processes_share_one_budget_without_429s(
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
     workers, per_worker = 4, 11  # 44 updates: ~1.6 s at the ceiling
-    barrier, results, procs = spawn_workers(workers, fake.base_url, redis_server.url, BUDGET,
-                                            per_worker)
+    barrier, results, procs = spawn_workers(
+        workers, fake.base_url, redis_server.url, BUDGET, per_worker
+    )
     barrier.wait(60)
     outcomes = collect(results, procs)
 
@@ -79,13 +81,13 @@ def test_processes_share_one_budget_without_429s(fake: FakeHelpCrunch,
     assert redis_server.calls("evalsha") >= len(sent)  # the budget really went through Redis
 
 
-def test_a_skewed_client_clock_changes_nothing(fake: FakeHelpCrunch,
-                                               redis_server: RedisServer) -> None:
+def test_a_skewed_client_clock_changes_nothing(
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
     # One process's wall clock 0.2 s behind, the other's an hour ahead: the limiter
     # runs on Redis's clock, so both still share the window exactly.
     skews = [{"clock_skew": -0.2}, {"clock_skew": 3600.0}]
-    barrier, results, procs = spawn_workers(2, fake.base_url, redis_server.url, BUDGET, 22,
-                                            skews)
+    barrier, results, procs = spawn_workers(2, fake.base_url, redis_server.url, BUDGET, 22, skews)
     barrier.wait(60)
     outcomes = collect(results, procs)
 
@@ -96,12 +98,11 @@ def test_a_skewed_client_clock_changes_nothing(fake: FakeHelpCrunch,
     assert uses_the_budget(sent), share_of_ceiling(sent)
 
 
-def test_redis_killed_mid_run_loses_no_update_and_recovers(fake: FakeHelpCrunch,
-                                                           redis_server: RedisServer) -> None:
-    options = [{"limiter": {"fallback_share": 0.5, "timeout": 0.5,
-                            "retry_redis_after": 0.5}}] * 2
-    barrier, results, procs = spawn_workers(2, fake.base_url, redis_server.url, BUDGET, 30,
-                                            options)
+def test_redis_killed_mid_run_loses_no_update_and_recovers(
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
+    options = [{"limiter": {"fallback_share": 0.5, "timeout": 0.5, "retry_redis_after": 0.5}}] * 2
+    barrier, results, procs = spawn_workers(2, fake.base_url, redis_server.url, BUDGET, 30, options)
     barrier.wait(60)
     wait_for_requests(fake, 10)  # both pace through Redis...
     redis_server.kill()

@@ -38,22 +38,28 @@ async def fake() -> AsyncIterator[FakeHelpCrunch]:
 
 
 def warnings_of(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records
-            if r.name == "helpcrunch_async" and r.levelno >= logging.WARNING]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "helpcrunch_async" and r.levelno >= logging.WARNING
+    ]
 
 
 async def update_some(fake: FakeHelpCrunch, limit: hc.RateLimiter, count: int) -> int:
-    async with hc.AsyncHelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit,
-                                  max_retries=4) as client:
+    async with hc.AsyncHelpCrunch(
+        API_KEY, base_url=fake.base_url, rate_limit=limit, max_retries=4
+    ) as client:
         ok = 0
         async for result in client.update_customers(
-                (cid, {"name": f"N{cid}"}) for cid in range(1, count + 1)):
+            (cid, {"name": f"N{cid}"}) for cid in range(1, count + 1)
+        ):
             ok += result.ok
         return ok
 
 
 async def test_requests_are_paced_by_redis_time_with_one_round_trip_each(
-        fake: FakeHelpCrunch, redis_server: RedisServer) -> None:
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
     limit = hc.RedisRateLimit(redis_server.url, requests=40, period=1.0, name="pace")
     await limit.acquire()  # the first call loads the script (NOSCRIPT, SCRIPT LOAD, EVALSHA)
     before = redis_server.calls("evalsha")
@@ -68,8 +74,9 @@ async def test_requests_are_paced_by_redis_time_with_one_round_trip_each(
     assert last - start >= 11 * (1.1 / 40) * 0.99
 
 
-async def test_the_api_key_never_reaches_redis(fake: FakeHelpCrunch,
-                                               redis_server: RedisServer) -> None:
+async def test_the_api_key_never_reaches_redis(
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
     seen: list[bytes] = []
     monitor = socket.create_connection(("127.0.0.1", redis_server.port))
     monitor.sendall(b"MONITOR\r\n")
@@ -95,13 +102,14 @@ async def test_the_api_key_never_reaches_redis(fake: FakeHelpCrunch,
     for blob in (traffic, keys, values):
         assert API_KEY.encode() not in blob
     digest = key_digest(API_KEY)
-    assert limit.keys == (f"helpcrunch-async:{{key:{digest}}}:next",
-                          f"helpcrunch-async:{{key:{digest}}}:paused")
+    assert limit.keys == (
+        f"helpcrunch-async:{{key:{digest}}}:next",
+        f"helpcrunch-async:{{key:{digest}}}:paused",
+    )
     assert limit.keys[0].encode() in keys
 
 
-async def test_every_key_expires_and_both_share_one_cluster_slot(
-        redis_server: RedisServer) -> None:
+async def test_every_key_expires_and_both_share_one_cluster_slot(redis_server: RedisServer) -> None:
     limit = hc.RedisRateLimit(redis_server.url, requests=10, period=1.0, name="shop")
     await limit.acquire()
     limit.on_rate_limited(0.5)
@@ -139,7 +147,8 @@ async def test_a_429_in_one_process_pauses_the_others(redis_server: RedisServer)
 
 
 async def test_reservations_never_go_further_ahead_than_one_period(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     limit = hc.RedisRateLimit(redis_server.url, requests=10, period=0.5, name="cap")
     waiting = [asyncio.create_task(limit.acquire()) for _ in range(40)]  # 2.4 s of them
     await asyncio.sleep(0.3)
@@ -155,8 +164,9 @@ async def test_reservations_never_go_further_ahead_than_one_period(
     await limit.aclose()
 
 
-async def test_a_restarted_redis_gets_the_script_again(redis_server: RedisServer,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+async def test_a_restarted_redis_gets_the_script_again(
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     limit = hc.RedisRateLimit(redis_server.url, requests=100, period=1.0, name="restart")
     await limit.acquire()
     redis_server.kill()
@@ -169,7 +179,8 @@ async def test_a_restarted_redis_gets_the_script_again(redis_server: RedisServer
 
 
 async def test_redis_down_falls_back_to_a_local_share_with_one_warning(
-        fake: FakeHelpCrunch, caplog: pytest.LogCaptureFixture) -> None:
+    fake: FakeHelpCrunch, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     limit = hc.RedisRateLimit(url, requests=40, period=1.0, fallback_share=0.5, timeout=0.5)
     assert await update_some(fake, limit, 6) == 6
@@ -180,13 +191,13 @@ async def test_redis_down_falls_back_to_a_local_share_with_one_warning(
 
 
 async def test_a_redis_that_never_answers_times_out_into_the_fallback(
-        fake: FakeHelpCrunch, caplog: pytest.LogCaptureFixture) -> None:
+    fake: FakeHelpCrunch, caplog: pytest.LogCaptureFixture
+) -> None:
     with socket.socket() as silent:  # accepts connections (backlog), never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(16)
         url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-        limit = hc.RedisRateLimit(url, requests=40, period=1.0, timeout=0.3,
-                                  retry_redis_after=60)
+        limit = hc.RedisRateLimit(url, requests=40, period=1.0, timeout=0.3, retry_redis_after=60)
         loop = asyncio.get_running_loop()
         start = loop.time()
         assert await update_some(fake, limit, 3) == 3
@@ -195,10 +206,12 @@ async def test_a_redis_that_never_answers_times_out_into_the_fallback(
 
 
 async def test_fallback_hands_back_to_redis_when_it_returns(
-        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="helpcrunch_async")
-    limit = hc.RedisRateLimit(redis_server.url, requests=100, period=1.0, name="back",
-                              timeout=0.5, retry_redis_after=0.2)
+    limit = hc.RedisRateLimit(
+        redis_server.url, requests=100, period=1.0, name="back", timeout=0.5, retry_redis_after=0.2
+    )
     await limit.acquire()
     redis_server.kill()
     await limit.acquire()  # falls back
@@ -212,8 +225,9 @@ async def test_fallback_hands_back_to_redis_when_it_returns(
     await limit.aclose()
 
 
-async def test_a_429_from_the_server_goes_to_redis(fake: FakeHelpCrunch,
-                                                   redis_server: RedisServer) -> None:
+async def test_a_429_from_the_server_goes_to_redis(
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
     fake.add_faults(Fault.status(429))
     limit = hc.RedisRateLimit(redis_server.url, requests=20, period=2.0)
     assert await update_some(fake, limit, 2) == 2
@@ -222,7 +236,8 @@ async def test_a_429_from_the_server_goes_to_redis(fake: FakeHelpCrunch,
 
 
 async def test_a_redis_client_you_pass_in_is_used_and_left_open(
-        fake: FakeHelpCrunch, redis_server: RedisServer) -> None:
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
     async with aioredis.Redis.from_url(redis_server.url) as mine:
         limit = hc.RedisRateLimit(mine, requests=20, period=2.0)
         assert await update_some(fake, limit, 2) == 2  # the client closes; the limiter too
@@ -234,8 +249,10 @@ def test_blocking_clients_may_share_one_redis_limit(redis_server: RedisServer) -
     limit = hc.RedisRateLimit(redis_server.url, requests=20, period=2.0)
     with FakeHelpCrunch(api_key=API_KEY, rate_limit=(20, 2.0)).in_thread() as fake:
         fake.seed_customers(2)
-        with hc.HelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit) as a, \
-                hc.HelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit) as b:
+        with (
+            hc.HelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit) as a,
+            hc.HelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit) as b,
+        ):
             a.update_customer(1, name="A")
             b.update_customer(2, name="B")
         assert fake.stats.by_status[200] == 2
@@ -255,20 +272,23 @@ def test_one_limiter_serves_one_api_key_unless_named() -> None:
     hc.AsyncHelpCrunch("key-two", rate_limit=named)
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"redis": 42}, "redis"),
-    ({"redis": "http://127.0.0.1:6379"}, "redis"),  # a ValueError of redis-py's before
-    ({"redis": "redis://127.0.0.1:port/0"}, "redis"),
-    ({"requests": 0}, "requests"),
-    ({"period": -1}, "period"),
-    ({"period": float("inf")}, "period"),  # OverflowError before
-    ({"requests": 10**30}, "requests"),
-    ({"name": "a{b}"}, "name"),
-    ({"name": ""}, "name"),
-    ({"timeout": 0}, "timeout"),
-    ({"fallback_share": 1.5}, "fallback_share"),
-    ({"retry_redis_after": -1}, "retry_redis_after"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"redis": 42}, "redis"),
+        ({"redis": "http://127.0.0.1:6379"}, "redis"),  # a ValueError of redis-py's before
+        ({"redis": "redis://127.0.0.1:port/0"}, "redis"),
+        ({"requests": 0}, "requests"),
+        ({"period": -1}, "period"),
+        ({"period": float("inf")}, "period"),  # OverflowError before
+        ({"requests": 10**30}, "requests"),
+        ({"name": "a{b}"}, "name"),
+        ({"name": ""}, "name"),
+        ({"timeout": 0}, "timeout"),
+        ({"fallback_share": 1.5}, "fallback_share"),
+        ({"retry_redis_after": -1}, "retry_redis_after"),
+    ],
+)
 def test_bad_settings_are_rejected(kwargs: dict[str, object], field: str) -> None:
     args = {"redis": "redis://127.0.0.1:1/0", **kwargs}
     with pytest.raises(hc.ValidationError) as info:
@@ -297,7 +317,8 @@ def test_without_redis_the_base_install_works_and_says_which_extra() -> None:
         "try:\n"
         "    hc.RedisRateLimit\n"
         "except ImportError as exc:\n"
-        "    print(exc)\n")
+        "    print(exc)\n"
+    )
     assert done.returncode == 0, done.stderr
     assert "pip install 'helpcrunch-async[redis]'" in done.stdout
 
@@ -322,7 +343,8 @@ def test_many_workers_example_runs_as_printed(monkeypatch: pytest.MonkeyPatch) -
 
 
 async def test_a_redis_clock_stepped_back_does_not_stall_for_the_step(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     limit = hc.RedisRateLimit(redis_server.url, requests=10, period=0.5, name="stepped")
     async with aioredis.Redis.from_url(redis_server.url) as r:
         seconds, micros = await r.time()
@@ -334,7 +356,8 @@ async def test_a_redis_clock_stepped_back_does_not_stall_for_the_step(
 
 
 async def test_an_unexpected_script_reply_falls_back_instead_of_raising(
-        redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
     limit = hc.RedisRateLimit(redis_server.url, requests=10, period=1.0, name="odd")
     state = limit._state()
 
@@ -348,7 +371,8 @@ async def test_an_unexpected_script_reply_falls_back_instead_of_raising(
 
 
 def test_a_redis_client_you_pass_in_refuses_another_event_loop_clearly(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     mine = aioredis.Redis.from_url(redis_server.url)
     limit = hc.RedisRateLimit(mine, requests=100, period=1.0, name="one-loop")
     with asyncio.Runner() as first, asyncio.Runner() as second:
@@ -361,7 +385,8 @@ def test_a_redis_client_you_pass_in_refuses_another_event_loop_clearly(
 
 
 async def test_the_limiters_own_client_retries_a_dropped_connection_on_every_redis_py(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     # redis-py 5.0 (the floor) retries a connection dropped by a restarted Redis only
     # for the errors in retry_on_error; without it the first call after a restart fails
     # into the fallback (seen with redis==5.0.1 on
@@ -374,8 +399,7 @@ async def test_the_limiters_own_client_retries_a_dropped_connection_on_every_red
     await limit.aclose()
 
 
-def test_each_event_loop_closes_its_connections_when_it_ends(
-        redis_server: RedisServer) -> None:
+def test_each_event_loop_closes_its_connections_when_it_ends(redis_server: RedisServer) -> None:
     # One asyncio.run per task (Celery, scripts): before, each loop left its Redis
     # client open ("unclosed transport" ResourceWarnings) and its state kept the loop.
     import gc
@@ -396,12 +420,15 @@ def test_each_event_loop_closes_its_connections_when_it_ends(
 
 
 async def test_a_call_behind_a_spent_redis_budget_fails_at_once_and_reserves_nothing(
-        fake: FakeHelpCrunch, redis_server: RedisServer) -> None:
+    fake: FakeHelpCrunch, redis_server: RedisServer
+) -> None:
     # Issue 19: a call's timeout is its deadline; when Redis has no send time before
     # it, the call fails at once, sends nothing and takes no send time from the others.
     limit = hc.RedisRateLimit(redis_server.url, requests=2, period=20.0)
-    async with aioredis.Redis.from_url(redis_server.url) as redis, \
-            hc.AsyncHelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit) as client:
+    async with (
+        aioredis.Redis.from_url(redis_server.url) as redis,
+        hc.AsyncHelpCrunch(API_KEY, base_url=fake.base_url, rate_limit=limit) as client,
+    ):
         await client.get_customer(1)
         assert limit.keys is not None
         next_free = await redis.get(limit.keys[0])

@@ -18,9 +18,15 @@ class Raw:
         self.session = session
         self.auth = {"Authorization": f"Bearer {fake.api_key}"}
 
-    async def call(self, method: str, path: str, body: Any = None, *,
-                   headers: dict[str, str] | None = None,
-                   data: bytes | None = None) -> tuple[int, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        headers: dict[str, str] | None = None,
+        data: bytes | None = None,
+    ) -> tuple[int, Any]:
         """(status, parsed JSON body or the text if not JSON)."""
         hdrs = self.auth if headers is None else headers
         kwargs: dict[str, Any] = {"headers": hdrs}
@@ -34,8 +40,10 @@ class Raw:
                 return r.status, await r.json()
             return r.status, text
 
-    async def response(self, method: str, path: str, body: Any = None
-                       ) -> tuple[int, CIMultiDict[str], bytes]:
-        async with self.session.request(method, self.fake.base_url + path, json=body,
-                                        headers=self.auth) as r:
+    async def response(
+        self, method: str, path: str, body: Any = None
+    ) -> tuple[int, CIMultiDict[str], bytes]:
+        async with self.session.request(
+            method, self.fake.base_url + path, json=body, headers=self.auth
+        ) as r:
             return r.status, r.headers.copy(), await r.read()

@@ -19,13 +19,19 @@ from fake_helpers import Raw
 from helpcrunch_async.testing import FakeHelpCrunch, FakeStats, Fault, RecordedRequest
 
 
-def sync_call(fake: FakeHelpCrunch, method: str, path: str, body: Any = None,
-              key: str | None = None) -> tuple[int, Any]:
+def sync_call(
+    fake: FakeHelpCrunch, method: str, path: str, body: Any = None, key: str | None = None
+) -> tuple[int, Any]:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(
-        fake.base_url + path, data=data, method=method,
-        headers={"Authorization": f"Bearer {key or fake.api_key}",
-                 "Content-Type": "application/json"})
+        fake.base_url + path,
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {key or fake.api_key}",
+            "Content-Type": "application/json",
+        },
+    )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.status, json.loads(r.read())
@@ -61,8 +67,7 @@ async def test_stats_and_log(raw: Raw) -> None:
     assert (await raw.call("GET", "/customers/1", headers={}))[0] == 401
     assert (await raw.call("GET", "/customers/x"))[0] == 400
     stats = fake.stats
-    assert stats == FakeStats(requests=5, rate_limited=0, faults=2,
-                              by_status=stats.by_status)
+    assert stats == FakeStats(requests=5, rate_limited=0, faults=2, by_status=stats.by_status)
     assert dict(stats.by_status) == {503: 1, 0: 1, 200: 1, 401: 1, 400: 1}
     log = fake.requests
     assert [(r.method, r.path, r.status, r.fault) for r in log] == [
@@ -84,8 +89,10 @@ async def test_stats_and_log(raw: Raw) -> None:
 
 
 async def test_request_log_is_bounded() -> None:
-    async with (FakeHelpCrunch(rate_limit=None, max_recorded=3) as fake,
-                aiohttp.ClientSession() as session):
+    async with (
+        FakeHelpCrunch(rate_limit=None, max_recorded=3) as fake,
+        aiohttp.ClientSession() as session,
+    ):
         raw = Raw(fake, session)
         fake.seed_customers(1)
         for i in range(5):
@@ -137,8 +144,7 @@ async def test_reset_clears_everything(raw: Raw) -> None:
 
 
 async def test_reset_clears_the_window() -> None:
-    async with (FakeHelpCrunch(rate_limit=(2, 60.0)) as fake,
-                aiohttp.ClientSession() as session):
+    async with FakeHelpCrunch(rate_limit=(2, 60.0)) as fake, aiohttp.ClientSession() as session:
         raw = Raw(fake, session)
         statuses = [(await raw.call("GET", "/customers/1"))[0] for _ in range(3)]
         assert statuses == [404, 404, 429]
@@ -182,8 +188,9 @@ async def test_plugin_marker_configures_the_fake(helpcrunch_fake: FakeHelpCrunch
     assert headers["Retry-After"] == "60"
 
 
-async def test_plugin_client_talks_to_the_fake(helpcrunch_fake: FakeHelpCrunch,
-                                               helpcrunch_client: Any) -> None:
+async def test_plugin_client_talks_to_the_fake(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: Any
+) -> None:
     helpcrunch_fake.seed_customers(1)
     customer = await helpcrunch_client.update_customer(1, name="Ann")
     assert customer.name == "Ann"
@@ -191,15 +198,17 @@ async def test_plugin_client_talks_to_the_fake(helpcrunch_fake: FakeHelpCrunch,
     assert helpcrunch_fake.requests[-1].method == "PATCH"
 
 
-def test_plugin_blocking_client(helpcrunch_fake: FakeHelpCrunch,
-                                helpcrunch_blocking_client: Any) -> None:
+def test_plugin_blocking_client(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_blocking_client: Any
+) -> None:
     helpcrunch_fake.seed_customers(1)
     helpcrunch_blocking_client.update_customer(1, email="a@example.com")
     assert helpcrunch_fake.customers[1]["email"] == "a@example.com"
 
 
-def test_plugin_older_fixture_names_still_work(helpcrunch_fake_thread: FakeHelpCrunch,
-                                               helpcrunch_sync_client: Any) -> None:
+def test_plugin_older_fixture_names_still_work(
+    helpcrunch_fake_thread: FakeHelpCrunch, helpcrunch_sync_client: Any
+) -> None:
     assert helpcrunch_fake_thread.base_url == helpcrunch_sync_client.base_url
 
 
@@ -208,16 +217,19 @@ def test_plugin_older_fixture_names_still_work(helpcrunch_fake_thread: FakeHelpC
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
 def test_run_fake_server_in_a_subprocess() -> None:
-    code = ("from helpcrunch_async.testing import run_fake_server; "
-            "run_fake_server(port=0, api_key='cli-key', customers=7, rate_limit=None)")
+    code = (
+        "from helpcrunch_async.testing import run_fake_server; "
+        "run_fake_server(port=0, api_key='cli-key', customers=7, rate_limit=None)"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "api_key=cli-key" in line
         base_url = line.split("base_url=")[1].split()[0]
-        req = urllib.request.Request(f"{base_url}/customers/7",
-                                     headers={"Authorization": "Bearer cli-key"})
+        req = urllib.request.Request(
+            f"{base_url}/customers/7", headers={"Authorization": "Bearer cli-key"}
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             assert json.loads(r.read())["id"] == 7
         os.kill(proc.pid, signal.SIGINT)

@@ -78,16 +78,20 @@ async def test_delay_sleeps_then_answers(raw: Raw) -> None:
 async def test_delay_hits_a_client_timeout(raw: Raw) -> None:
     raw.fake.add_faults(Fault.delay(2.0))
     with pytest.raises(TimeoutError):
-        async with raw.session.patch(raw.fake.base_url + "/customers/1", json={"name": "x"},
-                                     headers=raw.auth,
-                                     timeout=aiohttp.ClientTimeout(total=0.2)) as r:
+        async with raw.session.patch(
+            raw.fake.base_url + "/customers/1",
+            json={"name": "x"},
+            headers=raw.auth,
+            timeout=aiohttp.ClientTimeout(total=0.2),
+        ) as r:
             await r.read()
 
 
 async def test_truncated_body_applies_and_fails_to_read(raw: Raw) -> None:
     raw.fake.add_faults(Fault.truncated())
-    async with raw.session.patch(raw.fake.base_url + "/customers/1", json={"name": "changed"},
-                                 headers=raw.auth) as r:
+    async with raw.session.patch(
+        raw.fake.base_url + "/customers/1", json={"name": "changed"}, headers=raw.auth
+    ) as r:
         assert r.status == 200
         assert r.content_type == "application/json"
         assert r.content_length is not None
@@ -101,8 +105,9 @@ async def test_truncated_body_applies_and_fails_to_read(raw: Raw) -> None:
 
 async def test_non_json_applies_and_answers_html(raw: Raw) -> None:
     raw.fake.add_faults(Fault.non_json())
-    async with raw.session.patch(raw.fake.base_url + "/customers/1", json={"name": "changed"},
-                                 headers=raw.auth) as r:
+    async with raw.session.patch(
+        raw.fake.base_url + "/customers/1", json={"name": "changed"}, headers=raw.auth
+    ) as r:
         assert r.status == 200
         assert r.content_type == "text/html"
         with pytest.raises(aiohttp.ContentTypeError):
@@ -142,9 +147,10 @@ async def test_fault_on_an_invalid_request_still_validates(raw: Raw) -> None:
 
 async def _fault_sequence(seed: int, n: int = 60) -> list[str | None]:
     kinds = tuple(k for k in ALL_FAULT_KINDS if k != "delay")
-    async with (FakeHelpCrunch(rate_limit=None, fault_rate=0.5, fault_kinds=kinds,
-                               seed=seed) as fake,
-                aiohttp.ClientSession() as session):
+    async with (
+        FakeHelpCrunch(rate_limit=None, fault_rate=0.5, fault_kinds=kinds, seed=seed) as fake,
+        aiohttp.ClientSession() as session,
+    ):
         fake.seed_customers(1)
         raw = Raw(fake, session)
         for _ in range(n):
@@ -166,9 +172,10 @@ async def test_same_seed_same_fault_sequence() -> None:
 
 
 async def test_random_faults_counted_and_reset_restarts_the_sequence() -> None:
-    async with (FakeHelpCrunch(rate_limit=None, fault_rate=1.0, fault_kinds=("503", "500"),
-                               seed=3) as fake,
-                aiohttp.ClientSession() as session):
+    async with (
+        FakeHelpCrunch(rate_limit=None, fault_rate=1.0, fault_kinds=("503", "500"), seed=3) as fake,
+        aiohttp.ClientSession() as session,
+    ):
         fake.seed_customers(1)
         raw = Raw(fake, session)
         first = [(await raw.call("GET", "/customers/1"))[0] for _ in range(10)]

@@ -10,8 +10,12 @@ from fake_helpers import Raw
 
 from helpcrunch_async.testing import FakeHelpCrunch, Fault
 
-TOO_MANY = {"errors": [{"code": "invalid_request", "message": "Invalid request"},
-                       {"code": "too_many_requests", "message": "Too many requests"}]}
+TOO_MANY = {
+    "errors": [
+        {"code": "invalid_request", "message": "Invalid request"},
+        {"code": "too_many_requests", "message": "Too many requests"},
+    ]
+}
 
 
 class Clock:
@@ -29,8 +33,10 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def limited(clock: Clock) -> AsyncIterator[Raw]:
-    async with (FakeHelpCrunch(rate_limit=(120, 60.0), clock=clock) as fake,
-                aiohttp.ClientSession() as session):
+    async with (
+        FakeHelpCrunch(rate_limit=(120, 60.0), clock=clock) as fake,
+        aiohttp.ClientSession() as session,
+    ):
         fake.seed_customers(1)
         yield Raw(fake, session)
 
@@ -48,11 +54,12 @@ async def test_121st_request_inside_the_window_is_429(limited: Raw, clock: Clock
 
 
 async def test_window_is_half_open_the_oldest_leaves_at_exactly_seconds(
-        limited: Raw, clock: Clock) -> None:
-    await burst(limited, 1)                 # t = 0
+    limited: Raw, clock: Clock
+) -> None:
+    await burst(limited, 1)  # t = 0
     clock.now = 1.0
-    await burst(limited, 119)               # t = 1
-    clock.now = 60.0                        # the request at t=0 has left (now - 60, now]
+    await burst(limited, 119)  # t = 1
+    clock.now = 60.0  # the request at t=0 has left (now - 60, now]
     assert await burst(limited, 1) == [200]
     assert await burst(limited, 1) == [429]  # the 119 at t=1 are still in
     clock.now = 60.999
@@ -97,8 +104,10 @@ async def test_no_retry_after_by_default(limited: Raw) -> None:
 
 
 async def test_retry_after_is_seconds_until_a_slot_frees_rounded_up(clock: Clock) -> None:
-    async with (FakeHelpCrunch(rate_limit=(3, 10.0), retry_after=True, clock=clock) as fake,
-                aiohttp.ClientSession() as session):
+    async with (
+        FakeHelpCrunch(rate_limit=(3, 10.0), retry_after=True, clock=clock) as fake,
+        aiohttp.ClientSession() as session,
+    ):
         fake.seed_customers(1)
         raw = Raw(fake, session)
         await burst(raw, 3)
@@ -114,8 +123,10 @@ async def test_retry_after_is_seconds_until_a_slot_frees_rounded_up(clock: Clock
 
 
 async def test_faulted_requests_count_but_429_does_not_consume_a_fault(clock: Clock) -> None:
-    async with (FakeHelpCrunch(rate_limit=(2, 10.0), clock=clock) as fake,
-                aiohttp.ClientSession() as session):
+    async with (
+        FakeHelpCrunch(rate_limit=(2, 10.0), clock=clock) as fake,
+        aiohttp.ClientSession() as session,
+    ):
         fake.seed_customers(1)
         raw = Raw(fake, session)
         fake.add_faults(Fault.status(503))

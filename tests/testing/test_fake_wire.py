@@ -15,12 +15,22 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 INVALID = {"code": "invalid_request", "message": "Invalid request"}
 
 FULL_BODY: dict[str, Any] = {
-    "name": "John Doe", "email": "john@example.com", "userId": "user_1234567890",
-    "company": "Example Inc.", "phone": "+10233456781", "firstSeen": "1603885746",
-    "lastSeen": "1603885746", "unsubscribed": False, "blocked": True,
-    "source": "https://example.com", "referer": "https://example.com/r",
-    "lastPage": "https://example.com/p", "locale": "uk", "notes": "Lorem ipsum",
-    "createdFrom": "telegram", "integrationId": "465847687",
+    "name": "John Doe",
+    "email": "john@example.com",
+    "userId": "user_1234567890",
+    "company": "Example Inc.",
+    "phone": "+10233456781",
+    "firstSeen": "1603885746",
+    "lastSeen": "1603885746",
+    "unsubscribed": False,
+    "blocked": True,
+    "source": "https://example.com",
+    "referer": "https://example.com/r",
+    "lastPage": "https://example.com/p",
+    "locale": "uk",
+    "notes": "Lorem ipsum",
+    "createdFrom": "telegram",
+    "integrationId": "465847687",
     "tags": [{"name": "vip", "color": "#ff0000"}],
     "customData": [{"property": "plan", "value": "pro"}, {"property": "n", "value": 15}],
 }
@@ -45,8 +55,7 @@ async def test_seed_request_example_round_trips_as_documented(raw: Raw) -> None:
     assert list(body) == [k for k in expected if k in body]
 
 
-async def test_patch_changes_only_the_fields_given(raw: Raw, fake_server: FakeHelpCrunch
-                                                   ) -> None:
+async def test_patch_changes_only_the_fields_given(raw: Raw, fake_server: FakeHelpCrunch) -> None:
     await raw.call("PATCH", "/customers/1", FULL_BODY)
     before = dict(fake_server.customers[1])
     status, body = await raw.call("PATCH", "/customers/1", {"name": "Jane"})
@@ -75,7 +84,8 @@ async def test_put_nulls_every_scalar_field_not_in_the_body(raw: Raw, kept: str)
 async def test_null_clears_under_patch(raw: Raw) -> None:
     await raw.call("PATCH", "/customers/1", FULL_BODY)
     status, body = await raw.call(
-        "PATCH", "/customers/1", {"email": None, "tags": None, "customData": None})
+        "PATCH", "/customers/1", {"email": None, "tags": None, "customData": None}
+    )
     assert status == 200
     assert body["email"] is None
     assert body["tags"] == []
@@ -85,11 +95,13 @@ async def test_null_clears_under_patch(raw: Raw) -> None:
 
 async def test_custom_data_merges_under_patch_and_replaces_under_put(raw: Raw) -> None:
     await raw.call("PATCH", "/customers/1", {"customData": [{"property": "a", "value": 1}]})
-    _, body = await raw.call("PATCH", "/customers/1",
-                             {"customData": [{"property": "b", "value": True}]})
+    _, body = await raw.call(
+        "PATCH", "/customers/1", {"customData": [{"property": "b", "value": True}]}
+    )
     assert body["customData"] == {"a": 1, "b": True}
-    _, body = await raw.call("PUT", "/customers/1",
-                             {"customData": [{"property": "c", "value": None}]})
+    _, body = await raw.call(
+        "PUT", "/customers/1", {"customData": [{"property": "c", "value": None}]}
+    )
     assert body["customData"] == {"c": None}
 
 
@@ -116,8 +128,10 @@ async def test_tags_default_color_keep_color_and_untag(raw: Raw) -> None:
     await raw.call("PUT", "/customers/2/tags", {"tags": [{"name": "vip", "color": "#ff0000"}]})
     # a tag without a color keeps its existing color
     _, body = await raw.call("PUT", "/customers/1/tags", {"tags": [{"name": "vip"}]})
-    assert body["tags"] == [{"name": "new", "color": "#c377e0"},
-                            {"name": "vip", "color": "#ff0000"}]
+    assert body["tags"] == [
+        {"name": "new", "color": "#c377e0"},
+        {"name": "vip", "color": "#ff0000"},
+    ]
     status, body = await raw.call("DELETE", "/customers/1/tags", {"tags": [{"name": "new"}]})
     assert status == 200
     assert body["tags"] == [{"name": "vip", "color": "#ff0000"}]
@@ -132,12 +146,18 @@ async def test_tags_in_an_update_body_replace(raw: Raw) -> None:
 # --- documented error bodies ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("headers", [
-    {}, {"Authorization": "Bearer wrong"}, {"Authorization": "test-key"},
-    {"Authorization": "Basic test-key"},
-])
-async def test_401_missing_or_wrong_key(raw: Raw, headers: dict[str, str],
-                                        fake_server: FakeHelpCrunch) -> None:
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": "test-key"},
+        {"Authorization": "Basic test-key"},
+    ],
+)
+async def test_401_missing_or_wrong_key(
+    raw: Raw, headers: dict[str, str], fake_server: FakeHelpCrunch
+) -> None:
     before = dict(fake_server.customers[1])
     status, body = await raw.call("PATCH", "/customers/1", {"name": "x"}, headers=headers)
     assert status == 401
@@ -151,8 +171,7 @@ async def test_bearer_scheme_is_case_insensitive(raw: Raw) -> None:
 
 
 async def test_404_unknown_customer(raw: Raw) -> None:
-    for method, body in [("GET", None), ("PATCH", {"name": "x"}), ("PUT", {}),
-                         ("PUT", None)]:
+    for method, body in [("GET", None), ("PATCH", {"name": "x"}), ("PUT", {}), ("PUT", None)]:
         status, answer = await raw.call(method, "/customers/999", body)
         assert status == 404, method
         assert answer == errors({"code": "not_found", "message": "Customer not found"})
@@ -162,35 +181,41 @@ async def test_404_unknown_customer(raw: Raw) -> None:
 async def test_400_non_numeric_id_exact_documented_body(raw: Raw, method: str) -> None:
     status, body = await raw.call(method, "/customers/john", {"name": "x"})
     assert status == 400
-    assert body == {"errors": [
-        {"code": "invalid_request", "message": "Invalid request"},
-        {"code": "customer", "message": "This value should be of type numeric."},
-    ]}
+    assert body == {
+        "errors": [
+            {"code": "invalid_request", "message": "Invalid request"},
+            {"code": "customer", "message": "This value should be of type numeric."},
+        ]
+    }
 
 
-@pytest.mark.parametrize(("body", "code"), [
-    ({"user_id": "u1"}, "user_id"),
-    ({"first_seen": "1603885746"}, "first_seen"),
-    ({"custom_data": []}, "custom_data"),
-    ({"id": 5}, "id"),
-    ({"firstSeen": 1603885746}, "firstSeen"),
-    ({"lastSeen": "2020-10-28"}, "lastSeen"),
-    ({"customData": {"plan": "pro"}}, "customData"),
-    ({"customData": [{"property": "p", "name": "n", "value": "x"}]}, "customData[0].name"),
-    ({"customData": [{"property": "plan"}]}, "customData[0].value"),
-    ({"customData": [{"property": "plan", "value": [1]}]}, "customData[0].value"),
-    ({"locale": "ukr"}, "locale"),
-    ({"locale": "EN"}, "locale"),
-    ({"locale": 1}, "locale"),
-    ({"name": 5}, "name"),
-    ({"blocked": "yes"}, "blocked"),
-    ({"unsubscribed": 0}, "unsubscribed"),
-    ({"tags": "vip"}, "tags"),
-    ({"tags": [{"color": "red"}]}, "tags[0].name"),
-    ({"notes": "x" * 256}, "notes"),
-])
-async def test_400_names_the_field(raw: Raw, fake_server: FakeHelpCrunch, body: dict[str, Any],
-                                   code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"user_id": "u1"}, "user_id"),
+        ({"first_seen": "1603885746"}, "first_seen"),
+        ({"custom_data": []}, "custom_data"),
+        ({"id": 5}, "id"),
+        ({"firstSeen": 1603885746}, "firstSeen"),
+        ({"lastSeen": "2020-10-28"}, "lastSeen"),
+        ({"customData": {"plan": "pro"}}, "customData"),
+        ({"customData": [{"property": "p", "name": "n", "value": "x"}]}, "customData[0].name"),
+        ({"customData": [{"property": "plan"}]}, "customData[0].value"),
+        ({"customData": [{"property": "plan", "value": [1]}]}, "customData[0].value"),
+        ({"locale": "ukr"}, "locale"),
+        ({"locale": "EN"}, "locale"),
+        ({"locale": 1}, "locale"),
+        ({"name": 5}, "name"),
+        ({"blocked": "yes"}, "blocked"),
+        ({"unsubscribed": 0}, "unsubscribed"),
+        ({"tags": "vip"}, "tags"),
+        ({"tags": [{"color": "red"}]}, "tags[0].name"),
+        ({"notes": "x" * 256}, "notes"),
+    ],
+)
+async def test_400_names_the_field(
+    raw: Raw, fake_server: FakeHelpCrunch, body: dict[str, Any], code: str
+) -> None:
     before = dict(fake_server.customers[1])
     for method in ("PATCH", "PUT"):
         status, answer = await raw.call(method, "/customers/1", body)
@@ -205,16 +230,25 @@ async def test_400_names_the_field(raw: Raw, fake_server: FakeHelpCrunch, body: 
 
 
 async def test_400_lists_every_problem(raw: Raw) -> None:
-    status, body = await raw.call("PATCH", "/customers/1",
-                                  {"user_id": "x", "firstSeen": 1, "locale": "xyz"})
+    status, body = await raw.call(
+        "PATCH", "/customers/1", {"user_id": "x", "firstSeen": 1, "locale": "xyz"}
+    )
     assert status == 400
     assert [e["code"] for e in body["errors"]] == [
-        "invalid_request", "user_id", "firstSeen", "locale"]
+        "invalid_request",
+        "user_id",
+        "firstSeen",
+        "locale",
+    ]
 
 
 async def test_400_body_not_json_or_not_object(raw: Raw) -> None:
-    status, body = await raw.call("PATCH", "/customers/1", data=b"{nope",
-                                  headers={**raw.auth, "Content-Type": "application/json"})
+    status, body = await raw.call(
+        "PATCH",
+        "/customers/1",
+        data=b"{nope",
+        headers={**raw.auth, "Content-Type": "application/json"},
+    )
     assert status == 400
     assert body["errors"][1]["code"] == "body"
     status, body = await raw.call("PATCH", "/customers/1", [1, 2])
@@ -233,8 +267,11 @@ async def test_unknown_path_and_method(raw: Raw) -> None:
 
 async def test_every_response_has_a_request_id(raw: Raw) -> None:
     seen = set()
-    for method, path in [("GET", "/customers/1"), ("GET", "/customers/x"),
-                         ("GET", "/customers/99")]:
+    for method, path in [
+        ("GET", "/customers/1"),
+        ("GET", "/customers/x"),
+        ("GET", "/customers/99"),
+    ]:
         _, headers, _ = await raw.response(method, path)
         seen.add(headers["X-Request-Id"])
     async with raw.session.get(raw.fake.base_url + "/customers/1") as r:
@@ -246,8 +283,9 @@ async def test_every_response_has_a_request_id(raw: Raw) -> None:
 # --- batch ---------------------------------------------------------------------------
 
 
-async def test_batch_patches_each_item_and_returns_the_list(raw: Raw,
-                                                            fake_server: FakeHelpCrunch) -> None:
+async def test_batch_patches_each_item_and_returns_the_list(
+    raw: Raw, fake_server: FakeHelpCrunch
+) -> None:
     items = [{"customer": i, "name": f"N{i}"} for i in range(1, 6)]
     items[0]["customData"] = [{"property": "p", "value": "v"}]
     status, body = await raw.call("PUT", "/customers/batch", items)
@@ -259,16 +297,24 @@ async def test_batch_patches_each_item_and_returns_the_list(raw: Raw,
     assert fake_server.customers[1]["customData"] == {"p": "v"}
 
 
-@pytest.mark.parametrize(("count", "message"), [
-    (0, "This collection should contain 1 element or more."),
-    (11, "This collection should contain 10 elements or less."),
-])
-async def test_batch_outside_1_to_10_is_400(raw: Raw, fake_server: FakeHelpCrunch, count: int,
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("count", "message"),
+    [
+        (0, "This collection should contain 1 element or more."),
+        (11, "This collection should contain 10 elements or less."),
+    ],
+)
+async def test_batch_outside_1_to_10_is_400(
+    raw: Raw, fake_server: FakeHelpCrunch, count: int, message: str
+) -> None:
     fake_server.seed_customers(11)
     items = [{"customer": i + 1, "name": "x"} for i in range(count)]
-    status, body = await raw.call("PUT", "/customers/batch", data=json.dumps(items).encode(),
-                                  headers={**raw.auth, "Content-Type": "application/json"})
+    status, body = await raw.call(
+        "PUT",
+        "/customers/batch",
+        data=json.dumps(items).encode(),
+        headers={**raw.auth, "Content-Type": "application/json"},
+    )
     assert status == 400
     assert body == errors({"code": "customers", "message": message})
     assert all(c["name"] != "x" for c in fake_server.customers.values())
@@ -276,23 +322,31 @@ async def test_batch_outside_1_to_10_is_400(raw: Raw, fake_server: FakeHelpCrunc
 
 async def test_batch_of_10_is_fine(raw: Raw, fake_server: FakeHelpCrunch) -> None:
     fake_server.seed_customers(10)
-    status, body = await raw.call("PUT", "/customers/batch",
-                                  [{"customer": i, "blocked": True} for i in range(1, 11)])
+    status, body = await raw.call(
+        "PUT", "/customers/batch", [{"customer": i, "blocked": True} for i in range(1, 11)]
+    )
     assert status == 200
     assert len(body) == 10
 
 
 async def test_batch_is_atomic_and_names_the_item(raw: Raw, fake_server: FakeHelpCrunch) -> None:
-    items: list[dict[str, Any]] = [{"customer": 1, "name": "ok"},
-                                   {"customer": 2, "user_id": "bad"},
-                                   {"customer": "3", "name": "x"}, {"name": "no id"}]
+    items: list[dict[str, Any]] = [
+        {"customer": 1, "name": "ok"},
+        {"customer": 2, "user_id": "bad"},
+        {"customer": "3", "name": "x"},
+        {"name": "no id"},
+    ]
     status, body = await raw.call("PUT", "/customers/batch", items)
     assert status == 400
     assert [e["code"] for e in body["errors"][1:]] == [
-        "[1].user_id", "[2].customer", "[3].customer"]
+        "[1].user_id",
+        "[2].customer",
+        "[3].customer",
+    ]
     assert fake_server.customers[1]["name"] == "Customer 1"
-    status, body = await raw.call("PUT", "/customers/batch",
-                                  [{"customer": 1, "name": "ok"}, {"customer": 77}])
+    status, body = await raw.call(
+        "PUT", "/customers/batch", [{"customer": 1, "name": "ok"}, {"customer": 77}]
+    )
     assert status == 404
     assert body["errors"][1]["code"] == "not_found"
     assert fake_server.customers[1]["name"] == "Customer 1"

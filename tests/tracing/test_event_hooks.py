@@ -24,9 +24,12 @@ class Recorder:
         self.records: list[Any] = []
 
     def hooks(self) -> hc.EventHooks:
-        return hc.EventHooks(on_request=self.records.append, on_response=self.records.append,
-                             on_retry=self.records.append,
-                             on_rate_limit_wait=self.records.append)
+        return hc.EventHooks(
+            on_request=self.records.append,
+            on_response=self.records.append,
+            on_retry=self.records.append,
+            on_rate_limit_wait=self.records.append,
+        )
 
     def kinds(self) -> list[tuple[str, int]]:
         return [(type(r).__name__, r.attempt) for r in self.records]
@@ -46,11 +49,17 @@ async def test_hooks_see_sent_received_retry_and_wait_in_order(
     async with _client(helpcrunch_fake, event_hooks=seen.hooks()) as client:
         await client.update_customer(cid, name="Ann")
     assert seen.kinds() == [
-        ("RequestSent", 1), ("ResponseReceived", 1), ("RetryScheduled", 1),
-        ("RateLimitWait", 2), ("RequestSent", 2), ("ResponseReceived", 2)]
+        ("RequestSent", 1),
+        ("ResponseReceived", 1),
+        ("RetryScheduled", 1),
+        ("RateLimitWait", 2),
+        ("RequestSent", 2),
+        ("ResponseReceived", 2),
+    ]
     sent, first, retry, wait, _, second = seen.records
-    assert sent == hc.RequestSent(call="update_customer", method="PATCH",
-                                  path=f"/v1/customers/{cid}", attempt=1)
+    assert sent == hc.RequestSent(
+        call="update_customer", method="PATCH", path=f"/v1/customers/{cid}", attempt=1
+    )
     assert (first.status, second.status) == (429, 200)
     assert 0 <= first.elapsed_s < 5
     assert (retry.status, retry.error_type, retry.wait_s) == (429, "RateLimitError", 0.15)
@@ -68,7 +77,9 @@ async def test_a_dropped_connection_is_a_retry_without_a_status(
         await client.update_customer(cid, name="Ann")
     retries = [r for r in seen.records if isinstance(r, hc.RetryScheduled)]
     assert [(r.attempt, r.status, r.error_type, r.wait_s) for r in retries] == [
-        (1, None, "APIConnectionError", 0.01), (2, 503, "ServerError", 0.01)]
+        (1, None, "APIConnectionError", 0.01),
+        (2, 503, "ServerError", 0.01),
+    ]
     assert seen.kinds()[-2:] == [("RequestSent", 3), ("ResponseReceived", 3)]
 
 
@@ -76,13 +87,18 @@ async def test_a_wait_for_the_budget_is_reported(helpcrunch_fake: FakeHelpCrunch
     [cid] = helpcrunch_fake.seed_customers(1)
     waits: list[hc.RateLimitWait] = []
     hooks = hc.EventHooks(on_rate_limit_wait=waits.append)
-    async with _client(helpcrunch_fake, rate_limit=hc.RateLimit(2, 0.4),
-                       event_hooks=hooks) as client:
+    async with _client(
+        helpcrunch_fake, rate_limit=hc.RateLimit(2, 0.4), event_hooks=hooks
+    ) as client:
         await client.get_customer(cid)  # the budget's first: no wait
         await client.get_customer(cid)  # 0.2 s after the first
     [wait] = waits
     assert (wait.call, wait.method, wait.attempt, wait.after_429) == (
-        "get_customer", "GET", 1, False)
+        "get_customer",
+        "GET",
+        1,
+        False,
+    )
     assert 0.1 <= wait.wait_s < 5
 
 
@@ -94,9 +110,12 @@ async def test_records_carry_no_key_query_or_body(helpcrunch_fake: FakeHelpCrunc
         assert len([c async for c in client.list_customers(page_size=2, sort="first_seen")]) == 3
         [r async for r in client.update_customers([(ids[1], {"email": SECRET_EMAIL})])]
     calls = [(r.call, r.path) for r in seen.records if isinstance(r, hc.RequestSent)]
-    assert calls == [("update_customer", f"/v1/customers/{ids[0]}"),
-                     ("list_customers", "/v1/customers"), ("list_customers", "/v1/customers"),
-                     ("update_customers", f"/v1/customers/{ids[1]}")]
+    assert calls == [
+        ("update_customer", f"/v1/customers/{ids[0]}"),
+        ("list_customers", "/v1/customers"),
+        ("list_customers", "/v1/customers"),
+        ("update_customers", f"/v1/customers/{ids[1]}"),
+    ]
     for record in seen.records:
         text = repr(record) + repr(attrs.asdict(record))
         assert helpcrunch_fake.api_key not in text
@@ -140,17 +159,24 @@ async def test_a_raising_hook_breaks_nothing_and_is_logged_once(
 def test_the_blocking_client_takes_hooks(helpcrunch_fake: FakeHelpCrunch) -> None:
     [cid] = helpcrunch_fake.seed_customers(1)
     seen = Recorder()
-    with hc.HelpCrunch(helpcrunch_fake.api_key, base_url=helpcrunch_fake.base_url,
-                       rate_limit=None, event_hooks=seen.hooks()) as client:
+    with hc.HelpCrunch(
+        helpcrunch_fake.api_key,
+        base_url=helpcrunch_fake.base_url,
+        rate_limit=None,
+        event_hooks=seen.hooks(),
+    ) as client:
         client.get_customer(cid)
     assert seen.kinds() == [("RequestSent", 1), ("ResponseReceived", 1)]
 
 
-@pytest.mark.parametrize(("hooks", "field"), [
-    ("on_request", "event_hooks"),
-    ({"request": [print]}, "event_hooks"),
-    (hc.EventHooks(on_response=42), "event_hooks.on_response"),  # type: ignore[arg-type]
-])
+@pytest.mark.parametrize(
+    ("hooks", "field"),
+    [
+        ("on_request", "event_hooks"),
+        ({"request": [print]}, "event_hooks"),
+        (hc.EventHooks(on_response=42), "event_hooks.on_response"),  # type: ignore[arg-type]
+    ],
+)
 def test_bad_hooks_are_refused_naming_the_field(hooks: Any, field: str) -> None:
     with pytest.raises(hc.ValidationError) as caught:
         hc.AsyncHelpCrunch("key", event_hooks=hooks)
@@ -194,11 +220,11 @@ def test_without_hooks_or_opentelemetry_the_requestor_watches_nothing() -> None:
         print(_tracing.AVAILABLE, _tracing.active_tracer())
         asyncio.run(main())
     """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n") == [
-        "False None", "True 0", "True 0", "False 1", ""]
+    assert result.stdout.split("\n") == ["False None", "True 0", "True 0", "False 1", ""]
 
 
 def test_with_opentelemetry_but_no_provider_a_call_is_not_observed(

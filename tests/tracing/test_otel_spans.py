@@ -63,16 +63,22 @@ async def test_a_call_is_one_span_with_its_attributes_and_no_secrets(
     _assert_no_secrets(spans.all(), helpcrunch_fake.api_key, SECRET_EMAIL, "Ann Secret")
 
 
-@pytest.mark.parametrize(("call", "name", "method"), [
-    (lambda c: c.get_customer(1), "helpcrunch.get_customer", "GET"),
-    (lambda c: c.replace_customer(1, hc.CustomerUpdate(name="A")),
-     "helpcrunch.replace_customer", "PUT"),
-    (lambda c: c.create_customer(name="B"), "helpcrunch.create_customer", "POST"),
-    (lambda c: c.tag_customer(1, ["vip"]), "helpcrunch.tag_customer", "PUT"),
-    (lambda c: c.untag_customer(1, ["vip"]), "helpcrunch.untag_customer", "DELETE"),
-    (lambda c: c.delete_customer(1), "helpcrunch.delete_customer", "DELETE"),
-    (lambda c: c.find_customer(user_id="user_1"), "helpcrunch.find_customer", "POST"),
-])
+@pytest.mark.parametrize(
+    ("call", "name", "method"),
+    [
+        (lambda c: c.get_customer(1), "helpcrunch.get_customer", "GET"),
+        (
+            lambda c: c.replace_customer(1, hc.CustomerUpdate(name="A")),
+            "helpcrunch.replace_customer",
+            "PUT",
+        ),
+        (lambda c: c.create_customer(name="B"), "helpcrunch.create_customer", "POST"),
+        (lambda c: c.tag_customer(1, ["vip"]), "helpcrunch.tag_customer", "PUT"),
+        (lambda c: c.untag_customer(1, ["vip"]), "helpcrunch.untag_customer", "DELETE"),
+        (lambda c: c.delete_customer(1), "helpcrunch.delete_customer", "DELETE"),
+        (lambda c: c.find_customer(user_id="user_1"), "helpcrunch.find_customer", "POST"),
+    ],
+)
 async def test_each_method_names_its_span(
     spans: Spans, helpcrunch_fake: FakeHelpCrunch, call: Any, name: str, method: str
 ) -> None:
@@ -90,10 +96,20 @@ async def test_each_page_of_a_pager_is_a_span(
     helpcrunch_fake.seed_customers(5)
     async with _client(helpcrunch_fake) as client:
         assert len([c async for c in client.list_customers(page_size=2)]) == 5
-        assert len([c async for c in client.search_customers(
-            hc.Filter("email", "~", "example"), page_size=3)]) == 5
+        assert (
+            len(
+                [
+                    c
+                    async for c in client.search_customers(
+                        hc.Filter("email", "~", "example"), page_size=3
+                    )
+                ]
+            )
+            == 5
+        )
     assert [s.name for s in spans.all()] == ["helpcrunch.list_customers"] * 3 + [
-        "helpcrunch.search_customers"] * 2
+        "helpcrunch.search_customers"
+    ] * 2
 
 
 async def test_retries_are_counted_in_one_span(
@@ -178,23 +194,32 @@ async def test_a_sync_has_one_span_per_row_around_its_calls(
     spans: Spans, helpcrunch_fake: FakeHelpCrunch
 ) -> None:
     helpcrunch_fake.seed_customers(1, fields={"userId": "u-1", "name": "Ann"})
-    rows = [{"user_id": "u-1", "name": "Ann Lee"}, {"user_id": "u-2", "email": SECRET_EMAIL},
-            {"user_id": "u-3", "name": "Cy"}]
+    rows = [
+        {"user_id": "u-1", "name": "Ann Lee"},
+        {"user_id": "u-2", "email": SECRET_EMAIL},
+        {"user_id": "u-3", "name": "Cy"},
+    ]
     async with _client(helpcrunch_fake) as client:
         results = [r async for r in client.sync_customers(rows, strategy="search")]
     assert sorted(r.action for r in results) == ["failed", "failed", "updated"]
     recorded = spans.all()
-    row_spans = sorted(spans.named("helpcrunch.sync_customers"),
-                       key=lambda s: s.attributes["helpcrunch.item_index"])
-    assert [(s.attributes["helpcrunch.item_index"], s.attributes["helpcrunch.sync.action"])
-            for s in row_spans] == [(0, "updated"), (1, "failed"), (2, "failed")]
+    row_spans = sorted(
+        spans.named("helpcrunch.sync_customers"),
+        key=lambda s: s.attributes["helpcrunch.item_index"],
+    )
+    assert [
+        (s.attributes["helpcrunch.item_index"], s.attributes["helpcrunch.sync.action"])
+        for s in row_spans
+    ] == [(0, "updated"), (1, "failed"), (2, "failed")]
     assert row_spans[0].status.status_code is StatusCode.UNSET
     assert row_spans[1].attributes["error.type"] == "CustomerNotFoundError"
     # the calls of row 0 (find, then update) are its children
-    children = [s for s in recorded if s.parent is not None
-                and s.parent.span_id == row_spans[0].context.span_id]
-    assert [s.name for s in children] == ["helpcrunch.find_customer",
-                                          "helpcrunch.update_customer"]
+    children = [
+        s
+        for s in recorded
+        if s.parent is not None and s.parent.span_id == row_spans[0].context.span_id
+    ]
+    assert [s.name for s in children] == ["helpcrunch.find_customer", "helpcrunch.update_customer"]
     _assert_no_secrets(recorded, helpcrunch_fake.api_key, SECRET_EMAIL, "Ann Lee")
 
 
@@ -215,11 +240,15 @@ async def test_the_aiohttp_instrumentation_sees_our_requests_as_children(
     [ours] = spans.ours()
     http = [s for s in spans.all() if s.kind is SpanKind.CLIENT]
     assert len(http) == 2  # the 503 and the retry
-    assert all(s.parent is not None and s.parent.span_id == ours.context.span_id
-               for s in http)
+    assert all(s.parent is not None and s.parent.span_id == ours.context.span_id for s in http)
     assert all(s.context.trace_id == ours.context.trace_id for s in http)
-    statuses = sorted(s.attributes.get("http.response.status_code",  # newer conventions
-                                       s.attributes.get("http.status_code")) for s in http)
+    statuses = sorted(
+        s.attributes.get(
+            "http.response.status_code",  # newer conventions
+            s.attributes.get("http.status_code"),
+        )
+        for s in http
+    )
     assert statuses == [200, 503]
     _assert_no_secrets(spans.all(), helpcrunch_fake.api_key, SECRET_EMAIL)
 

@@ -43,11 +43,20 @@ def test_tracing_and_hooks_examples_run_as_printed(helpcrunch_fake: FakeHelpCrun
     section, blocks = _blocks()
     assert len(blocks) == 2
     helpcrunch_fake.seed_customers(1)
-    env = {**os.environ, "HELPCRUNCH_API_KEY": helpcrunch_fake.api_key,
-           "HELPCRUNCH_BASE_URL": helpcrunch_fake.base_url}
+    env = {
+        **os.environ,
+        "HELPCRUNCH_API_KEY": helpcrunch_fake.api_key,
+        "HELPCRUNCH_BASE_URL": helpcrunch_fake.base_url,
+    }
     env.pop("OTEL_PYTHON_TRACER_PROVIDER", None)
-    result = subprocess.run([sys.executable, "-c", RUNNER, *blocks], capture_output=True,
-                            text=True, env=env, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", RUNNER, *blocks],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     first_line, spans = result.stdout.split("\n", 1)
     [promised] = re.findall(r"^prints `(.*)`\.$", section, re.M)

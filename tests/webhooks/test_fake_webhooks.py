@@ -39,14 +39,21 @@ async def test_each_change_through_the_api_is_one_signed_event() -> None:
         await fake.webhooks_idle()
         deliveries = fake.webhook_deliveries
     types = [e.type for e in recorder.events]
-    assert types == ["customer.new", "customer.email_updated", "customer.tags_changed",
-                     "customer.tags_changed", "customer.unsubscribed", "customer.deleted"]
+    assert types == [
+        "customer.new",
+        "customer.email_updated",
+        "customer.tags_changed",
+        "customer.tags_changed",
+        "customer.unsubscribed",
+        "customer.deleted",
+    ]
     assert [d.event_type for d in deliveries] == types
     assert all(d.ok and d.attempt == 1 for d in deliveries)
     assert len({e.id for e in recorder.events}) == len(types)
     first, email, *_, deleted = recorder.events
     assert first.customer == hc.webhooks.WebhookCustomer(
-        id=new.id, name="Ann", email="ann@example.com", unsubscribed=None)
+        id=new.id, name="Ann", email="ann@example.com", unsubscribed=None
+    )
     assert email.customer is not None
     assert email.customer.email is None
     assert email.customer.name == "Ann B."
@@ -54,8 +61,14 @@ async def test_each_change_through_the_api_is_one_signed_event() -> None:
     assert deleted.customer.unsubscribed is True
     for d in deliveries:  # what was sent verifies as sent
         assert construct_event(d.body, d.signature, KEY).id == d.event_id
-        assert set(d.payload) == {"event", "eventData", "attempts", "lastAttemptAt",
-                                  "createdAt", "id"}
+        assert set(d.payload) == {
+            "event",
+            "eventData",
+            "attempts",
+            "lastAttemptAt",
+            "createdAt",
+            "id",
+        }
 
 
 async def test_a_500_gets_the_same_event_again_with_attempts_plus_one() -> None:
@@ -77,8 +90,10 @@ async def test_a_500_gets_the_same_event_again_with_attempts_plus_one() -> None:
 
 async def test_a_receiver_that_times_out_gets_a_retry_and_the_answer_is_not_held_up() -> None:
     recorder = Recorder(delay=0.3)
-    async with aiohttp_receiver(recorder) as url, \
-            _fake(url, webhook_timeout=0.1, webhook_max_attempts=2) as fake:
+    async with (
+        aiohttp_receiver(recorder) as url,
+        _fake(url, webhook_timeout=0.1, webhook_max_attempts=2) as fake,
+    ):
         async with _client(fake) as client:
             started = time.monotonic()
             await client.create_customer(name="Ann")
@@ -86,7 +101,9 @@ async def test_a_receiver_that_times_out_gets_a_retry_and_the_answer_is_not_held
         await fake.webhooks_idle()
         deliveries = fake.webhook_deliveries
     assert [(d.attempt, d.status, d.error) for d in deliveries] == [
-        (1, None, "timeout"), (2, None, "timeout")]
+        (1, None, "timeout"),
+        (2, None, "timeout"),
+    ]
 
 
 async def test_closing_with_a_delivery_pending_is_clean() -> None:
@@ -108,7 +125,10 @@ async def test_an_unreachable_receiver_is_retried_then_given_up() -> None:
             await client.create_customer(name="Ann")
         await fake.webhooks_idle()
         assert [(d.attempt, d.status) for d in fake.webhook_deliveries] == [
-            (1, None), (2, None), (3, None)]
+            (1, None),
+            (2, None),
+            (3, None),
+        ]
         assert all(d.error for d in fake.webhook_deliveries)
 
 
@@ -133,7 +153,10 @@ async def test_the_fakes_deliveries_reach_fastapi_on_uvicorn_with_a_retry_after_
     assert [(d.attempt, d.status) for d in deliveries] == [(1, 500), (2, 200)]
     [event] = received
     assert (event.type, event.attempts, event.id) == (
-        "customer.tags_changed", 2, deliveries[0].event_id)
+        "customer.tags_changed",
+        2,
+        deliveries[0].event_id,
+    )
     assert event.customer is not None
     assert event.customer.id == 1
 
@@ -146,7 +169,10 @@ async def test_fastapi_refuses_a_forged_request_with_400() -> None:
     with uvicorn_in_thread(fastapi_app(received, fail_first=0)) as base:
         async with aiohttp.ClientSession() as session:
             for signature in (sign(body, "not-the-key"), sign(body, KEY)):
-                async with session.post(f"{base}/helpcrunch/webhooks", data=body, headers={
-                        "X-HelpCrunch-Signature": signature}) as r:
+                async with session.post(
+                    f"{base}/helpcrunch/webhooks",
+                    data=body,
+                    headers={"X-HelpCrunch-Signature": signature},
+                ) as r:
                     assert r.status == (400 if signature != sign(body, KEY) else 200)
     assert [e.type for e in received] == ["customer.deleted"]

@@ -96,6 +96,7 @@ def _worker(redis_url: str, worker: int, barrier: threading.Barrier) -> dict[str
             async def handler() -> None:
                 await client.rpush("handled", f"{event_id} by {worker}")
                 await asyncio.sleep(0.2)  # slow: the other worker's copies arrive meanwhile
+
             outcome = await dedup.run_once(event_id, handler)
             counts[outcome.value] += 1
 
@@ -113,7 +114,8 @@ def _worker(redis_url: str, worker: int, barrier: threading.Barrier) -> dict[str
 
 
 def test_duplicate_deliveries_run_a_handler_once_across_two_workers(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     import redis
 
     barrier = threading.Barrier(2)
@@ -131,7 +133,8 @@ def test_duplicate_deliveries_run_a_handler_once_across_two_workers(
 
 
 async def test_redis_releases_a_failed_claim_and_expires_a_dead_workers_claim(
-        redis_server: RedisServer) -> None:
+    redis_server: RedisServer,
+) -> None:
     import redis.asyncio
 
     client = redis.asyncio.Redis.from_url(redis_server.url)

@@ -30,32 +30,59 @@ def _signed(payload: Any) -> Event:
 
 
 def _event(event_type: Any, data: Any, **extra: Any) -> dict[str, Any]:
-    return {"event": event_type, "eventData": data, "attempts": 1,
-            "lastAttemptAt": 1638953590, "createdAt": 1638953588, "id": "evt-1", **extra}
+    return {
+        "event": event_type,
+        "eventData": data,
+        "attempts": 1,
+        "lastAttemptAt": 1638953590,
+        "createdAt": 1638953588,
+        "id": "evt-1",
+        **extra,
+    }
 
 
-CUSTOMER = {"id": 8745474, "name": "Paul", "userId": "example_2924", "email": "p@example.com",
-            "unsubscribed": False, "customData": {"Role": "admin", "Plan": "Enterprise $9999/mo"}}
+CUSTOMER = {
+    "id": 8745474,
+    "name": "Paul",
+    "userId": "example_2924",
+    "email": "p@example.com",
+    "unsubscribed": False,
+    "customData": {"Role": "admin", "Plan": "Enterprise $9999/mo"},
+}
 
 
 def test_the_documented_types_are_all_there() -> None:
     assert set(CUSTOMER_EVENT_TYPES) == {
-        "customer.new", "customer.email_updated", "customer.tags_changed",
-        "customer.unsubscribed", "customer.subscribed", "customer.blocked",
-        "customer.unblocked", "customer.deleted"}
+        "customer.new",
+        "customer.email_updated",
+        "customer.tags_changed",
+        "customer.unsubscribed",
+        "customer.subscribed",
+        "customer.blocked",
+        "customer.unblocked",
+        "customer.deleted",
+    }
 
 
 @pytest.mark.parametrize("event_type", CUSTOMER_EVENT_TYPES)
 def test_every_customer_event_parses_with_its_customer(event_type: str) -> None:
     event = _signed(_event(event_type, CUSTOMER))
     assert event == Event(
-        id="evt-1", type=event_type, attempts=1,
+        id="evt-1",
+        type=event_type,
+        attempts=1,
         created_at=datetime(2021, 12, 8, 8, 53, 8, tzinfo=UTC),
         last_attempt_at=datetime(2021, 12, 8, 8, 53, 10, tzinfo=UTC),
         data=CUSTOMER,
-        customer=WebhookCustomer(id=8745474, name="Paul", email="p@example.com",
-                                 user_id="example_2924", unsubscribed=False,
-                                 custom_data={"Role": "admin", "Plan": "Enterprise $9999/mo"}))
+        customer=WebhookCustomer(
+            id=8745474,
+            name="Paul",
+            email="p@example.com",
+            user_id="example_2924",
+            unsubscribed=False,
+            custom_data={"Role": "admin", "Plan": "Enterprise $9999/mo"},
+        ),
+    )
     assert event.created_at.utcoffset() is not None
 
 
@@ -65,19 +92,35 @@ def test_an_email_changed_to_null_and_missing_optional_keys_parse_as_none() -> N
     assert event.customer.custom_data == {}
 
 
-CHAT = {"communicatedAgents": [2924], "customer": {"id": 8745474, "name": "Paul",
-        "email": "p@example.com", "userId": "example_9106"}, "closedBy": "customer",
-        "status": "closed", "closedAt": "1607542030.713", "rating": "great", "id": 12}
-MESSAGE = {"chat_id": 5224081, "agent": None, "customer": {"id": 8745474},
-           "message": {"id": 38488, "text": "Thanks!", "createdAt": "1638953586.915"}}
+CHAT = {
+    "communicatedAgents": [2924],
+    "customer": {"id": 8745474, "name": "Paul", "email": "p@example.com", "userId": "example_9106"},
+    "closedBy": "customer",
+    "status": "closed",
+    "closedAt": "1607542030.713",
+    "rating": "great",
+    "id": 12,
+}
+MESSAGE = {
+    "chat_id": 5224081,
+    "agent": None,
+    "customer": {"id": 8745474},
+    "message": {"id": 38488, "text": "Thanks!", "createdAt": "1638953586.915"},
+}
 
 
-@pytest.mark.parametrize(("event_type", "data"), [
-    ("chat.snoozed", CHAT), ("chat.closed", CHAT), ("message.chat.customer", MESSAGE),
-    ("something.new_next_year", {"anything": [1, {"x": None}]}),
-])
-def test_chat_message_and_unknown_events_parse_generically(event_type: str,
-                                                           data: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("event_type", "data"),
+    [
+        ("chat.snoozed", CHAT),
+        ("chat.closed", CHAT),
+        ("message.chat.customer", MESSAGE),
+        ("something.new_next_year", {"anything": [1, {"x": None}]}),
+    ],
+)
+def test_chat_message_and_unknown_events_parse_generically(
+    event_type: str, data: dict[str, Any]
+) -> None:
     event = _signed(_event(event_type, data, attempts=0))  # the docs' message example: 0
     assert event.type == event_type
     assert event.customer is None
@@ -85,12 +128,15 @@ def test_chat_message_and_unknown_events_parse_generically(event_type: str,
     assert event.attempts == 0
 
 
-@pytest.mark.parametrize(("created", "expected"), [
-    (1638953588, datetime(2021, 12, 8, 8, 53, 8, tzinfo=UTC)),
-    (1638953588.5, datetime(2021, 12, 8, 8, 53, 8, 500000, tzinfo=UTC)),
-    ("1638953588", datetime(2021, 12, 8, 8, 53, 8, tzinfo=UTC)),
-    ("1638953588.25", datetime(2021, 12, 8, 8, 53, 8, 250000, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("created", "expected"),
+    [
+        (1638953588, datetime(2021, 12, 8, 8, 53, 8, tzinfo=UTC)),
+        (1638953588.5, datetime(2021, 12, 8, 8, 53, 8, 500000, tzinfo=UTC)),
+        ("1638953588", datetime(2021, 12, 8, 8, 53, 8, tzinfo=UTC)),
+        ("1638953588.25", datetime(2021, 12, 8, 8, 53, 8, 250000, tzinfo=UTC)),
+    ],
+)
 def test_timestamps_are_aware_utc(created: Any, expected: datetime) -> None:
     event = _signed(_event("chat.new", {}, createdAt=created, lastAttemptAt=None))
     assert event.created_at == expected
@@ -99,8 +145,12 @@ def test_timestamps_are_aware_utc(created: Any, expected: datetime) -> None:
 
 
 BAD = [
-    (b"not json", None), (b"\xff\xfe{}", None), (b"[" * 100_000, None), (b"[]", None),
-    (b'"customer.new"', None), (b"null", None),
+    (b"not json", None),
+    (b"\xff\xfe{}", None),
+    (b"[" * 100_000, None),
+    (b"[]", None),
+    (b'"customer.new"', None),
+    (b"null", None),
     (_event("customer.new", CUSTOMER, event=None), "event"),
     (_event("", CUSTOMER), "event"),
     (_event(1, CUSTOMER), "event"),
@@ -118,8 +168,7 @@ BAD = [
     (_event("customer.new", CUSTOMER, createdAt=10**30), "createdAt"),
     (_event("customer.new", CUSTOMER, createdAt="1e9"), "createdAt"),
     (_event("customer.new", CUSTOMER, lastAttemptAt=[]), "lastAttemptAt"),
-    (json.dumps(_event("chat.new", {})).replace("1638953588", "Infinity").encode(),
-     "createdAt"),
+    (json.dumps(_event("chat.new", {})).replace("1638953588", "Infinity").encode(), "createdAt"),
     (_event("customer.new", {**CUSTOMER, "id": "8745474"}), "eventData.id"),
     (_event("customer.new", {**CUSTOMER, "id": None}), "eventData.id"),
     (_event("customer.new", {**CUSTOMER, "id": True}), "eventData.id"),
@@ -128,14 +177,17 @@ BAD = [
     (_event("customer.new", {**CUSTOMER, "userId": 1}), "eventData.userId"),
     (_event("customer.new", {**CUSTOMER, "unsubscribed": "no"}), "eventData.unsubscribed"),
     (_event("customer.new", {**CUSTOMER, "unsubscribed": 0}), "eventData.unsubscribed"),
-    (_event("customer.new", {**CUSTOMER, "customData": [{"property": "a"}]}),
-     "eventData.customData"),
+    (
+        _event("customer.new", {**CUSTOMER, "customData": [{"property": "a"}]}),
+        "eventData.customData",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("payload", "field"), BAD, ids=range(len(BAD)))
 def test_a_signed_body_that_is_not_an_event_is_an_invalid_event_error(
-        payload: Any, field: str | None) -> None:
+    payload: Any, field: str | None
+) -> None:
     with pytest.raises(InvalidEventError) as info:
         _signed(payload)
     assert isinstance(info.value, hc.HelpCrunchError)
@@ -147,15 +199,23 @@ def test_a_signed_body_that_is_not_an_event_is_an_invalid_event_error(
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 _near_events = st.fixed_dictionaries(
-    {}, optional={"event": st.sampled_from(["customer.new", "chat.new", ""]) | _json,
-                  "eventData": st.fixed_dictionaries({}, optional={
-                      "id": st.integers() | _json, "email": st.text() | _json,
-                      "customData": _json}) | _json,
-                  "attempts": st.integers() | _json, "id": st.text() | _json,
-                  "createdAt": st.integers() | st.floats() | _json,
-                  "lastAttemptAt": st.integers() | _json})
+    {},
+    optional={
+        "event": st.sampled_from(["customer.new", "chat.new", ""]) | _json,
+        "eventData": st.fixed_dictionaries(
+            {},
+            optional={"id": st.integers() | _json, "email": st.text() | _json, "customData": _json},
+        )
+        | _json,
+        "attempts": st.integers() | _json,
+        "id": st.text() | _json,
+        "createdAt": st.integers() | st.floats() | _json,
+        "lastAttemptAt": st.integers() | _json,
+    },
+)
 
 
 @settings(max_examples=60)  # the suite's time budget; the cases are cheap but many

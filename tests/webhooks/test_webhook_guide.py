@@ -57,25 +57,34 @@ async def test_the_aiohttp_receiver_and_the_pages_test_run_as_printed(project: P
 async def test_the_fastapi_receiver_gets_the_fakes_deliveries(project: Path) -> None:
     module = _load("fastapi_webhooks")
     with uvicorn_in_thread(module.app) as base:
-        async with FakeHelpCrunch(rate_limit=None, webhook_url=f"{base}/helpcrunch/webhooks",
-                                  webhook_signing_key=KEY) as fake:
-            async with hc.AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
-                                          rate_limit=None) as client:
+        async with FakeHelpCrunch(
+            rate_limit=None, webhook_url=f"{base}/helpcrunch/webhooks", webhook_signing_key=KEY
+        ) as fake:
+            async with hc.AsyncHelpCrunch(
+                fake.api_key, base_url=fake.base_url, rate_limit=None
+            ) as client:
                 customer = await client.create_customer(name="Ann")
                 await client.update_customer(customer.id, email="ann@example.com")
             await fake.webhooks_idle()
-    assert module.received == [("customer.new", customer.id),
-                               ("customer.email_updated", customer.id)]
+    assert module.received == [
+        ("customer.new", customer.id),
+        ("customer.email_updated", customer.id),
+    ]
 
 
 async def test_the_fastapi_receiver_refuses_another_key(project: Path) -> None:
     module = _load("fastapi_webhooks")
     with uvicorn_in_thread(module.app) as base:
-        async with FakeHelpCrunch(rate_limit=None, webhook_url=f"{base}/helpcrunch/webhooks",
-                                  webhook_signing_key="not-the-key", webhook_max_attempts=2,
-                                  webhook_retry_delay=0.01) as fake:
-            async with hc.AsyncHelpCrunch(fake.api_key, base_url=fake.base_url,
-                                          rate_limit=None) as client:
+        async with FakeHelpCrunch(
+            rate_limit=None,
+            webhook_url=f"{base}/helpcrunch/webhooks",
+            webhook_signing_key="not-the-key",
+            webhook_max_attempts=2,
+            webhook_retry_delay=0.01,
+        ) as fake:
+            async with hc.AsyncHelpCrunch(
+                fake.api_key, base_url=fake.base_url, rate_limit=None
+            ) as client:
                 await client.create_customer(name="Ann")
             await fake.webhooks_idle()
             assert [d.status for d in fake.webhook_deliveries] == [400, 400]

@@ -27,14 +27,18 @@ BODY = encode_event(sample_event("customer.new", event_id="evt-1"))
 GOOD = sign(BODY, KEY)
 
 
-@pytest.mark.parametrize("headers", [
-    {"X-HelpCrunch-Signature": GOOD},
-    {"x-helpcrunch-signature": GOOD},
-    CIMultiDict({"X-HELPCRUNCH-SIGNATURE": GOOD}),
-    Headers(raw=[(b"x-helpcrunch-signature", GOOD.encode())]),
-    WerkzeugHeaders([("X-Helpcrunch-Signature", GOOD)]),
-    [(b"content-type", b"application/json"), (b"x-helpcrunch-signature", GOOD.encode())],
-], ids=["dict", "dict-lower", "aiohttp", "starlette", "werkzeug", "asgi-raw"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-HelpCrunch-Signature": GOOD},
+        {"x-helpcrunch-signature": GOOD},
+        CIMultiDict({"X-HELPCRUNCH-SIGNATURE": GOOD}),
+        Headers(raw=[(b"x-helpcrunch-signature", GOOD.encode())]),
+        WerkzeugHeaders([("X-Helpcrunch-Signature", GOOD)]),
+        [(b"content-type", b"application/json"), (b"x-helpcrunch-signature", GOOD.encode())],
+    ],
+    ids=["dict", "dict-lower", "aiohttp", "starlette", "werkzeug", "asgi-raw"],
+)
 def test_the_signature_header_is_found_in_every_frameworks_headers(headers: Any) -> None:
     assert read_signature(headers) == GOOD
     status, event = verify_request(BODY, headers, KEY)
@@ -43,11 +47,16 @@ def test_the_signature_header_is_found_in_every_frameworks_headers(headers: Any)
     assert event.id == "evt-1"
 
 
-@pytest.mark.parametrize("headers", [
-    CIMultiDict([("X-HelpCrunch-Signature", GOOD), ("X-HelpCrunch-Signature", GOOD)]),
-    [(b"x-helpcrunch-signature", GOOD.encode())] * 2,
-    {}, [],
-], ids=["twice-aiohttp", "twice-asgi", "none-dict", "none-asgi"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        CIMultiDict([("X-HelpCrunch-Signature", GOOD), ("X-HelpCrunch-Signature", GOOD)]),
+        [(b"x-helpcrunch-signature", GOOD.encode())] * 2,
+        {},
+        [],
+    ],
+    ids=["twice-aiohttp", "twice-asgi", "none-dict", "none-asgi"],
+)
 def test_two_or_no_signature_headers_are_refused(headers: Any) -> None:
     assert verify_request(BODY, headers, KEY) == (400, None)
 

@@ -14,7 +14,8 @@ from helpcrunch_async.webhooks import SignatureError, construct_event, sign, ver
 
 def test_sign_matches_rfc_2202_and_an_independent_openssl_signature() -> None:
     assert sign(b"what do ya want for nothing?", "Jefe") == (
-        "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79")
+        "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+    )
     assert sign(EXAMPLE_BODY, EXAMPLE_KEY) == EXAMPLE_SIGNATURE
 
 
@@ -58,26 +59,42 @@ def test_a_missing_header_fails(missing: str | None) -> None:
     assert _refused(EXAMPLE_BODY, missing).reason == "missing"
 
 
-@pytest.mark.parametrize("signature", [
-    EXAMPLE_SIGNATURE.upper(),
-    EXAMPLE_SIGNATURE[:39],
-    EXAMPLE_SIGNATURE[:20],
-    EXAMPLE_SIGNATURE + "0",
-    f" {EXAMPLE_SIGNATURE}",
-    f"{EXAMPLE_SIGNATURE}\n",
-    f"sha1={EXAMPLE_SIGNATURE}",
-    EXAMPLE_SIGNATURE[:39] + "é",
-    "att73h99zvs9ipdmaj2rmr4oi5jhtwubs6q6tfwr",  # the docs' illustration: not hex
-], ids=["uppercase", "truncated-39", "truncated-20", "too-long", "space", "newline", "prefix",
-        "non-ascii", "docs-sample"])
+@pytest.mark.parametrize(
+    "signature",
+    [
+        EXAMPLE_SIGNATURE.upper(),
+        EXAMPLE_SIGNATURE[:39],
+        EXAMPLE_SIGNATURE[:20],
+        EXAMPLE_SIGNATURE + "0",
+        f" {EXAMPLE_SIGNATURE}",
+        f"{EXAMPLE_SIGNATURE}\n",
+        f"sha1={EXAMPLE_SIGNATURE}",
+        EXAMPLE_SIGNATURE[:39] + "é",
+        "att73h99zvs9ipdmaj2rmr4oi5jhtwubs6q6tfwr",  # the docs' illustration: not hex
+    ],
+    ids=[
+        "uppercase",
+        "truncated-39",
+        "truncated-20",
+        "too-long",
+        "space",
+        "newline",
+        "prefix",
+        "non-ascii",
+        "docs-sample",
+    ],
+)
 def test_a_malformed_signature_fails(signature: str) -> None:
     assert _refused(EXAMPLE_BODY, signature).reason == "malformed"
 
 
 def test_a_signature_of_the_reserialised_json_fails() -> None:
     parsed = json.loads(EXAMPLE_BODY)
-    for again in (json.dumps(parsed).encode(), json.dumps(parsed, separators=(",", ":")).encode(),
-                  json.dumps(parsed, sort_keys=True).encode()):
+    for again in (
+        json.dumps(parsed).encode(),
+        json.dumps(parsed, separators=(",", ":")).encode(),
+        json.dumps(parsed, sort_keys=True).encode(),
+    ):
         assert again != EXAMPLE_BODY
         assert _refused(EXAMPLE_BODY, sign(again, EXAMPLE_KEY)).reason == "mismatch"
 

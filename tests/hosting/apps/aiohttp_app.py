@@ -41,5 +41,4 @@ def make_app() -> web.Application:
 
 
 if __name__ == "__main__":
-    web.run_app(make_app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=None,
-                backlog=4096)
+    web.run_app(make_app(), host="127.0.0.1", port=int(sys.argv[1]), access_log=None, backlog=4096)

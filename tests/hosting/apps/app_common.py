@@ -35,8 +35,9 @@ def failed(exc: BaseException) -> dict[str, Any]:
 def sockets_to_fake() -> int:
     """This process's TCP connections to the fake HelpCrunch still open."""
     port = urlsplit(BASE_URL).port
-    return sum(1 for c in psutil.Process().net_connections("tcp")
-               if c.raddr and c.raddr.port == port)
+    return sum(
+        1 for c in psutil.Process().net_connections("tcp") if c.raddr and c.raddr.port == port
+    )
 
 
 def report_shutdown(*clients: hc.AsyncHelpCrunch | hc.HelpCrunch) -> None:

@@ -33,8 +33,15 @@ def update_customer(customer_id: int) -> dict[str, Any]:
 
 if __name__ == "__main__":
     sockets: dict[int, Any] = {}  # waitress's socket map, to close it on the way out
-    server = waitress.create_server(app, map=sockets, host="127.0.0.1", port=int(sys.argv[1]),
-                                    threads=32, connection_limit=1000, backlog=4096)
+    server = waitress.create_server(
+        app,
+        map=sockets,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        threads=32,
+        connection_limit=1000,
+        backlog=4096,
+    )
     try:
         server.run()  # until SIGINT: then it stops its threads, but closes no socket
     finally:

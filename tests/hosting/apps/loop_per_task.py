@@ -34,5 +34,4 @@ with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         except Exception:
             outcomes["other"] += 1
     stored = sum(fake.customers[n]["name"] == f"run {n}" for n in range(1, TASKS + 1))
-    print(json.dumps({**outcomes, "stored": stored, "requests": fake.stats.requests}),
-          flush=True)
+    print(json.dumps({**outcomes, "stored": stored, "requests": fake.stats.requests}), flush=True)

@@ -51,8 +51,11 @@ def _child(directory: Path, args: list[str]) -> None:
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
         sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
         basetemp = directory.parent / f"{directory.name}-tmp"  # its own: runs go two at once
-        code = int(pytest.main([*args, "--rootdir", str(directory), "--basetemp", str(basetemp),
-                                str(directory)]))
+        code = int(
+            pytest.main(
+                [*args, "--rootdir", str(directory), "--basetemp", str(basetemp), str(directory)]
+            )
+        )
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -63,7 +66,7 @@ def main(argv: list[str]) -> None:
     timeout = float(argv[0])
     split = argv.index("--")
     directories = [Path(d).resolve() for d in argv[1:split]]
-    args = argv[split + 1:]
+    args = argv[split + 1 :]
     results: dict[str, int | str] = {}
     waiting = list(directories)
     running: dict[int, tuple[Path, float]] = {}

@@ -36,5 +36,13 @@ if pid == 0:  # the child: the inherited client works here too
 child_code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 client.update_customer(3, name="after fork")
 client.close()
-print(json.dumps({"threads_after_call": threads, "child_exit": child_code,
-                  "threads_after_close": threading.active_count()}), flush=True)
+print(
+    json.dumps(
+        {
+            "threads_after_call": threads,
+            "child_exit": child_code,
+            "threads_after_close": threading.active_count(),
+        }
+    ),
+    flush=True,
+)

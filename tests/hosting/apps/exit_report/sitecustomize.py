@@ -27,10 +27,14 @@ def _report(port: int, via: str) -> None:
     import psutil
 
     gc.collect()
-    held = sum(1 for c in psutil.Process().net_connections("tcp")
-               if c.raddr and c.raddr.port == port)
-    print(f"helpcrunch exit: pid={os.getpid()} via={via} sockets_to_fake={held}",
-          file=sys.stderr, flush=True)
+    held = sum(
+        1 for c in psutil.Process().net_connections("tcp") if c.raddr and c.raddr.port == port
+    )
+    print(
+        f"helpcrunch exit: pid={os.getpid()} via={via} sockets_to_fake={held}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _install(port: int) -> None:
