@@ -19,9 +19,9 @@ lint:  ## ruff lint and format check, mypy over the package (strict) and the tes
 	ruff format --check .
 	$(MAKE) typecheck
 
-typecheck:  ## mypy: strict over the package, loose over tests and benchmarks
+typecheck:  ## mypy: strict over the package, examples and docs tools, loose over tests and benchmarks
 	mypy --strict helpcrunch_async
-	mypy tests benchmarks
+	mypy tests benchmarks examples docs/_tools
 
 format:  ## apply ruff's fixes and formatting
 	ruff check --fix .

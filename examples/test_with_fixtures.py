@@ -7,7 +7,7 @@ for the async tests).
 import pytest
 
 import helpcrunch_async as hc
-from helpcrunch_async.testing import Fault
+from helpcrunch_async.testing import FakeHelpCrunch, Fault
 
 # --- your code (in your project, imported from your package) ------------------------------
 
@@ -30,20 +30,26 @@ def block_spammers(client: hc.HelpCrunch, ids: list[int]) -> int:
 
 
 @pytest.mark.asyncio
-async def test_upgrade_sets_the_plan(helpcrunch_fake, helpcrunch_client):
+async def test_upgrade_sets_the_plan(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     [ann] = helpcrunch_fake.seed_customers(1, fields={"email": "ann@example.com"})
     assert await upgrade(helpcrunch_client, "ANN@example.com", "pro") == ann
     assert helpcrunch_fake.customers[ann]["customData"]["plan"] == "pro"
 
 
 @pytest.mark.asyncio
-async def test_upgrade_of_nobody_sends_no_update(helpcrunch_fake, helpcrunch_client):
+async def test_upgrade_of_nobody_sends_no_update(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     assert await upgrade(helpcrunch_client, "nobody@example.com", "pro") is None
     assert [r.method for r in helpcrunch_fake.requests] == ["POST"]  # the search only
 
 
 @pytest.mark.asyncio
-async def test_upgrade_survives_a_server_error(helpcrunch_fake, helpcrunch_client):
+async def test_upgrade_survives_a_server_error(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
+) -> None:
     [ann] = helpcrunch_fake.seed_customers(1, fields={"email": "ann@example.com"})
     helpcrunch_fake.add_faults(Fault.status(503), method="PATCH")  # the first PATCH fails
     assert await upgrade(helpcrunch_client, "ann@example.com", "pro") == ann
@@ -51,7 +57,9 @@ async def test_upgrade_survives_a_server_error(helpcrunch_fake, helpcrunch_clien
 
 
 @pytest.mark.helpcrunch_fake(rate_limit=(100, 10.0))
-def test_block_spammers_reports_the_unknown_id(helpcrunch_fake, helpcrunch_blocking_client):
+def test_block_spammers_reports_the_unknown_id(
+    helpcrunch_fake: FakeHelpCrunch, helpcrunch_blocking_client: hc.HelpCrunch
+) -> None:
     ids = helpcrunch_fake.seed_customers(2)
     assert block_spammers(helpcrunch_blocking_client, [*ids, 999]) == 2
     assert all(helpcrunch_fake.customers[i]["blocked"] for i in ids)
