@@ -187,8 +187,8 @@ class _Counter(logging.Handler):
 
 def _skew_clock(seconds: float) -> None:
     real_time, real_ns = time.time, time.time_ns
-    time.time = lambda: real_time() + seconds  # type: ignore[assignment]
-    time.time_ns = lambda: real_ns() + int(seconds * 1e9)  # type: ignore[assignment]
+    time.time = lambda: real_time() + seconds
+    time.time_ns = lambda: real_ns() + int(seconds * 1e9)
 
 
 def worker(

@@ -73,7 +73,7 @@ def test_version_matches() -> None:
 
 
 def _public_objects() -> list[tuple[str, object]]:
-    found = []
+    found: list[tuple[str, object]] = []
     for name in hc.__all__:
         obj = getattr(hc, name)
         if inspect.isclass(obj) or inspect.isfunction(obj):

@@ -347,7 +347,7 @@ def _close_while_a_thread_holds_a_bulk_iterator(fake: Any, delay: float) -> list
         opened.set()
         go.wait(5)
         time.sleep(delay)
-        it.close()
+        it.close()  # type: ignore[attr-defined]  # typed Iterator; a generator, documented closable
 
     def caller() -> None:
         with contextlib.suppress(hc.HelpCrunchError):

@@ -38,7 +38,7 @@ WIRE_KEYS = {
     "tags": "tags",
     "custom_data": "customData",
 }
-SAMPLE = {
+SAMPLE: dict[str, tuple[Any, Any]] = {  # field: (value given, value on the wire)
     "name": ("Ann", "Ann"),
     "email": ("[email protected]", "[email protected]"),
     "user_id": ("u1", "u1"),

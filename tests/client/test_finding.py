@@ -92,7 +92,7 @@ async def test_delete(
     helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
 ) -> None:
     helpcrunch_fake.seed_customers(2)
-    assert await helpcrunch_client.delete_customer(1) is None
+    assert await helpcrunch_client.delete_customer(1) is None  # type: ignore[func-returns-value]
     assert list(helpcrunch_fake.customers) == [2]
     with pytest.raises(hc.NotFoundError) as info:
         await helpcrunch_client.delete_customer(1)  # a 404 on the first attempt
@@ -110,14 +110,14 @@ async def test_a_retried_delete_that_finds_nothing_is_done(
 ) -> None:
     helpcrunch_fake.seed_customers(1)
     helpcrunch_fake.add_faults(Fault.truncated(), method="DELETE")  # deleted, answer cut
-    assert await helpcrunch_client.delete_customer(1) is None
+    assert await helpcrunch_client.delete_customer(1) is None  # type: ignore[func-returns-value]
     assert helpcrunch_fake.customers == {}
     assert [r.status for r in helpcrunch_fake.requests] == [200, 404]
 
 
 async def test_delete_reads_no_body(mock_api: Any, client: hc.AsyncHelpCrunch) -> None:
     mock_api.delete("https://api.helpcrunch.com/v1/customers/7", status=200, body=b"")
-    assert await client.delete_customer(7) is None
+    assert await client.delete_customer(7) is None  # type: ignore[func-returns-value]
     assert mock_api.only_request()[0] == "DELETE"
 
 

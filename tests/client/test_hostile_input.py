@@ -87,7 +87,7 @@ async def test_bulk_items_fail_with_the_validation_error(
     helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch, batch: bool
 ) -> None:
     ids = helpcrunch_fake.seed_customers(3)
-    items = [
+    items: list[tuple[int, dict[str, Any]]] = [
         (ids[0], {"name": "fine"}),
         (ids[1], {"name": LONE}),
         (ids[2], {"custom_data": {"plan": LONE}}),

@@ -44,7 +44,7 @@ def test_a_value_outlives_a_dropped_owner_and_is_closed_when_its_loop_ends() -> 
     # between two tests on a module-scoped loop: the pool must still be closed, and
     # fully (its close awaited), when the loop shuts down.
     with asyncio.Runner() as runner:
-        pools: PerLoop[Pool] | None = PerLoop(Pool, _close)
+        pools = PerLoop(Pool, _close)
         pool = runner.run(_get(pools))
         del pools
         gc.collect()

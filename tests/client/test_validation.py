@@ -150,7 +150,7 @@ async def test_bad_keyword_field_is_refused_before_any_request(
 
 def test_blocked_yes_message_is_clear() -> None:
     with pytest.raises(hc.ValidationError, match=r"blocked must be a bool.*'yes'") as info:
-        hc.CustomerUpdate(blocked="yes")
+        hc.CustomerUpdate(blocked="yes")  # type: ignore[arg-type]
     assert info.value.field == "blocked"
 
 
@@ -183,7 +183,9 @@ async def test_unknown_keyword_is_refused_with_a_suggestion(
     mock_api: Any, client: hc.AsyncHelpCrunch, keyword: str, suggestion: str
 ) -> None:
     err = await _assert_refused(
-        mock_api, lambda: client.update_customer(5, **{keyword: "x"}), keyword
+        mock_api,
+        lambda: client.update_customer(5, **{keyword: "x"}),  # type: ignore[arg-type]
+        keyword,
     )
     assert f"did you mean {suggestion!r}" in str(err)
 
@@ -192,7 +194,9 @@ async def test_unknown_keyword_without_close_match_lists_the_fields(
     mock_api: Any, client: hc.AsyncHelpCrunch
 ) -> None:
     err = await _assert_refused(
-        mock_api, lambda: client.update_customer(5, favourite_colour="x"), "favourite_colour"
+        mock_api,
+        lambda: client.update_customer(5, favourite_colour="x"),  # type: ignore[call-arg]
+        "favourite_colour",
     )
     assert "user_id" in str(err)
 

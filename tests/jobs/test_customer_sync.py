@@ -452,7 +452,7 @@ async def test_match_by_id(
     helpcrunch_fake: FakeHelpCrunch, helpcrunch_client: hc.AsyncHelpCrunch
 ) -> None:
     helpcrunch_fake.seed_customers(2)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": 1, "name": "Customer 1"},
         {"id": "2", "name": "Z"},
         {"id": 99, "name": "Q"},
@@ -504,7 +504,8 @@ async def test_bad_rows_fail_alone(
     ]
     results = await run(helpcrunch_client, rows)
     assert [r.action for r in results] == ["failed"] * 4 + ["updated"]
-    assert [r.error.field for r in results[:4]] == ["nmae", "user_id", "locale", "row"]
+    fields = [r.error.field for r in results[:4] if isinstance(r.error, hc.ValidationError)]
+    assert fields == ["nmae", "user_id", "locale", "row"]
     assert results[0].key == "user_1"
     assert len(writes(helpcrunch_fake)) == 1
 
@@ -594,17 +595,19 @@ async def test_api_error_fails_the_row(
 
 
 async def test_bad_arguments_raise_at_call_time(helpcrunch_client: hc.AsyncHelpCrunch) -> None:
-    for kwargs, field in [
+    cases: list[tuple[dict[str, Any], str]] = [  # bad values on purpose
         ({"match": "userId"}, "match"),
         ({"strategy": "x"}, "strategy"),
         ({"dry_run": "yes"}, "dry_run"),
         ({"max_concurrency": 0}, "max_concurrency"),
-    ]:
+    ]
+    for kwargs, field in cases:
         with pytest.raises(hc.ValidationError) as info:
             helpcrunch_client.sync_customers([], **kwargs)
         assert info.value.field == field
     with pytest.raises(hc.ValidationError):
-        helpcrunch_client.sync_customers({"user_id": "x"})  # a mapping, not rows
+        # a mapping, not rows
+        helpcrunch_client.sync_customers({"user_id": "x"})  # type: ignore[dict-item]
 
 
 async def test_reading_the_account_fails_the_job(

@@ -92,7 +92,7 @@ async def _run(
         refused = refused or refuse_at in jobs
         return [_Result(j, _refusal() if j == refuse_at else None) for j in jobs]
 
-    def unsent(job: int, error: BulkAbortedError) -> _Result:
+    def unsent(job: int, error: HelpCrunchError) -> _Result:
         return _Result(job, error)
 
     results: list[_Result] = []

@@ -45,7 +45,9 @@ async def test_stop_cancels_what_waits_for_the_limiter_and_finishes_what_is_on_t
         assert len(done) == 2  # the fast one and the slow one that was on the wire
         assert stopped  # those queued behind the limiter
         assert all(isinstance(r.error, hc.JobStoppedError) for r in stopped)
-        assert all(r.error is not None and not r.error.maybe_sent for r in stopped)
+        assert all(
+            isinstance(r.error, hc.JobStoppedError) and not r.error.maybe_sent for r in stopped
+        )
         assert fake.stats.requests == sent_at_stop  # no request after the stop
         stored = {cid for cid in ids if fake.customers[cid]["name"] == "new"}
         assert stored == {r.customer_id for r in done}

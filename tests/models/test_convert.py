@@ -121,6 +121,7 @@ def test_seed_response_parses_with_every_field_populated(seed_response: dict[str
     )
     assert customer.device is not None
     assert customer.device.id == 542335
+    assert customer.device.user_agent is not None
     assert customer.device.user_agent.startswith("Mozilla/5.0")
     assert customer.created_from == "telegram"
     assert customer.integration_id == "465847687"
@@ -200,7 +201,7 @@ def test_timestamps_go_out_as_strings_of_whole_seconds(field: str, value: Any, w
 @pytest.mark.parametrize("field", ["first_seen", "last_seen"])
 def test_naive_datetime_is_refused_naming_the_field(field: str) -> None:
     with pytest.raises(hc.ValidationError, match="naive") as info:
-        hc.CustomerUpdate(**{field: datetime(2020, 10, 28, 11, 49, 6)})
+        hc.CustomerUpdate(**{field: datetime(2020, 10, 28, 11, 49, 6)})  # type: ignore[arg-type]
     assert info.value.field == field
     assert field in str(info.value)
 
@@ -239,7 +240,13 @@ def test_null_timestamps_read_as_none(key: str) -> None:
 
 
 def test_custom_data_goes_out_as_property_value_list_in_order() -> None:
-    data = {"zeta": "z", "alpha": 1, "mid": 2.5, "flag": False, "gone": None}
+    data: dict[str, hc.CustomDataInput] = {
+        "zeta": "z",
+        "alpha": 1,
+        "mid": 2.5,
+        "flag": False,
+        "gone": None,
+    }
     body = update_to_json(hc.CustomerUpdate(custom_data=data))
     assert body == {
         "customData": [
@@ -353,7 +360,7 @@ def test_missing_optional_keys_become_none() -> None:
 
 
 def test_explicit_nulls_become_none() -> None:
-    data = {k: None for k in customer_to_json(hc.Customer(id=1))}
+    data: dict[str, Any] = {k: None for k in customer_to_json(hc.Customer(id=1))}
     data["id"] = 9
     customer = customer_from_json(data)
     assert customer == hc.Customer(id=9)

@@ -92,9 +92,9 @@ def test_models_are_frozen_slotted_keyword_only(cls: type) -> None:
     kwargs = {"id": 1} if cls is hc.Customer else {"name": "vip"} if cls is hc.Tag else {}
     obj = cls(**kwargs)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
-        obj.name = "x"  # type: ignore[misc]
+        obj.name = "x"  # type: ignore[attr-defined]
     with pytest.raises(TypeError):
-        cls(1) if cls is not hc.Tag else cls("vip")
+        cls(1) if cls is not hc.Tag else cls("vip")  # type: ignore[call-arg]
 
 
 def test_unset_is_falsy_singleton_with_short_repr() -> None:

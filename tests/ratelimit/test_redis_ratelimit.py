@@ -115,7 +115,8 @@ async def test_every_key_expires_and_both_share_one_cluster_slot(redis_server: R
     limit.on_rate_limited(0.5)
     await limit.acquire()
     async with aioredis.Redis.from_url(redis_server.url) as r:
-        keys = sorted(k.decode() for k in await r.keys("*"))
+        # bytes (no decode_responses); redis's types allow str too
+        keys = sorted(k.decode() if isinstance(k, bytes) else k for k in await r.keys("*"))
         assert keys == sorted(limit.keys or ())
         for key in keys:
             assert 0 < await r.pttl(key) <= 3000
@@ -129,6 +130,7 @@ async def test_a_429_in_one_process_pauses_the_others(redis_server: RedisServer)
     second = hc.RedisRateLimit(redis_server.url, requests=10, period=1.0, name="shared")
     await first.acquire()
     await second.acquire()
+    assert first.keys is not None  # named: its keys are known from the start
     loop = asyncio.get_running_loop()
     start = loop.time()  # the pause starts later: when the retry's reservation reaches Redis
     first.on_rate_limited(0.5)
@@ -152,9 +154,12 @@ async def test_reservations_never_go_further_ahead_than_one_period(
     limit = hc.RedisRateLimit(redis_server.url, requests=10, period=0.5, name="cap")
     waiting = [asyncio.create_task(limit.acquire()) for _ in range(40)]  # 2.4 s of them
     await asyncio.sleep(0.3)
+    assert limit.keys is not None  # named: its keys are known from the start
     async with aioredis.Redis.from_url(redis_server.url) as r:
         seconds, micros = await r.time()
-        ahead = int(await r.get(limit.keys[0])) - (seconds * 1_000_000 + micros)
+        next_send = await r.get(limit.keys[0])
+        assert next_send is not None
+        ahead = int(next_send) - (seconds * 1_000_000 + micros)
     interval = (0.5 + 0.1) / 10
     assert ahead <= (0.5 + interval) * 1e6  # the rest wait without a reservation
     for task in waiting:
@@ -346,6 +351,7 @@ async def test_a_redis_clock_stepped_back_does_not_stall_for_the_step(
     redis_server: RedisServer,
 ) -> None:
     limit = hc.RedisRateLimit(redis_server.url, requests=10, period=0.5, name="stepped")
+    assert limit.keys is not None  # named: its keys are known from the start
     async with aioredis.Redis.from_url(redis_server.url) as r:
         seconds, micros = await r.time()
         # What Redis holds after its clock went back an hour: a next send time an hour
