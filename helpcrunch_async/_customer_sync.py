@@ -79,6 +79,11 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             when the phase changes (for a progress display); ``None`` by default.
         reads, writes: requests made (not counting retries): reads are list pages,
             searches and fetches; writes are ``PATCH``, ``POST``, tag and untag.
+
+    Example:
+        >>> job = client.sync_customers(rows, match="user_id")   # doctest: +SKIP
+        >>> async for result in job:                             # doctest: +SKIP
+        ...     print(result.index, result.action, job.phase, job.counts)
     """
 
     def __init__(

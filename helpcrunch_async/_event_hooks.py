@@ -56,6 +56,10 @@ class RequestSent:
         method: the HTTP method.
         path: the URL path as sent, without any query (``/v1/customers/17``).
         attempt: 1 for the first attempt, 2 for the first retry, ...
+
+    Example:
+        >>> RequestSent(call="get_customer", method="GET", path="/v1/customers/1", attempt=1).path
+        '/v1/customers/1'
     """
 
     call: str
@@ -72,6 +76,12 @@ class ResponseReceived:
         call, method, path, attempt: as in :class:`RequestSent`.
         status: the HTTP status.
         elapsed_s: seconds from sending to the body read.
+
+    Example:
+        >>> r = ResponseReceived(call="get_customer", method="GET", path="/v1/customers/1",
+        ...                      attempt=1, status=200, elapsed_s=0.05)
+        >>> r.status
+        200
     """
 
     call: str
@@ -92,6 +102,10 @@ class RetryScheduled:
         wait_s: seconds before the next attempt (a backoff, or a 429's pause).
         status: the failed attempt's HTTP status; ``None`` when no answer came.
         error_type: the error's class name (``"RateLimitError"``, ``"APITimeoutError"``).
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> hooks = hc.EventHooks(on_retry=lambda r: print(r.call, r.attempt, r.wait_s))
     """
 
     call: str
@@ -112,6 +126,11 @@ class RateLimitWait:
         attempt: the attempt that waited (sent next).
         wait_s: seconds it waited.
         after_429: the attempt before got a 429 (the wait includes its pause).
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> waited = []
+        >>> hooks = hc.EventHooks(on_rate_limit_wait=lambda w: waited.append(w.wait_s))
     """
 
     call: str

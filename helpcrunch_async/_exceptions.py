@@ -85,7 +85,15 @@ class ErrorDetail:
 
 
 class HelpCrunchError(Exception):
-    """The root of every exception this SDK raises."""
+    """The root of every exception this SDK raises.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> issubclass(hc.APIError, hc.HelpCrunchError)
+        True
+        >>> issubclass(hc.ValidationError, hc.HelpCrunchError)
+        True
+    """
 
 
 class ValidationError(HelpCrunchError, ValueError):
@@ -187,6 +195,13 @@ class APIConnectionError(HelpCrunchError):
     ``method`` and ``path`` say which request failed; ``attempts`` how many were made.
     ``maybe_sent`` is False only when the request certainly never reached the server
     (the connection could not be opened); otherwise it may have been applied.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> try:                                                    # doctest: +SKIP
+        ...     await client.get_customer(1)
+        ... except hc.APIConnectionError as exc:   # APITimeoutError included
+        ...     print(exc.maybe_sent, exc.attempts)
     """
 
     def __init__(
@@ -217,6 +232,11 @@ class APITimeoutError(APIConnectionError):
     For a single call ``timeout=`` bounds the whole call: when the rate limiter (or a
     429 pause) allows no request before it, the call fails at once with this error and
     ``maybe_sent=False``: nothing was sent.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> issubclass(hc.APITimeoutError, hc.APIConnectionError)
+        True
     """
 
 
@@ -259,6 +279,14 @@ class APIError(HelpCrunchError):
         request_id: the response's ``X-Request-Id`` header, if any (HelpCrunch does
             not document one).
         attempts: how many attempts were made before giving up.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> try:                                                    # doctest: +SKIP
+        ...     await client.update_customer(42, name="Ann")
+        ... except hc.NotFoundError as exc:      # one class per status, all APIErrors
+        ...     print(exc.status, exc.method, exc.path, [e.code for e in exc.errors])
+        404 PATCH /v1/customers/42 ['not_found']
     """
 
     def __init__(
@@ -325,31 +353,66 @@ def _rebuild(cls: type[APIError], state: dict[str, object]) -> APIError:
 
 
 class BadRequestError(APIError):
-    """400: the request was invalid (see ``errors`` for the field)."""
+    """400: the request was invalid (see ``errors`` for the field).
+
+    Example:
+        >>> _error_class_for(400) is BadRequestError
+        True
+    """
 
 
 class AuthenticationError(APIError):
-    """401: the API key is missing, wrong or revoked."""
+    """401: the API key is missing, wrong or revoked.
+
+    Example:
+        >>> _error_class_for(401) is AuthenticationError
+        True
+    """
 
 
 class PermissionDeniedError(APIError):
-    """403: the key may not do this."""
+    """403: the key may not do this.
+
+    Example:
+        >>> _error_class_for(403) is PermissionDeniedError
+        True
+    """
 
 
 class NotFoundError(APIError):
-    """404: no such customer (or endpoint)."""
+    """404: no such customer (or endpoint).
+
+    Example:
+        >>> _error_class_for(404) is NotFoundError
+        True
+    """
 
 
 class ConflictError(APIError):
-    """409: the request conflicts with the resource's state."""
+    """409: the request conflicts with the resource's state.
+
+    Example:
+        >>> _error_class_for(409) is ConflictError
+        True
+    """
 
 
 class UnprocessableEntityError(APIError):
-    """422: the request was well-formed but could not be processed."""
+    """422: the request was well-formed but could not be processed.
+
+    Example:
+        >>> _error_class_for(422) is UnprocessableEntityError
+        True
+    """
 
 
 class RateLimitError(APIError):
-    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given."""
+    """429: too many requests. ``retry_after`` is the server's wait in seconds, if given.
+
+    Example:
+        >>> _error_class_for(429) is RateLimitError
+        True
+    """
 
     def __init__(self, *, retry_after: float | None = None, **kwargs: object) -> None:
         self.retry_after = retry_after
@@ -357,7 +420,12 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: HelpCrunch (or a proxy in front of it) failed."""
+    """5xx: HelpCrunch (or a proxy in front of it) failed.
+
+    Example:
+        >>> _error_class_for(503) is ServerError
+        True
+    """
 
 
 class APIResponseValidationError(APIError):
@@ -365,6 +433,11 @@ class APIResponseValidationError(APIError):
 
     ``json_path`` points at the offending part (``$.tags[0].name``), or is ``$``
     when the body is not JSON at all.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> issubclass(hc.APIResponseValidationError, hc.APIError)
+        True
     """
 
     def __init__(self, *, json_path: str = "$", **kwargs: object) -> None:
@@ -396,4 +469,9 @@ class BatchItemError(APIError):
 
     HelpCrunch does not document the batch response; ``errors`` holds the entry's own
     ``errors[]`` when it has one, and ``body`` the entry's JSON.
+
+    Example:
+        >>> import helpcrunch_async as hc
+        >>> [r.error for r in results if isinstance(r.error, hc.BatchItemError)]  # doctest: +SKIP
+        []
     """

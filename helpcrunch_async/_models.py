@@ -55,7 +55,12 @@ class Tag:
 
 @attrs.frozen(kw_only=True)
 class Location:
-    """Where HelpCrunch last saw the customer (read-only)."""
+    """Where HelpCrunch last saw the customer (read-only).
+
+    Example:
+        >>> Location(country_code="UA", city="Kyiv").city
+        'Kyiv'
+    """
 
     region_code: str | None = None
     country_code: str | None = None
@@ -64,7 +69,12 @@ class Location:
 
 @attrs.frozen(kw_only=True)
 class Device:
-    """The customer's last device (read-only)."""
+    """The customer's last device (read-only).
+
+    Example:
+        >>> Device(platform="web", timezone="Europe/Kyiv").platform
+        'web'
+    """
 
     id: int | None = None
     ip: str | None = None
@@ -175,7 +185,13 @@ _update_values = operator.attrgetter(*(a.name for a in _UPDATE_FIELDS))
 
 
 class CustomerFields(TypedDict, total=False):
-    """The keyword fields of ``update_customer(...)``: the same as :class:`CustomerUpdate`."""
+    """The keyword fields of ``update_customer(...)``: the same as :class:`CustomerUpdate`.
+
+    Example:
+        >>> fields: CustomerFields = {"name": "Ann", "email": None}
+        >>> CustomerUpdate(**fields).email is None
+        True
+    """
 
     name: str | None | Unset
     email: str | None | Unset

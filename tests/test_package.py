@@ -131,3 +131,16 @@ def test_the_library_never_imports_the_command() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n in hc.__all__
+        if inspect.isclass(getattr(hc, n)) or inspect.isfunction(getattr(hc, n))
+    ],
+)
+def test_every_public_class_and_function_has_an_example(name: str) -> None:
+    # The reference on the docs site is rendered from these docstrings (issue 22).
+    assert ">>>" in (inspect.getdoc(getattr(hc, name)) or ""), f"hc.{name} has no example"
