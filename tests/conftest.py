@@ -13,6 +13,7 @@ reports ``output_size = 0`` (the request is "already sent", as aiohttp assumes w
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,14 @@ pytest_plugins = ["pytester"]
 # check behaviour, never speed, so neither a deadline nor slow data generation fails them.
 settings.register_profile("helpcrunch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("helpcrunch")
+
+# Ctrl-C tests send SIGINT to this process and to the servers and commands it starts. A
+# suite started in the background (`cmd &` in a script, nohup, some CI runners) inherits
+# SIGINT *ignored*, and Python then installs no KeyboardInterrupt handler, here or in any
+# child: those tests would fail for the harness's sake. Take the default handler back;
+# children then start with SIGINT at its default, as from a terminal.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 API_KEY = "sk-test-SECRET"
 BASE_URL = "https://api.helpcrunch.com/v1"
