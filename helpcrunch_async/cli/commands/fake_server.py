@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from .._common import (
     EXIT_OK,
@@ -14,7 +13,7 @@ from .._common import (
     non_negative_int,
     say,
 )
-from .webhooks import SIGNING_KEY_ENV
+from .webhooks import SIGNING_KEY_ENV, signing_key
 
 __all__ = ["DESCRIPTION", "EPILOG", "HELP", "add_arguments", "run"]
 
@@ -88,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     """Serve until Ctrl-C; returns the exit code."""
     from ...testing import run_fake_server
 
-    signing_key = args.webhook_signing_key or os.environ.get(SIGNING_KEY_ENV) or None
-    if args.webhook_url is not None and signing_key is None:
+    key = signing_key(args.webhook_signing_key)
+    if args.webhook_url is not None and key is None:
         say(f"helpcrunch: --webhook-url needs --webhook-signing-key or ${SIGNING_KEY_ENV}")
         return EXIT_USAGE
     try:
@@ -103,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             customers=args.customers,
             webhook_url=args.webhook_url,
-            webhook_signing_key=signing_key if args.webhook_url else None,
+            webhook_signing_key=key if args.webhook_url else None,
         )
     except OSError as exc:  # the port is taken, the host is not an address of this machine
         say(f"helpcrunch: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")

@@ -42,7 +42,15 @@ from .._common import (
 )
 from .._connect import json_line
 
-__all__ = ["DESCRIPTION", "EPILOG", "HELP", "SIGNING_KEY_ENV", "add_arguments", "run"]
+__all__ = [
+    "DESCRIPTION",
+    "EPILOG",
+    "HELP",
+    "SIGNING_KEY_ENV",
+    "add_arguments",
+    "run",
+    "signing_key",
+]
 
 SIGNING_KEY_ENV = "HELPCRUNCH_WEBHOOK_SIGNING_KEY"
 
@@ -86,10 +94,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def signing_key(given: str | None) -> str | None:
+    """The webhook signing key: the option given, else ``$HELPCRUNCH_WEBHOOK_SIGNING_KEY``
+    (an empty value counts as none)."""
+    return given or os.environ.get(SIGNING_KEY_ENV) or None
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``webhooks listen`` or ``webhooks trigger``; returns the exit code."""
-    key = args.signing_key or os.environ.get(SIGNING_KEY_ENV, "")
-    if not key:
+    key = signing_key(args.signing_key)
+    if key is None:
         say(f"helpcrunch: no signing key: give --signing-key or set ${SIGNING_KEY_ENV}")
         return EXIT_USAGE
     if args.webhooks_action == "listen":
@@ -151,9 +165,8 @@ def _trigger(url: str, event_type: str, key: str) -> int:
     except DeliveryError as exc:
         say(f"helpcrunch: {exc}")
         return EXIT_FAILED
-    if not 200 <= status < 300:
-        say(f"helpcrunch: {url} answered {status} to {event_type} (id {event['id']})")
-        return EXIT_FAILED
-    emit(json_line(event, sys.stdout))
+    delivered = 200 <= status < 300
+    if delivered:
+        emit(json_line(event, sys.stdout))
     say(f"helpcrunch: {url} answered {status} to {event_type} (id {event['id']})")
-    return EXIT_OK
+    return EXIT_OK if delivered else EXIT_FAILED
