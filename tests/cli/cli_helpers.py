@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,4 +37,58 @@ def run_update(fake: FakeHelpCrunch, *args: str) -> int:
             "--rate-limit",
             "off",
         ]
+    )
+
+
+def command_against(fake: FakeHelpCrunch, *args: str) -> list[str]:
+    """``python -m helpcrunch_async ARGS --base-url FAKE --no-progress``, as a process runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "helpcrunch_async",
+        *args,
+        "--base-url",
+        fake.base_url,
+        "--no-progress",
+    ]
+
+
+def interrupt_once_reported(
+    command: list[str],
+    env: dict[str, str],
+    report: Path,
+    *,
+    rate_limit: str,
+    lines: int,
+    poll: float = 0.05,
+) -> tuple[int, bytes, bytes, float]:
+    """Run ``command`` paced at ``rate_limit`` with ``--report REPORT``; send SIGINT once
+    the report holds ``lines`` lines. Returns the exit code, stdout, stderr and the
+    ``time.monotonic()`` of the signal (the fake server's clock too)."""
+    proc = subprocess.Popen(
+        [*command, "--rate-limit", rate_limit, "--report", str(report)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if report.exists() and len(report.read_text().splitlines()) >= lines:
+            break
+        time.sleep(poll)
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    return proc.returncode, out, err, signalled
+
+
+def resume(
+    command: list[str], env: dict[str, str], report: Path, rate_limit: str = "off"
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``command`` again with ``--resume REPORT`` (unpaced unless told)."""
+    return subprocess.run(
+        [*command, "--rate-limit", rate_limit, "--resume", str(report)],
+        env=env,
+        capture_output=True,
+        timeout=60,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import keyed_fake
+from cli_helpers import command_against, interrupt_once_reported, keyed_fake, resume
 
 from helpcrunch_async.cli import main
 from helpcrunch_async.testing import FakeHelpCrunch, Fault
@@ -270,10 +270,6 @@ def test_readme_sync_commands_run_as_printed(
 @pytest.mark.slow
 def test_interrupted_sync_resumes_without_doing_a_line_twice(tmp_path: Path) -> None:
     import os
-    import signal
-    import subprocess
-    import sys
-    import time
     from collections import Counter
 
     from helpcrunch_async.testing import FakeHelpCrunch
@@ -286,45 +282,16 @@ def test_interrupted_sync_resumes_without_doing_a_line_twice(tmp_path: Path) -> 
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         fake.seed_customers(70)
         env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
-        command = [
-            sys.executable,
-            "-m",
-            "helpcrunch_async",
-            "sync",
-            src,
-            "--match",
-            "user_id",
-            "--create-missing",
-            "--base-url",
-            fake.base_url,
-            "--concurrency",
-            "4",
-            "--no-progress",
-        ]
-        # Paced so that the signal lands mid-way; the resume is not about pacing: unpaced.
-        proc = subprocess.Popen(
-            [*command, "--rate-limit", "40/1", "--report", str(rep)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        command = command_against(
+            fake, "sync", src, "--match", "user_id", "--create-missing", "--concurrency", "4"
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if rep.exists() and len(rep.read_text().splitlines()) >= 15:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130, err
+        # Paced so that the signal lands mid-way; the resume is not about pacing: unpaced.
+        code, _, err, _ = interrupt_once_reported(command, env, rep, rate_limit="40/1", lines=15)
+        assert code == 130, err
         assert f"--resume {rep}" in err.decode()
         first = report(rep)
         assert 15 <= len(first) < lines
-        resumed = subprocess.run(
-            [*command, "--rate-limit", "off", "--resume", str(rep)],
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )
+        resumed = resume(command, env, rep)
         assert resumed.returncode == 0, resumed.stderr
         entries = report(rep)
         done = Counter(e["line"] for e in entries if e["status"] == "done")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -14,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import keyed_fake, run_update
+from cli_helpers import command_against, interrupt_once_reported, keyed_fake, resume, run_update
 
 from helpcrunch_async import _retry
 from helpcrunch_async.cli import main
@@ -152,42 +149,14 @@ def test_interrupted_job_resumes_every_line_done_exactly_once(tmp_path: Path) ->
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         fake.seed_customers(lines)
         env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
-        command = [
-            sys.executable,
-            "-m",
-            "helpcrunch_async",
-            "update-customers",
-            str(src),
-            "--base-url",
-            fake.base_url,
-            "--concurrency",
-            "4",
-            "--no-progress",
-        ]
+        command = command_against(fake, "update-customers", str(src), "--concurrency", "4")
         # Paced so that the signal lands mid-way; the resume is not about pacing: unpaced.
-        proc = subprocess.Popen(
-            [*command, "--rate-limit", "40/1", "--report", str(report)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if report.exists() and len(report.read_text().splitlines()) >= 15:
-                break
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 130, err
+        code, _, err, _ = interrupt_once_reported(command, env, report, rate_limit="40/1", lines=15)
+        assert code == 130, err
         assert f"--resume {report}" in err.decode()  # the summary says how to go on
         first = _report(report)
         assert 15 <= len(first) < lines
-        resumed = subprocess.run(
-            [*command, "--rate-limit", "off", "--resume", str(report)],
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )
+        resumed = resume(command, env, report)
         assert resumed.returncode == 0, resumed.stderr
         entries = _report(report)
         done = Counter(e["line"] for e in entries if e["status"] == "done")
@@ -209,34 +178,12 @@ def test_ctrl_c_sends_nothing_more_than_what_is_on_the_wire(tmp_path: Path) -> N
     with FakeHelpCrunch(rate_limit=None).in_thread() as fake:
         fake.seed_customers(lines)
         env = {**os.environ, "HELPCRUNCH_API_KEY": fake.api_key}
-        command = [
-            sys.executable,
-            "-m",
-            "helpcrunch_async",
-            "update-customers",
-            str(src),
-            "--base-url",
-            fake.base_url,
-            "--concurrency",
-            "8",
-            "--no-progress",
-        ]
-        proc = subprocess.Popen(
-            [*command, "--rate-limit", "4/1", "--report", str(report)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        command = command_against(fake, "update-customers", str(src), "--concurrency", "8")
+        code, out, err, signalled = interrupt_once_reported(
+            command, env, report, rate_limit="4/1", lines=3, poll=0.02
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if report.exists() and len(report.read_text().splitlines()) >= 3:
-                break
-            time.sleep(0.02)
-        signalled = time.monotonic()  # the fake's clock too
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
         took = time.monotonic() - signalled
-        assert proc.returncode == 130, err
+        assert code == 130, err
         late = [r.time - signalled for r in fake.requests if r.time > signalled + 0.05]
         assert late == []  # nothing went out after the signal
         assert took < 1.5  # at once (before: 4.1 s, one send time per queued request)
@@ -244,12 +191,7 @@ def test_ctrl_c_sends_nothing_more_than_what_is_on_the_wire(tmp_path: Path) -> N
         entries = _report(report)
         done = {e["line"] for e in entries if e["status"] == "done"}
         assert {int(r.path.rsplit("/", 1)[1]) for r in fake.requests} == done
-        resumed = subprocess.run(
-            [*command, "--rate-limit", "off", "--resume", str(report)],
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )
+        resumed = resume(command, env, report)
         assert resumed.returncode == 0, resumed.stderr
         patches = Counter(r.path for r in fake.requests if r.method == "PATCH")
         assert len(patches) == lines

@@ -13,6 +13,7 @@ from unittest.mock import AsyncMock, create_autospec
 
 import aiohttp
 import pytest
+from documented_names import WIRE_KEYS
 
 import helpcrunch_async as hc
 
@@ -20,24 +21,6 @@ API_KEY = "sk-test-SECRET"
 BASE_URL = "https://api.helpcrunch.com/v1"
 URL5 = f"{BASE_URL}/customers/5"
 
-WIRE_KEYS = {
-    "name": "name",
-    "email": "email",
-    "user_id": "userId",
-    "company": "company",
-    "phone": "phone",
-    "first_seen": "firstSeen",
-    "last_seen": "lastSeen",
-    "unsubscribed": "unsubscribed",
-    "blocked": "blocked",
-    "source": "source",
-    "referer": "referer",
-    "last_page": "lastPage",
-    "locale": "locale",
-    "notes": "notes",
-    "tags": "tags",
-    "custom_data": "customData",
-}
 SAMPLE: dict[str, tuple[Any, Any]] = {  # field: (value given, value on the wire)
     "name": ("Ann", "Ann"),
     "email": ("[email protected]", "[email protected]"),

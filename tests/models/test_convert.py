@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 import pytest
+from documented_names import WIRE_KEYS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,25 +20,6 @@ from helpcrunch_async._convert import WIRE_KEYS as _WIRE_KEYS
 from helpcrunch_async._convert import ResponseShapeError, update_to_json
 from helpcrunch_async._fastpaths import customer_from_json
 from helpcrunch_async._json import encode_json
-
-WIRE_KEYS = {
-    "name": "name",
-    "email": "email",
-    "user_id": "userId",
-    "company": "company",
-    "phone": "phone",
-    "first_seen": "firstSeen",
-    "last_seen": "lastSeen",
-    "unsubscribed": "unsubscribed",
-    "blocked": "blocked",
-    "source": "source",
-    "referer": "referer",
-    "last_page": "lastPage",
-    "locale": "locale",
-    "notes": "notes",
-    "tags": "tags",
-    "custom_data": "customData",
-}
 
 
 def customer_to_json(customer: hc.Customer) -> dict[str, Any]:

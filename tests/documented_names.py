@@ -1,0 +1,24 @@
+"""The wire names of the writable customer fields, written from HelpCrunch's docs.
+
+Written here by hand, not taken from ``helpcrunch_async._convert.WIRE_KEYS``: a wrong
+name in the SDK's table then fails the tests that compare against this one.
+"""
+
+WIRE_KEYS = {
+    "name": "name",
+    "email": "email",
+    "user_id": "userId",
+    "company": "company",
+    "phone": "phone",
+    "first_seen": "firstSeen",
+    "last_seen": "lastSeen",
+    "unsubscribed": "unsubscribed",
+    "blocked": "blocked",
+    "source": "source",
+    "referer": "referer",
+    "last_page": "lastPage",
+    "locale": "locale",
+    "notes": "notes",
+    "tags": "tags",
+    "custom_data": "customData",
+}
