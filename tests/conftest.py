@@ -13,7 +13,9 @@ reports ``output_size = 0`` (the request is "already sent", as aiohttp assumes w
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,31 @@ settings.load_profile("helpcrunch")
 # children then start with SIGINT at its default, as from a terminal.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Bytecode for the suite's own processes. The suite starts some 150 Python processes
+# (pytest-xdist's workers, the command, servers, Celery and gunicorn workers). Where
+# PYTHONDONTWRITEBYTECODE is set (some CI images and containers set it), every one of
+# them compiles the package afresh, and every worker re-does pytest's assertion rewrite
+# of all the test modules: ~3 CPU-s a worker, ~0.07 s a child. Keep that setting's
+# promise (nothing written into the source tree) and cache all the same, in a directory
+# of pytest's own cache (git-ignored): this process, then every child, inherits it.
+_BYTECODE = Path(__file__).parent.parent / ".pytest_cache" / "bytecode"
+if os.environ.get("PYTHONDONTWRITEBYTECODE") and not os.environ.get("PYTHONPYCACHEPREFIX"):
+    del os.environ["PYTHONDONTWRITEBYTECODE"]
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_BYTECODE)
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(_BYTECODE)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """``-n auto``: two workers a CPU. Half of this suite's time is waiting (real servers
+    starting, rate limits, deadlines, signals), so a worker a CPU leaves the CPUs idle a
+    third of the run; $PYTEST_XDIST_AUTO_NUM_WORKERS still decides where it is set."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # pytest-xdist's own hook reads it
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 2 * (cpus or 1)
+
 
 API_KEY = "sk-test-SECRET"
 BASE_URL = "https://api.helpcrunch.com/v1"

@@ -237,9 +237,8 @@ class CustomerStore:
         if not is_int(start_id) or start_id < 1:
             raise ValueError(f"start_id must be an int >= 1, got {start_id!r}")
         ids = list(range(start_id, start_id + count))
-        template = blank_customer(0)
         for cid in ids:
-            customer = copy.deepcopy(template)
+            customer = blank_customer(cid)
             customer.update(
                 {
                     "id": cid,
@@ -261,7 +260,8 @@ class CustomerStore:
                     "locale": "en",
                 }
             )
-            customer.update(copy.deepcopy(fields or {}))
+            if fields:
+                customer.update(copy.deepcopy(fields))
             self.customers[cid] = customer
         if ids:
             self._next_id = max(self._next_id, ids[-1] + 1)

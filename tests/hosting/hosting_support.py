@@ -12,6 +12,7 @@
 * :func:`resources` / :func:`assert_no_growth` — threads and file descriptors before
   and after.
 * :func:`hammer_async` / :func:`hammer_threads` — many requests at once to a server.
+* :func:`once_per_run` — an expensive run shared by the tests of every pytest-xdist worker.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,6 +43,7 @@ from typing import Any
 
 import aiohttp
 import psutil
+import pytest
 
 import helpcrunch_async as hc
 
@@ -461,6 +464,44 @@ def run_python(
         raise AssertionError(
             f"python {' '.join(args)} hung for {timeout} s:\n{exc.stdout!r}\n{exc.stderr!r}"
         ) from None
+
+
+# --- runs shared by the workers ------------------------------------------------------------
+
+
+def shared_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory of this test run that every pytest-xdist worker sees (the base
+    temporary directory, or with workers the directory above theirs)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def once_per_run(shared: Path, name: str, produce: Callable[[Path], None], timeout: float) -> Path:
+    """``produce(directory)`` once in this test run, in whichever worker asks first; a
+    worker that asks later waits until it has ended. Returns the directory; fails the
+    asking test, with ``produce``'s own traceback, if that failed (in any worker)."""
+    directory = shared / name
+    outcome = shared / f"{name}.outcome"
+    try:
+        directory.mkdir()
+    except FileExistsError:  # claimed: by another worker, or earlier in this one
+        deadline = time.monotonic() + timeout
+        while not outcome.exists():
+            assert time.monotonic() < deadline, f"{name}: not done within {timeout} s"
+            time.sleep(0.05)
+    else:
+        try:
+            produce(directory)
+            text = "ok"
+        except BaseException:  # reported to every test that asks, below
+            text = traceback.format_exc()
+        partial = shared / f".{name}.outcome"
+        partial.write_text(text, encoding="utf-8")
+        partial.rename(outcome)  # whole or not at all, for a reader in another worker
+    text = outcome.read_text(encoding="utf-8")
+    if text != "ok":
+        pytest.fail(f"{name} failed:\n{text}", pytrace=False)
+    return directory
 
 
 # --- load --------------------------------------------------------------------------------

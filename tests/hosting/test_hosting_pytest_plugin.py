@@ -10,8 +10,9 @@ well under a second here), so a stall fails fast.
 Every configuration is a project directory of its own (``pytest.ini``, the user's
 ``conftest.py`` and test file); one child (``apps/pytest_projects.py``) imports pytest,
 its plugins' libraries and the SDK once and forks a real pytest run per project, so the
-eleven runs cost about what two fresh ones would. Each configuration's outcome is its
-own test, asserted exactly as a single run's.
+eleven runs cost about what two fresh ones would, and that child runs once per test run
+however pytest-xdist spreads the cases. Each configuration's outcome is its own test,
+asserted exactly as a single run's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hosting_support import APPS, run_python
+from hosting_support import APPS, once_per_run, run_python, shared_tmp
 
 INNER_TIMEOUT = 15.0
 
@@ -137,10 +138,9 @@ def _write_project(directory: Path, case: str) -> None:
     (directory / "test_user.py").write_text(source)
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pytest.RunResult]:
-    """Every configuration's pytest run, in one child (``apps/pytest_projects.py``)."""
-    root = tmp_path_factory.mktemp("plugin_projects")
+def _run_every_project(root: Path) -> None:
+    """Write every configuration's project under ``root`` and run them all in one child
+    (``apps/pytest_projects.py``); each run's exit code goes to ``root/codes.json``."""
     for case in CASES:
         _write_project(root / case, case)
     child = run_python(
@@ -154,7 +154,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pytest.RunResult
         timeout=INNER_TIMEOUT * len(CASES) + 30,
     )
     assert child.returncode == 0, child.stdout + child.stderr
-    codes = json.loads(child.stdout.strip().splitlines()[-1])
+    (root / "codes.json").write_text(child.stdout.strip().splitlines()[-1], encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pytest.RunResult]:
+    """Every configuration's pytest run: one child for the whole test run, however the
+    cases are spread over the workers (:func:`hosting_support.once_per_run`)."""
+    root = once_per_run(
+        shared_tmp(tmp_path_factory),
+        "plugin_projects",
+        _run_every_project,
+        timeout=INNER_TIMEOUT * len(CASES) + 60,
+    )
+    codes = json.loads((root / "codes.json").read_text(encoding="utf-8"))
     results = {}
     for case in CASES:
         directory = root / case
