@@ -77,7 +77,16 @@ class Client(Protocol):
         timeout: Any = ...,
         max_retries: int | None = ...,
     ) -> Customer: ...
-    async def tag_customer(
+    @property
+    def tag_customer(self) -> _TagCall: ...
+    @property
+    def untag_customer(self) -> _TagCall: ...
+
+
+class _TagCall(Protocol):
+    """``tag_customer`` and ``untag_customer``: one shape of call, the tags added or removed."""
+
+    def __call__(
         self,
         customer_id: int | str,
         tags: Sequence[Tag | str],
@@ -85,16 +94,7 @@ class Client(Protocol):
         *,
         timeout: Any = ...,
         max_retries: int | None = ...,
-    ) -> Customer: ...
-    async def untag_customer(
-        self,
-        customer_id: int | str,
-        tags: Sequence[Tag | str],
-        /,
-        *,
-        timeout: Any = ...,
-        max_retries: int | None = ...,
-    ) -> Customer: ...
+    ) -> Awaitable[Customer]: ...
 
 
 def _id_of(known: Known) -> int | None:
