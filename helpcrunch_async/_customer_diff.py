@@ -474,22 +474,5 @@ def plan_create(update: CustomerUpdate) -> RowPlan:
     return RowPlan(action="created", patch=update, diff=planned.diff)
 
 
-_NOBODY = CustomerRecord(
-    id=None,
-    name=None,
-    email=None,
-    user_id=None,
-    company=None,
-    phone=None,
-    source=None,
-    referer=None,
-    last_page=None,
-    locale=None,
-    notes=None,
-    first_seen=None,
-    last_seen=None,
-    unsubscribed=None,
-    blocked=None,
-    tags=(),
-    custom_data=(),
-)
+# The empty customer a create is compared with: every field null, no tags, no custom data.
+_NOBODY = CustomerRecord(id=None, tags=(), custom_data=(), unknown=0, **dict.fromkeys(_SCALARS))

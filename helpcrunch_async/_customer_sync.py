@@ -128,10 +128,6 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             )
         self._client = client
         self._rows = rows
-        self._match = match
-        self._create_missing = create_missing
-        self._exact_tags = exact_tags
-        self._dry_run = dry_run
         self._strategy = strategy
         self._max_concurrency = max_concurrency
         self._ordered = ordered
@@ -228,10 +224,10 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             >>> sync.claim_key("Ann@Example.com", 3), sync.claim_key("ann@example.com", 7)
             (None, 3)
         """
-        lookup = match_key(self._match, key)
+        lookup = match_key(self._row_sync.match, key)
         entry = self._index.get(lookup) if self.strategy == "list" else None
         if self.strategy == "list" and (
-            isinstance(entry, Ambiguous) or (entry is None and not self._create_missing)
+            isinstance(entry, Ambiguous) or (entry is None and not self._row_sync.create_missing)
         ):
             self._claims.pop(lookup, None)  # claimed while read ahead: not kept after all
             return None
@@ -240,7 +236,7 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
             return first
         if isinstance(entry, CustomerRecord):
             # the record's key object, not the row's equal copy: one string less a key
-            lookup = key_of(self._match, entry) or lookup
+            lookup = key_of(self._row_sync.match, entry) or lookup
         self._claims[lookup] = token
         return None
 
@@ -359,6 +355,6 @@ class CustomerSync(AsyncIterator[CustomerSyncResult]):
     def _add(self, customer: Customer) -> None:
         self.customers_read += 1
         record = self._row_sync.record(customer)
-        key = key_of(self._match, record)
+        key = key_of(self._row_sync.match, record)
         if key is not None:
             self._index.add(key, customer.id, record)

@@ -15,6 +15,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeAlias
 
+import attrs
+
 from ._account_index import AccountIndex, Ambiguous, match_key
 from ._customer_diff import (
     CustomerRecord,
@@ -77,7 +79,16 @@ class Client(Protocol):
         timeout: Any = ...,
         max_retries: int | None = ...,
     ) -> Customer: ...
-    async def tag_customer(
+    @property
+    def tag_customer(self) -> _TagCall: ...
+    @property
+    def untag_customer(self) -> _TagCall: ...
+
+
+class _TagCall(Protocol):
+    """``tag_customer`` and ``untag_customer``: one shape of call, the tags added or removed."""
+
+    def __call__(
         self,
         customer_id: int | str,
         tags: Sequence[Tag | str],
@@ -85,16 +96,7 @@ class Client(Protocol):
         *,
         timeout: Any = ...,
         max_retries: int | None = ...,
-    ) -> Customer: ...
-    async def untag_customer(
-        self,
-        customer_id: int | str,
-        tags: Sequence[Tag | str],
-        /,
-        *,
-        timeout: Any = ...,
-        max_retries: int | None = ...,
-    ) -> Customer: ...
+    ) -> Awaitable[Customer]: ...
 
 
 def _id_of(known: Known) -> int | None:
@@ -120,10 +122,15 @@ def new_index(match: SyncMatch) -> AccountIndex[Known]:
     return AccountIndex(match, id_of=_id_of)
 
 
+@attrs.define(eq=False)
 class RowSync:
     """The rows of one data sync: each one's result, or the job that sends its requests.
 
+    Made with ``(client, index, *, match, create_missing, exact_tags, dry_run, call)``;
+    ``call`` holds the keywords of every request (``timeout``, ``max_retries``).
+
     Attributes:
+        match, create_missing: as given (the sync's own, read by it too).
         searched: look each key up on its own (``strategy="search"``) instead of
             taking the index for the whole account.
         confirm_creates: confirm each create with a search first (the listing may have
@@ -131,30 +138,20 @@ class RowSync:
         reads, writes: requests made for rows (not counting retries).
     """
 
-    def __init__(
-        self,
-        client: Client,
-        index: AccountIndex[Known],
-        *,
-        match: SyncMatch,
-        create_missing: bool,
-        exact_tags: bool,
-        dry_run: bool,
-        call: dict[str, Any],
-    ) -> None:
-        self._client = client
-        self._index = index
-        self._match = match
-        self._create_missing = create_missing
-        self._exact_tags = exact_tags
-        self._dry_run = dry_run
-        self._call = call
-        self._builder = RecordBuilder()
-        self._busy: dict[str | int, asyncio.Event] = {}  # keys with a row in flight
-        self.searched = False
-        self.confirm_creates = False
-        self.reads = 0
-        self.writes = 0
+    _client: Client
+    _index: AccountIndex[Known]
+    match: SyncMatch = attrs.field(kw_only=True)
+    create_missing: bool = attrs.field(kw_only=True)
+    _exact_tags: bool = attrs.field(kw_only=True)
+    _dry_run: bool = attrs.field(kw_only=True)
+    _call: dict[str, Any] = attrs.field(kw_only=True)
+    _builder: RecordBuilder = attrs.field(init=False, factory=RecordBuilder)
+    # keys with a row in flight
+    _busy: dict[str | int, asyncio.Event] = attrs.field(init=False, factory=dict)
+    searched: bool = attrs.field(init=False, default=False)
+    confirm_creates: bool = attrs.field(init=False, default=False)
+    reads: int = attrs.field(init=False, default=0)
+    writes: int = attrs.field(init=False, default=0)
 
     def record(self, customer: Customer) -> CustomerRecord:
         """The compact record the index keeps of ``customer``."""
@@ -165,21 +162,21 @@ class RowSync:
             raise ValidationError(
                 f"a row must be a mapping of fields, got {type(row).__name__}", field="row"
             )
-        if self._match == "id":
+        if self.match == "id":
             if row.get("id") is None:
                 raise ValidationError("the row has no id to match on", field="id")
             key: str | int = check_customer_id(row["id"])
             update = coerce_update(None, {k: v for k, v in row.items() if k != "id"})
             return key, update
         update = coerce_update(None, row)
-        value = getattr(update, self._match)
+        value = getattr(update, self.match)
         if not isinstance(value, str) or not value:
-            raise ValidationError(f"the row has no {self._match} to match on", field=self._match)
+            raise ValidationError(f"the row has no {self.match} to match on", field=self.match)
         return value, update
 
     def _given_key(self, row: Any) -> str | int | None:
         if isinstance(row, Mapping):
-            value = row.get(self._match)
+            value = row.get(self.match)
             if isinstance(value, str | int) and not isinstance(value, bool):
                 return value
         return None
@@ -201,7 +198,7 @@ class RowSync:
         self, index: int, key: str | int, update: CustomerUpdate, *, searched: bool
     ) -> CustomerSyncResult | _Job:
         """The row's result when it needs no request; otherwise the job that sends them."""
-        lookup = match_key(self._match, key)
+        lookup = match_key(self.match, key)
         if lookup in self._busy:  # an earlier row with this key is in flight: wait for it
             return lambda: self._after(index, key, update, searched)
         entry = self._index.get(lookup)
@@ -220,7 +217,7 @@ class RowSync:
     ) -> CustomerSyncResult | _Job:
         """The row against what is known of its key; a job is claimed unless ``claim``
         is False (the caller holds the key already)."""
-        lookup = match_key(self._match, key)
+        lookup = match_key(self.match, key)
         job: _Job
         if isinstance(entry, Ambiguous):
             ids = tuple(sorted(entry.ids))
@@ -228,7 +225,7 @@ class RowSync:
                 index,
                 key,
                 AmbiguousCustomerError(
-                    f"{len(ids)} customers have {self._match} {key!r} (ids "
+                    f"{len(ids)} customers have {self.match} {key!r} (ids "
                     f"{', '.join(map(str, ids))}); nothing sent",
                     customer_ids=ids,
                 ),
@@ -238,19 +235,19 @@ class RowSync:
                 index,
                 key,
                 HelpCrunchError(
-                    f"an earlier row's create of {self._match} {key!r} may have reached "
+                    f"an earlier row's create of {self.match} {key!r} may have reached "
                     f"HelpCrunch ({entry.error}); not created again: run the sync again to "
                     "find it"
                 ),
             )
         if entry is None:
-            if not self._create_missing:
+            if not self.create_missing:
                 return failed(
                     index,
                     key,
                     CustomerNotFoundError(
-                        f"no customer has {self._match} {key!r} (create_missing is off)",
-                        match=self._match,
+                        f"no customer has {self.match} {key!r} (create_missing is off)",
+                        match=self.match,
                         key=key,
                     ),
                 )
@@ -293,7 +290,7 @@ class RowSync:
     async def _after(
         self, index: int, key: str | int, update: CustomerUpdate, searched: bool
     ) -> CustomerSyncResult:
-        lookup = match_key(self._match, key)
+        lookup = match_key(self.match, key)
         while lookup in self._busy:
             await self._busy[lookup].wait()
         outcome = self._decide(index, key, update, searched=searched)
@@ -314,12 +311,12 @@ class RowSync:
 
     async def _find(self, key: str | int) -> Customer | None:
         self.reads += 1
-        if self._match == "id":
+        if self.match == "id":
             try:
                 return await self._client.get_customer(key, **self._call)
             except NotFoundError:
                 return None
-        if self._match == "user_id":
+        if self.match == "user_id":
             return await self._client.find_customer(user_id=str(key), **self._call)
         return await self._client.find_customer(email=str(key), **self._call)
 
@@ -376,7 +373,7 @@ class RowSync:
     async def _create(
         self, index: int, key: str | int, update: CustomerUpdate, plan: RowPlan
     ) -> CustomerSyncResult:
-        lookup = match_key(self._match, key)
+        lookup = match_key(self.match, key)
         if self.confirm_creates:  # the listing may have missed this customer
             try:
                 found = await self._find(key)
@@ -410,7 +407,7 @@ class RowSync:
 
     def _refresh(self, key: str | int, customer: Customer) -> None:
         """Replace the key's record (the search strategy holds only created keys)."""
-        lookup = match_key(self._match, key)
+        lookup = match_key(self.match, key)
         if lookup in self._index:
             self._index.put(lookup, self._builder.record(customer))
 

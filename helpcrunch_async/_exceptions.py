@@ -356,8 +356,10 @@ class BadRequestError(APIError):
     """400: the request was invalid (see ``errors`` for the field).
 
     Example:
-        >>> _error_class_for(400) is BadRequestError
-        True
+        >>> err = BadRequestError(status=400, method="PUT", path="/v1/customers/7", errors=(
+        ...     ErrorDetail(code="customer", message="This value should be of type numeric."),))
+        >>> [(e.code, e.message) for e in err.errors]
+        [('customer', 'This value should be of type numeric.')]
     """
 
 
@@ -365,8 +367,8 @@ class AuthenticationError(APIError):
     """401: the API key is missing, wrong or revoked.
 
     Example:
-        >>> _error_class_for(401) is AuthenticationError
-        True
+        >>> print(AuthenticationError(status=401, method="GET", path="/v1/customers"))
+        401 Unauthorized for GET /v1/customers
     """
 
 
@@ -374,7 +376,8 @@ class PermissionDeniedError(APIError):
     """403: the key may not do this.
 
     Example:
-        >>> _error_class_for(403) is PermissionDeniedError
+        >>> refused = PermissionDeniedError(status=403, method="DELETE", path="/v1/customers/7")
+        >>> BulkAbortedError(refused).cause is refused
         True
     """
 
@@ -383,8 +386,16 @@ class NotFoundError(APIError):
     """404: no such customer (or endpoint).
 
     Example:
-        >>> _error_class_for(404) is NotFoundError
-        True
+        >>> import helpcrunch_async as hc
+        >>> from helpcrunch_async.testing import FakeHelpCrunch
+        >>> with FakeHelpCrunch().in_thread() as fake, hc.HelpCrunch(
+        ...     fake.api_key, base_url=fake.base_url, rate_limit=None
+        ... ) as client:
+        ...     try:
+        ...         client.get_customer(404)
+        ...     except hc.NotFoundError as exc:
+        ...         print(exc.status, exc.method, exc.path)
+        404 GET /v1/customers/404
     """
 
 
@@ -392,8 +403,8 @@ class ConflictError(APIError):
     """409: the request conflicts with the resource's state.
 
     Example:
-        >>> _error_class_for(409) is ConflictError
-        True
+        >>> ConflictError(status=409, method="POST", path="/v1/customers")
+        ConflictError(status=409, method='POST', path='/v1/customers', errors=(), request_id=None)
     """
 
 
@@ -401,8 +412,11 @@ class UnprocessableEntityError(APIError):
     """422: the request was well-formed but could not be processed.
 
     Example:
-        >>> _error_class_for(422) is UnprocessableEntityError
-        True
+        Not a :class:`BadRequestError`: catch it by its own class, or as an ``APIError``.
+
+        >>> err = UnprocessableEntityError(status=422, method="POST", path="/v1/customers")
+        >>> isinstance(err, APIError), isinstance(err, BadRequestError)
+        (True, False)
     """
 
 
@@ -410,8 +424,10 @@ class RateLimitError(APIError):
     """429: too many requests. ``retry_after`` is the server's wait in seconds, if given.
 
     Example:
-        >>> _error_class_for(429) is RateLimitError
-        True
+        >>> err = RateLimitError(retry_after=30.0, status=429, method="PATCH",
+        ...                      path="/v1/customers/1", attempts=3)
+        >>> err.retry_after, err.attempts
+        (30.0, 3)
     """
 
     def __init__(self, *, retry_after: float | None = None, **kwargs: object) -> None:
@@ -423,8 +439,9 @@ class ServerError(APIError):
     """5xx: HelpCrunch (or a proxy in front of it) failed.
 
     Example:
-        >>> _error_class_for(503) is ServerError
-        True
+        >>> print(ServerError(status=502, method="GET", path="/v1/customers/1",
+        ...                   body="<html>502 Bad Gateway</html>"))
+        502 Bad Gateway for GET /v1/customers/1: body: '<html>502 Bad Gateway</html>'
     """
 
 

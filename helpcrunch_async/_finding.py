@@ -1,7 +1,8 @@
 """Finding customers: the list and search pagers, and the one customer with a key.
 
 :func:`list_pager` (``GET /customers?limit=&offset=``) and :func:`search_pager`
-(``POST /customers/search``) check their arguments at once and return an
+(``POST /customers/search``) check their arguments (the paging ones in one
+:class:`PageOptions`) at once and return an
 :class:`~helpcrunch_async.AsyncCustomerPager` that sends one request per page when
 iterated. :func:`find_one` reads every page of a search by ``user_id`` or ``email`` and
 keeps only the exact matches (``user_id`` exactly, ``email`` ignoring case): HelpCrunch
@@ -16,6 +17,7 @@ from typing import Literal
 from urllib.parse import urlencode
 
 import aiohttp
+import attrs
 
 from ._call_scope import deadline_scope
 from ._config import call_timeout
@@ -24,6 +26,7 @@ from ._filters import Filter
 from ._json import encode_body
 from ._models import Customer
 from ._paging import (
+    MAX_PAGE_SIZE,
     AsyncCustomerPager,
     CustomerPage,
     check_paging,
@@ -33,23 +36,26 @@ from ._paging import (
 from ._requestor import Requestor
 from ._retry import check_max_retries
 
-__all__ = ["find_one", "list_pager", "search_pager"]
-
-Timeout = float | aiohttp.ClientTimeout | None
+__all__ = ["PageOptions", "find_one", "list_pager", "search_pager"]
 
 
-def list_pager(
-    requestor: Requestor,
-    *,
-    sort: str | None,
-    order: Literal["asc", "desc"] | None,
-    page_size: int,
-    limit: int | None,
-    timeout: Timeout,
-    max_retries: int | None,
-) -> AsyncCustomerPager:
+@attrs.frozen
+class PageOptions:
+    """The arguments every pager takes, as the caller gave them (the pager checks them):
+    see ``AsyncHelpCrunch.list_customers``."""
+
+    sort: str | None = None
+    order: Literal["asc", "desc"] | None = None
+    page_size: int = MAX_PAGE_SIZE
+    limit: int | None = None
+    timeout: float | aiohttp.ClientTimeout | None = None
+    max_retries: int | None = None
+
+
+def list_pager(requestor: Requestor, paging: PageOptions) -> AsyncCustomerPager:
     """Every customer, one ``GET`` per page; see ``AsyncHelpCrunch.list_customers``."""
-    params, size, cap, per_call = _pager_args(sort, order, page_size, limit, timeout, max_retries)
+    params, size, cap, per_call = _pager_args(paging)
+    max_retries = paging.max_retries
 
     def fetch(offset: int, count: int) -> Awaitable[CustomerPage]:
         query = urlencode({"limit": count, "offset": offset, **params})
@@ -68,14 +74,9 @@ def list_pager(
 def search_pager(
     requestor: Requestor,
     filters: tuple[Filter, ...],
-    *,
     match: Literal["all", "any"],
-    sort: str | None,
-    order: Literal["asc", "desc"] | None,
-    page_size: int,
-    limit: int | None,
-    timeout: Timeout,
-    max_retries: int | None,
+    paging: PageOptions,
+    *,
     call: str = "search_customers",
 ) -> AsyncCustomerPager:
     """Customers matching ``filters``, one ``POST`` per page (retried like a ``GET``: it
@@ -92,7 +93,8 @@ def search_pager(
             )
     if match not in ("all", "any"):
         raise ValidationError(f"match must be 'all' or 'any', got {match!r}", field="match")
-    params, size, cap, per_call = _pager_args(sort, order, page_size, limit, timeout, max_retries)
+    params, size, cap, per_call = _pager_args(paging)
+    max_retries = paging.max_retries
     conditions = [f.to_json() for f in filters]
     comparison = "AND" if match == "all" else "OR"
 
@@ -161,17 +163,12 @@ async def find_one(
 
 
 def _pager_args(
-    sort: str | None,
-    order: Literal["asc", "desc"] | None,
-    page_size: int,
-    limit: int | None,
-    timeout: Timeout,
-    max_retries: int | None,
+    paging: PageOptions,
 ) -> tuple[dict[str, str], int, int | None, aiohttp.ClientTimeout | None]:
     """The checked arguments of a pager: (sort/order params, page_size, limit, timeout)."""
-    params = sort_params(sort, order)
-    size, cap = check_paging(page_size, limit)
-    per_call = call_timeout(timeout)
-    if max_retries is not None:
-        check_max_retries(max_retries)
+    params = sort_params(paging.sort, paging.order)
+    size, cap = check_paging(paging.page_size, paging.limit)
+    per_call = call_timeout(paging.timeout)
+    if paging.max_retries is not None:
+        check_max_retries(paging.max_retries)
     return params, size, cap, per_call

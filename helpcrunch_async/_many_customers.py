@@ -20,7 +20,7 @@ from ._config import call_timeout
 from ._customer_sync import CustomerSync, SyncMatch, SyncStrategy
 from ._customer_sync_rows import Client
 from ._filters import Filter
-from ._finding import find_one, list_pager, search_pager
+from ._finding import PageOptions, find_one, list_pager, search_pager
 from ._models import Customer
 from ._paging import AsyncCustomerPager
 from ._requestor import Requestor
@@ -65,15 +65,8 @@ class ManyCustomers:
             >>> async for c in client.list_customers(sort="first_seen"):  # doctest: +SKIP
             ...     print(c.id, c.email)
         """
-        return list_pager(
-            self._requestor,
-            sort=sort,
-            order=order,
-            page_size=page_size,
-            limit=limit,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        paging = PageOptions(sort, order, page_size, limit, timeout, max_retries)
+        return list_pager(self._requestor, paging)
 
     def search_customers(
         self,
@@ -99,17 +92,8 @@ class ManyCustomers:
             ...         hc.Filter("email", "~", "gmail"), match="any"):
             ...     print(c.id)
         """
-        return search_pager(
-            self._requestor,
-            filters,
-            match=match,
-            sort=sort,
-            order=order,
-            page_size=page_size,
-            limit=limit,
-            timeout=timeout,
-            max_retries=max_retries,
-        )
+        paging = PageOptions(sort, order, page_size, limit, timeout, max_retries)
+        return search_pager(self._requestor, filters, match, paging)
 
     async def find_customer(
         self,
@@ -134,19 +118,10 @@ class ManyCustomers:
             >>> c = await client.find_customer(email="ann@example.com")  # doctest: +SKIP
         """
 
+        paging = PageOptions(timeout=timeout, max_retries=max_retries)  # all pages, 100 each
+
         def search(condition: Filter) -> AsyncCustomerPager:
-            return search_pager(
-                self._requestor,
-                (condition,),
-                match="all",
-                sort=None,
-                order=None,
-                page_size=100,
-                limit=None,
-                timeout=timeout,
-                max_retries=max_retries,
-                call="find_customer",
-            )
+            return search_pager(self._requestor, (condition,), "all", paging, call="find_customer")
 
         seconds = (call_timeout(timeout) or self._requestor.timeout).total
         return await find_one(search, user_id=user_id, email=email, seconds=seconds)

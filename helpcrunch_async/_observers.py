@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import time
 
+import attrs
+
 from . import _tracing
 from ._event_hooks import (
     EventHooks,
@@ -57,42 +59,24 @@ def observers_for(hooks: EventHooks | None) -> Observers | None:
     return Observers(runner)
 
 
+@attrs.define(eq=False)
 class CallObserver:
-    """One call, as the requestor reports it: attempts, answers, retries, waits."""
+    """One call, as the requestor reports it: attempts, answers, retries, waits.
 
-    __slots__ = (
-        "_call",
-        "_error",
-        "_hooks",
-        "_method",
-        "_path",
-        "_sent_at",
-        "_span",
-        "_status",
-        "_wait_from",
-        "_waited",
-        "attempts",
-    )
+    Made with ``(hooks, span, call, method, path)``.
+    """
 
-    def __init__(
-        self,
-        hooks: HookRunner | None,
-        span: _tracing.CallSpan | None,
-        call: str,
-        method: str,
-        path: str,
-    ) -> None:
-        self._hooks = hooks
-        self._span = span
-        self._call = call
-        self._method = method
-        self._path = path
-        self.attempts = 0
-        self._status: int | None = None
-        self._error: BaseException | None = None
-        self._sent_at = 0.0
-        self._wait_from = 0.0
-        self._waited = 0.0
+    _hooks: HookRunner | None
+    _span: _tracing.CallSpan | None
+    _call: str
+    _method: str
+    _path: str
+    attempts: int = attrs.field(init=False, default=0)
+    _status: int | None = attrs.field(init=False, default=None)
+    _error: BaseException | None = attrs.field(init=False, default=None)
+    _sent_at: float = attrs.field(init=False, default=0.0)
+    _wait_from: float = attrs.field(init=False, default=0.0)
+    _waited: float = attrs.field(init=False, default=0.0)
 
     def sent(self, attempt: int) -> None:
         """Attempt ``attempt`` goes out now."""

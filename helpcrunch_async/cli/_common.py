@@ -237,12 +237,12 @@ def fraction(text: str) -> float:
     """An option value that must be a share from 0 to 1 (``--fault-rate``).
 
     Example:
-        >>> fraction("0.05")
-        0.05
-        >>> fraction("2")
+        >>> fraction("0.05"), fraction("1")
+        (0.05, 1.0)
+        >>> fraction("nan")  # nor "2", "-0.1" or "5%"
         Traceback (most recent call last):
         ...
-        argparse.ArgumentTypeError: expected a share from 0 to 1, got '2'
+        argparse.ArgumentTypeError: expected a share from 0 to 1, got 'nan'
     """
     try:
         value = float(text)

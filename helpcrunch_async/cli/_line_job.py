@@ -158,40 +158,35 @@ def job_client(args: argparse.Namespace, start: JobStart) -> AsyncHelpCrunch:
     )
 
 
+@attrs.define(eq=False, slots=False)
 class LineJob:
     """Feeds input lines to the client, maps results back to lines, writes the report.
 
     With ``--match user_id|email`` each line's customer is found first
     (:meth:`resolved_items`); a line whose key matches nobody or several customers is
     reported failed and nothing is sent for it.
+
+    Made with ``(lines, skip, report, progress, match="id", send_key=False)``.
     """
 
-    def __init__(
-        self,
-        lines: InputLines,
-        skip: dict[int, str | None],
-        report: ReportWriter,
-        progress: Progress,
-        match: MatchField = "id",
-        send_key: bool = False,
-    ) -> None:
-        self._lines = lines
-        self._send_key = send_key
-        self._skip = skip
-        self._report = report
-        self._progress = progress
-        self._match = match
-        self._by_index: dict[int, tuple[JobLine, int]] = {}
-        self._next_index = 0
-        self.skipped = 0
-        self.stopping = False
-        self.interrupted = False  # by Ctrl-C (see ctrl_c_handler)
-        self.sending: BulkJob | CustomerSync | None = None  # the job to stop on Ctrl-C
-        self.unsent = 0  # lines read but not sent when the job was stopped
-        self.refused: BulkAbortedError | None = None
-        self.unreachable: APIConnectionError | None = None
-        self.failures: list[str] = []  # the first few, for the screen
-        self.failed = 0
+    _lines: InputLines
+    _skip: dict[int, str | None]
+    _report: ReportWriter
+    _progress: Progress
+    _match: MatchField = "id"
+    _send_key: bool = False
+    _by_index: dict[int, tuple[JobLine, int]] = attrs.field(init=False, factory=dict)
+    _next_index: int = attrs.field(init=False, default=0)
+    skipped: int = attrs.field(init=False, default=0)
+    stopping: bool = attrs.field(init=False, default=False)
+    interrupted: bool = attrs.field(init=False, default=False)  # by Ctrl-C (ctrl_c_handler)
+    # the job to stop on Ctrl-C
+    sending: BulkJob | CustomerSync | None = attrs.field(init=False, default=None)
+    unsent: int = attrs.field(init=False, default=0)  # lines read, not sent: the job stopped
+    refused: BulkAbortedError | None = attrs.field(init=False, default=None)
+    unreachable: APIConnectionError | None = attrs.field(init=False, default=None)
+    failures: list[str] = attrs.field(init=False, factory=list)  # the first few, for the screen
+    failed: int = attrs.field(init=False, default=0)
 
     def stop(self) -> None:
         """Read no more input (a wait for the next line ends at once); what is in flight

@@ -91,8 +91,8 @@ class Fault:
         """Close the connection before applying anything; no response.
 
         Example:
-            >>> Fault.drop_before().kind
-            'drop_before'
+            >>> Fault.drop_before().status_code is None  # no answer at all, not even a status
+            True
         """
         return cls("drop_before")
 
@@ -101,8 +101,18 @@ class Fault:
         """Apply the request, then close the connection without a response.
 
         Example:
-            >>> Fault.drop_after().kind
-            'drop_after'
+            A create the client cannot know happened (it is never re-sent):
+
+            >>> import helpcrunch_async as hc
+            >>> from helpcrunch_async.testing import FakeHelpCrunch
+            >>> with FakeHelpCrunch().in_thread() as fake:
+            ...     fake.add_faults(Fault.drop_after(), method="POST")
+            ...     with hc.HelpCrunch(fake.api_key, base_url=fake.base_url) as client:
+            ...         try:
+            ...             client.create_customer(name="Ann")
+            ...         except hc.APIConnectionError as exc:
+            ...             print(exc.maybe_sent, len(fake.customers))
+            True 1
         """
         return cls("drop_after")
 
@@ -123,8 +133,8 @@ class Fault:
         """Apply the request, then send half of a ``200`` JSON body and close.
 
         Example:
-            >>> Fault.truncated().kind
-            'truncated'
+            >>> Fault.truncated()
+            Fault(kind='truncated', seconds=0.0)
         """
         return cls("truncated")
 
@@ -133,8 +143,10 @@ class Fault:
         """Apply the request, then answer ``200`` with an HTML body instead of JSON.
 
         Example:
-            >>> Fault.non_json().kind
-            'non_json'
+            Also one of the kinds served at random (``fault_kinds=``):
+
+            >>> "non_json" in ALL_FAULT_KINDS
+            True
         """
         return cls("non_json")
 

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import attrs
 
 from ..webhooks import DeliveryError, encode_event, event_payload, send_event, sign
 
@@ -142,43 +143,40 @@ def change_events(before: JsonDict | None, after: JsonDict | None) -> list[str]:
     return types
 
 
+@attrs.define(eq=False)
 class WebhookSender:
     """Queues events and delivers them, in order, from a task on the fake's loop.
+
+    Made with ``(url, signing_key, *, retry_delay=0.05, max_attempts=5, timeout=2.0,
+    clock=time.time)``; bad settings raise :class:`ValueError` at once.
 
     Example:
         >>> WebhookSender("http://127.0.0.1:1/hook", "key", max_attempts=3).max_attempts
         3
     """
 
-    def __init__(
-        self,
-        url: str,
-        signing_key: str,
-        *,
-        retry_delay: float = 0.05,
-        max_attempts: int = 5,
-        timeout: float = 2.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    url: str
+    _key: str = attrs.field(alias="signing_key")
+    _retry_delay: float = attrs.field(kw_only=True, default=0.05)
+    max_attempts: int = attrs.field(kw_only=True, default=5)
+    timeout: float = attrs.field(kw_only=True, default=2.0)
+    _clock: Callable[[], float] = attrs.field(kw_only=True, default=time.time)
+    _lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _deliveries: list[WebhookDelivery] = attrs.field(init=False, factory=list)
+    _pending: int = attrs.field(init=False, default=0)
+    _queue: asyncio.Queue[JsonDict] | None = attrs.field(init=False, default=None)
+    _worker: asyncio.Task[None] | None = attrs.field(init=False, default=None)
+    _session: aiohttp.ClientSession | None = attrs.field(init=False, default=None)
+
+    def __attrs_post_init__(self) -> None:
+        url, max_attempts = self.url, self.max_attempts
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError("webhook_url must be an http:// or https:// URL")
-        sign(b"", signing_key)  # a bad key fails now, not in the background
+        sign(b"", self._key)  # a bad key fails now, not in the background
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
             raise ValueError("webhook_max_attempts must be an int >= 1")
-        if not retry_delay >= 0 or not timeout > 0:
+        if not self._retry_delay >= 0 or not self.timeout > 0:
             raise ValueError("webhook_retry_delay must be >= 0 and webhook_timeout > 0")
-        self.url = url
-        self.max_attempts = max_attempts
-        self._key = signing_key
-        self._retry_delay = retry_delay
-        self.timeout = timeout
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._deliveries: list[WebhookDelivery] = []
-        self._pending = 0
-        self._queue: asyncio.Queue[JsonDict] | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     @property
     def deliveries(self) -> list[WebhookDelivery]:
