@@ -1,9 +1,9 @@
 """Flask behind waitress (32 threads), all threads sharing ONE blocking ``HelpCrunch``.
 
 The app runs in its own process; the fake HelpCrunch in a thread of the test process.
-Two kinds of traffic, 3,000 requests in all:
+Two kinds of traffic, 2,500 requests in all:
 
-* busy: 1,000 requests from 48 client threads at once, so that all 32 of waitress's
+* busy: 500 requests from 48 client threads at once, so that all 32 of waitress's
   threads call the client together;
 * quiet: 2,000 requests from 2 client threads with a random 0–0.5 ms gap before each,
   as a lightly used app sees them. At most two calls overlap and the server goes idle
@@ -38,7 +38,7 @@ from hosting_support import (
 
 from helpcrunch_async.testing import FakeHelpCrunch
 
-BUSY = 1000
+BUSY = 500
 QUIET = 2000
 N = BUSY + QUIET
 
