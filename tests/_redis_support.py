@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _ports import free_port
 
 API_KEY = "sk-live-VERY-SECRET-key-0123456789"
 
@@ -51,13 +52,6 @@ def redis_server_executable() -> str | None:
         if path.is_file() and os.access(path, os.X_OK):
             return str(path)
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _reply_end(data: bytes, start: int = 0) -> int | None:

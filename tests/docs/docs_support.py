@@ -41,13 +41,6 @@ def run(
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def wait_for_port(port: int, process: subprocess.Popen[str], timeout: float = 30) -> None:
     """Until something listens on ``port`` (or ``process`` ended: then fail with its output)."""
     deadline = time.monotonic() + timeout

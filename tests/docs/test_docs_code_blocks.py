@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from docs_support import BIN, EXAMPLES, ROOT, fake_env, free_port, problems
+from _ports import free_port
+from docs_support import BIN, EXAMPLES, ROOT, fake_env, problems
 
 from helpcrunch_async.testing import FakeHelpCrunch
 

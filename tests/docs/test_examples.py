@@ -16,7 +16,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from docs_support import EXAMPLES, fake_env, free_port, problems, run, serving
+from _ports import free_port
+from docs_support import EXAMPLES, fake_env, problems, run, serving
 
 from helpcrunch_async.testing import FakeHelpCrunch
 

@@ -297,14 +297,6 @@ def assert_no_growth(before: Resources, *, fd_slack: int = 0, settle: float = 5.
 # --- servers in subprocesses -------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 now (uvicorn and waitress take no ``--port 0``)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def child_env(**extra: str) -> dict[str, str]:
     """This environment for a child Python: the apps directory importable, output unbuffered."""
     env = dict(os.environ)
@@ -364,7 +356,9 @@ class ServerProcess:
                 )
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
+                if self._listening():
+                    return
+                raise ConnectionRefusedError  # another process's port: wait for the exit
             except OSError:
                 if time.monotonic() > deadline:
                     self.kill()
@@ -373,6 +367,19 @@ class ServerProcess:
                         f"\n{self.stdout}\n{self.stderr}"
                     ) from None
                 time.sleep(0.05)
+
+    def _listening(self) -> bool:
+        """This server (or a process it started: gunicorn's, uvicorn's workers) listens
+        on its port, not some other process that took the port first."""
+        assert self.process is not None
+        assert self.port is not None
+        with contextlib.suppress(psutil.Error):
+            top = psutil.Process(self.process.pid)
+            for proc in [top, *top.children(recursive=True)]:
+                for conn in proc.net_connections("tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr.port == self.port:
+                        return True
+        return False
 
     @property
     def stdout(self) -> str:

@@ -21,12 +21,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from _ports import free_port
 from hosting_support import (
     APPS,
     LeakWatch,
     Tally,
     assert_no_growth,
-    free_port,
     problems_in_output,
     resources,
     run_bounded,

@@ -38,13 +38,13 @@ from typing import Any
 
 import psutil
 import pytest
+from _ports import free_port
 from _redis_support import RedisServer, redis_server_executable
 from hosting_support import (
     APPS,
     PROJECT,
     ServerProcess,
     child_env,
-    free_port,
     hammer_async,
     hammer_threads,
     problems_in_output,

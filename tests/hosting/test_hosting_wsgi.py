@@ -23,12 +23,12 @@ import signal
 import sys
 from pathlib import Path
 
+from _ports import free_port
 from hosting_support import (
     APPS,
     CLEAN_SHUTDOWN,
     WARN,
     child_env,
-    free_port,
     hammer_threads,
     problems_in_output,
     serve,

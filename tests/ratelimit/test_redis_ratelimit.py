@@ -12,11 +12,11 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from _ports import free_port
 from _redis_support import (
     API_KEY,
     RedisServer,
     command,
-    free_port,
     python_without_redis,
     redis_server_fixture,  # noqa: F401 - the redis_server fixture
     require_redis_package,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from _ports import free_port
 from aiohttp import web
 from fastapi import FastAPI, Request, Response
 
@@ -49,13 +49,6 @@ async def aiohttp_receiver(recorder: Recorder) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{runner.addresses[0][1]}/hooks"
     finally:
         await runner.cleanup()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
