@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from receiver_apps import KEY, Recorder, aiohttp_receiver, fastapi_app, uvicorn_in_thread
+from receiver_apps import KEY, Recorder, aiohttp_receiver, uvicorn_in_thread
 
 import helpcrunch_async as hc
 from helpcrunch_async.testing import FakeHelpCrunch
@@ -143,6 +143,8 @@ def test_the_options_are_checked() -> None:
 
 async def test_the_fakes_deliveries_reach_fastapi_on_uvicorn_with_a_retry_after_a_500() -> None:
     received: list[hc.webhooks.Event] = []
+    from fastapi_receiver import fastapi_app
+
     with uvicorn_in_thread(fastapi_app(received, fail_first=1)) as base:
         async with _fake(f"{base}/helpcrunch/webhooks") as fake:
             fake.seed_customers(1)
@@ -166,6 +168,8 @@ async def test_fastapi_refuses_a_forged_request_with_400() -> None:
 
     received: list[hc.webhooks.Event] = []
     body = hc.webhooks.encode_event(hc.webhooks.sample_event("customer.deleted"))
+    from fastapi_receiver import fastapi_app
+
     with uvicorn_in_thread(fastapi_app(received, fail_first=0)) as base:
         async with aiohttp.ClientSession() as session:
             for signature in (sign(body, "not-the-key"), sign(body, KEY)):
