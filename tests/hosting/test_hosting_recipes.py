@@ -290,7 +290,10 @@ def test_recipes_take_the_key_and_base_url_from_the_environment() -> None:
 def _fastapi_lifespan_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     """16 requests at once: the client-side budget (one request every 0.51 s) has a send
     time within the handler's ``timeout=5`` for about 10 of them; the rest fail at once
-    with ``APITimeoutError`` (nothing sent), which the recipe's handler answers with 502."""
+    with ``APITimeoutError`` (nothing sent), which the recipe's handler answers with 502.
+    On a busy machine the last one sent, ~0.4 s before its deadline, may also run out of
+    time waiting for the answer: an ``APITimeoutError`` too (``maybe_sent``), its update
+    made by the fake; the deadline bounds the whole call, the answer included."""
     write_recipe("test_fastapi_lifespan_recipe", tmp_path)
     ids = fake.seed_customers(16)
     port = free_port()
@@ -312,11 +315,20 @@ def _fastapi_lifespan_recipe(fake: FakeHelpCrunch, tmp_path: Path) -> None:
     assert len(done) >= 8, answers
     assert len(refused) >= 2, answers
     assert elapsed < 7.0  # the deadline held: no call waited past its 5 s
-    assert_upgraded(fake, done)
-    assert all(
-        "customData" not in fake.customers[i] or not fake.customers[i]["customData"]
-        for i in refused
-    )
+    patched = [
+        int(r.path.rsplit("/", 1)[1])
+        for r in fake.requests
+        if (r.method, r.status) == ("PATCH", 200)  # (not the unknown customer's 404)
+    ]
+    assert len(patched) == len(set(patched)), patched  # nothing sent twice
+    assert set(done) <= set(patched), (done, patched)  # every answer of 200: one PATCH
+    timed_out = set(patched) - set(done)  # sent, then out of time waiting for the answer
+    assert timed_out <= set(refused), (timed_out, answers)
+    assert len(timed_out) <= 1, (timed_out, answers)  # only the last sent can be that late
+    unsent = set(refused) - timed_out
+    assert len(unsent) >= 2, answers  # refused at once: no send time before the deadline
+    assert {i: fake.customers[i].get("customData") for i in done} == dict.fromkeys(done, UPGRADED)
+    assert all(not fake.customers[i].get("customData") for i in unsent)
     assert unknown == (502, {"error": "NotFoundError"})
     assert [r.status for r in fake.requests if r.status != 200] == [404]  # nothing retried
     assert code == 0, app.stderr
