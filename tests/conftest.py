@@ -76,7 +76,7 @@ os.environ["SSL_CERT_DIR"] = os.devnull
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """``-n auto``: three workers a CPU (at most 16). Much of this suite's time is
     waiting (real servers starting, rate limits, deadlines, signals): with a worker a CPU
-    the CPUs sat idle half the run (133 s on 2 CPUs; 3 a CPU: ~60 s). Where
+    the CPUs sat idle half the run (133 s on 2 CPUs; 3 a CPU: under 60 s). Where
     $PYTEST_XDIST_AUTO_NUM_WORKERS is set, it decides."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # pytest-xdist's own hook reads it
