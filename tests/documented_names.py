@@ -1,4 +1,4 @@
-"""The wire names of the writable customer fields, written from HelpCrunch's docs.
+"""The wire names of the customer fields, written from HelpCrunch's docs.
 
 Written here by hand, not taken from ``helpcrunch_async._convert.WIRE_KEYS``: a wrong
 name in the SDK's table then fails the tests that compare against this one.
@@ -22,3 +22,28 @@ WIRE_KEYS = {
     "tags": "tags",
     "custom_data": "customData",
 }
+
+# Every key of a customer in HelpCrunch's answers, in the documented order.
+RESPONSE_KEYS = (
+    "id",
+    "name",
+    "email",
+    "userId",
+    "company",
+    "phone",
+    "firstSeen",
+    "lastSeen",
+    "location",
+    "device",
+    "unsubscribed",
+    "blocked",
+    "source",
+    "referer",
+    "lastPage",
+    "locale",
+    "createdFrom",
+    "integrationId",
+    "notes",
+    "tags",
+    "customData",
+)

@@ -25,8 +25,9 @@ def keyed_fake(monkeypatch: pytest.MonkeyPatch, customers: int = 20) -> Iterator
         yield server
 
 
-def run_update(fake: FakeHelpCrunch, *args: str) -> int:
-    """``helpcrunch update-customers ARGS`` against ``fake``, quiet and unthrottled."""
+def run_update(fake: FakeHelpCrunch, *args: str, rate_limit: str = "off") -> int:
+    """``helpcrunch update-customers ARGS`` against ``fake``, quiet (unthrottled unless
+    ``rate_limit`` says otherwise)."""
     return main(
         [
             "update-customers",
@@ -35,7 +36,7 @@ def run_update(fake: FakeHelpCrunch, *args: str) -> int:
             fake.base_url,
             "--no-progress",
             "--rate-limit",
-            "off",
+            rate_limit,
         ]
     )
 

@@ -12,7 +12,7 @@ from _redis_support import (
     redis_server_fixture,  # noqa: F401 - the redis_server fixture
     require_redis_package,
 )
-from cli_helpers import keyed_fake
+from cli_helpers import keyed_fake, run_update
 
 from helpcrunch_async.cli import main
 from helpcrunch_async.testing import FakeHelpCrunch
@@ -34,17 +34,7 @@ def _input(tmp_path: Path, count: int) -> str:
 
 
 def _update(fake: FakeHelpCrunch, *args: str) -> int:
-    return main(
-        [
-            "update-customers",
-            *args,
-            "--base-url",
-            fake.base_url,
-            "--no-progress",
-            "--rate-limit",
-            "600/1",
-        ]
-    )
+    return run_update(fake, *args, rate_limit="600/1")
 
 
 def test_update_customers_paces_through_redis(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import keyed_fake, run_update
 
 from helpcrunch_async.cli import main
 from helpcrunch_async.testing import FakeHelpCrunch, Fault
@@ -20,26 +21,12 @@ from helpcrunch_async.testing import FakeHelpCrunch, Fault
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHelpCrunch]:
-    with FakeHelpCrunch(rate_limit=None).in_thread() as server:
-        server.seed_customers(250)  # 3 pages of 100
-        monkeypatch.setenv("HELPCRUNCH_API_KEY", server.api_key)
+    with keyed_fake(monkeypatch, customers=250) as server:  # 3 pages of 100
         yield server
 
 
 def _run(fake: FakeHelpCrunch, *args: str) -> int:
-    return main(
-        [
-            "update-customers",
-            *args,
-            "--base-url",
-            fake.base_url,
-            "--no-progress",
-            "--rate-limit",
-            "off",
-            "--max-retries",
-            "0",
-        ]
-    )
+    return run_update(fake, *args, "--max-retries", "0")
 
 
 def _write(path: Path, lines: list[dict[str, Any]]) -> str:

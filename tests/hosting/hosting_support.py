@@ -26,7 +26,6 @@ import logging
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -354,19 +353,15 @@ class ServerProcess:
                     f"{self.argv} exited with {self.process.returncode} before listening:\n"
                     f"{self.stdout}\n{self.stderr}"
                 )
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                if self._listening():
-                    return
-                raise ConnectionRefusedError  # another process's port: wait for the exit
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.kill()
-                    raise AssertionError(
-                        f"{self.argv} did not listen on port {self.port} in {ready_timeout} s:"
-                        f"\n{self.stdout}\n{self.stderr}"
-                    ) from None
-                time.sleep(0.05)
+            if self._listening():
+                return
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError(
+                    f"{self.argv} did not listen on port {self.port} in {ready_timeout} s:"
+                    f"\n{self.stdout}\n{self.stderr}"
+                )
+            time.sleep(0.05)
 
     def _listening(self) -> bool:
         """This server (or a process it started: gunicorn's, uvicorn's workers) listens

@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 import pytest
+from documented_names import RESPONSE_KEYS, WIRE_KEYS
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -52,32 +53,7 @@ values = st.one_of(
     st.lists(scalars, max_size=2),
     st.dictionaries(st.sampled_from(["city", "countryCode", "id", "ip", "x"]), scalars, max_size=3),
 )
-keys = st.sampled_from(
-    [
-        "id",
-        "name",
-        "email",
-        "userId",
-        "company",
-        "phone",
-        "firstSeen",
-        "lastSeen",
-        "location",
-        "device",
-        "unsubscribed",
-        "blocked",
-        "source",
-        "referer",
-        "lastPage",
-        "locale",
-        "createdFrom",
-        "integrationId",
-        "notes",
-        "tags",
-        "customData",
-        "extra",
-    ]
-)
+keys = st.sampled_from([*RESPONSE_KEYS, "extra"])
 BASE = {
     "id": 7,
     "name": "Ann",
@@ -281,28 +257,7 @@ _field_values = st.one_of(
     ),
     st.dictionaries(st.sampled_from(["plan", "n"]), _custom_values, max_size=2).map(_Dict),
 )
-_field_names = st.sampled_from(
-    [
-        "name",
-        "email",
-        "user_id",
-        "company",
-        "phone",
-        "first_seen",
-        "last_seen",
-        "unsubscribed",
-        "blocked",
-        "source",
-        "referer",
-        "last_page",
-        "locale",
-        "notes",
-        "tags",
-        "custom_data",
-        "userId",
-        "nmae",
-    ]
-)
+_field_names = st.sampled_from([*WIRE_KEYS, "userId", "nmae"])  # and two no field is called
 
 
 @given(st.dictionaries(_field_names, _field_values, max_size=5))

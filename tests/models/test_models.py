@@ -6,27 +6,11 @@ from datetime import UTC, datetime
 
 import attrs
 import pytest
+from documented_names import WIRE_KEYS
 
 import helpcrunch_async as hc
 
-UPDATE_FIELDS = (
-    "name",
-    "email",
-    "user_id",
-    "company",
-    "phone",
-    "first_seen",
-    "last_seen",
-    "unsubscribed",
-    "blocked",
-    "source",
-    "referer",
-    "last_page",
-    "locale",
-    "notes",
-    "tags",
-    "custom_data",
-)
+UPDATE_FIELDS = tuple(WIRE_KEYS)  # the documented writable fields, in the docs' order
 CUSTOMER_FIELDS = (
     "id",
     "name",
