@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import attrs
 import pytest
-from documented_names import WIRE_KEYS
+from documented_names import RESPONSE_KEYS, WIRE_KEYS
 
 import helpcrunch_async as hc
 
 UPDATE_FIELDS = tuple(WIRE_KEYS)  # the documented writable fields, in the docs' order
-CUSTOMER_FIELDS = (
-    "id",
-    "name",
-    "email",
-    "user_id",
-    "company",
-    "phone",
-    "first_seen",
-    "last_seen",
-    "location",
-    "device",
-    "unsubscribed",
-    "blocked",
-    "source",
-    "referer",
-    "last_page",
-    "locale",
-    "created_from",
-    "integration_id",
-    "notes",
-    "tags",
-    "custom_data",
-)
+# The record's fields: the documented response keys in their order, in snake case.
+CUSTOMER_FIELDS = tuple(re.sub(r"([A-Z])", lambda m: "_" + m[1].lower(), k) for k in RESPONSE_KEYS)
 
 
 def test_customer_update_has_exactly_the_writable_fields_of_the_seed() -> None:
