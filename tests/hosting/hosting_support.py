@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -353,7 +354,7 @@ class ServerProcess:
                     f"{self.argv} exited with {self.process.returncode} before listening:\n"
                     f"{self.stdout}\n{self.stderr}"
                 )
-            if self._listening():
+            if self._accepts() and self._listening():  # (connect first: psutil's look costs more)
                 return
             if time.monotonic() > deadline:
                 self.kill()
@@ -362,6 +363,15 @@ class ServerProcess:
                     f"\n{self.stdout}\n{self.stderr}"
                 )
             time.sleep(0.05)
+
+    def _accepts(self) -> bool:
+        """Something accepts connections on the server's port."""
+        assert self.port is not None
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+        except OSError:
+            return False
+        return True
 
     def _listening(self) -> bool:
         """This server (or a process it started: gunicorn's, uvicorn's workers) listens
